@@ -1,0 +1,58 @@
+# mailroom: the front door. `make help` lists the targets.
+SHELL := /bin/bash
+CARGO ?= cargo
+REDIS_URL ?= redis://127.0.0.1:6379/
+CONFIG ?= config/default.toml
+RUN_DIR := .run
+
+.PHONY: help run test lint fmt schema bench redis-server deps clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+deps: ## install what the build and tests need (redis-server), if missing
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
+	@command -v redis-server >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing redis-server with apt-get"; \
+	    (apt-get install -y -q redis-server >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null)); \
+	  elif command -v apt-get >/dev/null; then sudo apt-get install -y redis-server; \
+	  elif command -v brew >/dev/null; then brew install redis; \
+	  else echo "redis-server not found: install Redis 7 (apt-get install redis-server / brew install redis)"; exit 1; fi; }
+	@command -v redis-server >/dev/null || { echo "redis-server still missing"; exit 1; }
+
+redis-server: deps ## make sure a Redis answers at $(REDIS_URL); start a throwaway one if none does
+	@if redis-cli -u $(REDIS_URL) ping >/dev/null 2>&1; then echo "redis: using $(REDIS_URL)"; else \
+	  mkdir -p $(RUN_DIR); \
+	  port=$$(echo "$(REDIS_URL)" | sed -E 's#.*:([0-9]+)/?.*#\1#'); \
+	  echo "redis: none at $(REDIS_URL); starting a throwaway redis-server on port $$port (data in $(RUN_DIR)/)"; \
+	  redis-server --port $$port --bind 127.0.0.1 --save "" --appendonly no --dir $(RUN_DIR) \
+	    --daemonize yes --pidfile $$PWD/$(RUN_DIR)/redis.pid --logfile $$PWD/$(RUN_DIR)/redis.log; \
+	  for i in $$(seq 50); do redis-cli -u $(REDIS_URL) ping >/dev/null 2>&1 && break; sleep 0.1; done; \
+	  redis-cli -u $(REDIS_URL) ping >/dev/null || { echo "redis-server did not start: see $(RUN_DIR)/redis.log"; exit 1; }; \
+	fi
+
+run: redis-server ## build and run the worker with config/default.toml (local Redis, ./outbox)
+	$(CARGO) run --release -p mailroom-worker --bin mailroom -- --config $(CONFIG) run
+
+test: deps ## run every test (each test starts its own redis-server)
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+lint: ## rustfmt check, clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+schema: ## rewrite crates/jobs/schema/email-job.schema.json from the job types
+	MAILROOM_UPDATE_SCHEMA=1 $(CARGO) test -p mailroom-jobs --test schema
+
+bench: deps ## run the benchmarks (release build); numbers go to stdout
+	$(CARGO) run --release -p mailroom-worker --example bench
+
+clean: ## remove build output and the throwaway Redis data
+	-[ -f $(RUN_DIR)/redis.pid ] && kill $$(cat $(RUN_DIR)/redis.pid)
+	rm -rf $(RUN_DIR)
+	$(CARGO) clean

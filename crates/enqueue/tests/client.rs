@@ -1,0 +1,137 @@
+//! The client against a real Redis: validation before anything is stored, atomic batches,
+//! scheduling, status and cancel.
+
+use mailroom_enqueue::{
+    Address, Cancelled, Client, EmailJob, EmailJobV1, EnqueueError, JobState, Policy, QueueConfig,
+    SenderAllowlist,
+};
+use mailroom_testkit::RedisServer;
+
+fn job(to: &str) -> EmailJob {
+    EmailJobV1::builder("Acme <noreply@acme.test>".parse().unwrap())
+        .to(Address::parse(to).unwrap())
+        .subject("Hello")
+        .text("Hi")
+        .build()
+}
+
+async fn ready_count(redis: &RedisServer) -> u64 {
+    let mut c = redis
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("XLEN")
+        .arg("{mailroom}:ready")
+        .query_async(&mut c)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn send_validates_before_touching_redis() {
+    let redis = RedisServer::start();
+    let client = Client::connect(&redis.url(), "mailroom").await.unwrap();
+    let mut bad = job("bob@example.com");
+    bad.v1_mut().subject = "Hi\r\nBcc: everyone@example.com".into();
+    match client.send(bad).await {
+        Err(EnqueueError::Invalid(e)) => assert_eq!(e.field, "subject"),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    let mut none = job("bob@example.com");
+    none.v1_mut().to.clear();
+    let err = client.send(none).await.unwrap_err();
+    assert!(err.to_string().contains("to"), "{err}");
+    assert_eq!(ready_count(&redis).await, 0, "nothing reached Redis");
+}
+
+#[tokio::test]
+async fn send_many_is_all_or_nothing() {
+    let redis = RedisServer::start();
+    let client = Client::connect(&redis.url(), "mailroom").await.unwrap();
+    let mut jobs: Vec<_> = (0..10).map(|i| job(&format!("u{i}@example.com"))).collect();
+    jobs[7].v1_mut().text = None;
+    match client.send_many(jobs.clone()).await {
+        Err(EnqueueError::InvalidInBatch { index, error }) => {
+            assert_eq!(index, 7);
+            assert_eq!(error.field, "text");
+        }
+        other => panic!("expected a batch validation error, got {other:?}"),
+    }
+    assert_eq!(ready_count(&redis).await, 0);
+    jobs[7].v1_mut().text = Some("fixed".into());
+    let out = client.send_many(jobs.clone()).await.unwrap();
+    assert_eq!(out.len(), 10);
+    assert_eq!(ready_count(&redis).await, 10);
+    assert!(out.iter().zip(&jobs).all(|(e, j)| e.id == j.id()));
+}
+
+#[tokio::test]
+async fn idempotency_key_dedups_and_status_echoes_metadata() {
+    let redis = RedisServer::start();
+    let client = Client::connect(&redis.url(), "mailroom").await.unwrap();
+    let keyed = || {
+        let mut j = job("bob@example.com");
+        j.v1_mut().idempotency_key = Some("order-7-receipt".into());
+        j.v1_mut().metadata.insert("order".into(), "7".into());
+        j.v1_mut().tags.push("receipts".into());
+        j
+    };
+    let a = client.send(keyed()).await.unwrap();
+    let b = client.send(keyed()).await.unwrap();
+    assert!(!a.duplicate && b.duplicate);
+    assert_eq!(a.id, b.id);
+    let status = client.status(a.id).await.unwrap().unwrap();
+    assert_eq!(status.state, JobState::Queued);
+    assert_eq!(status.metadata.get("order").map(String::as_str), Some("7"));
+    assert_eq!(status.tags, vec!["receipts".to_owned()]);
+}
+
+#[tokio::test]
+async fn schedule_then_cancel() {
+    let redis = RedisServer::start();
+    let client = Client::connect(&redis.url(), "mailroom").await.unwrap();
+    let at = chrono::Utc::now() + chrono::Duration::hours(2);
+    let e = client.schedule(job("bob@example.com"), at).await.unwrap();
+    let status = client.status(e.id).await.unwrap().unwrap();
+    assert_eq!(status.state, JobState::Scheduled);
+    assert_eq!(
+        status.due_at.map(|t| t.timestamp_millis()),
+        Some(at.timestamp_millis())
+    );
+    assert_eq!(client.cancel(e.id).await.unwrap(), Cancelled::Cancelled);
+    assert_eq!(
+        client.status(e.id).await.unwrap().unwrap().state,
+        JobState::Cancelled
+    );
+}
+
+#[tokio::test]
+async fn sender_allowlist_is_enforced_at_enqueue() {
+    let redis = RedisServer::start();
+    let policy = Policy {
+        allowed_senders: Some(SenderAllowlist::new(["*@acme.test"]).unwrap()),
+        ..Policy::default()
+    };
+    let client = Client::connect_with(&redis.url(), QueueConfig::default(), policy)
+        .await
+        .unwrap();
+    assert!(client.send(job("bob@example.com")).await.is_ok());
+    let mut intruder = job("bob@example.com");
+    intruder.v1_mut().from = "ceo@other.test".parse().unwrap();
+    match client.send(intruder).await {
+        Err(EnqueueError::Invalid(e)) => assert_eq!(e.field, "from"),
+        other => panic!("expected the allowlist to refuse, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unreachable_redis_is_an_error() {
+    let mut redis = RedisServer::start();
+    let client = Client::connect(&redis.url(), "mailroom").await.unwrap();
+    redis.kill();
+    match client.send(job("bob@example.com")).await {
+        Err(EnqueueError::Unavailable(_)) => {}
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+}

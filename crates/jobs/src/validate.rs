@@ -1,0 +1,260 @@
+//! The rules a job must satisfy before it is sent.
+
+use chrono::DateTime;
+
+use crate::text::{content_type_problem, forbidden_control, header_name_problem, is_msg_id};
+use crate::{Address, EmailJob, EmailJobV1, Policy, ValidationError};
+
+/// Longest accepted idempotency key, in characters.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
+
+type Check = Result<(), ValidationError>;
+
+impl EmailJob {
+    /// Checks the job against `policy` and the rules every job must follow,
+    /// returning the first violation. See [`EmailJobV1::validate`].
+    ///
+    /// # Errors
+    ///
+    /// [`ValidationError`] naming the offending field.
+    pub fn validate(&self, policy: &Policy) -> Check {
+        self.v1().validate(policy)
+    }
+}
+
+impl EmailJobV1 {
+    /// Checks the job, returning the first violation, with its field:
+    ///
+    /// - at least one recipient in `to`, `cc` or `bcc` (`to`), and at most
+    ///   `policy.max_recipients` in total (`to`);
+    /// - `from` is allowed by `policy.allowed_senders`, if set (`from`);
+    /// - no CR, LF or NUL in the subject, display names, header values,
+    ///   attachment file names and content types, the idempotency key or
+    ///   the thread hint (header injection);
+    /// - extra header names are RFC 5322 field names, unique ignoring case,
+    ///   neither in [`RESERVED_HEADERS`](crate::RESERVED_HEADERS) nor
+    ///   `Content-*` (`headers[Name]`);
+    /// - the message has text, html or an attachment (`text`);
+    /// - `expires_at` is not earlier than `send_at` (`expires_at`);
+    /// - the idempotency key has 1 to 200 characters (`idempotency_key`);
+    /// - attachments have a file name and a non-multipart MIME content type
+    ///   (`attachments[i].filename`, `attachments[i].content_type`), and a
+    ///   `content_id`, if any, is printable ASCII without spaces or `<>`;
+    /// - thread message ids look like `<id@host>` (`thread.in_reply_to`,
+    ///   `thread.references[i]`);
+    /// - the rendered message fits in `policy.max_message_bytes` (`message`).
+    ///
+    /// # Errors
+    ///
+    /// [`ValidationError`] naming the offending field.
+    pub fn validate(&self, policy: &Policy) -> Check {
+        self.check_addresses(policy)?;
+        no_control("subject", &self.subject)?;
+        self.check_idempotency_key()?;
+        self.check_headers()?;
+        self.check_body()?;
+        self.check_thread()?;
+        match (self.send_at, self.expires_at) {
+            (Some(send_at), Some(expires_at)) if expires_at < send_at => {
+                return Err(ValidationError::new(
+                    "expires_at",
+                    format!("{expires_at} is earlier than send_at {send_at}"),
+                ));
+            }
+            _ => {}
+        }
+        self.check_size(policy.max_message_bytes)
+    }
+
+    fn check_addresses(&self, policy: &Policy) -> Check {
+        let count = self.recipients().count();
+        if count == 0 {
+            return Err(ValidationError::new(
+                "to",
+                "no recipients: to, cc and bcc are all empty",
+            ));
+        }
+        if count > policy.max_recipients {
+            return Err(ValidationError::new(
+                "to",
+                format!(
+                    "{count} recipients across to, cc and bcc, more than the limit of {}",
+                    policy.max_recipients
+                ),
+            ));
+        }
+        let allowed = policy.allowed_senders.as_ref();
+        if allowed.is_some_and(|list| !list.allows(&self.from)) {
+            return Err(ValidationError::new(
+                "from",
+                format!("sender {} is not on the allowlist", self.from.email()),
+            ));
+        }
+        display_name("from", &self.from)?;
+        for (list, addresses) in [
+            ("to", &self.to),
+            ("cc", &self.cc),
+            ("bcc", &self.bcc),
+            ("reply_to", &self.reply_to),
+        ] {
+            for (i, address) in addresses.iter().enumerate() {
+                display_name(&format!("{list}[{i}]"), address)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_idempotency_key(&self) -> Check {
+        let Some(key) = &self.idempotency_key else {
+            return Ok(());
+        };
+        let field = "idempotency_key";
+        if key.is_empty() {
+            return Err(ValidationError::new(field, "must not be empty"));
+        }
+        let chars = key.chars().count();
+        if chars > MAX_IDEMPOTENCY_KEY_CHARS {
+            return Err(ValidationError::new(
+                field,
+                format!("{chars} characters, more than {MAX_IDEMPOTENCY_KEY_CHARS}"),
+            ));
+        }
+        no_control(field, key)
+    }
+
+    fn check_headers(&self) -> Check {
+        for (i, (name, value)) in self.headers.iter().enumerate() {
+            let field = format!("headers[{name}]");
+            if let Some(problem) = header_name_problem(name) {
+                return Err(ValidationError::new(field, problem));
+            }
+            if let Some(other) = self
+                .headers
+                .keys()
+                .take(i)
+                .find(|k| k.eq_ignore_ascii_case(name))
+            {
+                return Err(ValidationError::new(
+                    field,
+                    format!("same name as header {other:?} (names ignore case)"),
+                ));
+            }
+            if let Some(problem) = forbidden_control(value) {
+                return Err(ValidationError::new(field, format!("value {problem}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_body(&self) -> Check {
+        let has = |part: &Option<String>| part.as_deref().is_some_and(|s| !s.is_empty());
+        if !has(&self.text) && !has(&self.html) && self.attachments.is_empty() {
+            return Err(ValidationError::new(
+                "text",
+                "empty message: no text, html or attachments",
+            ));
+        }
+        for (i, attachment) in self.attachments.iter().enumerate() {
+            let field = format!("attachments[{i}].filename");
+            if attachment.filename.trim().is_empty() {
+                return Err(ValidationError::new(field, "must not be empty"));
+            }
+            no_control(&field, &attachment.filename)?;
+            let field = format!("attachments[{i}].content_type");
+            no_control(&field, &attachment.content_type)?;
+            content_type_problem(&attachment.content_type)
+                .map_or(Ok(()), |problem| Err(ValidationError::new(&field, problem)))?;
+            let cid = attachment.content_id.as_deref();
+            if cid.is_some_and(|cid| !is_msg_id(&format!("<{cid}>"))) {
+                return Err(ValidationError::new(
+                    format!("attachments[{i}].content_id"),
+                    "must be printable ASCII without spaces or angle brackets",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_thread(&self) -> Check {
+        let Some(thread) = &self.thread else {
+            return Ok(());
+        };
+        if let Some(id) = &thread.thread_id {
+            if id.is_empty() {
+                return Err(ValidationError::new(
+                    "thread.thread_id",
+                    "must not be empty",
+                ));
+            }
+            no_control("thread.thread_id", id)?;
+        }
+        if let Some(id) = &thread.in_reply_to {
+            msg_id("thread.in_reply_to", id)?;
+        }
+        for (i, id) in thread.references.iter().enumerate() {
+            msg_id(&format!("thread.references[{i}]"), id)?;
+        }
+        Ok(())
+    }
+
+    fn check_size(&self, max: usize) -> Check {
+        let lower_bound = self.size_lower_bound();
+        if lower_bound > max {
+            return Err(ValidationError::new(
+                "message",
+                format!(
+                    "rendered message would be at least {lower_bound} bytes, over the limit of {max}"
+                ),
+            ));
+        }
+        // The Date header has a fixed width, so the date does not change the size.
+        let rendered = self
+            .render(DateTime::UNIX_EPOCH)
+            .map_err(|e| ValidationError::new("message", format!("cannot be rendered: {e}")))?;
+        let size = rendered.bytes.len();
+        if size > max {
+            return Err(ValidationError::new(
+                "message",
+                format!("rendered message is {size} bytes, over the limit of {max}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A cheap lower bound of the rendered size: the bodies as they are and
+    /// the attachments in base64 without line breaks.
+    fn size_lower_bound(&self) -> usize {
+        let body = |part: &Option<String>| part.as_ref().map_or(0, String::len);
+        let attachments: usize = self
+            .attachments
+            .iter()
+            .map(|a| a.content.len().div_ceil(3) * 4)
+            .sum();
+        body(&self.text) + body(&self.html) + attachments
+    }
+}
+
+fn no_control(field: &str, value: &str) -> Check {
+    forbidden_control(value).map_or(Ok(()), |problem| Err(ValidationError::new(field, problem)))
+}
+
+fn display_name(field: &str, address: &Address) -> Check {
+    address.name_problem().map_or(Ok(()), |problem| {
+        Err(ValidationError::new(
+            field,
+            format!("display name {problem}"),
+        ))
+    })
+}
+
+fn msg_id(field: &str, id: &str) -> Check {
+    no_control(field, id)?;
+    if is_msg_id(id) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            format!("{id:?} is not a message id like <id@example.com>"),
+        ))
+    }
+}

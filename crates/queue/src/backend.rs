@@ -1,0 +1,276 @@
+//! The apalis backend: feeds a worker with deliveries from the queue, absorbs Redis outages,
+//! keeps leases alive, and hands back what it holds when the worker stops.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use apalis_core::backend::finalize::Ephemeral;
+use apalis_core::backend::{Backend, BackendConfig};
+use apalis_core::task::Task;
+use apalis_core::worker::context::WorkerContext;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use mailroom_jobs::{EmailJob, JobId};
+use redis::AsyncCommands;
+use tokio::task::JoinHandle;
+use tower_layer::Identity;
+
+use crate::fetch::Fetcher;
+use crate::keys::GROUP;
+use crate::lease::{LeaseSlot, Tracker, settle};
+use crate::queue::{Queue, now_ms};
+use crate::scripts::{call, run};
+use crate::{QueueConfig, QueueError};
+
+type Round = BoxFuture<'static, (Fetcher, Result<Vec<Task<EmailJob>>, QueueError>)>;
+
+/// The queue as an apalis [`Backend`]: build a worker with
+/// `WorkerBuilder::new(name).backend(RedisBackend::new(queue, name).await?)`.
+/// Handlers take a [`Lease`] argument and record the job's outcome through it.
+pub struct RedisBackend {
+    queue: Queue,
+    consumer: String,
+    tracker: Tracker,
+    fetcher: Option<Fetcher>,
+    round: Option<Round>,
+    buffer: VecDeque<Task<EmailJob>>,
+    backoff: Option<Pin<Box<tokio::time::Sleep>>>,
+    failures: u32,
+    keeper: JoinHandle<()>,
+    close: Option<BoxFuture<'static, ()>>,
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("queue", &self.queue)
+            .field("consumer", &self.consumer)
+            .field("buffered", &self.buffer.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisBackend {
+    /// Registers a worker named `name` (a unique consumer `name-<ulid>` is derived from it, so
+    /// restarts under the same name always work) and opens its blocking-read connection.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn new(queue: Queue, name: &str) -> Result<Self, QueueError> {
+        let consumer = format!("{name}-{}", JobId::new());
+        let tracker = Tracker::default();
+        let fetcher = Fetcher::open(queue.clone(), consumer.clone(), tracker.clone()).await?;
+        heartbeat(&queue, &consumer).await?;
+        let keeper = tokio::spawn(keep(queue.clone(), consumer.clone(), tracker.clone()));
+        Ok(Self {
+            queue,
+            consumer,
+            tracker,
+            fetcher: Some(fetcher),
+            round: None,
+            buffer: VecDeque::new(),
+            backoff: None,
+            failures: 0,
+            keeper,
+            close: None,
+        })
+    }
+
+    /// The deliveries this worker holds; see [`Queue::release_held`].
+    #[must_use]
+    pub fn tracker(&self) -> Tracker {
+        self.tracker.clone()
+    }
+
+    /// The consumer name this worker reads under.
+    #[must_use]
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+}
+
+impl Drop for RedisBackend {
+    fn drop(&mut self) {
+        self.keeper.abort();
+    }
+}
+
+impl Backend for RedisBackend {
+    type Task = Task<EmailJob>;
+    type Error = QueueError;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut Context<'_>,
+        _: &WorkerContext,
+    ) -> Poll<Result<(), QueueError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: &WorkerContext,
+    ) -> Poll<Option<Result<Self::Task, QueueError>>> {
+        loop {
+            if let Some(task) = self.buffer.pop_front() {
+                return Poll::Ready(Some(Ok(task)));
+            }
+            if let Some(sleep) = self.backoff.as_mut() {
+                ready!(sleep.as_mut().poll(cx));
+                self.backoff = None;
+            }
+            let round = self.round.get_or_insert_with(|| {
+                let mut fetcher = self.fetcher.take().expect("fetcher is home between rounds");
+                async move {
+                    let result = fetcher.round().await;
+                    (fetcher, result)
+                }
+                .boxed()
+            });
+            let (fetcher, result) = ready!(round.poll_unpin(cx));
+            self.round = None;
+            self.fetcher = Some(fetcher);
+            match result {
+                Ok(tasks) => {
+                    if self.failures > 0 {
+                        tracing::info!("redis reachable again; fetching resumed");
+                    }
+                    self.failures = 0;
+                    self.buffer.extend(tasks);
+                }
+                Err(e) => {
+                    self.failures += 1;
+                    let delay = backoff(self.failures);
+                    tracing::warn!(error = %e, retry_in = ?delay, "fetching from redis failed");
+                    self.backoff = Some(Box::pin(tokio::time::sleep(delay)));
+                }
+            }
+        }
+    }
+
+    fn poll_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        _: &WorkerContext,
+    ) -> Poll<Result<(), QueueError>> {
+        let close = self.close.get_or_insert_with(|| {
+            let round = self.round.take();
+            let mut held: Vec<Task<EmailJob>> = self.buffer.drain(..).collect();
+            let queue = self.queue.clone();
+            let consumer = self.consumer.clone();
+            self.keeper.abort();
+            async move {
+                // A blocking read in progress ends within `block`; with a long `block`, stop
+                // waiting after a moment: whatever it then delivers returns after its lease.
+                if let Some(round) = round {
+                    let wait = queue.config().block.min(Duration::from_secs(2));
+                    if let Ok((_, Ok(tasks))) = tokio::time::timeout(wait, round).await {
+                        held.extend(tasks);
+                    }
+                }
+                for task in held {
+                    let lease = task.ctx().data().get::<LeaseSlot>().and_then(|s| s.0.lock().ok()?.take());
+                    if let Some(lease) = lease
+                        && let Err(e) = lease.release().await
+                    {
+                        tracing::warn!(error = %e, "could not hand back a fetched job; it returns after its lease");
+                    }
+                }
+                if let Err(e) = deregister(&queue, &consumer).await {
+                    tracing::warn!(error = %e, "could not deregister the worker");
+                }
+            }
+            .boxed()
+        });
+        ready!(close.poll_unpin(cx));
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl BackendConfig for RedisBackend {
+    type Args = EmailJob;
+    type Id = JobId;
+    type Kind = Ephemeral;
+    type Config = QueueConfig;
+    type Layer = Identity;
+
+    fn config(&self) -> &QueueConfig {
+        self.queue.config()
+    }
+
+    fn middleware(&mut self, _: &mut WorkerContext) -> Identity {
+        Identity::new()
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << failures.min(6))).min(Duration::from_secs(5))
+}
+
+async fn heartbeat(queue: &Queue, consumer: &str) -> Result<(), QueueError> {
+    let () = queue
+        .conn()
+        .hset(&queue.keys().workers, consumer, now_ms())
+        .await?;
+    Ok(())
+}
+
+async fn deregister(queue: &Queue, consumer: &str) -> Result<(), QueueError> {
+    let i = &queue.inner;
+    let mut inv = call(&i.scripts.deregister, &i.keys);
+    inv.arg(GROUP).arg(consumer);
+    let _: i64 = run(&inv, &mut queue.conn()).await?;
+    Ok(())
+}
+
+/// Renews the leases of held deliveries and the worker's heartbeat; runs housekeeping.
+async fn keep(queue: Queue, consumer: String, tracker: Tracker) {
+    let every = (queue.config().lease / 3).min(Duration::from_secs(10));
+    let mut last_maintenance = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(every).await;
+        let entries: Vec<String> = tracker.snapshot().into_iter().map(|(e, _)| e).collect();
+        let result = async {
+            heartbeat(&queue, &consumer).await?;
+            for chunk in entries.chunks(200) {
+                let mut cmd = redis::cmd("XCLAIM");
+                cmd.arg(&queue.keys().ready)
+                    .arg(GROUP)
+                    .arg(&consumer)
+                    .arg(0)
+                    .arg(chunk)
+                    .arg("JUSTID");
+                let _: redis::Value = cmd.query_async(&mut queue.conn()).await?;
+            }
+            if last_maintenance.elapsed() >= Duration::from_secs(60) {
+                last_maintenance = tokio::time::Instant::now();
+                let (trimmed, forgotten) = queue.maintain().await?;
+                tracing::debug!(trimmed, forgotten, "queue housekeeping done");
+            }
+            Ok::<_, QueueError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "renewing leases failed");
+        }
+    }
+}
+
+impl Queue {
+    /// Hands deliveries a stopping worker still holds back to the ready stream, so they need
+    /// not wait for their lease to run out. Returns how many were handed back.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn release_held(&self, tracker: &Tracker) -> Result<usize, QueueError> {
+        let held = tracker.snapshot();
+        for (entry, id) in &held {
+            settle(self, entry, &id.to_string(), "release", &[]).await?;
+            tracker.remove(entry);
+        }
+        Ok(held.len())
+    }
+}

@@ -1,0 +1,167 @@
+//! One connection type for a single Redis (or Sentinel-fronted, or managed) server and for Redis
+//! Cluster, so every script and command runs the same way on both.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use crate::QueueError;
+
+/// Where the queue lives.
+///
+/// Parsed from a URL: `redis://host:port/db`, `rediss://…` (TLS) or `redis+unix:///path.sock` for one
+/// server, and `redis+cluster://host1:port,host2:port,…` for Redis Cluster (the seed nodes; the
+/// rest of the topology is discovered).
+#[derive(Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// A single server.
+    Single(String),
+    /// Redis Cluster, by its seed node URLs.
+    Cluster(Vec<String>),
+}
+
+impl RedisTarget {
+    /// Parses a target URL (see the type's documentation).
+    ///
+    /// # Errors
+    /// [`QueueError::Config`] when the URL is empty.
+    pub fn parse(url: &str) -> Result<Self, QueueError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(QueueError::Config("redis url is empty".into()));
+        }
+        for (prefix, scheme) in [
+            ("redis+cluster://", "redis"),
+            ("rediss+cluster://", "rediss"),
+        ] {
+            if let Some(rest) = url.strip_prefix(prefix) {
+                let nodes = rest
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(|n| format!("{scheme}://{n}"))
+                    .collect::<Vec<_>>();
+                if nodes.is_empty() {
+                    return Err(QueueError::Config(format!("no cluster nodes in {url:?}")));
+                }
+                return Ok(Self::Cluster(nodes));
+            }
+        }
+        Ok(Self::Single(url.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for RedisTarget {
+    // URLs may carry a password: show hosts only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn host(u: &str) -> &str {
+            let rest = u.split_once("://").map_or(u, |(_, r)| r);
+            rest.rsplit_once('@').map_or(rest, |(_, h)| h)
+        }
+        match self {
+            Self::Single(u) => write!(f, "Single({})", host(u)),
+            Self::Cluster(us) => f
+                .debug_tuple("Cluster")
+                .field(&us.iter().map(|u| host(u)).collect::<Vec<_>>())
+                .finish(),
+        }
+    }
+}
+
+/// A reconnecting, multiplexed connection to a single server or to a cluster.
+#[derive(Clone)]
+pub enum Conn {
+    /// A single server, reconnected in the background after a failure.
+    Single(ConnectionManager),
+    /// A cluster connection (reconnects per node).
+    Cluster(ClusterConnection),
+}
+
+impl Conn {
+    /// Opens a connection whose replies may take up to `response_timeout`.
+    ///
+    /// # Errors
+    /// Redis errors when the server cannot be reached.
+    pub async fn open(
+        target: &RedisTarget,
+        response_timeout: Duration,
+    ) -> Result<Self, QueueError> {
+        match target {
+            RedisTarget::Single(url) => {
+                let client = redis::Client::open(url.as_str())?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(5)))
+                    .set_response_timeout(Some(response_timeout))
+                    .set_number_of_retries(2)
+                    .set_max_delay(Duration::from_secs(2));
+                Ok(Self::Single(
+                    ConnectionManager::new_with_config(client, config).await?,
+                ))
+            }
+            RedisTarget::Cluster(nodes) => {
+                let client = ClusterClient::builder(nodes.clone())
+                    .connection_timeout(Duration::from_secs(5))
+                    .response_timeout(response_timeout)
+                    .retries(3)
+                    .build()?;
+                Ok(Self::Cluster(client.get_async_connection().await?))
+            }
+        }
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_single_and_cluster_urls() {
+        assert_eq!(
+            RedisTarget::parse("redis://127.0.0.1:6379/").unwrap(),
+            RedisTarget::Single("redis://127.0.0.1:6379/".into())
+        );
+        assert_eq!(
+            RedisTarget::parse("redis+cluster://a:1, b:2").unwrap(),
+            RedisTarget::Cluster(vec!["redis://a:1".into(), "redis://b:2".into()])
+        );
+        assert!(RedisTarget::parse(" ").is_err());
+        assert!(RedisTarget::parse("redis+cluster://").is_err());
+    }
+
+    #[test]
+    fn debug_hides_passwords() {
+        let t = RedisTarget::parse("redis://:hunter2@db:6379/0").unwrap();
+        assert!(!format!("{t:?}").contains("hunter2"));
+    }
+}

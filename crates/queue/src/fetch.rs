@@ -1,0 +1,219 @@
+//! The fetcher: promotes due jobs, takes over expired leases, reads new deliveries with a
+//! blocking read on its own connection, and starts them.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apalis_core::task::Task;
+use apalis_core::task::builder::TaskBuilder;
+use apalis_core::task::task_id::TaskId;
+use mailroom_jobs::{EmailJob, JobId};
+use redis::AsyncCommands;
+use redis::streams::{StreamReadOptions, StreamReadReply};
+
+use crate::QueueError;
+use crate::conn::Conn;
+use crate::keys::GROUP;
+use crate::lease::{Lease, LeaseSlot, Tracker, settle};
+use crate::queue::{Queue, now_ms};
+use crate::scripts::{call, run};
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub(crate) struct Fetcher {
+    queue: Queue,
+    /// Blocking reads hold a connection; they get their own so acks never wait behind them.
+    conn: Conn,
+    pub consumer: String,
+    tracker: Tracker,
+    next_promote: i64,
+    next_reclaim: i64,
+}
+
+impl Fetcher {
+    pub async fn open(
+        queue: Queue,
+        consumer: String,
+        tracker: Tracker,
+    ) -> Result<Self, QueueError> {
+        let timeout = queue.config().block + Duration::from_secs(5);
+        let conn = Conn::open(&queue.inner.target, timeout).await?;
+        Ok(Self {
+            queue,
+            conn,
+            consumer,
+            tracker,
+            next_promote: 0,
+            next_reclaim: 0,
+        })
+    }
+
+    /// One fetch round: returns the started tasks, possibly none (the read timed out).
+    pub async fn round(&mut self) -> Result<Vec<Task<EmailJob>>, QueueError> {
+        match self.try_round().await {
+            Err(QueueError::Redis(e))
+                if e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP") =>
+            {
+                tracing::warn!("consumer group missing (redis restarted empty?); recreating it");
+                self.queue.ensure_group().await?;
+                Ok(Vec::new())
+            }
+            other => other,
+        }
+    }
+
+    async fn try_round(&mut self) -> Result<Vec<Task<EmailJob>>, QueueError> {
+        let cfg = self.queue.config().clone();
+        let now = now_ms();
+        if now >= self.next_promote {
+            let (moved, next_due) = self.queue.promote().await?;
+            self.next_promote = if moved >= cfg.promote_batch {
+                now
+            } else {
+                next_due
+                    .unwrap_or(i64::MAX)
+                    .min(now + ms(cfg.schedule_tick))
+            };
+        }
+        let mut entries = Vec::new();
+        if now >= self.next_reclaim {
+            entries = self.reclaim().await?;
+            self.next_reclaim = now + ms(cfg.lease / 4).min(5_000);
+        }
+        if entries.is_empty() {
+            let wait = (self.next_promote - now_ms()).clamp(0, ms(cfg.block));
+            entries = self.read(usize::try_from(wait).unwrap_or(0)).await?;
+        }
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.begin(entries).await
+    }
+
+    async fn read(&mut self, block_ms: usize) -> Result<Vec<(String, String)>, QueueError> {
+        let mut opts = StreamReadOptions::default()
+            .group(GROUP, &self.consumer)
+            .count(self.queue.config().batch);
+        if block_ms > 0 {
+            opts = opts.block(block_ms);
+        }
+        let ready = &self.queue.keys().ready;
+        let reply: Option<StreamReadReply> =
+            self.conn.xread_options(&[ready], &[">"], &opts).await?;
+        Ok(reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .map(|sid| {
+                let id = sid.get::<String>("id").unwrap_or_default();
+                (sid.id, id)
+            })
+            .collect())
+    }
+
+    async fn reclaim(&mut self) -> Result<Vec<(String, String)>, QueueError> {
+        let q = &self.queue;
+        let cfg = q.config();
+        let mut inv = call(&q.inner.scripts.reclaim, q.keys());
+        inv.arg(&q.keys().prefix)
+            .arg(now_ms())
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg(ms(cfg.lease))
+            .arg(cfg.max_deliveries)
+            .arg(cfg.batch);
+        let flat: Vec<String> = run(&inv, &mut self.conn).await?;
+        let claimed: Vec<(String, String)> = flat
+            .chunks_exact(2)
+            .map(|p| (p[0].clone(), p[1].clone()))
+            .collect();
+        if !claimed.is_empty() {
+            tracing::info!(
+                count = claimed.len(),
+                "took over deliveries whose lease ran out"
+            );
+        }
+        Ok(claimed)
+    }
+
+    async fn begin(
+        &mut self,
+        entries: Vec<(String, String)>,
+    ) -> Result<Vec<Task<EmailJob>>, QueueError> {
+        let q = self.queue.clone();
+        let mut inv = call(&q.inner.scripts.begin, q.keys());
+        inv.arg(&q.keys().prefix)
+            .arg(now_ms())
+            .arg(GROUP)
+            .arg(q.config().retention.as_secs().max(1));
+        for (entry, id) in &entries {
+            inv.arg(entry).arg(id);
+        }
+        let rows: Vec<(String, String, String, String, u32, u32)> =
+            run(&inv, &mut self.conn).await?;
+        let mut tasks = Vec::with_capacity(rows.len());
+        for (entry, id, verdict, detail, attempts, deliveries) in rows {
+            match verdict.as_str() {
+                "run" => {
+                    if let Some(task) = self
+                        .start(entry, &id, &detail, attempts, deliveries)
+                        .await?
+                    {
+                        tasks.push(task);
+                    }
+                }
+                "skip" => {
+                    tracing::debug!(job = %id, state = %detail, "delivery skipped: job already {detail}")
+                }
+                "expired" => tracing::info!(job = %id, "job expired before it could be sent"),
+                _ => {
+                    tracing::warn!(job = %id, entry = %entry, "delivery without a job record dropped")
+                }
+            }
+        }
+        Ok(tasks)
+    }
+
+    /// Decodes a started job into a task, or dead-letters it with the decode error.
+    async fn start(
+        &mut self,
+        entry: String,
+        id: &str,
+        payload: &str,
+        attempts: u32,
+        deliveries: u32,
+    ) -> Result<Option<Task<EmailJob>>, QueueError> {
+        let parsed_id = id.parse::<JobId>();
+        let decoded = EmailJob::from_json(payload.as_bytes());
+        match (parsed_id, decoded) {
+            (Ok(job_id), Ok(job)) => {
+                let lease = Lease::new(
+                    self.queue.clone(),
+                    entry,
+                    job_id,
+                    attempts,
+                    deliveries,
+                    self.tracker.clone(),
+                );
+                let task = TaskBuilder::new(job)
+                    .task_id(TaskId::from_string(job_id.to_string()))
+                    .attempt(attempts as usize)
+                    .data(LeaseSlot(Arc::new(Mutex::new(Some(lease)))))
+                    .build();
+                Ok(Some(task))
+            }
+            (parsed_id, decoded) => {
+                let reason = match (parsed_id, decoded) {
+                    (Err(_), _) => format!("malformed job id {id:?}"),
+                    (_, Err(e)) => format!("malformed payload: {e}"),
+                    _ => unreachable!("both parts decoded"),
+                };
+                tracing::error!(job = %id, %reason, "dead-lettering undecodable job");
+                settle(&self.queue, &entry, id, "dead", &[&reason]).await?;
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Key names. Every key of a queue carries the queue's hash tag, so a queue lives in one Redis
+//! Cluster slot and every script may touch all of its keys.
+
+/// The keys of one queue.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    /// `{name}`: the prefix of every key.
+    pub prefix: String,
+    /// Stream of ready jobs (`id` field), read through the consumer group.
+    pub ready: String,
+    /// Sorted set of scheduled and retrying job ids, scored by due time (ms).
+    pub scheduled: String,
+    /// Sorted set of dead-lettered job ids, scored by the time they died (ms).
+    pub dead: String,
+    /// Hash of live worker consumers to their last heartbeat (ms).
+    pub workers: String,
+}
+
+/// The consumer group every worker reads through.
+pub(crate) const GROUP: &str = "workers";
+
+impl Keys {
+    pub fn new(name: &str) -> Self {
+        let prefix = format!("{{{name}}}");
+        Self {
+            ready: format!("{prefix}:ready"),
+            scheduled: format!("{prefix}:scheduled"),
+            dead: format!("{prefix}:dead"),
+            workers: format!("{prefix}:workers"),
+            prefix,
+        }
+    }
+
+    pub fn job(&self, id: &str) -> String {
+        format!("{}:job:{id}", self.prefix)
+    }
+}

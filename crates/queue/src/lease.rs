@@ -1,0 +1,241 @@
+//! A delivered job's lease: the handle a worker uses to record the job's outcome.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apalis_core::task::Task;
+use apalis_core::task::from_request::FromRequest;
+use chrono::{DateTime, Utc};
+use mailroom_jobs::{EmailJob, JobId};
+
+use crate::QueueError;
+use crate::keys::GROUP;
+use crate::queue::{Queue, now_ms};
+use crate::scripts::{call, run};
+
+/// The deliveries a worker holds: stream entry id to job id. Shared by the fetcher (which adds),
+/// the leases (which remove when settled or dropped) and the keeper (which renews them).
+#[derive(Debug, Clone, Default)]
+pub struct Tracker(Arc<Mutex<HashMap<String, JobId>>>);
+
+impl Tracker {
+    pub(crate) fn add(&self, entry: &str, id: JobId) {
+        self.lock().insert(entry.to_owned(), id);
+    }
+
+    pub(crate) fn remove(&self, entry: &str) {
+        self.lock().remove(entry);
+    }
+
+    /// The deliveries held now.
+    #[must_use]
+    pub fn snapshot(&self) -> Vec<(String, JobId)> {
+        self.lock().iter().map(|(e, id)| (e.clone(), *id)).collect()
+    }
+
+    /// How many deliveries are held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when none is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobId>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One delivery of a job to this worker. Record exactly one outcome with [`Lease::sent`],
+/// [`Lease::retry_at`], [`Lease::dead`] or [`Lease::release`]; each is one atomic script that
+/// records the outcome and acknowledges the delivery together. A lease dropped without an
+/// outcome is redelivered after the queue's lease time.
+#[derive(Debug)]
+pub struct Lease {
+    queue: Queue,
+    entry: String,
+    id: JobId,
+    attempts: u32,
+    deliveries: u32,
+    tracker: Tracker,
+}
+
+impl Lease {
+    pub(crate) fn new(
+        queue: Queue,
+        entry: String,
+        id: JobId,
+        attempts: u32,
+        deliveries: u32,
+        tracker: Tracker,
+    ) -> Self {
+        tracker.add(&entry, id);
+        Self {
+            queue,
+            entry,
+            id,
+            attempts,
+            deliveries,
+            tracker,
+        }
+    }
+
+    /// The job's id.
+    #[must_use]
+    pub fn job_id(&self) -> JobId {
+        self.id
+    }
+
+    /// Failed attempts before this one.
+    #[must_use]
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// How many times the job has been delivered, this delivery included.
+    #[must_use]
+    pub fn deliveries(&self) -> u32 {
+        self.deliveries
+    }
+
+    /// Records the job as sent (with the transport's message and thread ids) and acknowledges it.
+    ///
+    /// # Errors
+    /// Redis stayed unreachable for a whole lease time.
+    pub async fn sent(
+        self,
+        transport_id: Option<&str>,
+        thread_id: Option<&str>,
+    ) -> Result<(), QueueError> {
+        let retention = self.queue.config().retention.as_secs().max(1).to_string();
+        self.finish(
+            "sent",
+            &[
+                &retention,
+                transport_id.unwrap_or(""),
+                thread_id.unwrap_or(""),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Schedules the job again at `at`, recording `error`; `spend_attempt` is false for delays
+    /// that are not the job's fault (rate limits). Returns the attempts after the change.
+    ///
+    /// # Errors
+    /// Redis stayed unreachable for a whole lease time.
+    pub async fn retry_at(
+        self,
+        at: DateTime<Utc>,
+        error: &str,
+        spend_attempt: bool,
+    ) -> Result<u32, QueueError> {
+        let due = at.timestamp_millis().to_string();
+        let spend = if spend_attempt { "1" } else { "0" };
+        let n = self.finish("retry", &[&due, error, spend]).await?;
+        Ok(u32::try_from(n).unwrap_or(0))
+    }
+
+    /// Moves the job to the dead-letter set with `reason`.
+    ///
+    /// # Errors
+    /// Redis stayed unreachable for a whole lease time.
+    pub async fn dead(self, reason: &str) -> Result<(), QueueError> {
+        self.finish("dead", &[reason]).await.map(drop)
+    }
+
+    /// Hands the job back to the ready stream unsent, without spending an attempt.
+    ///
+    /// # Errors
+    /// Redis stayed unreachable for a whole lease time.
+    pub async fn release(self) -> Result<(), QueueError> {
+        self.finish("release", &[]).await.map(drop)
+    }
+
+    /// Runs the outcome script, retrying connection failures with backoff for up to one lease
+    /// time (the delivery cannot be redelivered while Redis is away anyway).
+    async fn finish(&self, outcome: &str, extra: &[&str]) -> Result<i64, QueueError> {
+        let give_up = tokio::time::Instant::now() + self.queue.config().lease;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match settle(
+                &self.queue,
+                &self.entry,
+                &self.id.to_string(),
+                outcome,
+                extra,
+            )
+            .await
+            {
+                Err(e) if e.is_connection() && tokio::time::Instant::now() + backoff < give_up => {
+                    tracing::warn!(job = %self.id, error = %e, "recording outcome failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.tracker.remove(&self.entry);
+    }
+}
+
+/// Runs the outcome script once.
+pub(crate) async fn settle(
+    queue: &Queue,
+    entry: &str,
+    id: &str,
+    outcome: &str,
+    extra: &[&str],
+) -> Result<i64, QueueError> {
+    let i = &queue.inner;
+    let mut inv = call(&i.scripts.finish, &i.keys);
+    inv.arg(&i.keys.prefix)
+        .arg(now_ms())
+        .arg(GROUP)
+        .arg(entry)
+        .arg(id)
+        .arg(outcome);
+    for a in extra {
+        inv.arg(*a);
+    }
+    run(&inv, &mut queue.conn()).await
+}
+
+/// Carries the lease inside an apalis task until the handler takes it out.
+#[derive(Debug, Clone)]
+pub(crate) struct LeaseSlot(pub Arc<Mutex<Option<Lease>>>);
+
+/// The lease was already taken from this task (extracted twice).
+#[derive(Debug, thiserror::Error)]
+#[error("the task's lease was already taken")]
+pub struct LeaseTaken;
+
+impl FromRequest<Task<EmailJob>> for Lease {
+    type Error = LeaseTaken;
+
+    async fn from_request(task: &Task<EmailJob>) -> Result<Self, Self::Error> {
+        task.ctx()
+            .data()
+            .get::<LeaseSlot>()
+            .and_then(|slot| {
+                slot.0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+            })
+            .ok_or(LeaseTaken)
+    }
+}

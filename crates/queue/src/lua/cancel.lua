@@ -1,0 +1,19 @@
+-- Cancel a job that has not started sending.
+-- KEYS: ready, scheduled, dead, workers
+-- ARGV: prefix, now_ms, group, job_id, retention_s
+-- Returns 'cancelled', 'not_found', or the state that prevents it.
+local prefix, now, group, id, retention = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
+local jk = prefix .. ':job:' .. id
+local f = redis.call('HMGET', jk, 'state', 'entry')
+local state, entry = f[1], f[2]
+if not state then return 'not_found' end
+if state ~= 'queued' and state ~= 'scheduled' and state ~= 'retrying' then return state end
+redis.call('ZREM', KEYS[2], id)
+if entry then
+  redis.call('XACK', KEYS[1], group, entry)
+  redis.call('XDEL', KEYS[1], entry)
+end
+redis.call('HSET', jk, 'state', 'cancelled', 'finished_at', now, 'updated_at', now)
+redis.call('HDEL', jk, 'payload', 'entry', 'due_at')
+redis.call('EXPIRE', jk, retention)
+return 'cancelled'

@@ -1,0 +1,286 @@
+//! The queue handle: enqueue, status, cancel and stats. Cheap to clone; clones share one
+//! multiplexed connection.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mailroom_jobs::{EmailJob, JobId};
+use redis::AsyncCommands;
+
+use crate::conn::{Conn, RedisTarget};
+use crate::keys::{GROUP, Keys};
+use crate::scripts::{Scripts, call, run};
+use crate::status::{JobStatus, Meta};
+use crate::{QueueConfig, QueueError};
+
+/// The result of an enqueue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The job's id; for a duplicate, the id of the job enqueued first.
+    pub id: JobId,
+    /// True when the idempotency key (or the job id) was seen before and nothing new was queued.
+    pub duplicate: bool,
+}
+
+/// What [`Queue::cancel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// The job was waiting and will not be sent.
+    Cancelled,
+    /// No such job (never enqueued, or trimmed after its retention).
+    NotFound,
+    /// Too late: the job is sending or finished, in this state.
+    TooLate(crate::JobState),
+}
+
+/// Counts of a queue, read in one round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct QueueStats {
+    /// Jobs waiting in the ready stream.
+    pub ready: u64,
+    /// Jobs waiting for their send time or their next attempt.
+    pub scheduled: u64,
+    /// Jobs delivered to a worker and not finished.
+    pub in_flight: u64,
+    /// Dead-lettered jobs.
+    pub dead: u64,
+    /// Age of the oldest ready job, if any is waiting.
+    #[serde(with = "opt_secs")]
+    pub oldest_ready_age: Option<Duration>,
+    /// Registered workers (including ones that died within the last few leases).
+    pub workers: u64,
+}
+
+mod opt_secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &Option<std::time::Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub conn: Conn,
+    pub keys: Keys,
+    pub config: QueueConfig,
+    pub scripts: Scripts,
+    pub target: RedisTarget,
+}
+
+/// A handle on one queue in Redis.
+#[derive(Clone)]
+pub struct Queue {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("name", &self.inner.config.name)
+            .field("target", &self.inner.target)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Queue {
+    /// Connects to the queue described by `config` at `url` (see [`RedisTarget`]).
+    ///
+    /// # Errors
+    /// A bad config or URL, or Redis unreachable.
+    pub async fn connect(url: &str, config: QueueConfig) -> Result<Self, QueueError> {
+        config.validate()?;
+        let target = RedisTarget::parse(url)?;
+        let conn = Conn::open(&target, Duration::from_secs(10)).await?;
+        let queue = Self {
+            inner: Arc::new(Inner {
+                conn,
+                keys: Keys::new(&config.name),
+                config,
+                scripts: Scripts::new(),
+                target,
+            }),
+        };
+        queue.ensure_group().await?;
+        Ok(queue)
+    }
+
+    /// The queue's settings.
+    #[must_use]
+    pub fn config(&self) -> &QueueConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn conn(&self) -> Conn {
+        self.inner.conn.clone()
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    /// Creates the consumer group (and the stream) if missing, e.g. after Redis lost its data.
+    pub(crate) async fn ensure_group(&self) -> Result<(), QueueError> {
+        let mut c = self.conn();
+        let res: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.inner.keys.ready)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut c)
+            .await;
+        match res {
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Enqueues one job.
+    ///
+    /// # Errors
+    /// Redis unreachable: the job was not queued.
+    pub async fn enqueue(&self, job: &EmailJob) -> Result<Enqueued, QueueError> {
+        let mut out = self.enqueue_many(std::slice::from_ref(job)).await?;
+        out.pop()
+            .ok_or_else(|| QueueError::Protocol("empty enqueue reply".into()))
+    }
+
+    /// Enqueues a batch atomically: all jobs are queued, or none is. Keep batches to a few
+    /// thousand jobs: the batch runs as one script.
+    ///
+    /// # Errors
+    /// Redis unreachable: no job of the batch was queued.
+    pub async fn enqueue_many(&self, jobs: &[EmailJob]) -> Result<Vec<Enqueued>, QueueError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let i = &self.inner;
+        let mut inv = call(&i.scripts.enqueue, &i.keys);
+        inv.arg(&i.keys.prefix)
+            .arg(now_ms())
+            .arg(i.config.dedup_ttl.as_secs().max(1));
+        for job in jobs {
+            let v1 = job.v1();
+            let meta = serde_json::to_string(&Meta {
+                metadata: v1.metadata.clone(),
+                tags: v1.tags.clone(),
+            })
+            .map_err(|e| QueueError::Protocol(e.to_string()))?;
+            inv.arg(job.id().to_string())
+                .arg(job.idempotency_key().unwrap_or(""))
+                .arg(job.to_json())
+                .arg(job.send_at().map_or(0, |t| t.timestamp_millis()))
+                .arg(job.expires_at().map_or(0, |t| t.timestamp_millis()))
+                .arg(meta);
+        }
+        let reply: Vec<(String, i64)> = run(&inv, &mut self.conn()).await?;
+        reply
+            .into_iter()
+            .map(|(id, dup)| {
+                let id = id
+                    .parse()
+                    .map_err(|_| QueueError::Protocol(format!("bad job id {id:?} in reply")))?;
+                Ok(Enqueued {
+                    id,
+                    duplicate: dup == 1,
+                })
+            })
+            .collect()
+    }
+
+    /// The status record of a job; `None` if unknown or trimmed after its retention.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn status(&self, id: JobId) -> Result<Option<JobStatus>, QueueError> {
+        let h: HashMap<String, String> = self
+            .conn()
+            .hgetall(self.inner.keys.job(&id.to_string()))
+            .await?;
+        JobStatus::from_hash(id, &h)
+    }
+
+    /// Cancels a job that has not started sending.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn cancel(&self, id: JobId) -> Result<Cancelled, QueueError> {
+        let i = &self.inner;
+        let mut inv = call(&i.scripts.cancel, &i.keys);
+        inv.arg(&i.keys.prefix)
+            .arg(now_ms())
+            .arg(GROUP)
+            .arg(id.to_string())
+            .arg(i.config.retention.as_secs().max(1));
+        let reply: String = run(&inv, &mut self.conn()).await?;
+        Ok(match reply.as_str() {
+            "cancelled" => Cancelled::Cancelled,
+            "not_found" => Cancelled::NotFound,
+            _ => match self.status(id).await? {
+                Some(s) => Cancelled::TooLate(s.state),
+                None => Cancelled::NotFound,
+            },
+        })
+    }
+
+    /// Queue counts, read with one script call.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn stats(&self) -> Result<QueueStats, QueueError> {
+        let i = &self.inner;
+        let mut inv = call(&i.scripts.stats, &i.keys);
+        inv.arg(GROUP);
+        let (len, pending, scheduled, dead, oldest, workers): (u64, u64, u64, u64, i64, u64) =
+            run(&inv, &mut self.conn()).await?;
+        let oldest_ready_age = (oldest >= 0)
+            .then(|| Duration::from_millis(u64::try_from(now_ms() - oldest).unwrap_or(0)));
+        Ok(QueueStats {
+            ready: len.saturating_sub(pending),
+            scheduled,
+            in_flight: pending,
+            dead,
+            oldest_ready_age,
+            workers,
+        })
+    }
+
+    /// Moves due scheduled jobs to ready (at most `promote_batch`); returns how many moved and
+    /// when the next one is due (ms since the epoch).
+    pub(crate) async fn promote(&self) -> Result<(usize, Option<i64>), QueueError> {
+        let i = &self.inner;
+        let mut inv = call(&i.scripts.promote, &i.keys);
+        inv.arg(&i.keys.prefix)
+            .arg(now_ms())
+            .arg(i.config.promote_batch)
+            .arg(GROUP);
+        let (moved, next): (usize, i64) = run(&inv, &mut self.conn()).await?;
+        Ok((moved, (next >= 0).then_some(next)))
+    }
+
+    /// Trims old dead letters and forgets workers that stopped heart-beating.
+    pub(crate) async fn maintain(&self) -> Result<(u64, u64), QueueError> {
+        let i = &self.inner;
+        let now = now_ms();
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let mut inv = call(&i.scripts.maintain, &i.keys);
+        inv.arg(&i.keys.prefix)
+            .arg(now)
+            .arg(GROUP)
+            .arg(now - ms(i.config.dead_retention))
+            .arg(now - 3 * ms(i.config.lease))
+            .arg(1000);
+        run(&inv, &mut self.conn()).await
+    }
+}

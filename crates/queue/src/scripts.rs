@@ -1,0 +1,57 @@
+//! The Lua scripts of the protocol. Each takes the queue's four keys (so Redis Cluster routes it
+//! to the queue's slot) and the key prefix as its first argument where it builds job keys.
+
+use redis::{FromRedisValue, Script, ScriptInvocation};
+
+use crate::QueueError;
+use crate::conn::Conn;
+use crate::keys::Keys;
+
+/// Every script, loaded once per queue handle (EVALSHA, reloaded after a Redis restart).
+pub(crate) struct Scripts {
+    pub enqueue: Script,
+    pub promote: Script,
+    pub begin: Script,
+    pub finish: Script,
+    pub reclaim: Script,
+    pub cancel: Script,
+    pub stats: Script,
+    pub dead: Script,
+    pub maintain: Script,
+    pub deregister: Script,
+}
+
+impl Scripts {
+    pub fn new() -> Self {
+        Self {
+            enqueue: Script::new(include_str!("lua/enqueue.lua")),
+            promote: Script::new(include_str!("lua/promote.lua")),
+            begin: Script::new(include_str!("lua/begin.lua")),
+            finish: Script::new(include_str!("lua/finish.lua")),
+            reclaim: Script::new(include_str!("lua/reclaim.lua")),
+            cancel: Script::new(include_str!("lua/cancel.lua")),
+            stats: Script::new(include_str!("lua/stats.lua")),
+            dead: Script::new(include_str!("lua/dead.lua")),
+            maintain: Script::new(include_str!("lua/maintain.lua")),
+            deregister: Script::new(include_str!("lua/deregister.lua")),
+        }
+    }
+}
+
+/// Prepares `script` with the queue's keys.
+pub(crate) fn call<'a>(script: &'a Script, keys: &Keys) -> ScriptInvocation<'a> {
+    let mut inv = script.prepare_invoke();
+    inv.key(&keys.ready)
+        .key(&keys.scheduled)
+        .key(&keys.dead)
+        .key(&keys.workers);
+    inv
+}
+
+/// Runs a prepared invocation.
+pub(crate) async fn run<T: FromRedisValue>(
+    inv: &ScriptInvocation<'_>,
+    conn: &mut Conn,
+) -> Result<T, QueueError> {
+    Ok(inv.invoke_async(conn).await?)
+}

@@ -1,0 +1,225 @@
+//! Shared fixtures for the queue tests: a Redis (single or cluster), a queue with a unique
+//! name, jobs, and an apalis worker whose handler records what it was given.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apalis::prelude::*;
+use mailroom_jobs::{EmailJob, JobId};
+use mailroom_queue::{Lease, Queue, QueueConfig, RedisBackend};
+use mailroom_testkit::{RedisCluster, RedisServer};
+
+/// A running Redis of either shape; dropping it stops it.
+pub enum Redis {
+    Single(RedisServer),
+    Cluster(RedisCluster),
+}
+
+impl Redis {
+    pub fn url(&self) -> String {
+        match self {
+            Self::Single(s) => s.url(),
+            Self::Cluster(c) => {
+                let hosts: Vec<String> = c
+                    .urls()
+                    .iter()
+                    .map(|u| {
+                        u.trim_start_matches("redis://")
+                            .trim_end_matches('/')
+                            .to_owned()
+                    })
+                    .collect();
+                format!("redis+cluster://{}", hosts.join(","))
+            }
+        }
+    }
+
+    pub fn server_ref(&self) -> &RedisServer {
+        match self {
+            Self::Single(s) => s,
+            Self::Cluster(_) => panic!("not a single server"),
+        }
+    }
+
+    pub fn server(&mut self) -> &mut RedisServer {
+        match self {
+            Self::Single(s) => s,
+            Self::Cluster(_) => panic!("not a single server"),
+        }
+    }
+}
+
+static QUEUES: AtomicU32 = AtomicU32::new(0);
+
+/// Test config: short lease, fast ticks; a unique queue name per call.
+pub fn config() -> QueueConfig {
+    QueueConfig {
+        name: format!("t{}", QUEUES.fetch_add(1, Ordering::Relaxed)),
+        lease: Duration::from_secs(2),
+        block: Duration::from_millis(500),
+        ..QueueConfig::default()
+    }
+}
+
+pub async fn queue(redis: &Redis, config: QueueConfig) -> Queue {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
+    Queue::connect(&redis.url(), config).await.expect("connect")
+}
+
+/// A valid job to `to`, with optional extra JSON fields merged in.
+pub fn job_with(to: &str, extra: serde_json::Value) -> EmailJob {
+    let mut v = serde_json::json!({
+        "version": "v1",
+        "from": "Notifications <noreply@example.com>",
+        "to": [to],
+        "subject": "Hello",
+        "text": "Hello there",
+    });
+    if let (Some(obj), Some(more)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, val) in more {
+            obj.insert(k.clone(), val.clone());
+        }
+    }
+    EmailJob::from_json(v.to_string().as_bytes()).expect("valid job")
+}
+
+pub fn job(to: &str) -> EmailJob {
+    job_with(to, serde_json::json!({}))
+}
+
+/// What the test handler does with a delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Record it as sent.
+    Send,
+    /// Drop the lease without an outcome, as a crashed worker would.
+    Vanish,
+    /// Retry once, 1.5 s later, then send.
+    RetryOnceThenSend,
+}
+
+/// One delivery a test worker saw: (job id, recipient, attempts, deliveries, when).
+pub type Delivery = (JobId, String, u32, u32, std::time::Instant);
+
+/// The deliveries a test worker saw.
+#[derive(Clone, Default)]
+pub struct Seen(pub Arc<Mutex<Vec<Delivery>>>);
+
+impl Seen {
+    pub fn ids(&self) -> Vec<JobId> {
+        self.0.lock().unwrap().iter().map(|s| s.0).collect()
+    }
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+    pub async fn wait_for(&self, n: usize, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.len() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "saw {} deliveries, wanted {n}",
+                self.len()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Ctx {
+    seen: Seen,
+    behaviour: Behaviour,
+}
+
+async fn handle(job: EmailJob, lease: Lease, ctx: Data<Ctx>) -> Result<(), BoxDynError> {
+    let to = job
+        .v1()
+        .to
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    ctx.seen.0.lock().unwrap().push((
+        lease.job_id(),
+        to,
+        lease.attempts(),
+        lease.deliveries(),
+        std::time::Instant::now(),
+    ));
+    match ctx.behaviour {
+        Behaviour::Send => {
+            let id = format!("msg-{}", lease.job_id());
+            lease.sent(Some(&id), None).await?;
+        }
+        Behaviour::Vanish => drop(lease),
+        Behaviour::RetryOnceThenSend if lease.attempts() == 0 => {
+            let at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+            lease.retry_at(at, "transient: try later", true).await?;
+        }
+        Behaviour::RetryOnceThenSend => lease.sent(Some("msg"), None).await?,
+    }
+    Ok(())
+}
+
+/// A worker running in the background until `stop` is called.
+pub struct TestWorker {
+    pub seen: Seen,
+    pub consumer: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl TestWorker {
+    pub async fn start(queue: &Queue, name: &str, behaviour: Behaviour) -> Self {
+        let seen = Seen::default();
+        let backend = RedisBackend::new(queue.clone(), name)
+            .await
+            .expect("backend");
+        let consumer = backend.consumer().to_owned();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let worker = WorkerBuilder::new(name)
+            .backend(backend)
+            .concurrency(16)
+            .data(Ctx {
+                seen: seen.clone(),
+                behaviour,
+            })
+            .build(handle);
+        let handle = tokio::spawn(async move {
+            worker
+                .run_until(async move {
+                    let _ = rx.await;
+                    Ok::<(), std::io::Error>(())
+                })
+                .await
+                .expect("worker ran");
+        });
+        Self {
+            seen,
+            consumer,
+            stop: Some(tx),
+            handle,
+        }
+    }
+
+    /// Stops cleanly: no new fetches, in-flight jobs finish, held jobs go back.
+    pub async fn stop(mut self) -> Seen {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(10), &mut self.handle)
+            .await
+            .expect("worker stopped in time")
+            .expect("worker task");
+        self.seen.clone()
+    }
+
+    /// Stops abruptly, like a killed process: nothing is handed back or deregistered.
+    pub fn crash(self) {
+        self.handle.abort();
+    }
+}

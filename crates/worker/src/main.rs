@@ -1,0 +1,3 @@
+//! The mailroom worker binary.
+
+fn main() {}
