@@ -4,25 +4,32 @@
 //! operations), `backend` + `fetch` + `lease` (the worker side), `retry` (the retry policy),
 //! `conn` (single server or cluster), `keys`, `scripts` (the Lua in `src/lua/`), `status`.
 
+#[cfg(feature = "worker")]
 mod backend;
 mod config;
 mod conn;
 mod dead;
 mod error;
+#[cfg(feature = "worker")]
 mod fetch;
 mod keys;
+#[cfg(feature = "worker")]
 mod lease;
 mod queue;
+#[cfg(feature = "worker")]
 mod retry;
 mod scripts;
 mod status;
 
+#[cfg(feature = "worker")]
 pub use backend::RedisBackend;
 pub use config::QueueConfig;
 pub use conn::{Conn, RedisTarget};
 pub use dead::{DeadJob, DeadSelection};
 pub use error::QueueError;
+#[cfg(feature = "worker")]
 pub use lease::{Lease, LeaseTaken, Tracker};
 pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
+#[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
 pub use status::{JobState, JobStatus};

@@ -256,6 +256,7 @@ impl Queue {
         })
     }
 
+    #[cfg(feature = "worker")]
     /// Moves due scheduled jobs to ready (at most `promote_batch`); returns how many moved and
     /// when the next one is due (ms since the epoch).
     pub(crate) async fn promote(&self) -> Result<(usize, Option<i64>), QueueError> {
@@ -269,6 +270,7 @@ impl Queue {
         Ok((moved, (next >= 0).then_some(next)))
     }
 
+    #[cfg(feature = "worker")]
     /// Trims old dead letters and forgets workers that stopped heart-beating.
     pub(crate) async fn maintain(&self) -> Result<(u64, u64), QueueError> {
         let i = &self.inner;

@@ -8,6 +8,7 @@ use crate::conn::Conn;
 use crate::keys::Keys;
 
 /// Every script, loaded once per queue handle (EVALSHA, reloaded after a Redis restart).
+#[cfg_attr(not(feature = "worker"), allow(dead_code))]
 pub(crate) struct Scripts {
     pub enqueue: Script,
     pub promote: Script,
