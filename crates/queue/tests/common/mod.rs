@@ -101,6 +101,8 @@ pub enum Behaviour {
     Vanish,
     /// Retry once, 1.5 s later, then send.
     RetryOnceThenSend,
+    /// Take this many milliseconds, then send.
+    Slow(u64),
 }
 
 /// One delivery a test worker saw: (job id, recipient, attempts, deliveries, when).
@@ -161,6 +163,10 @@ async fn handle(job: EmailJob, lease: Lease, ctx: Data<Ctx>) -> Result<(), BoxDy
             lease.retry_at(at, "transient: try later", true).await?;
         }
         Behaviour::RetryOnceThenSend => lease.sent(Some("msg"), None).await?,
+        Behaviour::Slow(ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            lease.sent(Some("msg"), None).await?;
+        }
     }
     Ok(())
 }
@@ -175,6 +181,15 @@ pub struct TestWorker {
 
 impl TestWorker {
     pub async fn start(queue: &Queue, name: &str, behaviour: Behaviour) -> Self {
+        Self::start_with(queue, name, behaviour, 16).await
+    }
+
+    pub async fn start_with(
+        queue: &Queue,
+        name: &str,
+        behaviour: Behaviour,
+        concurrency: usize,
+    ) -> Self {
         let seen = Seen::default();
         let backend = RedisBackend::new(queue.clone(), name)
             .await
@@ -183,7 +198,7 @@ impl TestWorker {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let worker = WorkerBuilder::new(name)
             .backend(backend)
-            .concurrency(16)
+            .concurrency(concurrency)
             .data(Ctx {
                 seen: seen.clone(),
                 behaviour,

@@ -1,0 +1,70 @@
+//! Leases under long sends, and what a stopping worker hands back.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Behaviour, Redis, TestWorker, config, job, queue};
+use mailroom_queue::{JobState, QueueConfig};
+use mailroom_testkit::RedisServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_longer_than_the_lease_is_not_taken_over() {
+    let redis = Redis::Single(RedisServer::start());
+    let q = queue(
+        &redis,
+        QueueConfig {
+            lease: Duration::from_secs(1),
+            ..config()
+        },
+    )
+    .await;
+    let j = job("slow@example.com");
+    q.enqueue(&j).await.unwrap();
+    let slow = TestWorker::start(&q, "slow", Behaviour::Slow(3500)).await;
+    slow.seen.wait_for(1, Duration::from_secs(10)).await;
+    // A second worker watches for expired leases the whole time.
+    let other = TestWorker::start(&q, "other", Behaviour::Send).await;
+    tokio::time::sleep(Duration::from_millis(4000)).await;
+    assert_eq!(
+        q.status(j.id()).await.unwrap().unwrap().state,
+        JobState::Sent
+    );
+    let other_seen = other.stop().await;
+    let slow_seen = slow.stop().await;
+    assert_eq!(
+        other_seen.len(),
+        0,
+        "the live lease was renewed, never taken over"
+    );
+    assert_eq!(slow_seen.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_finishes_in_flight_and_hands_back_the_rest() {
+    let redis = Redis::Single(RedisServer::start());
+    let q = queue(&redis, config()).await;
+    let jobs: Vec<_> = (0..50).map(|i| job(&format!("u{i}@example.com"))).collect();
+    q.enqueue_many(&jobs).await.unwrap();
+    // One slot and a fetch batch of 32: most fetched jobs wait in the worker's buffer.
+    let w = TestWorker::start_with(&q, "w", Behaviour::Slow(300), 1).await;
+    w.seen.wait_for(1, Duration::from_secs(10)).await;
+    let seen = w.stop().await;
+    let done = seen.len();
+    assert!(done >= 1 && done < 50, "{done} sent before the stop");
+    let s = q.stats().await.unwrap();
+    assert_eq!(s.in_flight, 0, "nothing left held by the stopped worker");
+    assert_eq!(s.ready as usize, 50 - done, "the rest is back in the queue");
+    for j in &jobs {
+        let state = q.status(j.id()).await.unwrap().unwrap().state;
+        assert!(
+            matches!(state, JobState::Sent | JobState::Queued),
+            "{state:?}"
+        );
+    }
+    // A new worker finishes the rest.
+    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
+    w.seen.wait_for(50 - done, Duration::from_secs(20)).await;
+    w.stop().await;
+    assert_eq!(q.stats().await.unwrap().ready, 0);
+}
