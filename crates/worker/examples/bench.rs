@@ -1,0 +1,172 @@
+//! Benchmarks on a redis-server of its own: enqueue rates and worker throughput with the `null`
+//! transport through the real handler (validation and MIME rendering included). Prints a
+//! markdown table.
+//!
+//! `cargo run --release -p mailroom-worker --example bench` (or `make bench`).
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use mailroom_jobs::{EmailJob, JobId};
+use mailroom_queue::{Queue, QueueConfig};
+use mailroom_testkit::RedisServer;
+use mailroom_worker::Config;
+use mailroom_worker::config::{RedisUrl, TransportKind};
+
+const SINGLE: usize = 10_000;
+const BATCHED: usize = 100_000;
+const BATCH: usize = 1_000;
+const CONCURRENCY: usize = 64;
+
+struct Row {
+    what: String,
+    jobs: usize,
+    took: Duration,
+}
+
+fn job(i: usize) -> EmailJob {
+    let json = serde_json::json!({
+        "version": "v1",
+        "from": "Notifications <noreply@example.com>",
+        "to": [format!("Customer {i} <customer{i}@example.org>")],
+        "subject": format!("Your order #{i} has shipped"),
+        "text": "Hello,\n\nyour order is on its way. Track it in your account.\n\nThanks,\nThe shop\n",
+        "html": "<p>Hello,</p><p>your order is on its way. Track it in your account.</p><p>Thanks,<br>The shop</p>",
+        "tags": ["shipping"],
+    });
+    EmailJob::from_json(json.to_string().as_bytes()).expect("valid job")
+}
+
+async fn connect(url: &str, name: &str) -> Queue {
+    Queue::connect(url, QueueConfig::named(name))
+        .await
+        .expect("connect to redis")
+}
+
+async fn enqueue_single(url: &str) -> Row {
+    let queue = connect(url, "bench-single").await;
+    let jobs: Vec<EmailJob> = (0..SINGLE).map(job).collect();
+    let start = Instant::now();
+    for j in &jobs {
+        queue.enqueue(j).await.expect("enqueue");
+    }
+    Row {
+        what: "`Queue::enqueue`, one client, sequential".into(),
+        jobs: SINGLE,
+        took: start.elapsed(),
+    }
+}
+
+async fn enqueue_batched(url: &str) -> (Row, Vec<JobId>) {
+    let queue = connect(url, "bench-batch").await;
+    let jobs: Vec<EmailJob> = (0..BATCHED).map(job).collect();
+    let start = Instant::now();
+    let mut ids = Vec::with_capacity(BATCHED);
+    for chunk in jobs.chunks(BATCH) {
+        ids.extend(
+            queue
+                .enqueue_many(chunk)
+                .await
+                .expect("enqueue_many")
+                .into_iter()
+                .map(|e| e.id),
+        );
+    }
+    let row = Row {
+        what: format!("`Queue::enqueue_many`, batches of {BATCH}"),
+        jobs: BATCHED,
+        took: start.elapsed(),
+    };
+    (row, ids)
+}
+
+/// Runs a worker over the batched queue until it is empty; the time is from the first job's
+/// outcome to the last one's, read from the job records.
+async fn throughput(url: &str, ids: &[JobId]) -> Row {
+    let mut config = Config::default();
+    config.redis.url = RedisUrl::new(url);
+    config.queue.name = "bench-batch".into();
+    config.worker.name = "bench".into();
+    config.worker.concurrency = CONCURRENCY;
+    config.transport.kind = TransportKind::Null;
+    config.validate().expect("bench config");
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(mailroom_worker::run(config, async move {
+        let _ = stopped.await;
+    }));
+    let queue = connect(url, "bench-batch").await;
+    loop {
+        let s = queue.stats().await.expect("stats");
+        if s.ready + s.in_flight + s.scheduled == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    worker.await.expect("worker task").expect("worker");
+
+    let finished: Vec<DateTime<Utc>> = futures::stream::iter(ids.iter().copied())
+        .map(|id| {
+            let queue = queue.clone();
+            async move {
+                let status = queue.status(id).await.expect("status").expect("job record");
+                assert_eq!(status.state.as_str(), "sent", "job {id}");
+                status.finished_at.expect("finished_at")
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let first = finished.iter().min().copied().unwrap_or_default();
+    let last = finished.iter().max().copied().unwrap_or_default();
+    let took = (last - first).to_std().unwrap_or_default();
+    Row {
+        what: format!(
+            "worker, `null` transport, concurrency {CONCURRENCY} (validate + render + record)"
+        ),
+        jobs: ids.len(),
+        took,
+    }
+}
+
+fn thousands(n: f64) -> String {
+    let s = format!("{n:.0}");
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[tokio::main]
+async fn main() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let single = enqueue_single(&url).await;
+    let (batched, ids) = enqueue_batched(&url).await;
+    let worker = throughput(&url, &ids).await;
+
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    println!("mailroom bench: local redis-server (testkit), {cores} cores, release build\n");
+    println!("| measurement | jobs | seconds | jobs/s |");
+    println!("| --- | ---: | ---: | ---: |");
+    for row in [single, batched, worker] {
+        let secs = row.took.as_secs_f64();
+        let rate = if secs > 0.0 {
+            row.jobs as f64 / secs
+        } else {
+            f64::INFINITY
+        };
+        println!(
+            "| {} | {} | {secs:.2} | {} |",
+            row.what,
+            thousands(row.jobs as f64),
+            thousands(rate)
+        );
+    }
+}

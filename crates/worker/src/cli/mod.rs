@@ -1,0 +1,149 @@
+//! The `mailroom` command line: `run` the worker, `send` a job, and look after the queue
+//! (`status`, `queue stats`, `dead …`).
+//!
+//! Exit status: 0 on success, 2 for invalid input (arguments, a job, the config), 1 when Redis
+//! is unavailable or anything else fails.
+
+mod dead;
+mod mime;
+mod queue;
+mod send;
+mod status;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mailroom_queue::Queue;
+
+use crate::config::{self, Config};
+
+/// mailroom: the outbound-mail worker and its queue tools.
+#[derive(Debug, Parser)]
+#[command(name = "mailroom", version)]
+#[command(
+    after_help = "Exit status: 0 ok, 2 invalid input (arguments, job, config), 1 Redis unavailable or other failure.\n\
+Every config key can be overridden with MAILROOM__SECTION__KEY, e.g. MAILROOM__REDIS__URL."
+)]
+pub struct Cli {
+    /// TOML config file; defaults apply without one, and MAILROOM__SECTION__KEY variables
+    /// override both.
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "MAILROOM_CONFIG",
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a worker until SIGTERM or SIGINT.
+    Run,
+    /// Validate a job and enqueue it; prints its id.
+    Send(Box<send::SendArgs>),
+    /// Show where a job is.
+    Status(status::StatusArgs),
+    /// Queue-wide commands.
+    #[command(subcommand)]
+    Queue(queue::QueueCommand),
+    /// Inspect, retry or purge dead-lettered jobs.
+    #[command(subcommand)]
+    Dead(dead::DeadCommand),
+}
+
+/// Why a command failed, and so its exit status.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad input (exit 2): the message names what to fix.
+    Invalid(String),
+    /// Redis unavailable or anything else (exit 1).
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<config::ConfigError> for CliError {
+    fn from(e: config::ConfigError) -> Self {
+        Self::Invalid(format!("config: {e}"))
+    }
+}
+
+/// The result of a command.
+pub type CliResult = Result<(), CliError>;
+
+/// Runs the parsed command line and returns the process's exit status.
+#[must_use]
+pub fn main(cli: Cli) -> ExitCode {
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Invalid(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> CliResult {
+    let config = config::load(cli.config.as_deref())?;
+    let quiet = matches!(cli.command, Command::Run).then_some(config.log.level.as_str());
+    crate::telemetry::init(&config.log, quiet.unwrap_or("warn"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Run => {
+                let shutdown = crate::signal::shutdown().map_err(|e| {
+                    CliError::Failed(anyhow::anyhow!("cannot install signal handlers: {e}"))
+                })?;
+                crate::run(config, shutdown).await.map_err(CliError::Failed)
+            }
+            Command::Send(args) => send::run(&config, *args).await,
+            Command::Status(args) => status::run(&config, args).await,
+            Command::Queue(cmd) => queue::run(&config, cmd).await,
+            Command::Dead(cmd) => dead::run(&config, cmd).await,
+        }
+    })
+}
+
+/// Connects to the configured queue, or fails with a message naming the (redacted) URL.
+pub(crate) async fn connect(config: &Config) -> Result<Queue, CliError> {
+    Queue::connect(config.redis.url.expose(), config.queue_config())
+        .await
+        .map_err(|e| {
+            CliError::Failed(anyhow::anyhow!(
+                "redis unavailable at {}: {e}",
+                config.redis.url
+            ))
+        })
+}
+
+/// Parses a job id argument.
+pub(crate) fn job_id(text: &str) -> Result<mailroom_jobs::JobId, CliError> {
+    text.trim()
+        .parse()
+        .map_err(|e| CliError::Invalid(format!("{e}")))
+}
+
+/// A Redis failure after the connection was made.
+pub(crate) fn redis(e: mailroom_queue::QueueError) -> CliError {
+    CliError::Failed(anyhow::anyhow!("{e}"))
+}

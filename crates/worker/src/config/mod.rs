@@ -1,0 +1,152 @@
+//! The worker's configuration: built-in defaults, then a TOML file, then
+//! `MAILROOM__SECTION__KEY` environment variables, then validation that fails fast and names
+//! the offending key (see [`load`]).
+//!
+//! Every section is a value with documented defaults; `config/default.toml` at the root of the
+//! workspace lists every key with its default.
+
+mod load;
+mod redis_url;
+mod sections;
+mod validate;
+
+use std::time::Duration;
+
+use mailroom_jobs::{Policy, SenderAllowlist};
+use mailroom_queue::{QueueConfig, RetryPolicy};
+use serde::{Deserialize, Serialize};
+
+pub use load::{ENV_PREFIX, ENV_SEPARATOR, load, load_with_env};
+pub use redis_url::RedisUrl;
+pub use sections::{
+    Environment, JobsSection, LogFormat, LogSection, NullSection, OutboxSection, QueueSection,
+    RedisSection, RetrySection, TransportKind, TransportSection, WorkerSection,
+};
+
+/// Everything `mailroom` reads at start.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `development` or `production`; production refuses the outbox transport unless told
+    /// otherwise. Default `development`.
+    pub environment: Environment,
+    /// Where the queue lives.
+    pub redis: RedisSection,
+    /// How the queue behaves.
+    pub queue: QueueSection,
+    /// This worker process.
+    pub worker: WorkerSection,
+    /// When failed sends are tried again.
+    pub retry: RetrySection,
+    /// The rules a job must pass before it is queued or sent.
+    pub jobs: JobsSection,
+    /// Where messages go.
+    pub transport: TransportSection,
+    /// Log output.
+    pub log: LogSection,
+}
+
+/// A configuration that cannot be used, naming the key at fault where there is one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A value breaks a rule: `key: message`.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The dotted key, e.g. `worker.concurrency`.
+        key: String,
+        /// What is wrong with its value.
+        message: String,
+    },
+    /// The file could not be read or parsed, or a value has the wrong type (the message names
+    /// the key when the parser knows it).
+    #[error("{0}")]
+    Load(String),
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The key at fault, when known.
+    #[must_use]
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { key, .. } => Some(key),
+            Self::Load(_) => None,
+        }
+    }
+}
+
+impl Config {
+    /// The queue settings for `mailroom-queue`.
+    #[must_use]
+    pub fn queue_config(&self) -> QueueConfig {
+        let q = &self.queue;
+        QueueConfig {
+            name: q.name.clone(),
+            lease: q.lease,
+            max_deliveries: q.max_deliveries,
+            dedup_ttl: q.dedup_ttl,
+            retention: q.retention,
+            dead_retention: q.dead_retention,
+            block: q.block,
+            schedule_tick: q.schedule_tick,
+            batch: q.batch,
+            promote_batch: q.promote_batch,
+        }
+    }
+
+    /// The retry policy for failed sends.
+    #[must_use]
+    pub fn retry_policy(&self) -> RetryPolicy {
+        let r = &self.retry;
+        RetryPolicy {
+            base: r.base,
+            cap: r.cap,
+            max_attempts: r.max_attempts,
+            give_up_after: r.give_up_after,
+            max_retry_after: r.max_retry_after,
+        }
+    }
+
+    /// The validation policy for jobs; an empty `jobs.allowed_senders` allows any sender.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming `jobs.allowed_senders[i]` for a bad pattern
+    /// ([`Config::validate`] reports the same).
+    pub fn policy(&self) -> Result<Policy, ConfigError> {
+        let j = &self.jobs;
+        let allowed_senders = if j.allowed_senders.is_empty() {
+            None
+        } else {
+            for (i, pattern) in j.allowed_senders.iter().enumerate() {
+                SenderAllowlist::new([pattern]).map_err(|e| {
+                    ConfigError::invalid(format!("jobs.allowed_senders[{i}]"), e.to_string())
+                })?;
+            }
+            Some(
+                SenderAllowlist::new(&j.allowed_senders)
+                    .map_err(|e| ConfigError::invalid("jobs.allowed_senders", e.to_string()))?,
+            )
+        };
+        Ok(Policy {
+            max_recipients: j.max_recipients,
+            max_message_bytes: j.max_message_bytes,
+            allowed_senders,
+        })
+    }
+
+    /// How long a stopping worker waits for in-flight sends.
+    #[must_use]
+    pub fn shutdown_grace(&self) -> Duration {
+        self.worker.shutdown_grace
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,240 @@
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn file(toml: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    f.write_all(toml.as_bytes()).unwrap();
+    f
+}
+
+fn load_toml(toml: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let f = file(toml);
+    load_with_env(Some(f.path()), env(vars))
+}
+
+fn shipped(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../config")
+        .join(name)
+}
+
+#[track_caller]
+fn assert_names(result: Result<Config, ConfigError>, key: &str) {
+    let err = result.expect_err("config should be refused");
+    let text = err.to_string();
+    assert!(text.contains(key), "error should name {key}: {text}");
+}
+
+#[test]
+fn defaults_load_without_a_file() {
+    let config = load_with_env(None, HashMap::new()).unwrap();
+    assert_eq!(config.environment, Environment::Development);
+    assert_eq!(config.redis.url.expose(), "redis://127.0.0.1:6379/");
+    assert_eq!(config.worker.concurrency, 64);
+    assert_eq!(config.worker.shutdown_grace, Duration::from_secs(30));
+    assert!(!config.worker.name.is_empty());
+    assert_eq!(
+        config.queue_config(),
+        mailroom_queue::QueueConfig::default()
+    );
+    assert_eq!(
+        config.retry_policy(),
+        mailroom_queue::RetryPolicy::default()
+    );
+    assert_eq!(config.policy().unwrap(), mailroom_jobs::Policy::default());
+    assert_eq!(config.transport.kind, TransportKind::Outbox);
+    assert_eq!(config.transport.outbox.dir, PathBuf::from("./outbox"));
+    assert_eq!(config.log.format, LogFormat::Pretty);
+}
+
+#[test]
+fn the_shipped_default_file_equals_the_built_in_defaults() {
+    let mut from_file = load_with_env(Some(&shipped("default.toml")), HashMap::new()).unwrap();
+    let defaults = load_with_env(None, HashMap::new()).unwrap();
+    from_file.worker.name.clone_from(&defaults.worker.name);
+    assert_eq!(from_file, defaults);
+}
+
+#[test]
+fn the_shipped_production_example_loads() {
+    let config = load_with_env(Some(&shipped("production.example.toml")), HashMap::new()).unwrap();
+    assert_eq!(config.environment, Environment::Production);
+    assert_eq!(config.log.format, LogFormat::Json);
+    assert_eq!(config.worker.concurrency, 128);
+    let policy = config.policy().unwrap();
+    let allowed = policy.allowed_senders.expect("an allowlist");
+    assert!(allowed.allows(&"noreply@example.com".parse().unwrap()));
+    assert!(
+        !format!("{config:?}").contains("CHANGE-ME"),
+        "the Redis password must not reach Debug"
+    );
+}
+
+#[test]
+fn the_environment_overrides_the_file() {
+    let config = load_toml(
+        "[worker]\nconcurrency = 8\nname = \"w1\"\n[queue]\nlease = \"10s\"\n",
+        &[
+            ("MAILROOM__WORKER__CONCURRENCY", "3"),
+            ("MAILROOM__QUEUE__LEASE", "2s"),
+            ("MAILROOM__REDIS__URL", "redis://10.0.0.1:6380/2"),
+            ("MAILROOM__TRANSPORT__KIND", "null"),
+            ("MAILROOM__TRANSPORT__OUTBOX__DIR", "/tmp/x"),
+            (
+                "MAILROOM__JOBS__ALLOWED_SENDERS",
+                "a@example.com, *@example.org",
+            ),
+            ("MAILROOM__LOG__FORMAT", "json"),
+            ("OTHER__WORKER__CONCURRENCY", "99"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.worker.concurrency, 3);
+    assert_eq!(
+        config.worker.name, "w1",
+        "keys the environment leaves alone keep the file's value"
+    );
+    assert_eq!(config.queue.lease, Duration::from_secs(2));
+    assert_eq!(config.redis.url.expose(), "redis://10.0.0.1:6380/2");
+    assert_eq!(config.transport.kind, TransportKind::Null);
+    assert_eq!(config.transport.outbox.dir, PathBuf::from("/tmp/x"));
+    assert_eq!(
+        config.jobs.allowed_senders,
+        ["a@example.com", "*@example.org"]
+    );
+    assert_eq!(config.log.format, LogFormat::Json);
+}
+
+#[test]
+fn an_empty_sender_list_in_the_environment_means_any_sender() {
+    let config = load_toml(
+        "[jobs]\nallowed_senders = [\"a@example.com\"]\n",
+        &[("MAILROOM__JOBS__ALLOWED_SENDERS", "")],
+    )
+    .unwrap();
+    assert!(config.jobs.allowed_senders.is_empty());
+    assert_eq!(config.policy().unwrap().allowed_senders, None);
+}
+
+#[test]
+fn a_queue_name_of_digits_stays_a_string() {
+    let config = load_with_env(
+        None,
+        env(&[
+            ("MAILROOM__QUEUE__NAME", "42"),
+            ("MAILROOM__WORKER__NAME", "true"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.queue.name, "42");
+    assert_eq!(config.worker.name, "true");
+}
+
+#[test]
+fn unknown_keys_are_refused_by_name() {
+    assert_names(load_toml("[worker]\nconcurency = 3\n", &[]), "concurency");
+    assert_names(load_toml("[wrker]\nconcurrency = 3\n", &[]), "wrker");
+    assert_names(
+        load_with_env(None, env(&[("MAILROOM__WORKER__THREADS", "3")])),
+        "threads",
+    );
+}
+
+#[test]
+fn values_of_the_wrong_type_are_refused_by_key() {
+    assert_names(
+        load_toml("[worker]\nconcurrency = \"many\"\n", &[]),
+        "worker.concurrency",
+    );
+    assert_names(load_toml("[queue]\nlease = \"soon\"\n", &[]), "queue.lease");
+    assert_names(
+        load_toml("[transport]\nkind = \"pigeon\"\n", &[]),
+        "transport.kind",
+    );
+    assert_names(
+        load_with_env(None, env(&[("MAILROOM__QUEUE__LEASE", "60")])),
+        "queue.lease",
+    );
+}
+
+#[test]
+fn a_missing_or_malformed_file_is_refused() {
+    assert_names(
+        load_with_env(
+            Some(Path::new("/nonexistent/mailroom.toml")),
+            HashMap::new(),
+        ),
+        "/nonexistent/mailroom.toml",
+    );
+    assert!(load_toml("[worker\nconcurrency = 3\n", &[]).is_err());
+}
+
+#[test]
+fn each_rule_names_its_key() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[worker]\nconcurrency = 0",
+            "worker.concurrency: must be at least 1",
+        ),
+        ("[worker]\nname = \" \"", "worker.name"),
+        ("[redis]\nurl = \"http://localhost\"", "redis.url"),
+        ("[redis]\nurl = \"redis+cluster://\"", "redis.url"),
+        ("[queue]\nname = \"a b\"", "queue.name"),
+        ("[queue]\nlease = \"500ms\"", "queue.lease"),
+        ("[queue]\nmax_deliveries = 0", "queue.max_deliveries"),
+        ("[queue]\nblock = \"0s\"", "queue.block"),
+        ("[queue]\nschedule_tick = \"0s\"", "queue.schedule_tick"),
+        ("[queue]\nbatch = 0", "queue.batch"),
+        ("[queue]\npromote_batch = 0", "queue.promote_batch"),
+        ("[queue]\ndedup_ttl = \"0s\"", "queue.dedup_ttl"),
+        ("[retry]\nbase = \"0s\"", "retry.base"),
+        ("[retry]\nbase = \"10s\"\ncap = \"5s\"", "retry.cap"),
+        ("[retry]\nmax_attempts = 0", "retry.max_attempts"),
+        ("[retry]\ngive_up_after = \"0s\"", "retry.give_up_after"),
+        ("[jobs]\nmax_recipients = 0", "jobs.max_recipients"),
+        ("[jobs]\nmax_message_bytes = 0", "jobs.max_message_bytes"),
+        (
+            "[jobs]\nallowed_senders = [\"ok@example.com\", \"*.example.com\"]",
+            "jobs.allowed_senders[1]",
+        ),
+        ("[transport.outbox]\ndir = \"\"", "transport.outbox.dir"),
+        ("[log]\nlevel = \"[[nonsense\"", "log.level"),
+    ];
+    for (toml, key) in cases {
+        assert_names(load_toml(toml, &[]), key);
+    }
+}
+
+#[test]
+fn production_refuses_the_outbox_unless_allowed() {
+    let refused = load_toml("environment = \"production\"\n", &[]).unwrap_err();
+    assert_eq!(refused.key(), Some("transport.kind"));
+    assert!(
+        refused.to_string().contains("allow_outbox_in_production"),
+        "{refused}"
+    );
+    let allowed = load_toml(
+        "environment = \"production\"\n[transport]\nallow_outbox_in_production = true\n",
+        &[],
+    );
+    assert!(allowed.is_ok(), "{allowed:?}");
+    let null = load_with_env(
+        None,
+        env(&[
+            ("MAILROOM__ENVIRONMENT", "production"),
+            ("MAILROOM__TRANSPORT__KIND", "null"),
+        ]),
+    );
+    assert!(null.is_ok(), "{null:?}");
+}

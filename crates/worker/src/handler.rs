@@ -1,0 +1,228 @@
+//! The apalis handler: one job, from lease to recorded outcome. Validate, render, send, then
+//! record exactly one outcome through the lease, and log one line about it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use apalis::prelude::{BoxDynError, Data};
+use chrono::{DateTime, TimeZone, Utc};
+use mailroom_jobs::{Address, EmailJob, Policy};
+use mailroom_queue::{Lease, RetryPolicy};
+
+use crate::outcome::{Failure, decide};
+use crate::transport::{Outgoing, Transport};
+
+/// What every job's handling shares: the transport and the policies.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    transport: Arc<dyn Transport>,
+    policy: Arc<Policy>,
+    retry: RetryPolicy,
+}
+
+impl Handler {
+    /// A handler sending through `transport`, validating against `policy` and retrying by
+    /// `retry`.
+    #[must_use]
+    pub fn new(transport: Arc<dyn Transport>, policy: Policy, retry: RetryPolicy) -> Self {
+        Self {
+            transport,
+            policy: Arc::new(policy),
+            retry,
+        }
+    }
+}
+
+/// The apalis task function: `WorkerBuilder::…data(handler).build(handle)`.
+///
+/// # Errors
+/// Only when the outcome could not be recorded (Redis away for a whole lease time); the job is
+/// then delivered again once its lease runs out.
+pub async fn handle(
+    job: EmailJob,
+    lease: Lease,
+    handler: Data<Handler>,
+) -> Result<(), BoxDynError> {
+    handler.process(&job, lease).await.map_err(Into::into)
+}
+
+/// What happened to one delivery, for its log line.
+enum Logged {
+    Sent {
+        transport_id: String,
+    },
+    Retry {
+        at: DateTime<Utc>,
+        spend_attempt: bool,
+        error: String,
+    },
+    Dead {
+        reason: String,
+    },
+}
+
+impl Handler {
+    async fn process(
+        &self,
+        job: &EmailJob,
+        lease: Lease,
+    ) -> Result<(), mailroom_queue::QueueError> {
+        let started = Instant::now();
+        let attempt = lease.attempts() + 1;
+        let v1 = job.v1();
+        let recipients = masked(v1.recipients());
+        let message_id = mailroom_jobs::message_id_for(&job.id(), &v1.from);
+
+        let logged = match self.prepare(job) {
+            Err(reason) => {
+                lease.dead(&reason).await?;
+                Logged::Dead { reason }
+            }
+            Ok(outgoing) => match self.transport.send(&outgoing).await {
+                Ok(delivered) => {
+                    lease
+                        .sent(
+                            Some(&delivered.transport_id),
+                            delivered.thread_id.as_deref(),
+                        )
+                        .await?;
+                    Logged::Sent {
+                        transport_id: delivered.transport_id,
+                    }
+                }
+                Err(error) => {
+                    let failure = {
+                        let mut rng = rand::rng();
+                        decide(
+                            &error,
+                            lease.attempts(),
+                            created_at(job),
+                            Utc::now(),
+                            &self.retry,
+                            &mut rng,
+                        )
+                    };
+                    match failure {
+                        Failure::Retry { at, spend_attempt } => {
+                            lease
+                                .retry_at(at, &error.to_string(), spend_attempt)
+                                .await?;
+                            Logged::Retry {
+                                at,
+                                spend_attempt,
+                                error: error.to_string(),
+                            }
+                        }
+                        Failure::Dead(reason) => {
+                            lease.dead(&reason).await?;
+                            Logged::Dead { reason }
+                        }
+                    }
+                }
+            },
+        };
+
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let job_id = job.id();
+        let transport = self.transport.name();
+        match logged {
+            Logged::Sent { transport_id } => tracing::info!(
+                job = %job_id, message_id, recipients, attempt, latency_ms, transport, transport_id,
+                outcome = "sent", "message sent"
+            ),
+            Logged::Retry {
+                at,
+                spend_attempt,
+                error,
+            } => tracing::warn!(
+                job = %job_id, message_id, recipients, attempt, latency_ms, transport, error,
+                retry_at = %at.to_rfc3339(), spend_attempt, outcome = "retry", "send failed; retrying later"
+            ),
+            Logged::Dead { reason } => tracing::error!(
+                job = %job_id, message_id, recipients, attempt, latency_ms, transport,
+                reason = log_safe(&reason), outcome = "dead", "job dead-lettered"
+            ),
+        }
+        Ok(())
+    }
+
+    /// Validates and renders the job; `Err` is the dead-letter reason.
+    fn prepare(&self, job: &EmailJob) -> Result<Outgoing, String> {
+        job.validate(&self.policy)
+            .map_err(|e| format!("invalid job: {e}"))?;
+        let rendered = job
+            .render(Utc::now())
+            .map_err(|e| format!("cannot render the message: {e}"))?;
+        let v1 = job.v1();
+        Ok(Outgoing {
+            job_id: job.id(),
+            from: v1.from.clone(),
+            recipients: v1.recipients().cloned().collect(),
+            raw: rendered.bytes,
+            message_id: rendered.message_id,
+            thread_id: v1.thread.as_ref().and_then(|t| t.thread_id.clone()),
+        })
+    }
+}
+
+/// When the job was created: its id's timestamp.
+fn created_at(job: &EmailJob) -> DateTime<Utc> {
+    let ms = i64::try_from(job.id().timestamp_ms()).unwrap_or(i64::MAX);
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_else(Utc::now)
+}
+
+/// Recipients for a log line: masked, at most three, then a count of the rest.
+fn masked<'a>(recipients: impl Iterator<Item = &'a Address>) -> String {
+    let all: Vec<String> = recipients.map(Address::masked).collect();
+    match all.len() {
+        0..=3 => all.join(","),
+        n => format!("{},… (+{} more)", all[..3].join(","), n - 3),
+    }
+}
+
+/// A dead-letter reason for logs: an invalid job's reason is cut to its field, since the
+/// message may quote an address; the full reason is kept in the queue (`mailroom dead show`).
+fn log_safe(reason: &str) -> String {
+    match reason.strip_prefix("invalid job: ") {
+        Some(rest) => format!("invalid job: {}", rest.split(": ").next().unwrap_or(rest)),
+        None => reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipients_are_masked_and_capped() {
+        let list: Vec<Address> = [
+            "ann@a.example",
+            "bob@b.example",
+            "cy@c.example",
+            "di@d.example",
+            "ed@e.example",
+        ]
+        .iter()
+        .map(|a| Address::parse(a).unwrap())
+        .collect();
+        assert_eq!(masked(list[..2].iter()), "a***@a.example,b***@b.example");
+        assert_eq!(
+            masked(list.iter()),
+            "a***@a.example,b***@b.example,c***@c.example,… (+2 more)"
+        );
+    }
+
+    #[test]
+    fn invalid_job_reasons_are_cut_to_the_field_for_logs() {
+        assert_eq!(
+            log_safe("invalid job: from: sender eve@evil.example is not on the allowlist"),
+            "invalid job: from"
+        );
+        assert_eq!(
+            log_safe("gave up after 12 attempts: disk full"),
+            "gave up after 12 attempts: disk full"
+        );
+    }
+}

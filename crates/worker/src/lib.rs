@@ -1,0 +1,107 @@
+#![doc = include_str!("../README.md")]
+
+pub mod cli;
+pub mod config;
+pub mod handler;
+pub mod outcome;
+pub mod signal;
+pub mod telemetry;
+pub mod transport;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use apalis::prelude::{WorkerBuilder, WorkerBuilderExt};
+use mailroom_queue::{Queue, RedisBackend};
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+pub use handler::{Handler, handle};
+
+/// Runs a worker until `shutdown` resolves, then stops cleanly: no new jobs are fetched,
+/// in-flight sends get up to `worker.shutdown_grace` to finish, and whatever the worker still
+/// holds goes back to the queue at once (not after its lease).
+///
+/// # Errors
+/// Redis unreachable at start, or the worker failing for good.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let queue = Queue::connect(config.redis.url.expose(), config.queue_config())
+        .await
+        .with_context(|| format!("redis unavailable at {}", config.redis.url))?;
+    let transport = transport::build(&config.transport);
+    let handler = Handler::new(transport.clone(), config.policy()?, config.retry_policy());
+    let backend = RedisBackend::new(queue.clone(), &config.worker.name)
+        .await
+        .with_context(|| format!("registering the worker at {}", config.redis.url))?;
+    let tracker = backend.tracker();
+    tracing::info!(
+        consumer = backend.consumer(),
+        queue = %config.queue.name,
+        redis = %config.redis.url,
+        transport = transport.name(),
+        concurrency = config.worker.concurrency,
+        "worker started"
+    );
+    let worker = WorkerBuilder::new(config.worker.name.as_str())
+        .backend(backend)
+        .concurrency(config.worker.concurrency)
+        .data(handler)
+        .build(handle);
+
+    let stopping = CancellationToken::new();
+    let signal = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown.await;
+            stopping.cancel();
+            Ok::<(), std::io::Error>(())
+        }
+    };
+    let mut work = Box::pin(worker.run_until(signal));
+    let finished = tokio::select! {
+        result = &mut work => Some(result),
+        () = stopping.cancelled() => None,
+    };
+    let grace = config.shutdown_grace();
+    let (result, drained) = match finished {
+        Some(result) => (result, true),
+        None => {
+            tracing::info!(held = tracker.len(), grace = ?grace, "stopping: fetching stopped, waiting for in-flight sends");
+            match tokio::time::timeout(grace, &mut work).await {
+                Ok(result) => (result, true),
+                Err(_) => (Ok(()), false),
+            }
+        }
+    };
+    // The worker, and any send it still runs (no longer polled), stays alive until the
+    // deliveries are handed back: dropping a send drops its lease, which takes the delivery
+    // out of the tracker.
+    let released = release(&queue, &tracker).await;
+    drop(work);
+    tracing::info!(drained, released, "worker stopped");
+    result.context("the worker failed")
+}
+
+/// Hands back what a stopping worker holds, retrying briefly if Redis is away; returns how
+/// many deliveries went back.
+async fn release(queue: &Queue, tracker: &mailroom_queue::Tracker) -> usize {
+    let before = tracker.len();
+    for delay in [100, 500, 2000, 0] {
+        match queue.release_held(tracker).await {
+            Ok(_) => break,
+            Err(e) if delay > 0 => {
+                tracing::warn!(error = %e, held = tracker.len(), "handing back held jobs failed; retrying");
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                held = tracker.len(),
+                "could not hand back held jobs; they return when their lease runs out"
+            ),
+        }
+    }
+    before.saturating_sub(tracker.len())
+}

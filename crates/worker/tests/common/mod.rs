@@ -1,0 +1,241 @@
+//! Fixtures for the end-to-end tests: a Redis of their own, a temporary directory with a config
+//! file and an outbox, the real `mailroom` binary run as a child process, and a queue handle
+//! to look at the outcome.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use mailroom_jobs::{EmailJob, JobId};
+use mailroom_queue::{JobState, Queue, QueueConfig, QueueStats};
+use mailroom_testkit::RedisServer;
+
+mod worker;
+pub use worker::Worker;
+
+/// The `mailroom` binary under test.
+pub const MAILROOM: &str = env!("CARGO_BIN_EXE_mailroom");
+
+/// One test's world: Redis, a config file, an outbox directory.
+pub struct Env {
+    pub redis: RedisServer,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub outbox: PathBuf,
+    /// Extra `MAILROOM__…` variables for every command.
+    pub vars: Vec<(String, String)>,
+}
+
+impl Env {
+    /// A fresh Redis and a config pointing at it, with `extra` TOML appended (sections other
+    /// than `[redis]`, `[transport.outbox]` and `[log]`). Idle reads block for 200 ms at most
+    /// (`MAILROOM__QUEUE__BLOCK`), so stopping workers is quick.
+    pub fn new(extra: &str) -> Self {
+        let redis = RedisServer::start();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let outbox = dir.path().join("outbox");
+        let config = dir.path().join("mailroom.toml");
+        let toml = format!(
+            "[redis]\nurl = \"{url}\"\n\n[transport.outbox]\ndir = \"{outbox}\"\n\n\
+             [log]\nformat = \"json\"\nlevel = \"info\"\n\n{extra}\n",
+            url = redis.url(),
+            outbox = outbox.display(),
+        );
+        fs::write(&config, toml).expect("write config");
+        let vars = vec![("MAILROOM__QUEUE__BLOCK".to_owned(), "200ms".to_owned())];
+        Self {
+            redis,
+            dir,
+            config,
+            outbox,
+            vars,
+        }
+    }
+
+    /// A `mailroom` command with this world's config and variables, and a clean environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(MAILROOM);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("MAILROOM_CONFIG", &self.config)
+            .envs(self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `mailroom ARGS` to completion.
+    pub fn run(&self, args: &[&str]) -> Out {
+        Out(self.command(args).output().expect("run mailroom"))
+    }
+
+    /// Runs `mailroom ARGS` with `input` on stdin.
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Out {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn mailroom");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write stdin");
+        Out(child.wait_with_output().expect("wait for mailroom"))
+    }
+
+    /// Starts `mailroom run` with `vars` on top of this world's, its log in `<dir>/<name>.log`.
+    pub fn worker(&self, name: &str, vars: &[(&str, &str)]) -> Worker {
+        let log = self.dir.path().join(format!("{name}.log"));
+        let file = fs::File::create(&log).expect("log file");
+        let child = self
+            .command(&["run"])
+            .env("MAILROOM__WORKER__NAME", name)
+            .envs(vars.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file))
+            .spawn()
+            .expect("spawn mailroom run");
+        Worker::new(child, log)
+    }
+
+    /// A queue handle on this world's queue.
+    pub async fn queue(&self) -> Queue {
+        Queue::connect(&self.redis.url(), QueueConfig::default())
+            .await
+            .expect("connect to redis")
+    }
+
+    /// Waits until the outbox holds at least `n` messages, failing early (with the worker's
+    /// log) if the worker exits.
+    pub fn wait_for_outbox(&self, worker: &mut Worker, n: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.outbox_files().len() < n {
+            worker.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "fewer than {n} messages after {within:?}; log:\n{}",
+                worker.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The `.eml` files in the outbox (temporary files excluded).
+    pub fn outbox_files(&self) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(&self.outbox) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                name.ends_with(".eml") && !name.starts_with('.')
+            })
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+/// A finished command's output.
+pub struct Out(pub Output);
+
+impl Out {
+    pub fn code(&self) -> Option<i32> {
+        self.0.status.code()
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    /// Asserts exit status 0 and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert_eq!(
+            self.code(),
+            Some(0),
+            "stdout: {}\nstderr: {}",
+            self.stdout(),
+            self.stderr()
+        );
+        self.stdout()
+    }
+}
+
+/// Polls `check` every 50 ms until it returns true; fails after `within`.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The state of each job (None for unknown ones).
+pub async fn states(queue: &Queue, ids: &[JobId]) -> Vec<Option<JobState>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(queue.status(*id).await.expect("status").map(|s| s.state));
+    }
+    out
+}
+
+pub async fn stats(queue: &Queue) -> QueueStats {
+    queue.stats().await.expect("stats")
+}
+
+/// A valid job to `to`.
+pub fn job(from: &str, to: &str, subject: &str) -> EmailJob {
+    let json = serde_json::json!({
+        "version": "v1", "from": from, "to": [to], "subject": subject, "text": "Hello there",
+    });
+    EmailJob::from_json(json.to_string().as_bytes()).expect("valid job")
+}
+
+/// Enqueues `n` valid jobs in batches; returns their ids.
+pub async fn enqueue_jobs(queue: &Queue, n: usize) -> Vec<JobId> {
+    let jobs: Vec<EmailJob> = (0..n)
+        .map(|i| {
+            job(
+                "noreply@example.com",
+                &format!("user{i}@example.org"),
+                "Batch",
+            )
+        })
+        .collect();
+    let mut ids = Vec::with_capacity(n);
+    for chunk in jobs.chunks(1000) {
+        ids.extend(
+            queue
+                .enqueue_many(chunk)
+                .await
+                .expect("enqueue")
+                .into_iter()
+                .map(|e| e.id),
+        );
+    }
+    ids
+}
+
+/// Writes a file in `dir` and returns its path.
+pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, bytes).expect("write file");
+    path
+}

@@ -1,0 +1,169 @@
+//! Stopping a worker, cleanly or not, loses no job.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use common::{Env, enqueue_jobs, eventually, states, stats};
+use mailroom_queue::JobState;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_in_flight_sends_and_exits_0_losing_nothing() {
+    let env = Env::new(
+        "[worker]\nconcurrency = 128\nshutdown_grace = \"20s\"\n\n[queue]\nbatch = 64\nblock = \"200ms\"\n",
+    );
+    let queue = env.queue().await;
+    let ids = enqueue_jobs(&queue, 6000).await;
+
+    let mut worker = env.worker("drain", &[]);
+    env.wait_for_outbox(&mut worker, 200, Duration::from_secs(60));
+    let asked = Instant::now();
+    worker.terminate();
+    let status = worker.wait(Duration::from_secs(30));
+    let took = asked.elapsed();
+    assert!(
+        status.success(),
+        "exit status {status}; log:\n{}",
+        worker.log_text()
+    );
+    assert!(
+        took < Duration::from_secs(20),
+        "stopping took {took:?}, longer than the grace"
+    );
+
+    let lines = worker.log_lines();
+    let stopping = lines
+        .iter()
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("stopping"))
+        })
+        .expect("a stopping line");
+    let held = stopping["held"].as_u64().expect("held");
+    let stopped = lines
+        .iter()
+        .find(|l| l["message"] == "worker stopped")
+        .expect("a stopped line");
+    assert_eq!(stopped["drained"], true, "{stopped}");
+
+    let s = stats(&queue).await;
+    assert_eq!(s.in_flight, 0, "nothing left in flight: {s:?}");
+    assert_eq!(s.workers, 0, "the worker deregistered: {s:?}");
+    let all = states(&queue, &ids).await;
+    let sent = all.iter().filter(|s| **s == Some(JobState::Sent)).count();
+    let queued = all.iter().filter(|s| **s == Some(JobState::Queued)).count();
+    println!(
+        "SIGTERM with {held} jobs held: {sent} sent, {queued} back in the queue, stopped in {took:?}"
+    );
+    assert_eq!(
+        sent + queued,
+        ids.len(),
+        "every job is sent or queued: {:?}",
+        all.iter().collect::<HashSet<_>>()
+    );
+    assert!(
+        queued > 0,
+        "the test should stop the worker before it finishes"
+    );
+    assert_eq!(s.ready as usize, queued);
+    assert_eq!(
+        env.outbox_files().len(),
+        sent,
+        "every written message is recorded as sent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_worker_s_jobs_are_taken_over_and_all_are_sent() {
+    const JOBS: usize = 2000;
+    const CONCURRENCY: usize = 64;
+    let env = Env::new(&format!("[worker]\nconcurrency = {CONCURRENCY}\n"));
+    let queue = env.queue().await;
+    let ids = enqueue_jobs(&queue, JOBS).await;
+
+    let mut first = env.worker("doomed", &[]);
+    env.wait_for_outbox(&mut first, 300, Duration::from_secs(60));
+    first.crash();
+    let before = env.outbox_files().len();
+    assert!(before < JOBS, "the worker was killed before it finished");
+
+    let second = env.worker("rescuer", &[("MAILROOM__QUEUE__LEASE", "2s")]);
+    eventually(Duration::from_secs(120), "every job to be sent", || {
+        let queue = queue.clone();
+        let ids = ids.clone();
+        async move {
+            let s = stats(&queue).await;
+            s.ready == 0
+                && s.in_flight == 0
+                && s.scheduled == 0
+                && states(&queue, &ids)
+                    .await
+                    .iter()
+                    .all(|s| *s == Some(JobState::Sent))
+        }
+    })
+    .await;
+    let log = second.stop();
+
+    assert_eq!(env.outbox_files().len(), JOBS);
+    assert_eq!(stats(&queue).await.dead, 0);
+    let twice = log.lines().filter(|l| l.contains("written again")).count();
+    println!("killed after {before} files; {twice} of {JOBS} messages were written twice");
+    assert!(
+        twice <= CONCURRENCY,
+        "{twice} duplicates, more than the {CONCURRENCY} sends that can be in flight"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sends_that_outlast_the_grace_are_handed_back_at_once() {
+    let env = Env::new("[worker]\nconcurrency = 8\nshutdown_grace = \"1s\"\n");
+    let queue = env.queue().await;
+    let ids = enqueue_jobs(&queue, 50).await;
+    let vars = [
+        ("MAILROOM__TRANSPORT__KIND", "null"),
+        ("MAILROOM__TRANSPORT__NULL__LATENCY", "1h"),
+    ];
+    let mut worker = env.worker("slow", &vars);
+    eventually(Duration::from_secs(30), "sends under way", || {
+        let queue = queue.clone();
+        async move { stats(&queue).await.in_flight >= 8 }
+    })
+    .await;
+
+    let asked = Instant::now();
+    worker.terminate();
+    let status = worker.wait(Duration::from_secs(20));
+    let took = asked.elapsed();
+    assert!(
+        status.success(),
+        "exit status {status}; log:\n{}",
+        worker.log_text()
+    );
+    assert!(took < Duration::from_secs(10), "stopping took {took:?}");
+    let lines = worker.log_lines();
+    let stopped = lines
+        .iter()
+        .find(|l| l["message"] == "worker stopped")
+        .expect("a stopped line");
+    assert_eq!(stopped["drained"], false, "{stopped}");
+    let released = stopped["released"].as_u64().unwrap_or(0);
+    assert!(
+        released >= 8,
+        "the sleeping sends were handed back: {stopped}"
+    );
+
+    let s = stats(&queue).await;
+    assert_eq!((s.in_flight, s.ready), (0, 50), "{s:?}");
+    assert!(
+        states(&queue, &ids)
+            .await
+            .iter()
+            .all(|s| *s == Some(JobState::Queued))
+    );
+    println!(
+        "grace ran out after {took:?}: {released} deliveries handed back, 50 of 50 jobs queued"
+    );
+}
