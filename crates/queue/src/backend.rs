@@ -60,7 +60,7 @@ impl RedisBackend {
     /// Redis unreachable.
     pub async fn new(queue: Queue, name: &str) -> Result<Self, QueueError> {
         let consumer = format!("{name}-{}", JobId::new());
-        let tracker = Tracker::default();
+        let tracker = Tracker::new(consumer.clone());
         let fetcher = Fetcher::open(queue.clone(), consumer.clone(), tracker.clone()).await?;
         heartbeat(&queue, &consumer).await?;
         let keeper = tokio::spawn(keep(queue.clone(), consumer.clone(), tracker.clone()));
@@ -268,7 +268,15 @@ impl Queue {
     pub async fn release_held(&self, tracker: &Tracker) -> Result<usize, QueueError> {
         let held = tracker.snapshot();
         for (entry, id) in &held {
-            settle(self, entry, &id.to_string(), "release", &[]).await?;
+            settle(
+                self,
+                tracker.consumer(),
+                entry,
+                &id.to_string(),
+                "release",
+                &[],
+            )
+            .await?;
             tracker.remove(entry);
         }
         Ok(held.len())

@@ -74,11 +74,17 @@ impl QueueConfig {
         if self.max_deliveries == 0 {
             return bad("max_deliveries", "must be at least 1");
         }
-        if self.block < Duration::from_millis(1) || self.schedule_tick < Duration::from_millis(1) {
-            return bad("block", "block and schedule_tick must be at least 1 ms");
+        if self.block < Duration::from_millis(1) {
+            return bad("block", "must be at least 1 ms");
         }
-        if self.batch == 0 || self.promote_batch == 0 {
-            return bad("batch", "batch and promote_batch must be at least 1");
+        if self.schedule_tick < Duration::from_millis(1) {
+            return bad("schedule_tick", "must be at least 1 ms");
+        }
+        if self.batch == 0 {
+            return bad("batch", "must be at least 1");
+        }
+        if self.promote_batch == 0 {
+            return bad("promote_batch", "must be at least 1");
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ use redis::streams::{StreamReadOptions, StreamReadReply};
 use crate::QueueError;
 use crate::conn::Conn;
 use crate::keys::GROUP;
-use crate::lease::{Lease, LeaseSlot, Tracker, settle};
+use crate::lease::{Delivery, Lease, LeaseSlot, Tracker, settle};
 use crate::queue::{Queue, now_ms};
 use crate::scripts::{call, run};
 
@@ -147,18 +147,19 @@ impl Fetcher {
         inv.arg(&q.keys().prefix)
             .arg(now_ms())
             .arg(GROUP)
-            .arg(q.config().retention.as_secs().max(1));
+            .arg(q.config().retention.as_secs().max(1))
+            .arg(&self.consumer);
         for (entry, id) in &entries {
             inv.arg(entry).arg(id);
         }
-        let rows: Vec<(String, String, String, String, u32, u32)> =
+        let rows: Vec<(String, String, String, String, u32, u32, i64)> =
             run(&inv, &mut self.conn).await?;
         let mut tasks = Vec::with_capacity(rows.len());
-        for (entry, id, verdict, detail, attempts, deliveries) in rows {
+        for (entry, id, verdict, detail, attempts, deliveries, created_ms) in rows {
             match verdict.as_str() {
                 "run" => {
                     if let Some(task) = self
-                        .start(entry, &id, &detail, attempts, deliveries)
+                        .start(entry, &id, &detail, (attempts, deliveries, created_ms))
                         .await?
                     {
                         tasks.push(task);
@@ -182,21 +183,20 @@ impl Fetcher {
         entry: String,
         id: &str,
         payload: &str,
-        attempts: u32,
-        deliveries: u32,
+        (attempts, deliveries, created_ms): (u32, u32, i64),
     ) -> Result<Option<Task<EmailJob>>, QueueError> {
         let parsed_id = id.parse::<JobId>();
         let decoded = EmailJob::from_json(payload.as_bytes());
         match (parsed_id, decoded) {
             (Ok(job_id), Ok(job)) => {
-                let lease = Lease::new(
-                    self.queue.clone(),
+                let delivery = Delivery {
                     entry,
-                    job_id,
+                    id: job_id,
                     attempts,
                     deliveries,
-                    self.tracker.clone(),
-                );
+                    enqueued_at: crate::status::ms_to_time(created_ms),
+                };
+                let lease = Lease::new(self.queue.clone(), delivery, self.tracker.clone());
                 let task = TaskBuilder::new(job)
                     .task_id(TaskId::from_string(job_id.to_string()))
                     .attempt(attempts as usize)
@@ -211,7 +211,7 @@ impl Fetcher {
                     _ => unreachable!("both parts decoded"),
                 };
                 tracing::error!(job = %id, %reason, "dead-lettering undecodable job");
-                settle(&self.queue, &entry, id, "dead", &[&reason]).await?;
+                settle(&self.queue, &self.consumer, &entry, id, "dead", &[&reason]).await?;
                 Ok(None)
             }
         }

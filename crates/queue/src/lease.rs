@@ -16,10 +16,20 @@ use crate::scripts::{call, run};
 
 /// The deliveries a worker holds: stream entry id to job id. Shared by the fetcher (which adds),
 /// the leases (which remove when settled or dropped) and the keeper (which renews them).
-#[derive(Debug, Clone, Default)]
-pub struct Tracker(Arc<Mutex<HashMap<String, JobId>>>);
+#[derive(Debug, Clone)]
+pub struct Tracker(Arc<(String, Mutex<HashMap<String, JobId>>)>);
 
 impl Tracker {
+    pub(crate) fn new(consumer: String) -> Self {
+        Self(Arc::new((consumer, Mutex::new(HashMap::new()))))
+    }
+
+    /// The consumer name the deliveries are held under.
+    #[must_use]
+    pub fn consumer(&self) -> &str {
+        &self.0.0
+    }
+
     pub(crate) fn add(&self, entry: &str, id: JobId) {
         self.lock().insert(entry.to_owned(), id);
     }
@@ -48,6 +58,7 @@ impl Tracker {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobId>> {
         self.0
+            .1
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -64,27 +75,38 @@ pub struct Lease {
     id: JobId,
     attempts: u32,
     deliveries: u32,
+    enqueued_at: DateTime<Utc>,
     tracker: Tracker,
 }
 
+/// What the fetcher learned about a delivery when it started it.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    pub entry: String,
+    pub id: JobId,
+    pub attempts: u32,
+    pub deliveries: u32,
+    pub enqueued_at: DateTime<Utc>,
+}
+
 impl Lease {
-    pub(crate) fn new(
-        queue: Queue,
-        entry: String,
-        id: JobId,
-        attempts: u32,
-        deliveries: u32,
-        tracker: Tracker,
-    ) -> Self {
-        tracker.add(&entry, id);
+    pub(crate) fn new(queue: Queue, d: Delivery, tracker: Tracker) -> Self {
+        tracker.add(&d.entry, d.id);
         Self {
             queue,
-            entry,
-            id,
-            attempts,
-            deliveries,
+            entry: d.entry,
+            id: d.id,
+            attempts: d.attempts,
+            deliveries: d.deliveries,
+            enqueued_at: d.enqueued_at,
             tracker,
         }
+    }
+
+    /// When the job was enqueued (a dead-letter retry keeps the original time).
+    #[must_use]
+    pub fn enqueued_at(&self) -> DateTime<Utc> {
+        self.enqueued_at
     }
 
     /// The job's id.
@@ -168,6 +190,7 @@ impl Lease {
         loop {
             match settle(
                 &self.queue,
+                self.tracker.consumer(),
                 &self.entry,
                 &self.id.to_string(),
                 outcome,
@@ -195,6 +218,7 @@ impl Drop for Lease {
 /// Runs the outcome script once.
 pub(crate) async fn settle(
     queue: &Queue,
+    consumer: &str,
     entry: &str,
     id: &str,
     outcome: &str,
@@ -207,7 +231,8 @@ pub(crate) async fn settle(
         .arg(GROUP)
         .arg(entry)
         .arg(id)
-        .arg(outcome);
+        .arg(outcome)
+        .arg(consumer);
     for a in extra {
         inv.arg(*a);
     }

@@ -68,3 +68,42 @@ async fn a_stopping_worker_finishes_in_flight_and_hands_back_the_rest() {
     w.stop().await;
     assert_eq!(q.stats().await.unwrap().ready, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_outcome_from_a_worker_that_lost_its_lease_changes_nothing() {
+    let redis = Redis::Single(RedisServer::start());
+    let q = queue(
+        &redis,
+        QueueConfig {
+            lease: Duration::from_secs(1),
+            ..config()
+        },
+    )
+    .await;
+    let j = job("a@example.com");
+    q.enqueue(&j).await.unwrap();
+    // The first worker takes the job, then stalls (no lease renewal) while holding it.
+    let stalled = TestWorker::start(&q, "stalled", Behaviour::Keep).await;
+    stalled.seen.wait_for(1, Duration::from_secs(10)).await;
+    let stale = stalled.kept.0.lock().unwrap().pop().expect("a kept lease");
+    stalled.crash();
+    // Another worker takes the job over and is busy sending it.
+    let heir = TestWorker::start(&q, "heir", Behaviour::Slow(2000)).await;
+    heir.seen.wait_for(1, Duration::from_secs(10)).await;
+    // The stalled worker wakes up and tries to reschedule and to hand back the job: ignored.
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    stale.retry_at(later, "stale", true).await.unwrap();
+    let s = q.stats().await.unwrap();
+    assert_eq!((s.scheduled, s.ready, s.in_flight), (0, 0, 1), "{s:?}");
+    assert_eq!(
+        q.status(j.id()).await.unwrap().unwrap().state,
+        JobState::InFlight
+    );
+    heir.seen.wait_for(1, Duration::from_secs(10)).await;
+    let seen = heir.stop().await;
+    assert_eq!(seen.len(), 1);
+    let status = q.status(j.id()).await.unwrap().unwrap();
+    assert_eq!(status.state, JobState::Sent);
+    assert_eq!(status.attempts, 0, "the stale retry spent no attempt");
+    assert_eq!(q.stats().await.unwrap().scheduled, 0);
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use apalis::prelude::{BoxDynError, Data};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use mailroom_jobs::{Address, EmailJob, Policy};
 use mailroom_queue::{Lease, RetryPolicy};
 
@@ -43,7 +43,24 @@ pub async fn handle(
     lease: Lease,
     handler: Data<Handler>,
 ) -> Result<(), BoxDynError> {
-    handler.process(&job, lease).await.map_err(Into::into)
+    // apalis polls every handler future from one task; validation and rendering are CPU work,
+    // so each job runs on a task of its own and all cores share them. The guard aborts that
+    // task if this future is dropped (a shutdown whose grace ran out).
+    let handler = Handler::clone(&handler);
+    let mut task = AbortOnDrop(tokio::spawn(
+        async move { handler.process(&job, lease).await },
+    ));
+    let recorded = (&mut task.0).await?;
+    Ok(recorded?)
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What happened to one delivery, for its log line.
@@ -96,7 +113,7 @@ impl Handler {
                         decide(
                             &error,
                             lease.attempts(),
-                            created_at(job),
+                            lease.enqueued_at(),
                             Utc::now(),
                             &self.retry,
                             &mut rng,
@@ -163,14 +180,6 @@ impl Handler {
             thread_id: v1.thread.as_ref().and_then(|t| t.thread_id.clone()),
         })
     }
-}
-
-/// When the job was created: its id's timestamp.
-fn created_at(job: &EmailJob) -> DateTime<Utc> {
-    let ms = i64::try_from(job.id().timestamp_ms()).unwrap_or(i64::MAX);
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or_else(Utc::now)
 }
 
 /// Recipients for a log line: masked, at most three, then a count of the rest.

@@ -103,7 +103,13 @@ pub enum Behaviour {
     RetryOnceThenSend,
     /// Take this many milliseconds, then send.
     Slow(u64),
+    /// Hand the lease to the test (`TestWorker::kept`) without an outcome.
+    Keep,
 }
+
+/// Leases handed to the test by `Behaviour::Keep`.
+#[derive(Clone, Default)]
+pub struct Kept(pub Arc<Mutex<Vec<Lease>>>);
 
 /// One delivery a test worker saw: (job id, recipient, attempts, deliveries, when).
 pub type Delivery = (JobId, String, u32, u32, std::time::Instant);
@@ -135,6 +141,7 @@ impl Seen {
 #[derive(Clone)]
 struct Ctx {
     seen: Seen,
+    kept: Kept,
     behaviour: Behaviour,
 }
 
@@ -158,6 +165,7 @@ async fn handle(job: EmailJob, lease: Lease, ctx: Data<Ctx>) -> Result<(), BoxDy
             lease.sent(Some(&id), None).await?;
         }
         Behaviour::Vanish => drop(lease),
+        Behaviour::Keep => ctx.kept.0.lock().unwrap().push(lease),
         Behaviour::RetryOnceThenSend if lease.attempts() == 0 => {
             let at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
             lease.retry_at(at, "transient: try later", true).await?;
@@ -174,6 +182,7 @@ async fn handle(job: EmailJob, lease: Lease, ctx: Data<Ctx>) -> Result<(), BoxDy
 /// A worker running in the background until `stop` is called.
 pub struct TestWorker {
     pub seen: Seen,
+    pub kept: Kept,
     pub consumer: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<()>,
@@ -191,6 +200,7 @@ impl TestWorker {
         concurrency: usize,
     ) -> Self {
         let seen = Seen::default();
+        let kept = Kept::default();
         let backend = RedisBackend::new(queue.clone(), name)
             .await
             .expect("backend");
@@ -201,6 +211,7 @@ impl TestWorker {
             .concurrency(concurrency)
             .data(Ctx {
                 seen: seen.clone(),
+                kept: kept.clone(),
                 behaviour,
             })
             .build(handle);
@@ -215,6 +226,7 @@ impl TestWorker {
         });
         Self {
             seen,
+            kept,
             consumer,
             stop: Some(tx),
             handle,
