@@ -33,15 +33,16 @@ redis-server: deps ## make sure a Redis answers at $(REDIS_URL); start a throwaw
 	fi
 
 run: redis-server ## build and run the worker with config/default.toml (local Redis, ./outbox)
-	$(CARGO) run --release -p mailroom-worker --bin mailroom -- --config $(CONFIG) run
+	MAILROOM__REDIS__URL=$(REDIS_URL) $(CARGO) run --release -p mailroom-worker --bin mailroom -- --config $(CONFIG) run
 
 test: deps ## run every test (each test starts its own redis-server)
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
-lint: ## rustfmt check, clippy with warnings as errors
+lint: ## rustfmt check, clippy and rustdoc with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -28,7 +28,7 @@ type Round = BoxFuture<'static, (Fetcher, Result<Vec<Task<EmailJob>>, QueueError
 
 /// The queue as an apalis [`Backend`]: build a worker with
 /// `WorkerBuilder::new(name).backend(RedisBackend::new(queue, name).await?)`.
-/// Handlers take a [`Lease`] argument and record the job's outcome through it.
+/// Handlers take a [`Lease`](crate::Lease) argument and record the job's outcome through it.
 pub struct RedisBackend {
     queue: Queue,
     consumer: String,
