@@ -1,28 +1,38 @@
-//! Queue settings: a value with documented defaults.
+//! Queue settings: a value with documented defaults. It deserializes from the `[queue]`
+//! section of the worker's config, durations written like `"60s"`.
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// How a queue behaves. Every field has a default that suits a production deployment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct QueueConfig {
     /// Queue name, also its Redis hash tag: every key is `{name}:…`. Default `mailroom`.
     pub name: String,
     /// How long a delivered job may go without an outcome or a lease renewal before another
     /// worker takes it over. Default 60 s.
+    #[serde(with = "humantime_serde")]
     pub lease: Duration,
     /// Deliveries without an outcome (worker crashes) after which a job is dead-lettered as
     /// poison. Default 5.
     pub max_deliveries: u32,
     /// How long an idempotency key is remembered, counted from the enqueue. Default 24 h.
+    #[serde(with = "humantime_serde")]
     pub dedup_ttl: Duration,
     /// How long the status record of a finished job (sent, expired, cancelled) is kept. Default 7 days.
+    #[serde(with = "humantime_serde")]
     pub retention: Duration,
     /// How long a dead-lettered job is kept before it is trimmed. Default 30 days.
+    #[serde(with = "humantime_serde")]
     pub dead_retention: Duration,
     /// Longest blocking read on an idle queue; a new job wakes the read at once. Default 1 s.
+    #[serde(with = "humantime_serde")]
     pub block: Duration,
     /// How often a worker looks for scheduled jobs that became due (an upper bound on how
     /// late a scheduled send starts). Default 100 ms.
+    #[serde(with = "humantime_serde")]
     pub schedule_tick: Duration,
     /// Jobs fetched per read. Default 32.
     pub batch: usize,
@@ -61,31 +71,46 @@ impl QueueConfig {
     /// Checks the values, naming the first bad one.
     ///
     /// # Errors
-    /// [`crate::QueueError::Config`] with the field name.
+    /// [`crate::QueueError::Config`] naming the field.
     pub fn validate(&self) -> Result<(), crate::QueueError> {
-        let bad =
-            |field: &str, why: &str| Err(crate::QueueError::Config(format!("{field}: {why}")));
-        if self.name.is_empty() || self.name.contains(['{', '}', ' ']) {
-            return bad("name", "must be non-empty, without braces or spaces");
-        }
-        if self.lease < Duration::from_secs(1) {
-            return bad("lease", "must be at least 1 s");
-        }
-        if self.max_deliveries == 0 {
-            return bad("max_deliveries", "must be at least 1");
-        }
-        if self.block < Duration::from_millis(1) {
-            return bad("block", "must be at least 1 ms");
-        }
-        if self.schedule_tick < Duration::from_millis(1) {
-            return bad("schedule_tick", "must be at least 1 ms");
-        }
-        if self.batch == 0 {
-            return bad("batch", "must be at least 1");
-        }
-        if self.promote_batch == 0 {
-            return bad("promote_batch", "must be at least 1");
-        }
-        Ok(())
+        let rule = |ok: bool, field: &'static str, why: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(crate::QueueError::config(field, why))
+            }
+        };
+        let second = Duration::from_secs(1);
+        let milli = Duration::from_millis(1);
+        rule(
+            !self.name.is_empty() && !self.name.contains(['{', '}', ' ']),
+            "name",
+            "must be non-empty, without braces or spaces",
+        )?;
+        rule(self.lease >= second, "lease", "must be at least 1s")?;
+        rule(
+            self.max_deliveries >= 1,
+            "max_deliveries",
+            "must be at least 1",
+        )?;
+        rule(self.dedup_ttl >= second, "dedup_ttl", "must be at least 1s")?;
+        rule(self.retention >= second, "retention", "must be at least 1s")?;
+        rule(
+            self.dead_retention >= second,
+            "dead_retention",
+            "must be at least 1s",
+        )?;
+        rule(self.block >= milli, "block", "must be at least 1ms")?;
+        rule(
+            self.schedule_tick >= milli,
+            "schedule_tick",
+            "must be at least 1ms",
+        )?;
+        rule(self.batch >= 1, "batch", "must be at least 1")?;
+        rule(
+            self.promote_batch >= 1,
+            "promote_batch",
+            "must be at least 1",
+        )
     }
 }

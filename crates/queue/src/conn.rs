@@ -31,7 +31,7 @@ impl RedisTarget {
     pub fn parse(url: &str) -> Result<Self, QueueError> {
         let url = url.trim();
         if url.is_empty() {
-            return Err(QueueError::Config("redis url is empty".into()));
+            return Err(QueueError::config("url", "is empty"));
         }
         for (prefix, scheme) in [
             ("redis+cluster://", "redis"),
@@ -45,7 +45,7 @@ impl RedisTarget {
                     .map(|n| format!("{scheme}://{n}"))
                     .collect::<Vec<_>>();
                 if nodes.is_empty() {
-                    return Err(QueueError::Config(format!("no cluster nodes in {url:?}")));
+                    return Err(QueueError::config("url", "names no cluster nodes"));
                 }
                 return Ok(Self::Cluster(nodes));
             }

@@ -7,15 +7,27 @@ pub enum QueueError {
     /// Redis could not be reached, or answered with an error.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
-    /// A configuration value is unusable.
-    #[error("queue config: {0}")]
-    Config(String),
+    /// A setting is unusable; `field` names it (`lease`, `url`, …).
+    #[error("{field}: {message}")]
+    Config {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Redis answered with something this version of mailroom does not understand.
     #[error("unexpected reply from redis: {0}")]
     Protocol(String),
 }
 
 impl QueueError {
+    pub(crate) fn config(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Config {
+            field,
+            message: message.into(),
+        }
+    }
+
     /// True when the error is about reaching Redis (worth retrying), not about the request.
     #[must_use]
     pub fn is_connection(&self) -> bool {

@@ -5,20 +5,27 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
-/// When to try a failed job again.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// When to try a failed job again. Deserializes from the `[retry]` section of the worker's
+/// config, durations written like `"5s"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Backoff before the first retry (the ceiling of its jitter). Default 5 s.
+    #[serde(with = "humantime_serde")]
     pub base: Duration,
     /// Largest backoff ceiling. Default 1 h.
+    #[serde(with = "humantime_serde")]
     pub cap: Duration,
     /// Attempts (failed sends) after which the job is dead-lettered. Default 12.
     pub max_attempts: u32,
     /// Age, counted from the enqueue, after which a failing job is dead-lettered whatever its
     /// attempts. Default 3 days.
+    #[serde(with = "humantime_serde")]
     pub give_up_after: Duration,
     /// Longest `Retry-After` honoured; longer hints are clamped to it. Default 24 h.
+    #[serde(with = "humantime_serde")]
     pub max_retry_after: Duration,
 }
 
@@ -44,6 +51,32 @@ pub enum RetryDecision {
 }
 
 impl RetryPolicy {
+    /// Checks the values, naming the first bad one.
+    ///
+    /// # Errors
+    /// [`crate::QueueError::Config`] naming the field.
+    pub fn validate(&self) -> Result<(), crate::QueueError> {
+        let rule = |ok: bool, field: &'static str, why: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(crate::QueueError::config(field, why))
+            }
+        };
+        rule(
+            self.base >= Duration::from_millis(1),
+            "base",
+            "must be at least 1ms",
+        )?;
+        rule(self.cap >= self.base, "cap", "must not be less than base")?;
+        rule(self.max_attempts >= 1, "max_attempts", "must be at least 1")?;
+        rule(
+            self.give_up_after >= Duration::from_secs(1),
+            "give_up_after",
+            "must be at least 1s",
+        )
+    }
+
     /// The backoff ceiling after `attempts` failed attempts: `min(cap, base * 2^(attempts-1))`.
     #[must_use]
     pub fn ceiling(&self, attempts: u32) -> Duration {

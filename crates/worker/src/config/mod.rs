@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 pub use load::{ENV_PREFIX, ENV_SEPARATOR, load, load_with_env};
 pub use redis_url::RedisUrl;
 pub use sections::{
-    Environment, JobsSection, LogFormat, LogSection, NullSection, OutboxSection, QueueSection,
-    RedisSection, RetrySection, TransportKind, TransportSection, WorkerSection,
+    Environment, JobsSection, LogFormat, LogSection, NullSection, OutboxSection, RedisSection,
+    TransportKind, TransportSection, WorkerSection,
 };
 
 /// Everything `mailroom` reads at start.
@@ -33,11 +33,11 @@ pub struct Config {
     /// Where the queue lives.
     pub redis: RedisSection,
     /// How the queue behaves.
-    pub queue: QueueSection,
+    pub queue: QueueConfig,
     /// This worker process.
     pub worker: WorkerSection,
     /// When failed sends are tried again.
-    pub retry: RetrySection,
+    pub retry: RetryPolicy,
     /// The rules a job must pass before it is queued or sent.
     pub jobs: JobsSection,
     /// Where messages go.
@@ -86,32 +86,13 @@ impl Config {
     /// The queue settings for `mailroom-queue`.
     #[must_use]
     pub fn queue_config(&self) -> QueueConfig {
-        let q = &self.queue;
-        QueueConfig {
-            name: q.name.clone(),
-            lease: q.lease,
-            max_deliveries: q.max_deliveries,
-            dedup_ttl: q.dedup_ttl,
-            retention: q.retention,
-            dead_retention: q.dead_retention,
-            block: q.block,
-            schedule_tick: q.schedule_tick,
-            batch: q.batch,
-            promote_batch: q.promote_batch,
-        }
+        self.queue.clone()
     }
 
     /// The retry policy for failed sends.
     #[must_use]
     pub fn retry_policy(&self) -> RetryPolicy {
-        let r = &self.retry;
-        RetryPolicy {
-            base: r.base,
-            cap: r.cap,
-            max_attempts: r.max_attempts,
-            give_up_after: r.give_up_after,
-            max_retry_after: r.max_retry_after,
-        }
+        self.retry.clone()
     }
 
     /// The validation policy for jobs; an empty `jobs.allowed_senders` allows any sender.

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mailroom_jobs::{DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_RECIPIENTS};
-use mailroom_queue::{QueueConfig, RetryPolicy};
 use serde::{Deserialize, Serialize};
 
 use super::RedisUrl;
@@ -28,59 +27,6 @@ pub struct RedisSection {
     /// `redis+cluster://host1:port,host2:port` for Redis Cluster. A password in the URL never
     /// reaches logs. Default `redis://127.0.0.1:6379/`.
     pub url: RedisUrl,
-}
-
-/// `[queue]`: how the queue behaves; durations are humantime strings such as `"60s"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct QueueSection {
-    /// Queue name, also the Redis hash tag of every key (`{name}:…`). Default `mailroom`.
-    pub name: String,
-    /// How long a delivery may go without an outcome or a lease renewal before another worker
-    /// takes it over. Default `60s`.
-    #[serde(with = "humantime_serde")]
-    pub lease: Duration,
-    /// Deliveries without an outcome (worker crashes) after which a job is dead-lettered as
-    /// poison. Default 5.
-    pub max_deliveries: u32,
-    /// How long an idempotency key is remembered, from the enqueue. Default `24h`.
-    #[serde(with = "humantime_serde")]
-    pub dedup_ttl: Duration,
-    /// How long the status of a finished job is kept. Default `7days`.
-    #[serde(with = "humantime_serde")]
-    pub retention: Duration,
-    /// How long a dead-lettered job is kept. Default `30days`.
-    #[serde(with = "humantime_serde")]
-    pub dead_retention: Duration,
-    /// Longest blocking read on an idle queue; a new job wakes it at once. Default `1s`.
-    #[serde(with = "humantime_serde")]
-    pub block: Duration,
-    /// How often due scheduled jobs are looked for (an upper bound on how late a scheduled
-    /// send starts). Default `100ms`.
-    #[serde(with = "humantime_serde")]
-    pub schedule_tick: Duration,
-    /// Jobs fetched per read. Default 32.
-    pub batch: usize,
-    /// Scheduled jobs moved to ready per script call. Default 1000.
-    pub promote_batch: usize,
-}
-
-impl Default for QueueSection {
-    fn default() -> Self {
-        let q = QueueConfig::default();
-        Self {
-            name: q.name,
-            lease: q.lease,
-            max_deliveries: q.max_deliveries,
-            dedup_ttl: q.dedup_ttl,
-            retention: q.retention,
-            dead_retention: q.dead_retention,
-            block: q.block,
-            schedule_tick: q.schedule_tick,
-            batch: q.batch,
-            promote_batch: q.promote_batch,
-        }
-    }
 }
 
 /// `[worker]`: this worker process.
@@ -116,39 +62,6 @@ fn host_name() -> String {
         "mailroom".to_owned()
     } else {
         name
-    }
-}
-
-/// `[retry]`: exponential backoff with full jitter for failed sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RetrySection {
-    /// Backoff ceiling before the first retry. Default `5s`.
-    #[serde(with = "humantime_serde")]
-    pub base: Duration,
-    /// Largest backoff ceiling. Default `1h`.
-    #[serde(with = "humantime_serde")]
-    pub cap: Duration,
-    /// Failed attempts after which a job is dead-lettered. Default 12.
-    pub max_attempts: u32,
-    /// Age (from the enqueue) after which a failing job is dead-lettered. Default `3days`.
-    #[serde(with = "humantime_serde")]
-    pub give_up_after: Duration,
-    /// Longest `Retry-After` honoured; longer hints are clamped. Default `24h`.
-    #[serde(with = "humantime_serde")]
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetrySection {
-    fn default() -> Self {
-        let r = RetryPolicy::default();
-        Self {
-            base: r.base,
-            cap: r.cap,
-            max_attempts: r.max_attempts,
-            give_up_after: r.give_up_after,
-            max_retry_after: r.max_retry_after,
-        }
     }
 }
 

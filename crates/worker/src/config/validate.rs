@@ -1,8 +1,6 @@
 //! Validation: every rule names its key, so an operator knows what to fix.
 
-use std::time::Duration;
-
-use mailroom_queue::RedisTarget;
+use mailroom_queue::{QueueError, RedisTarget};
 use tracing_subscriber::EnvFilter;
 
 use super::{Config, ConfigError, Environment, TransportKind};
@@ -14,6 +12,16 @@ fn rule(ok: bool, key: &str, message: &str) -> Check {
         Ok(())
     } else {
         Err(ConfigError::invalid(key, message))
+    }
+}
+
+/// A rule of the queue crate, its field named under `section`.
+fn prefixed(section: &str, e: QueueError) -> ConfigError {
+    match e {
+        QueueError::Config { field, message } => {
+            ConfigError::invalid(format!("{section}.{field}"), message)
+        }
+        other => ConfigError::invalid(section, other.to_string()),
     }
 }
 
@@ -57,57 +65,7 @@ impl Config {
     }
 
     fn check_queue(&self) -> Check {
-        let q = &self.queue;
-        rule(
-            !q.name.is_empty() && !q.name.contains(['{', '}', ' ']),
-            "queue.name",
-            "must be non-empty, without braces or spaces",
-        )?;
-        rule(
-            q.lease >= Duration::from_secs(1),
-            "queue.lease",
-            "must be at least 1s",
-        )?;
-        rule(
-            q.max_deliveries >= 1,
-            "queue.max_deliveries",
-            "must be at least 1",
-        )?;
-        rule(
-            q.dedup_ttl >= Duration::from_secs(1),
-            "queue.dedup_ttl",
-            "must be at least 1s",
-        )?;
-        rule(
-            q.retention >= Duration::from_secs(1),
-            "queue.retention",
-            "must be at least 1s",
-        )?;
-        rule(
-            q.dead_retention >= Duration::from_secs(1),
-            "queue.dead_retention",
-            "must be at least 1s",
-        )?;
-        rule(
-            q.block >= Duration::from_millis(1),
-            "queue.block",
-            "must be at least 1ms",
-        )?;
-        rule(
-            q.schedule_tick >= Duration::from_millis(1),
-            "queue.schedule_tick",
-            "must be at least 1ms",
-        )?;
-        rule(q.batch >= 1, "queue.batch", "must be at least 1")?;
-        rule(
-            q.promote_batch >= 1,
-            "queue.promote_batch",
-            "must be at least 1",
-        )?;
-        // The queue crate's own rules, in case they grow stricter than the ones above.
-        self.queue_config()
-            .validate()
-            .map_err(|e| ConfigError::invalid("queue", e.to_string()))
+        self.queue.validate().map_err(|e| prefixed("queue", e))
     }
 
     fn check_worker(&self) -> Check {
@@ -130,27 +88,7 @@ impl Config {
     }
 
     fn check_retry(&self) -> Check {
-        let r = &self.retry;
-        rule(
-            r.base >= Duration::from_millis(1),
-            "retry.base",
-            "must be at least 1ms",
-        )?;
-        rule(
-            r.cap >= r.base,
-            "retry.cap",
-            "must not be less than retry.base",
-        )?;
-        rule(
-            r.max_attempts >= 1,
-            "retry.max_attempts",
-            "must be at least 1",
-        )?;
-        rule(
-            r.give_up_after >= Duration::from_secs(1),
-            "retry.give_up_after",
-            "must be at least 1s",
-        )
+        self.retry.validate().map_err(|e| prefixed("retry", e))
     }
 
     fn check_jobs(&self) -> Check {
