@@ -73,13 +73,7 @@ impl QueueConfig {
     /// # Errors
     /// [`crate::QueueError::Config`] naming the field.
     pub fn validate(&self) -> Result<(), crate::QueueError> {
-        let rule = |ok: bool, field: &'static str, why: &str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(crate::QueueError::config(field, why))
-            }
-        };
+        let rule = crate::QueueError::ensure;
         let second = Duration::from_secs(1);
         let milli = Duration::from_millis(1);
         rule(

@@ -28,6 +28,15 @@ impl QueueError {
         }
     }
 
+    /// `Ok` when `ok`, else a config error naming `field`.
+    pub(crate) fn ensure(ok: bool, field: &'static str, message: &str) -> Result<(), Self> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Self::config(field, message))
+        }
+    }
+
     /// True when the error is about reaching Redis (worth retrying), not about the request.
     #[must_use]
     pub fn is_connection(&self) -> bool {

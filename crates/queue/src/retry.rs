@@ -56,13 +56,7 @@ impl RetryPolicy {
     /// # Errors
     /// [`crate::QueueError::Config`] naming the field.
     pub fn validate(&self) -> Result<(), crate::QueueError> {
-        let rule = |ok: bool, field: &'static str, why: &str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(crate::QueueError::config(field, why))
-            }
-        };
+        let rule = crate::QueueError::ensure;
         rule(
             self.base >= Duration::from_millis(1),
             "base",

@@ -8,17 +8,17 @@ use common::{Behaviour, Redis, TestWorker, config, job, queue};
 use mailroom_queue::{JobState, QueueConfig};
 use mailroom_testkit::RedisServer;
 
+/// A Redis and a queue whose leases run out after one second.
+async fn one_second_lease() -> (Redis, mailroom_queue::Queue) {
+    let redis = Redis::Single(RedisServer::start());
+    let lease = Duration::from_secs(1);
+    let q = queue(&redis, QueueConfig { lease, ..config() }).await;
+    (redis, q)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_longer_than_the_lease_is_not_taken_over() {
-    let redis = Redis::Single(RedisServer::start());
-    let q = queue(
-        &redis,
-        QueueConfig {
-            lease: Duration::from_secs(1),
-            ..config()
-        },
-    )
-    .await;
+    let (_redis, q) = one_second_lease().await;
     let j = job("slow@example.com");
     q.enqueue(&j).await.unwrap();
     let slow = TestWorker::start(&q, "slow", Behaviour::Slow(3500)).await;
@@ -71,15 +71,7 @@ async fn a_stopping_worker_finishes_in_flight_and_hands_back_the_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_outcome_from_a_worker_that_lost_its_lease_changes_nothing() {
-    let redis = Redis::Single(RedisServer::start());
-    let q = queue(
-        &redis,
-        QueueConfig {
-            lease: Duration::from_secs(1),
-            ..config()
-        },
-    )
-    .await;
+    let (_redis, q) = one_second_lease().await;
     let j = job("a@example.com");
     q.enqueue(&j).await.unwrap();
     // The first worker takes the job, then stalls (no lease renewal) while holding it.
