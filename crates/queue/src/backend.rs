@@ -19,12 +19,14 @@ use tower_layer::Identity;
 
 use crate::fetch::Fetcher;
 use crate::keys::GROUP;
-use crate::lease::{LeaseSlot, Tracker, settle};
+use crate::lease::{LeaseSlot, Tracker};
 use crate::queue::{Queue, now_ms};
 use crate::scripts::{call, run};
 use crate::{QueueConfig, QueueError};
 
-type Round = BoxFuture<'static, (Fetcher, Result<Vec<Task<EmailJob>>, QueueError>)>;
+/// A fetch round runs on a task of its own, so the next batch is fetched while the worker
+/// still works through the current one.
+type Round = JoinHandle<(Fetcher, Result<Vec<Task<EmailJob>>, QueueError>)>;
 
 /// The queue as an apalis [`Backend`]: build a worker with
 /// `WorkerBuilder::new(name).backend(RedisBackend::new(queue, name).await?)`.
@@ -60,7 +62,7 @@ impl RedisBackend {
     /// Redis unreachable.
     pub async fn new(queue: Queue, name: &str) -> Result<Self, QueueError> {
         let consumer = format!("{name}-{}", JobId::new());
-        let tracker = Tracker::new(consumer.clone());
+        let tracker = Tracker::new(queue.clone(), consumer.clone());
         let fetcher = Fetcher::open(queue.clone(), consumer.clone(), tracker.clone()).await?;
         heartbeat(&queue, &consumer).await?;
         let keeper = tokio::spawn(keep(queue.clone(), consumer.clone(), tracker.clone()));
@@ -91,9 +93,27 @@ impl RedisBackend {
     }
 }
 
+impl RedisBackend {
+    /// Starts a fetch round unless one is running or a backoff is pending.
+    fn start_round(&mut self) {
+        if self.round.is_some() || self.backoff.is_some() {
+            return;
+        }
+        if let Some(mut fetcher) = self.fetcher.take() {
+            self.round = Some(tokio::spawn(async move {
+                let result = fetcher.round().await;
+                (fetcher, result)
+            }));
+        }
+    }
+}
+
 impl Drop for RedisBackend {
     fn drop(&mut self) {
         self.keeper.abort();
+        if let Some(round) = &self.round {
+            round.abort();
+        }
     }
 }
 
@@ -116,22 +136,30 @@ impl Backend for RedisBackend {
     ) -> Poll<Option<Result<Self::Task, QueueError>>> {
         loop {
             if let Some(task) = self.buffer.pop_front() {
+                if self.buffer.len() <= self.queue.config().batch / 2 {
+                    self.start_round();
+                }
                 return Poll::Ready(Some(Ok(task)));
             }
             if let Some(sleep) = self.backoff.as_mut() {
                 ready!(sleep.as_mut().poll(cx));
                 self.backoff = None;
             }
-            let round = self.round.get_or_insert_with(|| {
-                let mut fetcher = self.fetcher.take().expect("fetcher is home between rounds");
-                async move {
-                    let result = fetcher.round().await;
-                    (fetcher, result)
-                }
-                .boxed()
-            });
-            let (fetcher, result) = ready!(round.poll_unpin(cx));
+            self.start_round();
+            let Some(round) = self.round.as_mut() else {
+                unreachable!("a round is running once started")
+            };
+            let joined = ready!(round.poll_unpin(cx));
             self.round = None;
+            let (fetcher, result) = match joined {
+                Ok(done) => done,
+                // The round panicked: a bug. End the worker rather than run without a fetcher.
+                Err(e) => {
+                    return Poll::Ready(Some(Err(QueueError::Protocol(format!(
+                        "fetch round failed: {e}"
+                    )))));
+                }
+            };
             self.fetcher = Some(fetcher);
             match result {
                 Ok(tasks) => {
@@ -167,7 +195,7 @@ impl Backend for RedisBackend {
                 // waiting after a moment: whatever it then delivers returns after its lease.
                 if let Some(round) = round {
                     let wait = queue.config().block.min(Duration::from_secs(2));
-                    if let Ok((_, Ok(tasks))) = tokio::time::timeout(wait, round).await {
+                    if let Ok(Ok((_, Ok(tasks)))) = tokio::time::timeout(wait, round).await {
                         held.extend(tasks);
                     }
                 }
@@ -268,15 +296,10 @@ impl Queue {
     pub async fn release_held(&self, tracker: &Tracker) -> Result<usize, QueueError> {
         let held = tracker.snapshot();
         for (entry, id) in &held {
-            settle(
-                self,
-                tracker.consumer(),
-                entry,
-                &id.to_string(),
-                "release",
-                &[],
-            )
-            .await?;
+            let settler = tracker.settler();
+            settler
+                .settle(entry, &id.to_string(), "release", ["", "", ""])
+                .await?;
             tracker.remove(entry);
         }
         Ok(held.len())

@@ -34,7 +34,8 @@ pub struct QueueConfig {
     /// late a scheduled send starts). Default 100 ms.
     #[serde(with = "humantime_serde")]
     pub schedule_tick: Duration,
-    /// Jobs fetched per read. Default 32.
+    /// Jobs fetched per read; the next batch is fetched while the worker works through this
+    /// one. Default 64.
     pub batch: usize,
     /// Scheduled jobs moved to ready per script call, so a huge due backlog never blocks
     /// Redis. Default 1,000.
@@ -52,7 +53,7 @@ impl Default for QueueConfig {
             dead_retention: Duration::from_secs(30 * 24 * 3600),
             block: Duration::from_secs(1),
             schedule_tick: Duration::from_millis(100),
-            batch: 32,
+            batch: 64,
             promote_batch: 1000,
         }
     }

@@ -1,7 +1,7 @@
 //! The queue's error type.
 
 /// What can go wrong talking to the queue.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueueError {
     /// Redis could not be reached, or answered with an error.

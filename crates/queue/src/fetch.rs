@@ -14,7 +14,7 @@ use redis::streams::{StreamReadOptions, StreamReadReply};
 use crate::QueueError;
 use crate::conn::Conn;
 use crate::keys::GROUP;
-use crate::lease::{Delivery, Lease, LeaseSlot, Tracker, settle};
+use crate::lease::{Delivery, Lease, LeaseSlot, Tracker};
 use crate::queue::{Queue, now_ms};
 use crate::scripts::{call, run};
 
@@ -211,7 +211,10 @@ impl Fetcher {
                     _ => unreachable!("both parts decoded"),
                 };
                 tracing::error!(job = %id, %reason, "dead-lettering undecodable job");
-                settle(&self.queue, &self.consumer, &entry, id, "dead", &[&reason]).await?;
+                let settler = self.tracker.settler();
+                settler
+                    .settle(&entry, id, "dead", [&reason, "", ""])
+                    .await?;
                 Ok(None)
             }
         }

@@ -10,24 +10,40 @@ use chrono::{DateTime, Utc};
 use mailroom_jobs::{EmailJob, JobId};
 
 use crate::QueueError;
-use crate::keys::GROUP;
-use crate::queue::{Queue, now_ms};
-use crate::scripts::{call, run};
+use crate::queue::Queue;
+use crate::settle::Settler;
 
 /// The deliveries a worker holds: stream entry id to job id. Shared by the fetcher (which adds),
-/// the leases (which remove when settled or dropped) and the keeper (which renews them).
+/// the leases (which remove when settled or dropped) and the keeper (which renews them); it
+/// also carries the worker's outcome task.
 #[derive(Debug, Clone)]
-pub struct Tracker(Arc<(String, Mutex<HashMap<String, JobId>>)>);
+pub struct Tracker(Arc<Held>);
+
+#[derive(Debug)]
+struct Held {
+    consumer: String,
+    settler: Settler,
+    entries: Mutex<HashMap<String, JobId>>,
+}
 
 impl Tracker {
-    pub(crate) fn new(consumer: String) -> Self {
-        Self(Arc::new((consumer, Mutex::new(HashMap::new()))))
+    pub(crate) fn new(queue: Queue, consumer: String) -> Self {
+        let settler = Settler::spawn(queue, consumer.clone());
+        Self(Arc::new(Held {
+            consumer,
+            settler,
+            entries: Mutex::new(HashMap::new()),
+        }))
     }
 
     /// The consumer name the deliveries are held under.
     #[must_use]
     pub fn consumer(&self) -> &str {
-        &self.0.0
+        &self.0.consumer
+    }
+
+    pub(crate) fn settler(&self) -> &Settler {
+        &self.0.settler
     }
 
     pub(crate) fn add(&self, entry: &str, id: JobId) {
@@ -58,7 +74,7 @@ impl Tracker {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobId>> {
         self.0
-            .1
+            .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -184,19 +200,20 @@ impl Lease {
 
     /// Runs the outcome script, retrying connection failures with backoff for up to one lease
     /// time (the delivery cannot be redelivered while Redis is away anyway).
-    async fn finish(&self, outcome: &str, extra: &[&str]) -> Result<i64, QueueError> {
+    async fn finish(&self, outcome: &'static str, extra: &[&str]) -> Result<i64, QueueError> {
         let give_up = tokio::time::Instant::now() + self.queue.config().lease;
         let mut backoff = Duration::from_millis(50);
         loop {
-            match settle(
-                &self.queue,
-                self.tracker.consumer(),
-                &self.entry,
-                &self.id.to_string(),
-                outcome,
-                extra,
-            )
-            .await
+            let args = [
+                extra.first().copied().unwrap_or(""),
+                extra.get(1).copied().unwrap_or(""),
+                extra.get(2).copied().unwrap_or(""),
+            ];
+            match self
+                .tracker
+                .settler()
+                .settle(&self.entry, &self.id.to_string(), outcome, args)
+                .await
             {
                 Err(e) if e.is_connection() && tokio::time::Instant::now() + backoff < give_up => {
                     tracing::warn!(job = %self.id, error = %e, "recording outcome failed; retrying");
@@ -213,30 +230,6 @@ impl Drop for Lease {
     fn drop(&mut self) {
         self.tracker.remove(&self.entry);
     }
-}
-
-/// Runs the outcome script once.
-pub(crate) async fn settle(
-    queue: &Queue,
-    consumer: &str,
-    entry: &str,
-    id: &str,
-    outcome: &str,
-    extra: &[&str],
-) -> Result<i64, QueueError> {
-    let i = &queue.inner;
-    let mut inv = call(&i.scripts.finish, &i.keys);
-    inv.arg(&i.keys.prefix)
-        .arg(now_ms())
-        .arg(GROUP)
-        .arg(entry)
-        .arg(id)
-        .arg(outcome)
-        .arg(consumer);
-    for a in extra {
-        inv.arg(*a);
-    }
-    run(&inv, &mut queue.conn()).await
 }
 
 /// Carries the lease inside an apalis task until the handler takes it out.

@@ -19,6 +19,8 @@ mod queue;
 #[cfg(feature = "worker")]
 mod retry;
 mod scripts;
+#[cfg(feature = "worker")]
+mod settle;
 mod status;
 
 #[cfg(feature = "worker")]

@@ -87,6 +87,10 @@ async fn throughput(url: &str, ids: &[JobId]) -> Row {
     let mut config = Config::default();
     config.redis.url = RedisUrl::new(url);
     config.queue.name = "bench-batch".into();
+    config.queue.batch = std::env::var("BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(32);
     config.worker.name = "bench".into();
     config.worker.concurrency = CONCURRENCY;
     config.transport.kind = TransportKind::Null;
