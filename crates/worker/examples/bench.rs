@@ -18,6 +18,8 @@ const SINGLE: usize = 10_000;
 const BATCHED: usize = 100_000;
 const BATCH: usize = 1_000;
 const CONCURRENCY: usize = 64;
+const CLIENTS: usize = 16;
+const PICKUPS: usize = 200;
 
 struct Row {
     what: String,
@@ -58,6 +60,29 @@ async fn enqueue_single(url: &str) -> Row {
     }
 }
 
+async fn enqueue_concurrent(url: &str) -> Row {
+    let queue = connect(url, "bench-concurrent").await;
+    let start = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                for i in 0..SINGLE / CLIENTS {
+                    queue.enqueue(&job(c * SINGLE + i)).await.expect("enqueue");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.expect("client task");
+    }
+    Row {
+        what: format!("`Queue::enqueue`, {CLIENTS} concurrent callers on one connection"),
+        jobs: SINGLE,
+        took: start.elapsed(),
+    }
+}
+
 async fn enqueue_batched(url: &str) -> (Row, Vec<JobId>) {
     let queue = connect(url, "bench-batch").await;
     let jobs: Vec<EmailJob> = (0..BATCHED).map(job).collect();
@@ -79,6 +104,17 @@ async fn enqueue_batched(url: &str) -> (Row, Vec<JobId>) {
         took: start.elapsed(),
     };
     (row, ids)
+}
+
+fn worker_config(url: &str, queue: &str) -> Config {
+    let mut config = Config::default();
+    config.redis.url = RedisUrl::new(url);
+    config.queue.name = queue.into();
+    config.worker.name = "bench".into();
+    config.worker.concurrency = CONCURRENCY;
+    config.transport.kind = TransportKind::Null;
+    config.validate().expect("bench config");
+    config
 }
 
 /// Runs a worker over the batched queue until it is empty; the time is from the first job's
@@ -135,6 +171,42 @@ async fn throughput(url: &str, ids: &[JobId]) -> Row {
     }
 }
 
+/// Enqueues one job at a time into an idle queue with a worker waiting, and reads back how long
+/// each waited from its enqueue to the start of its delivery (ms, from the job records).
+async fn idle_pickup(url: &str) -> Vec<i64> {
+    let config = worker_config(url, "bench-idle");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(mailroom_worker::run(config, async move {
+        let _ = stopped.await;
+    }));
+    let queue = connect(url, "bench-idle").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut waits = Vec::with_capacity(PICKUPS);
+    for i in 0..PICKUPS {
+        let id = queue.enqueue(&job(i)).await.expect("enqueue").id;
+        let status = loop {
+            let s = queue.status(id).await.expect("status").expect("job record");
+            if s.state.as_str() == "sent" {
+                break s;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        let started = status.started_at.expect("started_at");
+        waits.push((started - status.created_at).num_milliseconds());
+        // Let the worker settle back into its blocking read.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    worker.await.expect("worker task").expect("worker");
+    waits.sort_unstable();
+    waits
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
 fn thousands(n: f64) -> String {
     let s = format!("{n:.0}");
     let mut out = String::new();
@@ -152,14 +224,16 @@ async fn main() {
     let redis = RedisServer::start();
     let url = redis.url();
     let single = enqueue_single(&url).await;
+    let concurrent = enqueue_concurrent(&url).await;
     let (batched, ids) = enqueue_batched(&url).await;
     let worker = throughput(&url, &ids).await;
+    let waits = idle_pickup(&url).await;
 
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     println!("mailroom bench: local redis-server (testkit), {cores} cores, release build\n");
     println!("| measurement | jobs | seconds | jobs/s |");
     println!("| --- | ---: | ---: | ---: |");
-    for row in [single, batched, worker] {
+    for row in [single, concurrent, batched, worker] {
         let secs = row.took.as_secs_f64();
         let rate = if secs > 0.0 {
             row.jobs as f64 / secs
@@ -173,4 +247,11 @@ async fn main() {
             thousands(rate)
         );
     }
+    println!(
+        "\nIdle pickup, enqueue to start of delivery ({PICKUPS} jobs one at a time, ms resolution): \
+         p50 {} ms, p99 {} ms, max {} ms",
+        percentile(&waits, 0.50),
+        percentile(&waits, 0.99),
+        waits.last().copied().unwrap_or_default()
+    );
 }
