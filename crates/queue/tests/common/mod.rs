@@ -1,6 +1,6 @@
 //! Shared fixtures for the queue tests: a Redis (single or cluster), a queue with a unique
 //! name, jobs, and an apalis worker whose handler records what it was given.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -249,4 +249,29 @@ impl TestWorker {
     pub fn crash(self) {
         self.handle.abort();
     }
+}
+
+/// Runs each scenario `async fn NAME(redis: Redis)` twice: `NAME::single` on one redis-server,
+/// `NAME::cluster` on a three-node Redis Cluster.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn single() {
+                super::$name(super::Redis::Single(super::RedisServer::start())).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn cluster() {
+                super::$name(super::Redis::Cluster(super::RedisCluster::start())).await;
+            }
+        }
+    )*};
+}
+
+/// A plain connection to the test's Redis, for poking at keys directly.
+pub async fn redis_conn(redis: &Redis) -> mailroom_queue::Conn {
+    let target = mailroom_queue::RedisTarget::parse(&redis.url()).unwrap();
+    mailroom_queue::Conn::open(&target, Duration::from_secs(5))
+        .await
+        .unwrap()
 }

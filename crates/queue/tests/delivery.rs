@@ -1,107 +1,27 @@
-//! The queue's behaviour against a real Redis, each scenario on a single server and on a
-//! three-node Redis Cluster. Several scenarios pin down a defect of apalis-redis 1.0.0 that
-//! this queue must not have (named in the test's comment).
+//! Delivery, retries, crashes and dead letters against a real Redis, each scenario on a single
+//! server and on a three-node Redis Cluster. Several scenarios pin down a defect of apalis-redis
+//! 1.0.0 that this queue must not have (named in the test's comment).
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, Redis, TestWorker, config, job, job_with, queue};
-use mailroom_queue::{Cancelled, DeadSelection, JobState, QueueConfig};
+use common::{Behaviour, Redis, TestWorker, config, job, job_with, queue, redis_conn};
+use mailroom_queue::{DeadSelection, JobState, QueueConfig};
 use mailroom_testkit::{RedisCluster, RedisServer};
 use redis::AsyncCommands;
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn single() {
-                super::$name(super::Redis::Single(super::RedisServer::start())).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn cluster() {
-                super::$name(super::Redis::Cluster(super::RedisCluster::start())).await;
-            }
-        }
-    )*};
-}
-
 on_both!(
-    dedup_without_ttl_setting_returns_first_job,
-    batch_enqueue_is_delivered_in_full,
     due_backlog_beyond_eight_thousand_drains,
     idle_queue_wakes_worker_without_polling,
     clean_stop_deregisters_and_name_can_restart,
-    stats_count_every_state,
     retry_is_scheduled_at_exact_time_and_counts_attempts,
     dead_letters_can_be_listed_retried_and_purged,
     malformed_payloads_are_dead_lettered_and_batch_continues,
     crashed_worker_jobs_are_redelivered_after_lease,
     poison_job_is_dead_lettered_after_max_deliveries,
-    finished_jobs_are_trimmed_after_retention,
-    cancel_only_before_sending,
-    expired_job_is_not_sent,
 );
-
-/// apalis-redis: "a dedup key is ignored unless a TTL is set (three pushes, three jobs)".
-async fn dedup_without_ttl_setting_returns_first_job(redis: Redis) {
-    let q = queue(&redis, config()).await;
-    let keyed = || {
-        job_with(
-            "a@example.com",
-            serde_json::json!({"idempotency_key": "welcome-42"}),
-        )
-    };
-    let first = q.enqueue(&keyed()).await.unwrap();
-    let second = q.enqueue(&keyed()).await.unwrap();
-    let third = q.enqueue(&keyed()).await.unwrap();
-    assert!(!first.duplicate);
-    assert!(second.duplicate && third.duplicate);
-    assert_eq!((second.id, third.id), (first.id, first.id));
-    assert_eq!(q.stats().await.unwrap().ready, 1);
-
-    // The key outlives the job's completion.
-    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
-    w.seen.wait_for(1, Duration::from_secs(10)).await;
-    w.stop().await;
-    let again = q.enqueue(&keyed()).await.unwrap();
-    assert!(again.duplicate);
-    assert_eq!(again.id, first.id);
-    assert_eq!(q.stats().await.unwrap().ready, 0);
-
-    // Re-sending the very same job (same id) is a duplicate too.
-    let j = job("b@example.com");
-    assert!(!q.enqueue(&j).await.unwrap().duplicate);
-    assert!(q.enqueue(&j).await.unwrap().duplicate);
-}
-
-async fn batch_enqueue_is_delivered_in_full(redis: Redis) {
-    let q = queue(&redis, config()).await;
-    let jobs: Vec<_> = (0..500)
-        .map(|i| job(&format!("u{i}@example.com")))
-        .collect();
-    let out = q.enqueue_many(&jobs).await.unwrap();
-    assert_eq!(out.len(), 500);
-    assert!(
-        out.iter()
-            .zip(&jobs)
-            .all(|(e, j)| e.id == j.id() && !e.duplicate)
-    );
-    assert_eq!(q.stats().await.unwrap().ready, 500);
-    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
-    w.seen.wait_for(500, Duration::from_secs(30)).await;
-    let seen = w.stop().await;
-    let mut ids = seen.ids();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 500, "every job exactly once");
-    let s = q.status(jobs[7].id()).await.unwrap().unwrap();
-    assert_eq!(s.state, JobState::Sent);
-    assert_eq!(
-        s.transport_id.as_deref(),
-        Some(format!("msg-{}", jobs[7].id()).as_str())
-    );
-}
 
 /// apalis-redis: "more than ~8,000 due jobs wedge the queue for good".
 async fn due_backlog_beyond_eight_thousand_drains(redis: Redis) {
@@ -176,48 +96,6 @@ async fn clean_stop_deregisters_and_name_can_restart(redis: Redis) {
     q.enqueue(&job("a@example.com")).await.unwrap();
     w.seen.wait_for(1, Duration::from_secs(10)).await;
     w.stop().await;
-}
-
-/// apalis-redis: "its stats calls fail (WRONGTYPE) or return zeros".
-async fn stats_count_every_state(redis: Redis) {
-    let q = queue(&redis, config()).await;
-    let empty = q.stats().await.unwrap();
-    assert_eq!(
-        (empty.ready, empty.scheduled, empty.in_flight, empty.dead),
-        (0, 0, 0, 0)
-    );
-    assert_eq!(empty.oldest_ready_age, None);
-
-    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    q.enqueue_many(&[
-        job("a@example.com"),
-        job("b@example.com"),
-        job("c@example.com"),
-    ])
-    .await
-    .unwrap();
-    q.enqueue(&job_with(
-        "d@example.com",
-        serde_json::json!({"send_at": later}),
-    ))
-    .await
-    .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let s = q.stats().await.unwrap();
-    assert_eq!((s.ready, s.scheduled, s.in_flight, s.dead), (3, 1, 0, 0));
-    let age = s.oldest_ready_age.expect("an oldest ready job");
-    assert!(
-        age >= Duration::from_millis(200) && age < Duration::from_secs(10),
-        "{age:?}"
-    );
-
-    // A worker that never finishes holds its deliveries in flight.
-    let w = TestWorker::start(&q, "w", Behaviour::Vanish).await;
-    w.seen.wait_for(3, Duration::from_secs(10)).await;
-    let s = q.stats().await.unwrap();
-    assert_eq!((s.ready, s.scheduled, s.in_flight), (0, 1, 3));
-    assert_eq!(s.oldest_ready_age, None);
-    w.crash();
 }
 
 /// apalis-redis: "retries are linear, capped at a hard-coded 25, and ignore max_attempts and
@@ -414,97 +292,4 @@ async fn poison_job_is_dead_lettered_after_max_deliveries(redis: Redis) {
     }
     assert_eq!(w.seen.len(), 2, "delivered max_deliveries times");
     w.crash();
-}
-
-/// apalis-redis: "finished job ids are never trimmed".
-async fn finished_jobs_are_trimmed_after_retention(redis: Redis) {
-    let cfg = QueueConfig {
-        retention: Duration::from_secs(2),
-        ..config()
-    };
-    let q = queue(&redis, cfg).await;
-    let j = job("a@example.com");
-    q.enqueue(&j).await.unwrap();
-    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
-    w.seen.wait_for(1, Duration::from_secs(10)).await;
-    w.stop().await;
-    let s = q.status(j.id()).await.unwrap().unwrap();
-    assert_eq!(s.state, JobState::Sent);
-    assert!(s.finished_at.is_some());
-    tokio::time::sleep(Duration::from_millis(2600)).await;
-    assert!(
-        q.status(j.id()).await.unwrap().is_none(),
-        "record trimmed after retention"
-    );
-    let mut c = redis_conn(&redis).await;
-    let len: u64 = c
-        .xlen(format!("{{{}}}:ready", q.config().name))
-        .await
-        .unwrap();
-    assert_eq!(len, 0, "acknowledged entries are deleted from the stream");
-}
-
-async fn cancel_only_before_sending(redis: Redis) {
-    let q = queue(&redis, config()).await;
-    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-    let queued = job("a@example.com");
-    let scheduled = job_with("b@example.com", serde_json::json!({"send_at": later}));
-    q.enqueue_many(&[queued.clone(), scheduled.clone()])
-        .await
-        .unwrap();
-    assert_eq!(q.cancel(queued.id()).await.unwrap(), Cancelled::Cancelled);
-    assert_eq!(
-        q.cancel(scheduled.id()).await.unwrap(),
-        Cancelled::Cancelled
-    );
-    assert_eq!(
-        q.cancel(mailroom_jobs::JobId::new()).await.unwrap(),
-        Cancelled::NotFound
-    );
-    let sent = job("c@example.com");
-    q.enqueue(&sent).await.unwrap();
-    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
-    w.seen.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        w.seen.ids(),
-        vec![sent.id()],
-        "cancelled jobs are never delivered"
-    );
-    w.stop().await;
-    assert_eq!(
-        q.cancel(sent.id()).await.unwrap(),
-        Cancelled::TooLate(JobState::Sent)
-    );
-    assert_eq!(
-        q.status(queued.id()).await.unwrap().unwrap().state,
-        JobState::Cancelled
-    );
-    let s = q.stats().await.unwrap();
-    assert_eq!((s.ready, s.scheduled), (0, 0));
-}
-
-async fn expired_job_is_not_sent(redis: Redis) {
-    let q = queue(&redis, config()).await;
-    let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(300)).to_rfc3339();
-    let j = job_with("a@example.com", serde_json::json!({"expires_at": soon}));
-    q.enqueue(&j).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
-    let fresh = job("b@example.com");
-    q.enqueue(&fresh).await.unwrap();
-    w.seen.wait_for(1, Duration::from_secs(10)).await;
-    let seen = w.stop().await;
-    assert_eq!(seen.ids(), vec![fresh.id()]);
-    assert_eq!(
-        q.status(j.id()).await.unwrap().unwrap().state,
-        JobState::Expired
-    );
-}
-
-async fn redis_conn(redis: &Redis) -> mailroom_queue::Conn {
-    let target = mailroom_queue::RedisTarget::parse(&redis.url()).unwrap();
-    mailroom_queue::Conn::open(&target, Duration::from_secs(5))
-        .await
-        .unwrap()
 }
