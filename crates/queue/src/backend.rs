@@ -288,20 +288,29 @@ async fn keep(queue: Queue, consumer: String, tracker: Tracker) {
 }
 
 impl Queue {
-    /// Hands deliveries a stopping worker still holds back to the ready stream, so they need
-    /// not wait for their lease to run out. Returns how many were handed back.
+    /// Hands deliveries a stopping worker held (a [`Tracker::snapshot`] taken before its
+    /// sends were aborted) back to the ready stream, so they need not wait for their lease to
+    /// run out. Deliveries settled meanwhile are left alone. Returns how many went back.
     ///
     /// # Errors
     /// Redis unreachable.
-    pub async fn release_held(&self, tracker: &Tracker) -> Result<usize, QueueError> {
-        let held = tracker.snapshot();
-        for (entry, id) in &held {
-            let settler = tracker.settler();
-            settler
-                .settle(entry, &id.to_string(), "release", ["", "", ""])
-                .await?;
-            tracker.remove(entry);
+    pub async fn release_held(
+        &self,
+        tracker: &Tracker,
+        held: &[(String, JobId)],
+    ) -> Result<usize, QueueError> {
+        let settler = tracker.settler();
+        let answers = futures::future::join_all(held.iter().map(|(entry, id)| async move {
+            let id = id.to_string();
+            settler.settle(entry, &id, "release", ["", "", ""]).await
+        }))
+        .await;
+        let mut released = 0;
+        for answer in answers {
+            if answer? >= 0 {
+                released += 1;
+            }
         }
-        Ok(held.len())
+        Ok(released)
     }
 }

@@ -76,32 +76,35 @@ pub async fn run(
             }
         }
     };
-    // The worker, and any send it still runs (no longer polled), stays alive until the
-    // deliveries are handed back: dropping a send drops its lease, which takes the delivery
-    // out of the tracker.
-    let released = release(&queue, &tracker).await;
+    // What the worker still holds, taken before its sends are aborted (an aborted send drops
+    // its lease, which takes the delivery out of the tracker); then it all goes back.
+    let held = tracker.snapshot();
     drop(work);
+    let released = release(&queue, &tracker, &held).await;
     tracing::info!(drained, released, "worker stopped");
     result.context("the worker failed")
 }
 
-/// Hands back what a stopping worker holds, retrying briefly if Redis is away; returns how
+/// Hands back what a stopping worker held, retrying briefly if Redis is away; returns how
 /// many deliveries went back.
-async fn release(queue: &Queue, tracker: &mailroom_queue::Tracker) -> usize {
-    let before = tracker.len();
+async fn release(
+    queue: &Queue,
+    tracker: &mailroom_queue::Tracker,
+    held: &[(String, mailroom_jobs::JobId)],
+) -> usize {
     for delay in [100, 500, 2000, 0] {
-        match queue.release_held(tracker).await {
-            Ok(_) => break,
+        match queue.release_held(tracker, held).await {
+            Ok(released) => return released,
             Err(e) if delay > 0 => {
-                tracing::warn!(error = %e, held = tracker.len(), "handing back held jobs failed; retrying");
+                tracing::warn!(error = %e, held = held.len(), "handing back held jobs failed; retrying");
                 tokio::time::sleep(Duration::from_millis(delay)).await;
             }
             Err(e) => tracing::warn!(
                 error = %e,
-                held = tracker.len(),
+                held = held.len(),
                 "could not hand back held jobs; they return when their lease runs out"
             ),
         }
     }
-    before.saturating_sub(tracker.len())
+    0
 }
