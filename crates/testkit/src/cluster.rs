@@ -1,0 +1,161 @@
+//! [`RedisCluster`]: three cluster-enabled servers joined into one cluster.
+
+use std::fmt::Write as _;
+use std::io;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::process::{read_from, require_binary, spawn, tail};
+use crate::server::{RedisOptions, RedisServer};
+use crate::{LOG_TAIL_LINES, POLL_INTERVAL};
+
+/// How long a new cluster may take to reach `cluster_state:ok` everywhere.
+const CLUSTER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Number of master nodes in a [`RedisCluster`].
+const CLUSTER_NODES: usize = 3;
+
+/// A Redis cluster of 3 master nodes without replicas, each a
+/// `redis-server` child process with `cluster-enabled yes` on its own free
+/// port (its cluster bus port, port + 10000, is free as well).
+///
+/// Dropping it kills all nodes and removes their directories.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts 3 nodes, joins them with `redis-cli --cluster create`
+    /// (`--cluster-replicas 0`) and waits until every node reports
+    /// `cluster_state:ok`, knows all 3 nodes and has all 16384 slots
+    /// assigned.
+    ///
+    /// # Panics
+    ///
+    /// If `redis-server` or `redis-cli` is not on `PATH`, if a node does not
+    /// start, if `redis-cli` fails, or if the cluster is not ready within
+    /// 30 seconds.
+    pub fn start() -> RedisCluster {
+        require_binary("redis-server");
+        require_binary("redis-cli");
+        let nodes: Vec<RedisServer> = (0..CLUSTER_NODES)
+            .map(|_| RedisServer::launch_new(RedisOptions::default(), true))
+            .collect();
+        let cluster = RedisCluster { nodes };
+        cluster.create();
+        cluster.wait_until_ready();
+        cluster
+    }
+
+    /// `redis://127.0.0.1:PORT/` for each node.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// A cluster client seeded with every node's URL.
+    pub fn client(&self) -> redis::cluster::ClusterClient {
+        redis::cluster::ClusterClient::new(self.urls())
+            .unwrap_or_else(|e| panic!("cannot build a cluster client for {:?}: {e}", self.urls()))
+    }
+
+    fn create(&self) {
+        let mut cmd = Command::new("redis-cli");
+        cmd.arg("--cluster").arg("create");
+        for node in &self.nodes {
+            cmd.arg(format!("127.0.0.1:{}", node.port()));
+        }
+        cmd.args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let output = spawn(cmd)
+            .and_then(Child::wait_with_output)
+            .unwrap_or_else(|e| panic!("cannot run redis-cli --cluster create: {e}"));
+        if !output.status.success() {
+            panic!(
+                "redis-cli --cluster create failed ({}):\n{}\n{}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+                self.log_tails()
+            );
+        }
+    }
+
+    fn wait_until_ready(&self) {
+        let deadline = Instant::now() + CLUSTER_TIMEOUT;
+        loop {
+            let infos: Vec<io::Result<String>> = self
+                .nodes
+                .iter()
+                .map(|node| node.endpoint().command(&["CLUSTER", "INFO"]))
+                .collect();
+            let ready = infos.iter().all(|info| match info {
+                Ok(info) => cluster_info_ready(info),
+                Err(_) => false,
+            });
+            if ready {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let mut report = String::new();
+                for (node, info) in self.nodes.iter().zip(&infos) {
+                    let _ = writeln!(report, "node {}: {info:?}", node.port());
+                }
+                panic!(
+                    "redis cluster not ready within {CLUSTER_TIMEOUT:?}:\n{report}{}",
+                    self.log_tails()
+                );
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    fn log_tails(&self) -> String {
+        let mut out = String::new();
+        for node in &self.nodes {
+            let log = read_from(&node.log_path(), 0);
+            let _ = writeln!(
+                out,
+                "log tail of node {}:\n{}",
+                node.port(),
+                tail(&log, LOG_TAIL_LINES)
+            );
+        }
+        out
+    }
+}
+
+/// Whether a `CLUSTER INFO` reply shows a healthy cluster of all nodes with
+/// every slot assigned.
+fn cluster_info_ready(info: &str) -> bool {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.trim_end().strip_prefix(name)?.strip_prefix(':'))
+            .map(str::to_owned)
+    };
+    field("cluster_state").as_deref() == Some("ok")
+        && field("cluster_slots_assigned").as_deref() == Some("16384")
+        && field("cluster_known_nodes").as_deref() == Some(&CLUSTER_NODES.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_info_parsing() {
+        let ok = "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_known_nodes:3\r\n";
+        assert!(cluster_info_ready(ok));
+        let fail =
+            "cluster_state:fail\r\ncluster_slots_assigned:16384\r\ncluster_known_nodes:3\r\n";
+        assert!(!cluster_info_ready(fail));
+        let partial =
+            "cluster_state:ok\r\ncluster_slots_assigned:10000\r\ncluster_known_nodes:3\r\n";
+        assert!(!cluster_info_ready(partial));
+        let lonely =
+            "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_known_nodes:1\r\n";
+        assert!(!cluster_info_ready(lonely));
+    }
+}
