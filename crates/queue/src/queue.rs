@@ -270,9 +270,14 @@ impl Queue {
         Ok((moved, (next >= 0).then_some(next)))
     }
 
-    #[cfg(feature = "worker")]
-    /// Trims old dead letters and forgets workers that stopped heart-beating.
-    pub(crate) async fn maintain(&self) -> Result<(u64, u64), QueueError> {
+    /// Housekeeping, run by every worker once a minute: deletes up to 1,000 dead letters older
+    /// than `dead_retention` and forgets workers that stopped heart-beating three leases ago and
+    /// hold nothing. Jobs that wait (scheduled, retrying) or run are never touched. Returns
+    /// `(dead letters deleted, workers forgotten)`.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn maintain(&self) -> Result<(u64, u64), QueueError> {
         let i = &self.inner;
         let now = now_ms();
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);

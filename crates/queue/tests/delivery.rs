@@ -21,6 +21,7 @@ on_both!(
     malformed_payloads_are_dead_lettered_and_batch_continues,
     crashed_worker_jobs_are_redelivered_after_lease,
     poison_job_is_dead_lettered_after_max_deliveries,
+    housekeeping_trims_old_dead_letters_and_spares_waiting_jobs,
 );
 
 /// apalis-redis: "more than ~8,000 due jobs wedge the queue for good".
@@ -292,4 +293,55 @@ async fn poison_job_is_dead_lettered_after_max_deliveries(redis: Redis) {
     }
     assert_eq!(w.seen.len(), 2, "delivered max_deliveries times");
     w.crash();
+}
+
+/// apalis-redis: "its vacuum deletes jobs that wait for a retry".
+async fn housekeeping_trims_old_dead_letters_and_spares_waiting_jobs(redis: Redis) {
+    let cfg = QueueConfig {
+        dead_retention: Duration::from_secs(1),
+        ..config()
+    };
+    let q = queue(&redis, cfg).await;
+    let retrying = job("retry@example.com");
+    let doomed = job("dead@example.com");
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let scheduled = job_with("later@example.com", serde_json::json!({"send_at": later}));
+    q.enqueue_many(&[retrying.clone(), doomed.clone(), scheduled.clone()])
+        .await
+        .unwrap();
+    // The first delivery of each: `retrying` waits 1.5 s for its retry; `doomed` dies.
+    let w = TestWorker::start(&q, "w", Behaviour::Keep).await;
+    w.seen.wait_for(2, Duration::from_secs(10)).await;
+    let leases: Vec<_> = w.kept.0.lock().unwrap().drain(..).collect();
+    for lease in leases {
+        if lease.job_id() == retrying.id() {
+            let at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+            lease.retry_at(at, "try later", true).await.unwrap();
+        } else {
+            lease.dead("refused").await.unwrap();
+        }
+    }
+    w.stop().await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // The dead letter is past its retention; the retrying and the scheduled jobs must stay.
+    assert_eq!(q.maintain().await.unwrap().0, 1, "one dead letter trimmed");
+    assert!(q.status(doomed.id()).await.unwrap().is_none());
+    assert_eq!(q.stats().await.unwrap().dead, 0);
+    let s = q.status(retrying.id()).await.unwrap().unwrap();
+    assert_eq!(s.state, JobState::Retrying);
+    assert_eq!(
+        q.status(scheduled.id()).await.unwrap().unwrap().state,
+        JobState::Scheduled
+    );
+
+    // And the retry still happens.
+    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
+    w.seen.wait_for(1, Duration::from_secs(10)).await;
+    let seen = w.stop().await;
+    assert_eq!(seen.ids(), vec![retrying.id()]);
+    assert_eq!(
+        q.status(retrying.id()).await.unwrap().unwrap().state,
+        JobState::Sent
+    );
 }
