@@ -193,10 +193,12 @@ impl Backend for RedisBackend {
             async move {
                 // A blocking read in progress ends within `block`; with a long `block`, stop
                 // waiting after a moment: whatever it then delivers returns after its lease.
-                if let Some(round) = round {
+                if let Some(mut round) = round {
                     let wait = queue.config().block.min(Duration::from_secs(2));
-                    if let Ok(Ok((_, Ok(tasks)))) = tokio::time::timeout(wait, round).await {
-                        held.extend(tasks);
+                    match tokio::time::timeout(wait, &mut round).await {
+                        Ok(Ok((_, Ok(tasks)))) => held.extend(tasks),
+                        Ok(_) => {}
+                        Err(_) => round.abort(),
                     }
                 }
                 for task in held {
