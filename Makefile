@@ -51,6 +51,7 @@ schema: ## rewrite crates/jobs/schema/email-job.schema.json from the job types
 	MAILROOM_UPDATE_SCHEMA=1 $(CARGO) test -p mailroom-jobs --test schema
 
 bench: deps ## run the benchmarks (release build); numbers go to stdout
+	$(CARGO) build --release -p mailroom-worker --bins
 	$(CARGO) run --release -p mailroom-worker --example bench
 
 clean: ## remove build output and the throwaway Redis data

@@ -202,6 +202,87 @@ async fn idle_pickup(url: &str) -> Vec<i64> {
     waits
 }
 
+/// The same workload through the real `mailroom` binary (built beside this example by `make
+/// bench`), for what a deployment pays: peak RSS and CPU time per job, read from /proc.
+struct ProcessRun {
+    row: Row,
+    peak_rss_kb: u64,
+    cpu_ms_per_job: f64,
+}
+
+async fn worker_process(url: &str) -> Option<ProcessRun> {
+    let binary = std::env::current_exe()
+        .ok()?
+        .parent()?
+        .parent()?
+        .join("mailroom");
+    if !binary.exists() {
+        eprintln!(
+            "{} not built: skipping the process measurement",
+            binary.display()
+        );
+        return None;
+    }
+    let queue = connect(url, "bench-process").await;
+    let jobs: Vec<EmailJob> = (0..BATCHED).map(job).collect();
+    for chunk in jobs.chunks(BATCH) {
+        queue.enqueue_many(chunk).await.expect("enqueue_many");
+    }
+    let mut child = std::process::Command::new(&binary)
+        .arg("run")
+        .env("MAILROOM__REDIS__URL", url)
+        .env("MAILROOM__QUEUE__NAME", "bench-process")
+        .env("MAILROOM__WORKER__CONCURRENCY", CONCURRENCY.to_string())
+        .env("MAILROOM__TRANSPORT__KIND", "null")
+        .env("MAILROOM__LOG__LEVEL", "warn")
+        .spawn()
+        .expect("start mailroom");
+    let start = Instant::now();
+    loop {
+        let s = queue.stats().await.expect("stats");
+        if s.ready + s.in_flight + s.scheduled == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = start.elapsed();
+    let pid = child.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak_rss_kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let cpu_ticks = tick(11) + tick(12);
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    let exit = child.wait().expect("mailroom exit");
+    assert!(exit.success(), "mailroom exited with {exit}");
+    // Linux reports CPU time in clock ticks of 10 ms.
+    let cpu_ms_per_job = (cpu_ticks * 10) as f64 / BATCHED as f64;
+    Some(ProcessRun {
+        row: Row {
+            what: format!("`mailroom run` process, `null` transport, concurrency {CONCURRENCY}"),
+            jobs: BATCHED,
+            took,
+        },
+        peak_rss_kb,
+        cpu_ms_per_job,
+    })
+}
+
 fn percentile(sorted: &[i64], p: f64) -> i64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(i).copied().unwrap_or_default()
@@ -228,12 +309,22 @@ async fn main() {
     let (batched, ids) = enqueue_batched(&url).await;
     let worker = throughput(&url, &ids).await;
     let waits = idle_pickup(&url).await;
+    let process = worker_process(&url).await;
 
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     println!("mailroom bench: local redis-server (testkit), {cores} cores, release build\n");
     println!("| measurement | jobs | seconds | jobs/s |");
     println!("| --- | ---: | ---: | ---: |");
-    for row in [single, concurrent, batched, worker] {
+    let mut rows = vec![single, concurrent, batched, worker];
+    let footprint = process.map(|p| {
+        rows.push(p.row);
+        format!(
+            "\n`mailroom run` process: peak RSS {:.1} MB, {:.3} CPU-ms per job (user + system).",
+            p.peak_rss_kb as f64 / 1024.0,
+            p.cpu_ms_per_job
+        )
+    });
+    for row in rows {
         let secs = row.took.as_secs_f64();
         let rate = if secs > 0.0 {
             row.jobs as f64 / secs
@@ -254,4 +345,7 @@ async fn main() {
         percentile(&waits, 0.99),
         waits.last().copied().unwrap_or_default()
     );
+    if let Some(footprint) = footprint {
+        println!("{footprint}");
+    }
 }
