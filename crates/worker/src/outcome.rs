@@ -21,7 +21,7 @@ pub enum Failure {
 }
 
 /// Decides after `error`: `failed_before` counts the failed attempts before this one, and
-/// `created_at` is when the job was created (its id's timestamp).
+/// `created_at` is when the job was enqueued.
 pub fn decide<R: Rng + ?Sized>(
     error: &SendError,
     failed_before: u32,
