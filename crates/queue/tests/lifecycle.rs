@@ -1,4 +1,4 @@
-//! Leases under long sends, and what a stopping worker hands back.
+//! Leases under long sends, what a stopping worker hands back, and a queue over a unix socket.
 
 mod common;
 
@@ -98,4 +98,28 @@ async fn a_late_outcome_from_a_worker_that_lost_its_lease_changes_nothing() {
     assert_eq!(status.state, JobState::Sent);
     assert_eq!(status.attempts, 0, "the stale retry spent no attempt");
     assert_eq!(q.stats().await.unwrap().scheduled, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_over_a_unix_socket_delivers() {
+    let server = RedisServer::start_with(mailroom_testkit::RedisOptions {
+        unix_socket: true,
+        ..Default::default()
+    });
+    assert!(
+        server.url().starts_with("redis+unix://"),
+        "{}",
+        server.url()
+    );
+    let redis = Redis::Single(server);
+    let q = queue(&redis, config()).await;
+    let j = job("a@example.com");
+    q.enqueue(&j).await.unwrap();
+    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
+    w.seen.wait_for(1, Duration::from_secs(10)).await;
+    w.stop().await;
+    assert_eq!(
+        q.status(j.id()).await.unwrap().unwrap().state,
+        JobState::Sent
+    );
 }
