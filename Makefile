@@ -21,7 +21,7 @@ deps: ## install what the build and tests need (redis-server), if missing
 	  else echo "redis-server not found: install Redis 7 (apt-get install redis-server / brew install redis)"; exit 1; fi; }
 	@command -v redis-server >/dev/null || { echo "redis-server still missing"; exit 1; }
 
-redis-server: deps ## make sure a Redis answers at $(REDIS_URL); start a throwaway one if none does
+redis-server: deps ## make sure a Redis answers at REDIS_URL (default redis://127.0.0.1:6379/); else start a throwaway one
 	@if redis-cli -u $(REDIS_URL) ping >/dev/null 2>&1; then echo "redis: using $(REDIS_URL)"; else \
 	  mkdir -p $(RUN_DIR); \
 	  port=$$(echo "$(REDIS_URL)" | sed -E 's#.*:([0-9]+)/?.*#\1#'); \
