@@ -18,14 +18,17 @@ async fn one_second_lease() -> (Redis, mailroom_queue::Queue) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_longer_than_the_lease_is_not_taken_over() {
-    let (_redis, q) = one_second_lease().await;
+    // A 2 s lease, renewed every 2/3 s; the send takes 5 s, two and a half leases.
+    let redis = Redis::Single(RedisServer::start());
+    let q = queue(&redis, config()).await;
+    assert_eq!(q.config().lease, Duration::from_secs(2));
     let j = job("slow@example.com");
     q.enqueue(&j).await.unwrap();
-    let slow = TestWorker::start(&q, "slow", Behaviour::Slow(3500)).await;
+    let slow = TestWorker::start(&q, "slow", Behaviour::Slow(5000)).await;
     slow.seen.wait_for(1, Duration::from_secs(10)).await;
     // A second worker watches for expired leases the whole time.
     let other = TestWorker::start(&q, "other", Behaviour::Send).await;
-    tokio::time::sleep(Duration::from_millis(4000)).await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
     assert_eq!(
         q.status(j.id()).await.unwrap().unwrap().state,
         JobState::Sent
