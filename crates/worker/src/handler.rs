@@ -89,6 +89,7 @@ impl Handler {
         let v1 = job.v1();
         let recipients = masked(v1.recipients());
         let message_id = mailroom_jobs::message_id_for(&job.id(), &v1.from);
+        let (tags, metadata) = echoed(v1);
 
         let logged = match self.prepare(job) {
             Err(reason) => {
@@ -145,7 +146,7 @@ impl Handler {
         match logged {
             Logged::Sent { transport_id } => tracing::info!(
                 job = %job_id, message_id, recipients, attempt, latency_ms, transport, transport_id,
-                outcome = "sent", "message sent"
+                tags, metadata, outcome = "sent", "message sent"
             ),
             Logged::Retry {
                 at,
@@ -153,11 +154,11 @@ impl Handler {
                 error,
             } => tracing::warn!(
                 job = %job_id, message_id, recipients, attempt, latency_ms, transport, error,
-                retry_at = %at.to_rfc3339(), spend_attempt, outcome = "retry", "send failed; retrying later"
+                tags, metadata, retry_at = %at.to_rfc3339(), spend_attempt, outcome = "retry", "send failed; retrying later"
             ),
             Logged::Dead { reason } => tracing::error!(
                 job = %job_id, message_id, recipients, attempt, latency_ms, transport,
-                reason = log_safe(&reason), outcome = "dead", "job dead-lettered"
+                tags, metadata, reason = log_safe(&reason), outcome = "dead", "job dead-lettered"
             ),
         }
         Ok(())
@@ -180,6 +181,16 @@ impl Handler {
             thread_id: v1.thread.as_ref().and_then(|t| t.thread_id.clone()),
         })
     }
+}
+
+/// The job's tags and metadata for its log line: `a,b` and `k=v,k2=v2`.
+fn echoed(v1: &mailroom_jobs::EmailJobV1) -> (String, String) {
+    let metadata: Vec<String> = v1
+        .metadata
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    (v1.tags.join(","), metadata.join(","))
 }
 
 /// Recipients for a log line: masked, at most three, then a count of the rest.

@@ -103,6 +103,14 @@ async fn a_job_sent_with_flags_lands_in_the_outbox_and_reads_back() {
         log.contains("z***@example.org"),
         "masked recipients in the log:\n{log}"
     );
+    let sent_line = log
+        .lines()
+        .find(|l| l.contains("message sent"))
+        .expect("a log line for the send");
+    assert!(
+        sent_line.contains("reports") && sent_line.contains("customer=42"),
+        "tags and metadata echoed in the log: {sent_line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
