@@ -15,12 +15,8 @@ use crate::QueueError;
 use crate::conn::Conn;
 use crate::keys::GROUP;
 use crate::lease::{Delivery, Lease, LeaseSlot, Tracker};
-use crate::queue::{Queue, now_ms};
+use crate::queue::{Queue, ms, now_ms};
 use crate::scripts::{call, run};
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
 
 pub(crate) struct Fetcher {
     queue: Queue,
@@ -65,25 +61,26 @@ impl Fetcher {
     }
 
     async fn try_round(&mut self) -> Result<Vec<Task<EmailJob>>, QueueError> {
-        let cfg = self.queue.config().clone();
+        let cfg = self.queue.config();
+        let (promote_batch, tick, block) =
+            (cfg.promote_batch, ms(cfg.schedule_tick), ms(cfg.block));
+        let reclaim_every = ms(cfg.lease / 4).min(5_000);
         let now = now_ms();
         if now >= self.next_promote {
             let (moved, next_due) = self.queue.promote().await?;
-            self.next_promote = if moved >= cfg.promote_batch {
+            self.next_promote = if moved >= promote_batch {
                 now
             } else {
-                next_due
-                    .unwrap_or(i64::MAX)
-                    .min(now + ms(cfg.schedule_tick))
+                next_due.unwrap_or(i64::MAX).min(now + tick)
             };
         }
         let mut entries = Vec::new();
         if now >= self.next_reclaim {
             entries = self.reclaim().await?;
-            self.next_reclaim = now + ms(cfg.lease / 4).min(5_000);
+            self.next_reclaim = now + reclaim_every;
         }
         if entries.is_empty() {
-            let wait = (self.next_promote - now_ms()).clamp(0, ms(cfg.block));
+            let wait = (self.next_promote - now_ms()).clamp(0, block);
             entries = self.read(usize::try_from(wait).unwrap_or(0)).await?;
         }
         if entries.is_empty() {

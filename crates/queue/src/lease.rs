@@ -155,7 +155,7 @@ impl Lease {
         let retention = self.queue.config().retention.as_secs().max(1).to_string();
         self.finish(
             "sent",
-            &[
+            [
                 &retention,
                 transport_id.unwrap_or(""),
                 thread_id.unwrap_or(""),
@@ -178,7 +178,7 @@ impl Lease {
     ) -> Result<u32, QueueError> {
         let due = at.timestamp_millis().to_string();
         let spend = if spend_attempt { "1" } else { "0" };
-        let n = self.finish("retry", &[&due, error, spend]).await?;
+        let n = self.finish("retry", [&due, error, spend]).await?;
         Ok(u32::try_from(n).unwrap_or(0))
     }
 
@@ -187,7 +187,7 @@ impl Lease {
     /// # Errors
     /// Redis stayed unreachable for a whole lease time.
     pub async fn dead(self, reason: &str) -> Result<(), QueueError> {
-        self.finish("dead", &[reason]).await.map(drop)
+        self.finish("dead", [reason, "", ""]).await.map(drop)
     }
 
     /// Hands the job back to the ready stream unsent, without spending an attempt.
@@ -195,24 +195,20 @@ impl Lease {
     /// # Errors
     /// Redis stayed unreachable for a whole lease time.
     pub async fn release(self) -> Result<(), QueueError> {
-        self.finish("release", &[]).await.map(drop)
+        self.finish("release", ["", "", ""]).await.map(drop)
     }
 
     /// Runs the outcome script, retrying connection failures with backoff for up to one lease
     /// time (the delivery cannot be redelivered while Redis is away anyway).
-    async fn finish(&self, outcome: &'static str, extra: &[&str]) -> Result<i64, QueueError> {
+    async fn finish(&self, outcome: &'static str, args: [&str; 3]) -> Result<i64, QueueError> {
         let give_up = tokio::time::Instant::now() + self.queue.config().lease;
         let mut backoff = Duration::from_millis(50);
+        let id = self.id.to_string();
         loop {
-            let args = [
-                extra.first().copied().unwrap_or(""),
-                extra.get(1).copied().unwrap_or(""),
-                extra.get(2).copied().unwrap_or(""),
-            ];
             match self
                 .tracker
                 .settler()
-                .settle(&self.entry, &self.id.to_string(), outcome, args)
+                .settle(&self.entry, &id, outcome, args)
                 .await
             {
                 Err(e) if e.is_connection() && tokio::time::Instant::now() + backoff < give_up => {

@@ -87,10 +87,13 @@ impl std::fmt::Debug for Queue {
     }
 }
 
+/// A duration in whole milliseconds, saturating.
+pub(crate) fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, ms)
 }
 
 impl Queue {
@@ -280,7 +283,6 @@ impl Queue {
     pub async fn maintain(&self) -> Result<(u64, u64), QueueError> {
         let i = &self.inner;
         let now = now_ms();
-        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         let mut inv = call(&i.scripts.maintain, &i.keys);
         inv.arg(&i.keys.prefix)
             .arg(now)
