@@ -9,15 +9,17 @@ use chrono::{DateTime, Utc};
 use mailroom_jobs::{Address, EmailJob, Policy};
 use mailroom_queue::{Lease, RetryPolicy};
 
+use crate::gate::{Gate, Pass};
 use crate::outcome::{Failure, decide};
 use crate::transport::{Outgoing, Transport};
 
-/// What every job's handling shares: the transport and the policies.
+/// What every job's handling shares: the transport, the policies and the sender gate.
 #[derive(Debug, Clone)]
 pub struct Handler {
     transport: Arc<dyn Transport>,
     policy: Arc<Policy>,
     retry: RetryPolicy,
+    gate: Option<Gate>,
 }
 
 impl Handler {
@@ -29,7 +31,15 @@ impl Handler {
             transport,
             policy: Arc::new(policy),
             retry,
+            gate: None,
         }
+    }
+
+    /// Sends only what `gate` admits, and holds senders after failures that concern them.
+    #[must_use]
+    pub fn with_gate(mut self, gate: Gate) -> Self {
+        self.gate = Some(gate);
+        self
     }
 }
 
@@ -76,6 +86,10 @@ enum Logged {
     Dead {
         reason: String,
     },
+    Held {
+        at: DateTime<Utc>,
+        why: String,
+    },
 }
 
 impl Handler {
@@ -96,7 +110,12 @@ impl Handler {
                 lease.dead(&reason).await?;
                 Logged::Dead { reason }
             }
-            Ok(outgoing) => match self.transport.send(&outgoing).await {
+            Ok(outgoing) => match self.admit(&outgoing).await? {
+                Pass::Wait { at, why } => {
+                    lease.retry_at(at, &why, false).await?;
+                    Logged::Held { at, why }
+                }
+                Pass::Go => match self.transport.send(&outgoing).await {
                 Ok(delivered) => {
                     lease
                         .sent(
@@ -109,6 +128,14 @@ impl Handler {
                     }
                 }
                 Err(error) => {
+                    if let Some(gate) = &self.gate {
+                        gate.hold(outgoing.from.email(), &error, self.retry.base)
+                            .await?;
+                    }
+                    let recheck = self
+                        .gate
+                        .as_ref()
+                        .map_or(self.retry.base, |g| g.limits().quarantine_recheck);
                     let failure = {
                         let mut rng = rand::rng();
                         decide(
@@ -117,6 +144,7 @@ impl Handler {
                             lease.enqueued_at(),
                             Utc::now(),
                             &self.retry,
+                            recheck,
                             &mut rng,
                         )
                     };
@@ -137,6 +165,7 @@ impl Handler {
                         }
                     }
                 }
+                },
             },
         };
 
@@ -156,12 +185,28 @@ impl Handler {
                 job = %job_id, message_id, recipients, attempt, latency_ms, transport, error,
                 tags, metadata, retry_at = %at.to_rfc3339(), spend_attempt, outcome = "retry", "send failed; retrying later"
             ),
+            Logged::Held { at, why } => tracing::info!(
+                job = %job_id, message_id, recipients, attempt, latency_ms, transport, why,
+                tags, metadata, retry_at = %at.to_rfc3339(), outcome = "held", "sender must wait; job rescheduled"
+            ),
             Logged::Dead { reason } => tracing::error!(
                 job = %job_id, message_id, recipients, attempt, latency_ms, transport,
                 tags, metadata, reason = log_safe(&reason), outcome = "dead", "job dead-lettered"
             ),
         }
         Ok(())
+    }
+
+    /// Asks the gate, if there is one, whether the sender may send now.
+    async fn admit(&self, outgoing: &Outgoing) -> Result<Pass, mailroom_queue::QueueError> {
+        match &self.gate {
+            None => Ok(Pass::Go),
+            Some(gate) => {
+                let (pass, _minute_left, _day_left) =
+                    gate.admit(outgoing.from.email(), outgoing.job_id).await?;
+                Ok(pass)
+            }
+        }
     }
 
     /// Validates and renders the job; `Err` is the dead-letter reason.

@@ -20,20 +20,23 @@ pub enum Failure {
     Dead(String),
 }
 
-/// Decides after `error`: `failed_before` counts the failed attempts before this one, and
-/// `created_at` is when the job was enqueued.
+/// Decides after `error`: `failed_before` counts the failed attempts before this one,
+/// `created_at` is when the job was enqueued, and `recheck` is how long the jobs of a
+/// quarantined sender wait before they look again.
 pub fn decide<R: Rng + ?Sized>(
     error: &SendError,
     failed_before: u32,
     created_at: DateTime<Utc>,
     now: DateTime<Utc>,
     policy: &RetryPolicy,
+    recheck: std::time::Duration,
     rng: &mut R,
 ) -> Failure {
+    let later = |d: std::time::Duration| now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
     match error.verdict {
         Verdict::Transient => {
             let attempts = failed_before.saturating_add(1);
-            match policy.decide(attempts, created_at, now, None, rng) {
+            match policy.decide(attempts, created_at, now, error.retry_after, rng) {
                 RetryDecision::RetryAt(at) => Failure::Retry {
                     at,
                     spend_attempt: true,
@@ -43,14 +46,22 @@ pub fn decide<R: Rng + ?Sized>(
                 }
             }
         }
-        Verdict::RateLimited { retry_after } => {
-            let delay = retry_after.map_or(policy.base, |d| d.min(policy.max_retry_after));
-            let at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-            Failure::Retry {
-                at,
-                spend_attempt: false,
-            }
-        }
+        Verdict::RateLimited => Failure::Retry {
+            at: later(
+                error
+                    .retry_after
+                    .map_or(policy.base, |d| d.min(policy.max_retry_after)),
+            ),
+            spend_attempt: false,
+        },
+        Verdict::SenderLimit { until } => Failure::Retry {
+            at: until.max(now),
+            spend_attempt: false,
+        },
+        Verdict::Credentials => Failure::Retry {
+            at: later(recheck),
+            spend_attempt: false,
+        },
         Verdict::Permanent => Failure::Dead(error.to_string()),
     }
 }
@@ -64,6 +75,8 @@ mod tests {
 
     use super::*;
 
+    const RECHECK: Duration = Duration::from_secs(300);
+
     fn rng() -> StdRng {
         StdRng::seed_from_u64(3)
     }
@@ -73,7 +86,7 @@ mod tests {
         let policy = RetryPolicy::default();
         let now = Utc::now();
         let err = SendError::transient("disk full");
-        match decide(&err, 0, now, now, &policy, &mut rng()) {
+        match decide(&err, 0, now, now, &policy, RECHECK, &mut rng()) {
             Failure::Retry { at, spend_attempt } => {
                 assert!(spend_attempt);
                 assert!(
@@ -94,11 +107,11 @@ mod tests {
         let now = Utc::now();
         let err = SendError::transient("disk full");
         assert!(matches!(
-            decide(&err, 1, now, now, &policy, &mut rng()),
+            decide(&err, 1, now, now, &policy, RECHECK, &mut rng()),
             Failure::Retry { .. }
         ));
         assert_eq!(
-            decide(&err, 2, now, now, &policy, &mut rng()),
+            decide(&err, 2, now, now, &policy, RECHECK, &mut rng()),
             Failure::Dead("gave up after 3 attempts: disk full".into())
         );
     }
@@ -110,7 +123,7 @@ mod tests {
         let created = now - chrono::Duration::days(4);
         let err = SendError::transient("timeout");
         assert!(
-            matches!(decide(&err, 0, created, now, &policy, &mut rng()), Failure::Dead(r) if r.starts_with("gave up after 1 attempts"))
+            matches!(decide(&err, 0, created, now, &policy, RECHECK, &mut rng()), Failure::Dead(r) if r.starts_with("gave up after 1 attempts"))
         );
     }
 
@@ -120,7 +133,7 @@ mod tests {
         let now = Utc::now();
         let hinted = SendError::rate_limited("slow down", Some(Duration::from_secs(90)));
         assert_eq!(
-            decide(&hinted, 11, now, now, &policy, &mut rng()),
+            decide(&hinted, 11, now, now, &policy, RECHECK, &mut rng()),
             Failure::Retry {
                 at: now + chrono::Duration::seconds(90),
                 spend_attempt: false
@@ -128,7 +141,7 @@ mod tests {
         );
         let bare = SendError::rate_limited("slow down", None);
         assert_eq!(
-            decide(&bare, 0, now, now, &policy, &mut rng()),
+            decide(&bare, 0, now, now, &policy, RECHECK, &mut rng()),
             Failure::Retry {
                 at: now + chrono::Duration::seconds(5),
                 spend_attempt: false
@@ -136,7 +149,7 @@ mod tests {
         );
         let huge = SendError::rate_limited("slow down", Some(Duration::from_secs(10 * 86_400)));
         assert_eq!(
-            decide(&huge, 0, now, now, &policy, &mut rng()),
+            decide(&huge, 0, now, now, &policy, RECHECK, &mut rng()),
             Failure::Retry {
                 at: now + chrono::Duration::hours(24),
                 spend_attempt: false
@@ -145,11 +158,42 @@ mod tests {
     }
 
     #[test]
+    fn transient_errors_wait_at_least_retry_after() {
+        let now = Utc::now();
+        let err = SendError::transient("503").after(Some(Duration::from_secs(120)));
+        for _ in 0..20 {
+            match decide(&err, 0, now, now, &RetryPolicy::default(), RECHECK, &mut rand::rng()) {
+                Failure::Retry { at, spend_attempt } => {
+                    assert!(spend_attempt);
+                    assert!(at >= now + chrono::Duration::seconds(120), "{at}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sender_limits_and_credential_problems_wait_without_spending_attempts() {
+        let now = Utc::now();
+        let until = now + chrono::Duration::hours(2);
+        let limit = SendError::with(Verdict::SenderLimit { until }, "daily_limit", "daily limit");
+        assert_eq!(
+            decide(&limit, 11, now, now, &RetryPolicy::default(), RECHECK, &mut rng()),
+            Failure::Retry { at: until, spend_attempt: false }
+        );
+        let creds = SendError::with(Verdict::Credentials, "invalid_grant", "revoked");
+        assert_eq!(
+            decide(&creds, 11, now, now, &RetryPolicy::default(), RECHECK, &mut rng()),
+            Failure::Retry { at: now + chrono::Duration::seconds(300), spend_attempt: false }
+        );
+    }
+
+    #[test]
     fn permanent_errors_die_at_once() {
         let now = Utc::now();
         let err = SendError::permanent("mailbox does not exist");
         assert_eq!(
-            decide(&err, 0, now, now, &RetryPolicy::default(), &mut rng()),
+            decide(&err, 0, now, now, &RetryPolicy::default(), RECHECK, &mut rng()),
             Failure::Dead("mailbox does not exist".into())
         );
     }

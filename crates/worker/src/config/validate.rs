@@ -3,7 +3,7 @@
 use mailroom_queue::{QueueError, RedisTarget};
 use tracing_subscriber::EnvFilter;
 
-use super::{Config, ConfigError, Environment, TransportKind};
+use super::{Config, ConfigError, CredentialKind, Environment, TransportKind};
 
 type Check = Result<(), ConfigError>;
 
@@ -47,6 +47,7 @@ impl Config {
         self.check_retry()?;
         self.check_jobs()?;
         self.check_transport()?;
+        self.check_gmail()?;
         EnvFilter::try_new(&self.log.level)
             .map(drop)
             .map_err(|e| ConfigError::invalid("log.level", format!("not a tracing filter: {e}")))
@@ -122,5 +123,57 @@ impl Config {
             )?;
         }
         Ok(())
+    }
+
+    fn check_gmail(&self) -> Check {
+        let g = &self.google;
+        for (key, url) in [
+            ("google.api_base", &g.api_base),
+            ("google.token_url", &g.token_url),
+            ("google.auth_url", &g.auth_url),
+            ("google.userinfo_url", &g.userinfo_url),
+            ("google.revoke_url", &g.revoke_url),
+        ] {
+            rule(
+                url.starts_with("https://") || url.starts_with("http://"),
+                key,
+                "must be an http(s) URL",
+            )?;
+        }
+        rule(
+            g.api_base.ends_with('/'),
+            "google.api_base",
+            "must end with '/'",
+        )?;
+        rule(!g.timeout.is_zero(), "google.timeout", "must be more than 0")?;
+        let q = &self.quota;
+        for (key, value) in [
+            ("quota.sender_per_minute", q.sender_per_minute),
+            ("quota.sender_per_day", q.sender_per_day),
+            ("quota.project_per_minute", q.project_per_minute),
+        ] {
+            rule(value >= 1, key, "must be at least 1")?;
+        }
+        let c = &self.credentials;
+        rule(
+            !c.quarantine_recheck.is_zero(),
+            "credentials.quarantine_recheck",
+            "must be more than 0",
+        )?;
+        if self.transport.kind != TransportKind::Gmail {
+            return Ok(());
+        }
+        match c.kind {
+            CredentialKind::ServiceAccount => rule(
+                c.service_account_key.is_some(),
+                "credentials.service_account_key",
+                "the gmail transport with a service account needs the path of its JSON key file",
+            ),
+            CredentialKind::AuthorizedUser => rule(
+                c.client_secrets.is_some(),
+                "credentials.client_secrets",
+                "the gmail transport with stored refresh tokens needs the OAuth client's client_secret.json",
+            ),
+        }
     }
 }

@@ -2,21 +2,26 @@
 //! decides, where an error is born, whether it is worth retrying.
 //!
 //! - [`OutboxTransport`] writes `<dir>/<job id>.eml` (the laptop default);
-//! - [`NullTransport`] discards (benchmarks).
+//! - [`NullTransport`] discards (benchmarks);
+//! - [`GmailTransport`] sends through the Gmail API.
 
+pub mod gmail;
 mod null;
 mod outbox;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use mailroom_jobs::{Address, JobId};
 
+pub use gmail::GmailTransport;
 pub use null::NullTransport;
 pub use outbox::OutboxTransport;
 
-use crate::config::{TransportKind, TransportSection};
+use crate::config::{Config, TransportKind};
+use crate::credentials::{self, CredentialError, RefreshHook};
 
 /// A message ready to go.
 #[derive(Debug, Clone)]
@@ -49,14 +54,21 @@ pub struct Delivered {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Verdict {
-    /// Worth another attempt after a backoff; spends an attempt.
+    /// Worth another attempt after a backoff (no earlier than the error's `retry_after`);
+    /// spends an attempt.
     Transient,
-    /// Slow down: retry after `retry_after` (or the policy's base delay) without spending an
-    /// attempt.
-    RateLimited {
-        /// The transport's hint, if it gave one.
-        retry_after: Option<Duration>,
+    /// Slow down: this sender's jobs wait `retry_after` (or the policy's base delay); no
+    /// attempt is spent.
+    RateLimited,
+    /// The sender reached a limit that lasts (Gmail's daily or mail-sending limit): the
+    /// sender is paused until `until`, its jobs wait, no attempt is spent.
+    SenderLimit {
+        /// When the limit's window rolls.
+        until: DateTime<Utc>,
     },
+    /// The sender's credentials need an operator (revoked grant, delegation not granted,
+    /// bad key): the sender is quarantined, its jobs wait, no attempt is spent.
+    Credentials,
     /// Will never succeed: dead-letter now.
     Permanent,
 }
@@ -69,31 +81,48 @@ pub struct SendError {
     pub verdict: Verdict,
     /// What happened, without recipients or message content.
     pub message: String,
+    /// A short, bounded label for metrics (e.g. `backend_error`, `rate_limited`).
+    pub reason: &'static str,
+    /// The earliest moment a retry makes sense, when the far end said (`Retry-After`).
+    pub retry_after: Option<Duration>,
 }
 
 impl SendError {
+    fn new(verdict: Verdict, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            verdict,
+            message: message.into(),
+            reason,
+            retry_after: None,
+        }
+    }
+
     /// A failure worth retrying with backoff.
     pub fn transient(message: impl Into<String>) -> Self {
-        Self {
-            verdict: Verdict::Transient,
-            message: message.into(),
-        }
+        Self::new(Verdict::Transient, "other", message)
     }
 
     /// A rate limit: retry later without spending an attempt.
     pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
-        Self {
-            verdict: Verdict::RateLimited { retry_after },
-            message: message.into(),
-        }
+        Self::new(Verdict::RateLimited, "rate_limited", message).after(retry_after)
     }
 
     /// A failure that no retry can fix.
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self {
-            verdict: Verdict::Permanent,
-            message: message.into(),
-        }
+        Self::new(Verdict::Permanent, "other", message)
+    }
+
+    /// The same error with a verdict and metrics label of its own.
+    #[must_use]
+    pub fn with(verdict: Verdict, reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(verdict, reason, message)
+    }
+
+    /// The same error with a `Retry-After` hint.
+    #[must_use]
+    pub fn after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
     }
 }
 
@@ -106,11 +135,27 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>>;
 }
 
-/// Builds the transport the config asks for.
-#[must_use]
-pub fn build(config: &TransportSection) -> Arc<dyn Transport> {
-    match config.kind {
-        TransportKind::Outbox => Arc::new(OutboxTransport::new(config.outbox.dir.clone())),
-        TransportKind::Null => Arc::new(NullTransport::with_latency(config.null.latency)),
-    }
+/// Builds the transport the config asks for; `hook` hears of every token refresh.
+///
+/// # Errors
+/// The gmail transport's credentials cannot be loaded (the message names the file).
+pub fn build(
+    config: &Config,
+    queue: &mailroom_queue::Queue,
+    hook: RefreshHook,
+) -> Result<Arc<dyn Transport>, CredentialError> {
+    let t = &config.transport;
+    Ok(match t.kind {
+        TransportKind::Outbox => Arc::new(OutboxTransport::new(t.outbox.dir.clone())),
+        TransportKind::Null => Arc::new(NullTransport::with_latency(t.null.latency)),
+        TransportKind::Gmail => {
+            let tokens = credentials::from_config(config, queue, hook)?;
+            Arc::new(
+                GmailTransport::new(&config.google.api_base, tokens, config.google.timeout)
+                    .map_err(|e| {
+                        CredentialError::BadKey(format!("cannot load CA certificates: {e}"))
+                    })?,
+            )
+        }
+    })
 }

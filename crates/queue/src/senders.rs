@@ -1,0 +1,248 @@
+//! Senders: Gmail's sending limits, enforced in Redis for every worker at once, and the state
+//! of senders that must wait (paused by a Gmail limit, quarantined by a credential problem).
+//!
+//! Keys, all under the queue's hash tag:
+//! - `{name}:sender:<address>` hash: `quarantined` (reason), `quarantined_at`,
+//!   `paused_until` (ms), `pause_reason`;
+//! - `{name}:senders` set: every sender seen;
+//! - `{name}:quota:<address>:minute`, `{name}:quota:<address>:day`, `{name}:quota:project`
+//!   sorted sets: one member per admitted send, scored by its slot (ms), trimmed to their
+//!   window;
+//! - `{name}:quota:resv:<job id>`: a slot granted to a job that had to wait.
+
+use std::time::Duration;
+
+use mailroom_jobs::JobId;
+use redis::AsyncCommands as _;
+
+use crate::queue::{ms, now_ms};
+use crate::{Queue, QueueError};
+
+/// The limits every sender and the whole project stay under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderLimits {
+    /// Sends per sliding minute per sender.
+    pub per_minute: u32,
+    /// Sends per sliding day per sender.
+    pub per_day: u32,
+    /// Sends per sliding minute for all senders together.
+    pub project_per_minute: u32,
+    /// How long the jobs of a quarantined sender wait before they look again.
+    pub quarantine_recheck: Duration,
+}
+
+impl Default for SenderLimits {
+    /// Gmail's: 150 sends a minute (15,000 units at 100 per send) and 2,000 a day per user;
+    /// 12,000 sends a minute per project; quarantined senders are looked at every 5 minutes.
+    fn default() -> Self {
+        Self {
+            per_minute: 150,
+            per_day: 2000,
+            project_per_minute: 12_000,
+            quarantine_recheck: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Why a job may not be sent yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// A limit is reached; the job holds a reserved slot at the given time.
+    Quota,
+    /// Gmail asked this sender to wait (a rate or daily limit); the reason it gave.
+    Paused(String),
+    /// The sender's credentials need an operator; the reason.
+    Quarantined(String),
+}
+
+/// The answer of [`Queue::admit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Send now; the send is counted against every limit.
+    Go {
+        /// Sends left for this sender in the current minute window.
+        minute_left: i64,
+        /// Sends left for this sender in the current day window.
+        day_left: i64,
+    },
+    /// Not now: schedule the job again at `until` (ms since the epoch).
+    Wait {
+        /// When to look again.
+        until_ms: i64,
+        /// Why.
+        hold: Hold,
+        /// Sends left for this sender in the current minute window.
+        minute_left: i64,
+        /// Sends left for this sender in the current day window.
+        day_left: i64,
+    },
+}
+
+/// What Redis knows about a sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderState {
+    /// The address.
+    pub sender: String,
+    /// Why it is quarantined, if it is.
+    pub quarantined: Option<String>,
+    /// Until when Gmail asked it to pause (ms since the epoch), if that is in the future.
+    pub paused_until_ms: Option<i64>,
+    /// Why it is paused.
+    pub pause_reason: Option<String>,
+}
+
+fn normalize(sender: &str) -> String {
+    sender.trim().to_ascii_lowercase()
+}
+
+impl Queue {
+    fn sender_key(&self, sender: &str) -> String {
+        self.key(&format!("sender:{}", normalize(sender)))
+    }
+
+    /// Asks whether `sender` may send `job` now, counting the send if so. Over a limit the
+    /// job gets the first slot the limits allow and should be scheduled for it; the slot is
+    /// kept for the job, so it goes at once when it comes back.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn admit(
+        &self,
+        sender: &str,
+        job: JobId,
+        limits: &SenderLimits,
+    ) -> Result<Admission, QueueError> {
+        let s = normalize(sender);
+        let scripts = self.scripts();
+        let mut inv = scripts.admit.prepare_invoke();
+        inv.key(self.sender_key(&s))
+            .key(self.key(&format!("quota:{s}:minute")))
+            .key(self.key(&format!("quota:{s}:day")))
+            .key(self.key("quota:project"))
+            .key(self.key(&format!("quota:resv:{job}")))
+            .key(self.key("senders"))
+            .arg(now_ms())
+            .arg(job.to_string())
+            .arg(&s)
+            .arg(limits.per_minute)
+            .arg(limits.per_day)
+            .arg(limits.project_per_minute)
+            .arg(ms(limits.quarantine_recheck));
+        let (verdict, at, reason, minute_left, day_left): (String, i64, String, i64, i64) =
+            inv.invoke_async(&mut self.conn()).await?;
+        let hold = match verdict.as_str() {
+            "go" => {
+                return Ok(Admission::Go {
+                    minute_left,
+                    day_left,
+                });
+            }
+            "paused" => Hold::Paused(reason),
+            "quarantined" => Hold::Quarantined(reason),
+            _ => Hold::Quota,
+        };
+        Ok(Admission::Wait {
+            until_ms: at,
+            hold,
+            minute_left,
+            day_left,
+        })
+    }
+
+    /// Pauses `sender` until `until_ms` (only ever extends a pause): Gmail said it is over a
+    /// limit. Its jobs wait; other senders go on.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn pause_sender(
+        &self,
+        sender: &str,
+        until_ms: i64,
+        reason: &str,
+    ) -> Result<(), QueueError> {
+        let key = self.sender_key(sender);
+        let mut conn = self.conn();
+        let current: Option<i64> = conn.hget(&key, "paused_until").await?;
+        if current.is_none_or(|c| c < until_ms) {
+            let _: () = conn
+                .hset_multiple(
+                    &key,
+                    &[
+                        ("paused_until", until_ms.to_string()),
+                        ("pause_reason", reason.to_owned()),
+                    ],
+                )
+                .await?;
+        }
+        let _: () = conn.sadd(self.key("senders"), normalize(sender)).await?;
+        Ok(())
+    }
+
+    /// Quarantines `sender`: its credentials need an operator. Returns true if it was not
+    /// quarantined before.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn quarantine_sender(&self, sender: &str, reason: &str) -> Result<bool, QueueError> {
+        let key = self.sender_key(sender);
+        let mut conn = self.conn();
+        let fresh: bool = conn.hset_nx(&key, "quarantined", reason).await?;
+        let _: () = conn
+            .hset_multiple(
+                &key,
+                &[
+                    ("quarantined", reason.to_owned()),
+                    ("quarantined_at", now_ms().to_string()),
+                ],
+            )
+            .await?;
+        let _: () = conn.sadd(self.key("senders"), normalize(sender)).await?;
+        Ok(fresh)
+    }
+
+    /// Lifts the quarantine and any pause of `sender` (its credentials were fixed). Returns
+    /// true if it was quarantined.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn release_sender(&self, sender: &str) -> Result<bool, QueueError> {
+        let key = self.sender_key(sender);
+        let mut conn = self.conn();
+        let was: Option<String> = conn.hget(&key, "quarantined").await?;
+        let _: () = conn.hdel(&key, &["quarantined", "quarantined_at"]).await?;
+        Ok(was.is_some())
+    }
+
+    /// Every sender seen, with its quarantine and pause.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn sender_states(&self) -> Result<Vec<SenderState>, QueueError> {
+        let mut conn = self.conn();
+        let mut senders: Vec<String> = conn.smembers(self.key("senders")).await?;
+        senders.sort();
+        let now = now_ms();
+        let mut states = Vec::with_capacity(senders.len());
+        for sender in senders {
+            let (quarantined, paused_until, pause_reason): (
+                Option<String>,
+                Option<i64>,
+                Option<String>,
+            ) = redis::cmd("HMGET")
+                .arg(self.sender_key(&sender))
+                .arg("quarantined")
+                .arg("paused_until")
+                .arg("pause_reason")
+                .query_async(&mut conn)
+                .await?;
+            let paused_until_ms = paused_until.filter(|&p| p > now);
+            states.push(SenderState {
+                sender,
+                quarantined,
+                pause_reason: paused_until_ms.and(pause_reason),
+                paused_until_ms,
+            });
+        }
+        Ok(states)
+    }
+}

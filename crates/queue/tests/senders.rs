@@ -1,0 +1,164 @@
+//! Gmail's limits shared by every worker through Redis: a sender over its limit gets reserved
+//! slots (no refusal, no head-of-line blocking), pauses and quarantines hold only that sender.
+
+#[macro_use]
+mod common;
+
+use std::time::Duration;
+
+use common::{Redis, config, queue};
+use mailroom_jobs::JobId;
+use mailroom_queue::{Admission, Hold, SenderLimits};
+use mailroom_testkit::{RedisCluster, RedisServer};
+
+fn limits(per_minute: u32, per_day: u32, project: u32) -> SenderLimits {
+    SenderLimits {
+        per_minute,
+        per_day,
+        project_per_minute: project,
+        quarantine_recheck: Duration::from_secs(60),
+    }
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+async fn over_the_minute_limit_jobs_get_spaced_slots(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let l = limits(3, 100, 1000);
+    for i in 0..3 {
+        match q.admit("A@Example.com", JobId::new(), &l).await.unwrap() {
+            Admission::Go { minute_left, .. } => assert_eq!(minute_left, 2 - i),
+            other => panic!("send {i}: {other:?}"),
+        }
+    }
+    // The fourth and fifth wait a minute; each keeps its slot.
+    let start = now_ms();
+    let fourth = JobId::new();
+    let Admission::Wait {
+        until_ms,
+        hold: Hold::Quota,
+        minute_left: 0,
+        ..
+    } = q.admit("a@example.com", fourth, &l).await.unwrap()
+    else {
+        panic!("fourth send should wait")
+    };
+    assert!(
+        (start + 59_000..=start + 61_000).contains(&until_ms),
+        "{until_ms} vs {start}"
+    );
+    // Asking again before the slot keeps the same slot, and does not take a new one.
+    let again = q.admit("a@example.com", fourth, &l).await.unwrap();
+    assert!(matches!(again, Admission::Wait { until_ms: u, .. } if u == until_ms));
+    // Another sender is not held up by this one.
+    assert!(matches!(
+        q.admit("b@example.com", JobId::new(), &l).await.unwrap(),
+        Admission::Go { .. }
+    ));
+}
+
+async fn the_project_limit_holds_every_sender(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let l = limits(100, 100, 2);
+    for sender in ["a@example.com", "b@example.com"] {
+        assert!(matches!(
+            q.admit(sender, JobId::new(), &l).await.unwrap(),
+            Admission::Go { .. }
+        ));
+    }
+    assert!(matches!(
+        q.admit("c@example.com", JobId::new(), &l).await.unwrap(),
+        Admission::Wait {
+            hold: Hold::Quota,
+            ..
+        }
+    ));
+}
+
+async fn the_day_limit_reserves_a_slot_a_day_later(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let l = limits(100, 2, 1000);
+    for _ in 0..2 {
+        assert!(matches!(
+            q.admit("a@example.com", JobId::new(), &l).await.unwrap(),
+            Admission::Go { .. }
+        ));
+    }
+    let start = now_ms();
+    match q.admit("a@example.com", JobId::new(), &l).await.unwrap() {
+        Admission::Wait {
+            until_ms,
+            hold: Hold::Quota,
+            day_left: 0,
+            ..
+        } => assert!(until_ms >= start + 86_399_000, "{until_ms}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn pause_and_quarantine_hold_one_sender_until_lifted(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let l = limits(100, 100, 1000);
+    let until = now_ms() + 3_600_000;
+    q.pause_sender("a@example.com", until, "dailyLimitExceeded")
+        .await
+        .unwrap();
+    // A shorter pause never shortens a longer one.
+    q.pause_sender("a@example.com", now_ms() + 1000, "rateLimitExceeded")
+        .await
+        .unwrap();
+    match q.admit("a@example.com", JobId::new(), &l).await.unwrap() {
+        Admission::Wait {
+            until_ms,
+            hold: Hold::Paused(reason),
+            ..
+        } => {
+            assert_eq!(until_ms, until);
+            assert_eq!(reason, "dailyLimitExceeded");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        q.quarantine_sender("b@example.com", "invalid_grant")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !q.quarantine_sender("b@example.com", "invalid_grant")
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        q.admit("b@example.com", JobId::new(), &l).await.unwrap(),
+        Admission::Wait { hold: Hold::Quarantined(r), .. } if r == "invalid_grant"
+    ));
+    assert!(matches!(
+        q.admit("c@example.com", JobId::new(), &l).await.unwrap(),
+        Admission::Go { .. }
+    ));
+    let states = q.sender_states().await.unwrap();
+    let b = states.iter().find(|s| s.sender == "b@example.com").unwrap();
+    assert_eq!(b.quarantined.as_deref(), Some("invalid_grant"));
+    let a = states.iter().find(|s| s.sender == "a@example.com").unwrap();
+    assert_eq!(a.paused_until_ms, Some(until));
+    assert!(q.release_sender("b@example.com").await.unwrap());
+    assert!(matches!(
+        q.admit("b@example.com", JobId::new(), &l).await.unwrap(),
+        Admission::Go { .. }
+    ));
+}
+
+on_both!(
+    over_the_minute_limit_jobs_get_spaced_slots,
+    the_project_limit_holds_every_sender,
+    the_day_limit_reserves_a_slot_a_day_later,
+    pause_and_quarantine_hold_one_sender_until_lifted,
+);

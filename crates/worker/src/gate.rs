@@ -1,0 +1,109 @@
+//! The sender gate: before a send, Gmail's limits (shared by every replica through Redis) and
+//! the sender's pause or quarantine decide whether it goes now; after a failure that concerns
+//! the sender (a rate limit, a daily limit, a credential problem), every replica's jobs for
+//! that sender wait, and other senders go on.
+
+use chrono::{DateTime, TimeZone as _, Utc};
+use mailroom_jobs::JobId;
+use mailroom_queue::{Admission, Hold, Queue, QueueError, SenderLimits};
+
+use crate::transport::{SendError, Verdict};
+
+/// Whether a send may go now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pass {
+    /// Go; the send is counted.
+    Go,
+    /// Schedule the job again at `at`.
+    Wait {
+        /// When.
+        at: DateTime<Utc>,
+        /// Why, for the job's status and the log.
+        why: String,
+    },
+}
+
+/// Admission and sender state, in Redis.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    queue: Queue,
+    limits: SenderLimits,
+}
+
+impl Gate {
+    /// A gate over `queue`'s Redis with these limits.
+    #[must_use]
+    pub fn new(queue: Queue, limits: SenderLimits) -> Self {
+        Self { queue, limits }
+    }
+
+    /// The limits.
+    #[must_use]
+    pub fn limits(&self) -> &SenderLimits {
+        &self.limits
+    }
+
+    /// May `sender` send `job` now? Also returns the sender's sends left this minute and
+    /// today.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn admit(&self, sender: &str, job: JobId) -> Result<(Pass, i64, i64), QueueError> {
+        Ok(match self.queue.admit(sender, job, &self.limits).await? {
+            Admission::Go {
+                minute_left,
+                day_left,
+            } => (Pass::Go, minute_left, day_left),
+            Admission::Wait {
+                until_ms,
+                hold,
+                minute_left,
+                day_left,
+            } => {
+                let why = match hold {
+                    Hold::Quota => "waiting for the sender's sending quota".to_owned(),
+                    Hold::Paused(reason) => format!("sender paused by Gmail: {reason}"),
+                    Hold::Quarantined(reason) => format!("sender quarantined: {reason}"),
+                };
+                let at = Utc
+                    .timestamp_millis_opt(until_ms)
+                    .single()
+                    .unwrap_or_else(Utc::now);
+                (Pass::Wait { at, why }, minute_left, day_left)
+            }
+        })
+    }
+
+    /// Holds `sender` after `error` when the error concerns the sender rather than the job:
+    /// a rate limit pauses it for the hint (or `base`), a daily limit until it rolls, a
+    /// credential problem quarantines it. Returns true when the sender was newly quarantined.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn hold(
+        &self,
+        sender: &str,
+        error: &SendError,
+        base: std::time::Duration,
+    ) -> Result<bool, QueueError> {
+        let now = Utc::now();
+        match error.verdict {
+            Verdict::RateLimited => {
+                let wait = error.retry_after.unwrap_or(base);
+                let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                self.queue
+                    .pause_sender(sender, until.timestamp_millis(), error.reason)
+                    .await?;
+                Ok(false)
+            }
+            Verdict::SenderLimit { until } => {
+                self.queue
+                    .pause_sender(sender, until.timestamp_millis(), error.reason)
+                    .await?;
+                Ok(false)
+            }
+            Verdict::Credentials => self.queue.quarantine_sender(sender, &error.message).await,
+            _ => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! What a failed Gmail call means, decided from what Google answered. Pure, so each row of
+//! the error table in the README is a test here.
+//!
+//! | Google's answer                                   | verdict                                 |
+//! |---------------------------------------------------|-----------------------------------------|
+//! | no answer, connection dropped, timeout            | transient (the send may have gone out)  |
+//! | 500, 502, 503, 504, `backendError`                | transient                               |
+//! | 429, `rateLimitExceeded`, `userRateLimitExceeded` | rate limited: the sender waits          |
+//! | `dailyLimitExceeded`, 429 "(Mail sending)"        | sender limit: paused until it rolls     |
+//! | 401 (after one refresh)                           | transient                               |
+//! | 403 `insufficientPermissions`                     | credentials: the sender is quarantined  |
+//! | 400, other 403 (`forbidden`, `domainPolicy`, …)   | permanent: dead-lettered at once        |
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::transport::{SendError, Verdict};
+
+/// Google's answer to a failed send.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Failed {
+    /// HTTP status; `None` when no response came back.
+    pub status: Option<u16>,
+    /// `error.errors[0].reason` of Google's error JSON.
+    pub reason: Option<String>,
+    /// `error.message`, or a description of what went wrong.
+    pub message: String,
+    /// The `Retry-After` header.
+    pub retry_after: Option<Duration>,
+    /// True when the request timed out (it may have been delivered).
+    pub timed_out: bool,
+}
+
+impl Failed {
+    /// Reads Google's error JSON: `{"error":{"code":…,"message":…,"errors":[{"reason":…}]}}`.
+    #[must_use]
+    pub fn from_json(json: &serde_json::Value, status: Option<u16>) -> Self {
+        let error = &json["error"];
+        let code = error["code"]
+            .as_u64()
+            .and_then(|c| u16::try_from(c).ok())
+            .or(status);
+        let reason = error["errors"][0]["reason"]
+            .as_str()
+            .or_else(|| error["status"].as_str())
+            .map(str::to_owned);
+        let message = error["message"]
+            .as_str()
+            .map_or_else(|| json.to_string(), str::to_owned);
+        Self {
+            status: code,
+            reason,
+            message,
+            ..Self::default()
+        }
+    }
+}
+
+/// The verdict on `failed`, at `now`.
+#[must_use]
+pub fn classify(failed: &Failed, now: DateTime<Utc>) -> SendError {
+    let reason = failed.reason.as_deref().unwrap_or("");
+    let text = |what: &str| match failed.status {
+        Some(code) if reason.is_empty() => format!("gmail: {what} ({code}): {}", failed.message),
+        Some(code) => format!("gmail: {what} ({code} {reason}): {}", failed.message),
+        None => format!("gmail: {what}: {}", failed.message),
+    };
+    let hinted = retry_after_in(&failed.message, now).or(failed.retry_after);
+    let Some(status) = failed.status else {
+        let label = if failed.timed_out {
+            "timeout"
+        } else {
+            "connection"
+        };
+        return SendError::with(Verdict::Transient, label, text("no answer"));
+    };
+    let mail_sending = failed.message.contains("(Mail sending)");
+    match (status, reason) {
+        (_, "dailyLimitExceeded") => SendError::with(
+            Verdict::SenderLimit {
+                until: until(now, hinted, Duration::from_secs(3600)),
+            },
+            "daily_limit",
+            text("daily sending limit reached"),
+        ),
+        (429 | 403, _) if mail_sending => SendError::with(
+            Verdict::SenderLimit {
+                until: until(now, hinted, Duration::from_secs(3600)),
+            },
+            "mail_sending_limit",
+            text("mail sending limit reached"),
+        ),
+        (_, "userRateLimitExceeded") => {
+            SendError::with(Verdict::RateLimited, "user_rate_limited", text("rate limited"))
+                .after(hinted)
+        }
+        (_, "rateLimitExceeded") | (429, _) => {
+            SendError::with(Verdict::RateLimited, "rate_limited", text("rate limited"))
+                .after(hinted)
+        }
+        (_, "backendError") => {
+            SendError::with(Verdict::Transient, "backend_error", text("backend error"))
+                .after(failed.retry_after)
+        }
+        (502, _) => SendError::with(Verdict::Transient, "bad_gateway", text("bad gateway"))
+            .after(failed.retry_after),
+        (500..=599, _) => {
+            SendError::with(Verdict::Transient, "server_error", text("server error"))
+                .after(failed.retry_after)
+        }
+        (401, _) => SendError::with(
+            Verdict::Transient,
+            "unauthorized",
+            text("access token refused after a refresh"),
+        ),
+        (403, "insufficientPermissions") => SendError::with(
+            Verdict::Credentials,
+            "unauthorized",
+            text("the token may not send mail"),
+        ),
+        (403, _) => SendError::with(Verdict::Permanent, "forbidden", text("refused")),
+        (400..=499, _) => SendError::with(Verdict::Permanent, "bad_request", text("refused")),
+        _ => SendError::with(Verdict::Transient, "other", text("unexpected answer")),
+    }
+}
+
+fn until(now: DateTime<Utc>, hinted: Option<Duration>, fallback: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(hinted.unwrap_or(fallback)).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Gmail writes its limits' end into the message: `User-rate limit exceeded.  Retry after
+/// 2026-11-25T20:00:00.000Z (Mail sending)`. Returns the wait until then.
+fn retry_after_in(message: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let rest = &message[message.find("Retry after ")? + "Retry after ".len()..];
+    let stamp = rest.split_whitespace().next()?;
+    let at = DateTime::parse_from_rfc3339(stamp).ok()?.with_timezone(&Utc);
+    (at - now).to_std().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn google(code: u16, reason: &str, message: &str) -> Failed {
+        Failed::from_json(
+            &json!({"error": {"code": code, "message": message,
+                "errors": [{"message": message, "domain": "global", "reason": reason}]}}),
+            Some(code),
+        )
+    }
+
+    #[test]
+    fn server_errors_and_lost_answers_are_transient() {
+        let now = Utc::now();
+        for (failed, label) in [
+            (google(500, "backendError", "Backend Error"), "backend_error"),
+            (google(503, "", "The service is currently unavailable."), "server_error"),
+            (google(504, "", "Deadline exceeded"), "server_error"),
+            (
+                Failed {
+                    status: Some(502),
+                    message: "a non-JSON body".into(),
+                    ..Failed::default()
+                },
+                "bad_gateway",
+            ),
+            (
+                Failed {
+                    timed_out: true,
+                    message: "no answer within 30s".into(),
+                    ..Failed::default()
+                },
+                "timeout",
+            ),
+            (
+                Failed {
+                    message: "connection closed".into(),
+                    ..Failed::default()
+                },
+                "connection",
+            ),
+        ] {
+            let e = classify(&failed, now);
+            assert_eq!(e.verdict, Verdict::Transient, "{failed:?}");
+            assert_eq!(e.reason, label);
+        }
+    }
+
+    #[test]
+    fn rate_limits_delay_the_sender_and_keep_retry_after() {
+        let now = Utc::now();
+        let mut failed = google(429, "rateLimitExceeded", "Too many concurrent requests for user.");
+        failed.retry_after = Some(Duration::from_secs(7));
+        let e = classify(&failed, now);
+        assert_eq!(e.verdict, Verdict::RateLimited);
+        assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
+        let e = classify(&google(403, "userRateLimitExceeded", "User Rate Limit Exceeded"), now);
+        assert_eq!((e.verdict, e.reason), (Verdict::RateLimited, "user_rate_limited"));
+    }
+
+    #[test]
+    fn daily_and_mail_sending_limits_park_the_sender_until_the_window_rolls() {
+        let now = DateTime::parse_from_rfc3339("2026-11-25T18:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let e = classify(
+            &google(
+                429,
+                "rateLimitExceeded",
+                "User-rate limit exceeded.  Retry after 2026-11-25T20:00:00.000Z (Mail sending)",
+            ),
+            now,
+        );
+        let want = DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z").unwrap();
+        assert_eq!(e.verdict, Verdict::SenderLimit { until: want.into() });
+        assert_eq!(e.reason, "mail_sending_limit");
+        let e = classify(&google(403, "dailyLimitExceeded", "Daily Limit Exceeded"), now);
+        assert_eq!(
+            e.verdict,
+            Verdict::SenderLimit {
+                until: now + chrono::Duration::hours(1)
+            }
+        );
+    }
+
+    #[test]
+    fn bad_requests_and_refusals_are_permanent_with_googles_message() {
+        let now = Utc::now();
+        let e = classify(&google(400, "invalidArgument", "Invalid To header"), now);
+        assert_eq!(e.verdict, Verdict::Permanent);
+        assert!(e.message.contains("Invalid To header"), "{}", e.message);
+        let e = classify(&google(403, "domainPolicy", "The domain administrators have disabled Gmail apps."), now);
+        assert_eq!((e.verdict, e.reason), (Verdict::Permanent, "forbidden"));
+    }
+
+    #[test]
+    fn a_token_without_the_send_scope_quarantines_the_sender() {
+        let e = classify(
+            &google(403, "insufficientPermissions", "Request had insufficient authentication scopes."),
+            Utc::now(),
+        );
+        assert_eq!(e.verdict, Verdict::Credentials);
+    }
+}

@@ -1,0 +1,215 @@
+//! The `gmail` transport: `users.messages.send` through google-gmail1, as the job's sender,
+//! with the rendered message uploaded as `message/rfc822` and the `gmail.send` scope only.
+//!
+//! A 401 gets one fresh token and one more try; every other failure is classified where it is
+//! born ([`classify`]).
+
+pub mod classify;
+
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use google_gmail1::api::{Message, Scope};
+use google_gmail1::{Gmail, common};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+
+use self::classify::{Failed, classify};
+use crate::credentials::{CredentialError, TokenSource};
+use crate::transport::{Delivered, Outgoing, SendError, Transport, Verdict};
+
+type Connector = HttpsConnector<HttpConnector>;
+
+/// Sends through the Gmail API.
+pub struct GmailTransport {
+    client: common::Client<Connector>,
+    api_base: String,
+    tokens: Arc<dyn TokenSource>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for GmailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GmailTransport")
+            .field("api_base", &self.api_base)
+            .field("tokens", &self.tokens)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Installs ring as the process's rustls crypto provider (once; later calls do nothing).
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl GmailTransport {
+    /// A transport calling the API at `api_base` (e.g. `https://gmail.googleapis.com/`) with
+    /// tokens from `tokens`; each call may take up to `timeout`.
+    ///
+    /// # Errors
+    /// The system's CA certificates cannot be loaded.
+    pub fn new(
+        api_base: &str,
+        tokens: Arc<dyn TokenSource>,
+        timeout: Duration,
+    ) -> std::io::Result<Self> {
+        install_crypto();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .build();
+        let client = hyper_util::client::legacy::Client::builder(
+            hyper_util::rt::TokioExecutor::new(),
+        )
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector);
+        Ok(Self {
+            client,
+            api_base: api_base.to_owned(),
+            tokens,
+            timeout,
+        })
+    }
+
+    /// One `messages.send` call with `token`.
+    async fn call(&self, token: String, msg: &Outgoing) -> Result<Delivered, Failed> {
+        let mut hub = Gmail::new(self.client.clone(), token);
+        hub.root_url(self.api_base.clone());
+        hub.base_url(self.api_base.clone());
+        let request = Message {
+            thread_id: msg.thread_id.clone(),
+            ..Message::default()
+        };
+        let mut capture = Capture::default();
+        let call = hub
+            .users()
+            .messages_send(request, "me")
+            .add_scope(Scope::Send)
+            .delegate(&mut capture)
+            .upload(
+                Cursor::new(msg.raw.as_slice()),
+                "message/rfc822".parse().expect("a valid media type"),
+            );
+        let answer = tokio::time::timeout(self.timeout, call).await;
+        let retry_after = capture.retry_after;
+        match answer {
+            Err(_) => Err(Failed {
+                message: format!("no answer within {:?}", self.timeout),
+                timed_out: true,
+                ..Failed::default()
+            }),
+            Ok(Ok((_, sent))) => Ok(Delivered {
+                transport_id: sent.id.unwrap_or_default(),
+                thread_id: sent.thread_id,
+            }),
+            Ok(Err(e)) => Err(failed(e, capture.status, retry_after)),
+        }
+    }
+}
+
+/// What google-gmail1's error says.
+fn failed(e: google_gmail1::Error, status: Option<u16>, retry_after: Option<Duration>) -> Failed {
+    let mut failed = match e {
+        google_gmail1::Error::BadRequest(json) => Failed::from_json(&json, status),
+        google_gmail1::Error::Failure(response) => Failed {
+            status: Some(response.status().as_u16()),
+            message: format!("HTTP {} without an error body", response.status()),
+            ..Failed::default()
+        },
+        google_gmail1::Error::HttpError(e) => Failed {
+            message: format!("{e}"),
+            ..Failed::default()
+        },
+        google_gmail1::Error::Io(e) => Failed {
+            message: format!("{e}"),
+            ..Failed::default()
+        },
+        google_gmail1::Error::UploadSizeLimitExceeded(size, max) => Failed {
+            status: Some(400),
+            reason: Some("uploadTooLarge".to_owned()),
+            message: format!("the message is {size} bytes; Gmail takes at most {max}"),
+            ..Failed::default()
+        },
+        other => Failed {
+            status,
+            message: other.to_string(),
+            ..Failed::default()
+        },
+    };
+    failed.retry_after = failed.retry_after.or(retry_after);
+    failed
+}
+
+/// Keeps the status and `Retry-After` of a failed response, which google-gmail1's error value
+/// does not carry; never retries by itself (retries are scheduled in Redis).
+#[derive(Default)]
+struct Capture {
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+}
+
+impl common::Delegate for Capture {
+    fn http_failure(
+        &mut self,
+        response: &common::Response,
+        _err: Option<&serde_json::Value>,
+    ) -> common::Retry {
+        self.status = Some(response.status().as_u16());
+        self.retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        common::Retry::Abort
+    }
+}
+
+/// A credential failure as a send failure.
+fn credential_error(e: &CredentialError) -> SendError {
+    let verdict = if e.quarantines() {
+        Verdict::Credentials
+    } else {
+        Verdict::Transient
+    };
+    SendError::with(verdict, e.reason(), format!("credentials: {e}"))
+}
+
+impl Transport for GmailTransport {
+    fn name(&self) -> &'static str {
+        "gmail"
+    }
+
+    fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>> {
+        Box::pin(async move {
+            let sender = msg.from.email();
+            let token = self
+                .tokens
+                .token(sender)
+                .await
+                .map_err(|e| credential_error(&e))?;
+            match self.call(token.expose().to_owned(), msg).await {
+                Ok(delivered) => Ok(delivered),
+                Err(f) if f.status == Some(401) => {
+                    // The token was refused before its time: one fresh token, one more try.
+                    self.tokens.invalidate(sender);
+                    let token = self
+                        .tokens
+                        .token(sender)
+                        .await
+                        .map_err(|e| credential_error(&e))?;
+                    self.call(token.expose().to_owned(), msg)
+                        .await
+                        .map_err(|f| classify(&f, Utc::now()))
+                }
+                Err(f) => Err(classify(&f, Utc::now())),
+            }
+        })
+    }
+}
