@@ -5,7 +5,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/
 CONFIG ?= config/default.toml
 RUN_DIR := .run
 
-.PHONY: help run test lint fmt schema bench redis-server deps clean
+.PHONY: help run demo test lint lint-deploy fmt schema bench redis-server deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,14 +35,31 @@ redis-server: deps ## make sure a Redis answers at REDIS_URL (default redis://12
 run: redis-server ## build and run the worker with config/default.toml (local Redis, ./outbox)
 	MAILROOM__REDIS__URL=$(REDIS_URL) $(CARGO) run --release -p mailroom-worker --bin mailroom -- --config $(CONFIG) run
 
+demo: redis-server ## send mail through the gmail transport to a local fake Google (Ctrl-C stops)
+	$(CARGO) build --release -q -p mailroom-worker --bin mailroom -p mailroom-testkit --bin mailroom-fake-google
+	@mkdir -p $(RUN_DIR)/fake-google && rm -f $(RUN_DIR)/fake-google/mailroom.env
+	@$(CARGO) run --release -q -p mailroom-testkit --bin mailroom-fake-google -- --port 8089 --dir $(RUN_DIR)/fake-google & fake=$$!; \
+	  trap "kill $$fake 2>/dev/null" EXIT; \
+	  for i in $$(seq 100); do [ -f $(RUN_DIR)/fake-google/mailroom.env ] && break; sleep 0.1; done; \
+	  set -a; . $(RUN_DIR)/fake-google/mailroom.env; set +a; \
+	  export MAILROOM__REDIS__URL=$(REDIS_URL) MAILROOM__QUEUE__NAME=demo MAILROOM__JOBS__ALLOWED_SENDERS='*@example.com'; \
+	  $(CARGO) run --release -q -p mailroom-worker --bin mailroom -- --config $(CONFIG) send \
+	    --from 'Mailroom demo <noreply@example.com>' --to you@example.org \
+	    --subject 'Hello from mailroom' --text 'Sent through the Gmail API of a local fake Google.'; \
+	  $(CARGO) run --release -q -p mailroom-worker --bin mailroom -- --config $(CONFIG) run
+
 test: deps ## run every test (each test starts its own redis-server)
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
-lint: ## rustfmt check, clippy and rustdoc with warnings as errors
+lint: lint-deploy ## lint-deploy, then rustfmt check, clippy and rustdoc with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
+
+lint-deploy: ## check deploy/ (systemd unit, Kubernetes, Dockerfile, dashboard, alerts) with real validators
+	@RUN_DIR=$(RUN_DIR) bash deploy/lint/tools.sh
+	@RUN_DIR=$(RUN_DIR) bash deploy/lint/lint.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all

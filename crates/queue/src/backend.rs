@@ -17,6 +17,7 @@ use redis::AsyncCommands;
 use tokio::task::JoinHandle;
 use tower_layer::Identity;
 
+use crate::activity::Event;
 use crate::fetch::Fetcher;
 use crate::keys::GROUP;
 use crate::lease::{LeaseSlot, Tracker};
@@ -170,6 +171,7 @@ impl Backend for RedisBackend {
                     self.buffer.extend(tasks);
                 }
                 Err(e) => {
+                    self.queue.record(Event::RedisError, 1);
                     self.failures += 1;
                     let delay = backoff(self.failures);
                     tracing::warn!(error = %e, retry_in = ?delay, "fetching from redis failed");
@@ -210,6 +212,7 @@ impl Backend for RedisBackend {
                     }
                 }
                 if let Err(e) = deregister(&queue, &consumer).await {
+                    queue.record(Event::RedisError, 1);
                     tracing::warn!(error = %e, "could not deregister the worker");
                 }
             }
@@ -284,6 +287,7 @@ async fn keep(queue: Queue, consumer: String, tracker: Tracker) {
         }
         .await;
         if let Err(e) = result {
+            queue.record(Event::RedisError, 1);
             tracing::warn!(error = %e, "renewing leases failed");
         }
     }

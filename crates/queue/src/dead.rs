@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use mailroom_jobs::JobId;
 use redis::AsyncCommands;
 
@@ -27,7 +28,36 @@ pub enum DeadSelection {
     Ids(Vec<JobId>),
     /// Every dead job.
     All,
+    /// Every dead job the filter matches.
+    Matching(DeadFilter),
 }
+
+/// Conditions on dead jobs; a job matches when it meets every condition that is set (the
+/// default filter matches every dead job).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeadFilter {
+    /// The sender, read from the payload's `from`: an address (case and display name are
+    /// ignored) or `*@domain`.
+    pub sender: Option<String>,
+    /// A piece of the reason (`last_error`), ASCII case ignored.
+    pub reason: Option<String>,
+    /// Only jobs that died at or before this time.
+    pub died_before: Option<DateTime<Utc>>,
+    /// Only jobs that died at or after this time.
+    pub died_after: Option<DateTime<Utc>>,
+}
+
+impl DeadFilter {
+    /// True when no condition is set.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Dead-set entries scanned per script call; fewer when payloads are read for the sender.
+const SCAN_PAGE: usize = 200;
+const SCAN_PAGE_WITH_SENDER: usize = 50;
 
 impl Queue {
     /// Dead jobs, newest first, `limit` from `offset`.
@@ -56,6 +86,86 @@ impl Queue {
             }
         }
         Ok(out)
+    }
+
+    /// Ids of the dead jobs matching `filter`, newest first: `limit` matches after skipping
+    /// `offset` matches. The dead-letter set is scanned in pages by a script that matches the
+    /// reason and the sender inside Redis, so only matching ids cross the network and no call
+    /// holds Redis for long; jobs that die while the scan runs are not included.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn dead_find(
+        &self,
+        filter: &DeadFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobId>, QueueError> {
+        let mut found = Vec::new();
+        if limit == 0 {
+            return Ok(found);
+        }
+        let i = &self.inner;
+        let max = filter
+            .died_before
+            .map_or_else(now_ms, |t| t.timestamp_millis())
+            .to_string();
+        let min = filter
+            .died_after
+            .map_or_else(|| "-inf".to_owned(), |t| t.timestamp_millis().to_string());
+        let reason = filter
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let sender = filter
+            .sender
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let page = if sender.is_empty() {
+            SCAN_PAGE
+        } else {
+            SCAN_PAGE_WITH_SENDER
+        };
+        let (mut skipped, mut at) = (0, 0);
+        loop {
+            let mut inv = call(&i.scripts.dead_scan, &i.keys);
+            inv.arg(&i.keys.prefix)
+                .arg(&max)
+                .arg(&min)
+                .arg(at)
+                .arg(page)
+                .arg(&reason)
+                .arg(&sender);
+            let reply: Vec<String> = run(&inv, &mut self.conn()).await?;
+            let Some((scanned, ids)) = reply.split_first() else {
+                return Err(QueueError::Protocol(
+                    "empty reply from dead_scan.lua".into(),
+                ));
+            };
+            let scanned: usize = scanned
+                .parse()
+                .map_err(|_| QueueError::Protocol(format!("bad count {scanned:?}")))?;
+            for id in ids {
+                if skipped < offset {
+                    skipped += 1;
+                    continue;
+                }
+                if let Ok(id) = id.parse::<JobId>() {
+                    found.push(id);
+                }
+                if found.len() >= limit {
+                    return Ok(found);
+                }
+            }
+            if scanned < page {
+                return Ok(found);
+            }
+            at += scanned;
+        }
     }
 
     /// One dead job, if `id` is in the dead-letter set.
@@ -126,6 +236,13 @@ impl Queue {
                     // Jobs that could not be retried (no payload) stay in the set: step over them.
                     skipped += isize::try_from(ids.len() as u64 - n).unwrap_or(0);
                     total += n;
+                }
+            }
+            DeadSelection::Matching(filter) => {
+                let ids = self.dead_find(&filter, 0, usize::MAX).await?;
+                for chunk in ids.chunks(500) {
+                    let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+                    total += self.dead_script(action, &ids).await?;
                 }
             }
         }

@@ -12,6 +12,7 @@ use redis::AsyncCommands;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 
 use crate::QueueError;
+use crate::activity::Event;
 use crate::conn::Conn;
 use crate::keys::GROUP;
 use crate::lease::{Delivery, Lease, LeaseSlot, Tracker};
@@ -122,6 +123,16 @@ impl Fetcher {
             .arg(cfg.max_deliveries)
             .arg(cfg.batch);
         let flat: Vec<String> = run(&inv, &mut self.conn).await?;
+        let (poisoned, flat) = flat.split_first().map_or((0, &[][..]), |(n, rest)| {
+            (n.parse::<u64>().unwrap_or(0), rest)
+        });
+        if poisoned > 0 {
+            self.queue.record(Event::Poisoned, poisoned);
+            tracing::warn!(
+                count = poisoned,
+                "dead-lettered jobs delivered too often without an outcome (poison)"
+            );
+        }
         let claimed: Vec<(String, String)> = flat
             .chunks_exact(2)
             .map(|p| (p[0].clone(), p[1].clone()))
@@ -163,10 +174,20 @@ impl Fetcher {
                     }
                 }
                 "skip" => {
+                    let event = if detail == "cancelled" {
+                        Event::Cancelled
+                    } else {
+                        Event::Duplicate
+                    };
+                    self.queue.record(event, 1);
                     tracing::debug!(job = %id, state = %detail, "delivery skipped: job already {detail}")
                 }
-                "expired" => tracing::info!(job = %id, "job expired before it could be sent"),
+                "expired" => {
+                    self.queue.record(Event::Expired, 1);
+                    tracing::info!(job = %id, "job expired before it could be sent");
+                }
                 _ => {
+                    self.queue.record(Event::Missing, 1);
                     tracing::warn!(job = %id, entry = %entry, "delivery without a job record dropped")
                 }
             }
@@ -209,9 +230,12 @@ impl Fetcher {
                 };
                 tracing::error!(job = %id, %reason, "dead-lettering undecodable job");
                 let settler = self.tracker.settler();
-                settler
+                let changed = settler
                     .settle(&entry, id, "dead", [&reason, "", ""])
                     .await?;
+                if changed >= 0 {
+                    self.queue.record(Event::Undecodable, 1);
+                }
                 Ok(None)
             }
         }

@@ -14,6 +14,8 @@ pub(crate) struct Keys {
     pub dead: String,
     /// Hash of live worker consumers to their last heartbeat (ms).
     pub workers: String,
+    /// Hash of queue-wide counters (`enqueued`: jobs ever created).
+    pub counters: String,
 }
 
 /// The consumer group every worker reads through.
@@ -27,6 +29,7 @@ impl Keys {
             scheduled: format!("{prefix}:scheduled"),
             dead: format!("{prefix}:dead"),
             workers: format!("{prefix}:workers"),
+            counters: format!("{prefix}:counters"),
             prefix,
         }
     }

@@ -5,8 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chrono::{DateTime, Utc};
 use mailroom_jobs::{EmailJob, JobId};
 use redis::AsyncCommands;
+
+use crate::activity::{Activity, QueueActivity};
 
 use crate::conn::{Conn, RedisTarget};
 use crate::keys::{GROUP, Keys};
@@ -48,8 +51,13 @@ pub struct QueueStats {
     /// Age of the oldest ready job, if any is waiting.
     #[serde(with = "opt_secs")]
     pub oldest_ready_age: Option<Duration>,
+    /// When the oldest ready (not yet delivered) stream entry was added, if any is waiting.
+    pub oldest_ready_at: Option<DateTime<Utc>>,
     /// Registered workers (including ones that died within the last few leases).
     pub workers: u64,
+    /// Jobs ever enqueued into this queue (duplicates not counted), from the queue-wide
+    /// counter `{NAME}:counters`.
+    pub enqueued: u64,
 }
 
 mod opt_secs {
@@ -70,6 +78,7 @@ pub(crate) struct Inner {
     pub config: QueueConfig,
     pub scripts: Scripts,
     pub target: RedisTarget,
+    pub activity: Activity,
 }
 
 /// A handle on one queue in Redis.
@@ -112,6 +121,7 @@ impl Queue {
                 config,
                 scripts: Scripts::new(),
                 target,
+                activity: Activity::default(),
             }),
         };
         queue.ensure_group().await?;
@@ -128,8 +138,46 @@ impl Queue {
         self.inner.conn.clone()
     }
 
+    /// A connection to the queue's Redis (single server or cluster), for data that lives
+    /// beside the queue under its hash tag (see [`Queue::key`]).
+    #[must_use]
+    pub fn connection(&self) -> Conn {
+        self.inner.conn.clone()
+    }
+
+    /// The name of a key beside the queue's own: `{name}:<suffix>`, in the queue's hash slot.
+    #[must_use]
+    pub fn key(&self, suffix: &str) -> String {
+        format!("{}:{suffix}", self.inner.keys.prefix)
+    }
+
+    pub(crate) fn scripts(&self) -> &Scripts {
+        &self.inner.scripts
+    }
+
     pub(crate) fn keys(&self) -> &Keys {
         &self.inner.keys
+    }
+
+    /// What this handle's worker side did without a handler seeing it (skipped and expired
+    /// deliveries, dead letters at fetch time, Redis errors), as running totals.
+    #[must_use]
+    pub fn activity(&self) -> QueueActivity {
+        self.inner.activity.snapshot()
+    }
+
+    /// Sends `PING` to the queue's Redis (on a cluster, where the client routes it).
+    ///
+    /// # Errors
+    /// Redis unreachable or answering with an error.
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        let _: redis::Value = redis::cmd("PING").query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    #[cfg_attr(not(feature = "worker"), allow(dead_code))]
+    pub(crate) fn record(&self, event: crate::activity::Event, n: u64) {
+        self.inner.activity.add(event, n);
     }
 
     /// Creates the consumer group (and the stream) if missing, e.g. after Redis lost its data.
@@ -244,9 +292,16 @@ impl Queue {
     pub async fn stats(&self) -> Result<QueueStats, QueueError> {
         let i = &self.inner;
         let mut inv = call(&i.scripts.stats, &i.keys);
-        inv.arg(GROUP);
-        let (len, pending, scheduled, dead, oldest, workers): (u64, u64, u64, u64, i64, u64) =
-            run(&inv, &mut self.conn()).await?;
+        inv.arg(GROUP).arg(&i.keys.counters);
+        let (len, pending, scheduled, dead, oldest, workers, enqueued): (
+            u64,
+            u64,
+            u64,
+            u64,
+            i64,
+            u64,
+            u64,
+        ) = run(&inv, &mut self.conn()).await?;
         let oldest_ready_age = (oldest >= 0)
             .then(|| Duration::from_millis(u64::try_from(now_ms() - oldest).unwrap_or(0)));
         Ok(QueueStats {
@@ -255,7 +310,9 @@ impl Queue {
             in_flight: pending,
             dead,
             oldest_ready_age,
+            oldest_ready_at: (oldest >= 0).then(|| crate::status::ms_to_time(oldest)),
             workers,
+            enqueued,
         })
     }
 

@@ -18,8 +18,10 @@ pub(crate) struct Scripts {
     pub cancel: Script,
     pub stats: Script,
     pub dead: Script,
+    pub dead_scan: Script,
     pub maintain: Script,
     pub deregister: Script,
+    pub admit: Script,
 }
 
 impl Scripts {
@@ -33,8 +35,10 @@ impl Scripts {
             cancel: Script::new(include_str!("lua/cancel.lua")),
             stats: Script::new(include_str!("lua/stats.lua")),
             dead: Script::new(include_str!("lua/dead.lua")),
+            dead_scan: Script::new(include_str!("lua/dead_scan.lua")),
             maintain: Script::new(include_str!("lua/maintain.lua")),
             deregister: Script::new(include_str!("lua/deregister.lua")),
+            admit: Script::new(include_str!("lua/admit.lua")),
         }
     }
 }

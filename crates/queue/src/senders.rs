@@ -8,7 +8,9 @@
 //! - `{name}:quota:<address>:minute`, `{name}:quota:<address>:day`, `{name}:quota:project`
 //!   sorted sets: one member per admitted send, scored by its slot (ms), trimmed to their
 //!   window;
-//! - `{name}:quota:resv:<job id>`: a slot granted to a job that had to wait.
+//! - `{name}:quota:resv:<job id>`: a slot granted to a job that had to wait;
+//! - `{name}:sender:<address>:probe`: held while one worker looks at a quarantined sender's
+//!   credentials again.
 
 use std::time::Duration;
 
@@ -211,6 +213,24 @@ impl Queue {
         let was: Option<String> = conn.hget(&key, "quarantined").await?;
         let _: () = conn.hdel(&key, &["quarantined", "quarantined_at"]).await?;
         Ok(was.is_some())
+    }
+
+    /// Claims the right to look at a quarantined sender's credentials again, at most once per
+    /// `every` across all workers. Returns true for the one caller that got it.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn claim_probe(&self, sender: &str, every: Duration) -> Result<bool, QueueError> {
+        let key = self.key(&format!("sender:{}:probe", normalize(sender)));
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(now_ms())
+            .arg("NX")
+            .arg("PX")
+            .arg(ms(every).max(1))
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(claimed.is_some())
     }
 
     /// Every sender seen, with its quarantine and pause.

@@ -5,6 +5,7 @@
 use tokio::sync::{mpsc, oneshot};
 
 use crate::QueueError;
+use crate::activity::Event;
 use crate::keys::GROUP;
 use crate::queue::{Queue, now_ms};
 use crate::scripts::{call, run};
@@ -59,6 +60,9 @@ async fn record(queue: Queue, consumer: String, mut rx: mpsc::UnboundedReceiver<
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let answers = finish(&queue, &consumer, &batch).await;
+        if answers.is_err() {
+            queue.record(Event::RedisError, 1);
+        }
         for (i, outcome) in batch.drain(..).enumerate() {
             let answer = match &answers {
                 Ok(codes) => codes

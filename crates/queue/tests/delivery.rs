@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Behaviour, Redis, TestWorker, config, job, job_with, queue, redis_conn};
-use mailroom_queue::{DeadSelection, JobState, QueueConfig};
+use mailroom_queue::{DeadFilter, DeadSelection, JobState, QueueConfig};
 use mailroom_testkit::{RedisCluster, RedisServer};
 use redis::AsyncCommands;
 
@@ -174,6 +174,51 @@ async fn dead_letters_can_be_listed_retried_and_purged(redis: Redis) {
     );
     let shown = q.dead_show(jobs[0].id()).await.unwrap().unwrap();
     assert_eq!(shown.status.id, jobs[0].id());
+    assert_eq!(q2.activity().poisoned, 3, "{:?}", q2.activity());
+
+    // Filters: by reason, by sender (read from the payload), by the time of death.
+    let all = q.dead_find(&DeadFilter::default(), 0, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let by = |reason: Option<&str>, sender: Option<&str>| DeadFilter {
+        reason: reason.map(str::to_owned),
+        sender: sender.map(str::to_owned),
+        ..DeadFilter::default()
+    };
+    let poison = q.dead_find(&by(Some("POISON"), None), 0, 10).await.unwrap();
+    assert_eq!(poison.len(), 3);
+    assert!(
+        q.dead_find(&by(Some("nope"), None), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let one = q
+        .dead_find(&by(None, Some("NoReply@Example.com")), 1, 1)
+        .await
+        .unwrap();
+    assert_eq!(one, all[1..2], "offset and limit count matches");
+    let domain = q
+        .dead_find(&by(None, Some("*@example.com")), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(domain.len(), 3);
+    assert!(
+        q.dead_find(&by(None, Some("u0@example.com")), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let future = chrono::Utc::now() + chrono::Duration::hours(1);
+    let newer = DeadFilter {
+        died_after: Some(future),
+        ..DeadFilter::default()
+    };
+    assert!(q.dead_find(&newer, 0, 10).await.unwrap().is_empty());
+    let older = DeadFilter {
+        died_before: Some(future),
+        ..DeadFilter::default()
+    };
+    assert_eq!(q.dead_find(&older, 0, 10).await.unwrap(), all);
 
     assert_eq!(
         q.dead_retry(DeadSelection::Ids(vec![jobs[0].id()]))
@@ -235,6 +280,7 @@ async fn malformed_payloads_are_dead_lettered_and_batch_continues(redis: Redis) 
         dead.iter()
             .any(|d| d.status.last_error.as_deref().unwrap().contains("v9"))
     );
+    assert_eq!(q.activity().undecodable, 2, "{:?}", q.activity());
     // The worker is still alive.
     q.enqueue(&job("late@example.com")).await.unwrap();
     w.seen.wait_for(6, Duration::from_secs(10)).await;

@@ -36,7 +36,8 @@ async fn dedup_without_ttl_setting_returns_first_job(redis: Redis) {
     assert!(!first.duplicate);
     assert!(second.duplicate && third.duplicate);
     assert_eq!((second.id, third.id), (first.id, first.id));
-    assert_eq!(q.stats().await.unwrap().ready, 1);
+    let s = q.stats().await.unwrap();
+    assert_eq!((s.ready, s.enqueued), (1, 1), "duplicates are not counted");
 
     // The key outlives the job's completion.
     let w = TestWorker::start(&q, "w", Behaviour::Send).await;
@@ -90,6 +91,7 @@ async fn stats_count_every_state(redis: Redis) {
         (0, 0, 0, 0)
     );
     assert_eq!(empty.oldest_ready_age, None);
+    assert_eq!((empty.oldest_ready_at, empty.enqueued), (None, 0));
 
     let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
     q.enqueue_many(&[
@@ -113,6 +115,13 @@ async fn stats_count_every_state(redis: Redis) {
         age >= Duration::from_millis(200) && age < Duration::from_secs(10),
         "{age:?}"
     );
+    let at = s.oldest_ready_at.expect("the oldest ready job's time");
+    let since = chrono::Utc::now() - at;
+    assert!(
+        since >= chrono::Duration::milliseconds(200) && since < chrono::Duration::seconds(10),
+        "{at}"
+    );
+    assert_eq!(s.enqueued, 4, "scheduled jobs count as enqueued");
 
     // A worker that never finishes holds its deliveries in flight.
     let w = TestWorker::start(&q, "w", Behaviour::Vanish).await;
@@ -120,6 +129,7 @@ async fn stats_count_every_state(redis: Redis) {
     let s = q.stats().await.unwrap();
     assert_eq!((s.ready, s.scheduled, s.in_flight), (0, 1, 3));
     assert_eq!(s.oldest_ready_age, None);
+    assert_eq!(s.enqueued, 4);
     w.crash();
 }
 
@@ -178,6 +188,12 @@ async fn expired_job_is_not_sent(redis: Redis) {
     assert_eq!(
         q.status(j.id()).await.unwrap().unwrap().state,
         JobState::Expired
+    );
+    let activity = q.activity();
+    assert_eq!(
+        (activity.expired, activity.duplicate, activity.redis_errors),
+        (1, 0, 0),
+        "{activity:?}"
     );
 }
 

@@ -1,11 +1,16 @@
 //! Test fixtures for mailroom: real `redis-server` processes started on
-//! their own free ports, each in its own temporary directory.
+//! their own free ports, each in its own temporary directory, and a fake
+//! Google (OAuth 2.0 and Gmail `users.messages.send`) on a local HTTP port.
 //!
 //! * [`RedisServer`] runs one standalone server. It can be killed and
 //!   restarted on the same port and directory, so tests can check what
 //!   survives a crash (with [`RedisOptions::appendonly`] the data comes back).
 //! * [`RedisCluster`] runs three cluster masters (no replicas) with all
 //!   16384 hash slots assigned.
+//! * [`FakeGoogle`] (module [`google`]) serves Google's token, consent,
+//!   userinfo, tokeninfo and revoke endpoints and Gmail's send endpoint to
+//!   the real client libraries, records what was sent, enforces Gmail's
+//!   quota and injects faults on request.
 //!
 //! Every fixture starts its own processes and never touches another Redis
 //! (such as a shared one on port 6379). Processes are killed when the
@@ -54,17 +59,23 @@
 //! * `process.rs`: finding binaries on `PATH`, the `redis-server` command
 //!   line, spawning children from one long-lived thread, and reading server
 //!   logs.
+//! * `google/`: the fake Google (see the [`google`] module's own layout).
 //! * `ports.rs`: picking and reserving free ports, and probe connections
 //!   that send one command to a server and read its reply.
 
 use std::time::Duration;
 
 mod cluster;
+pub mod google;
 mod ports;
 mod process;
 mod server;
 
 pub use cluster::RedisCluster;
+pub use google::{
+    ClientKind, FakeGoogle, FakeGoogleOptions, Fault, FaultRule, OAuthClient, Quota, SentMessage,
+    ServiceAccount,
+};
 pub use process::redis_server_available;
 pub use server::{RedisOptions, RedisServer};
 

@@ -114,6 +114,8 @@ fn worker_config(url: &str, queue: &str) -> Config {
     config.worker.name = "bench".into();
     config.worker.concurrency = CONCURRENCY;
     config.transport.kind = TransportKind::Null;
+    // In process, one run after another: no HTTP listener to compete for a port.
+    config.http.listen = None;
     config.validate().expect("bench config");
     config
 }
@@ -131,6 +133,8 @@ async fn throughput(url: &str, ids: &[JobId]) -> Row {
     config.worker.name = "bench".into();
     config.worker.concurrency = CONCURRENCY;
     config.transport.kind = TransportKind::Null;
+    // In process, one run after another: no HTTP listener to compete for a port.
+    config.http.listen = None;
     config.validate().expect("bench config");
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -236,6 +240,7 @@ async fn worker_process(url: &str, name: &str) -> Option<ProcessRun> {
         .env("MAILROOM__WORKER__CONCURRENCY", CONCURRENCY.to_string())
         .env("MAILROOM__TRANSPORT__KIND", "null")
         .env("MAILROOM__LOG__LEVEL", "warn")
+        .env("MAILROOM__HTTP__LISTEN", "127.0.0.1:0")
         .spawn()
         .expect("start mailroom");
     let start = Instant::now();

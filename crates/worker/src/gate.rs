@@ -20,6 +20,8 @@ pub enum Pass {
         at: DateTime<Utc>,
         /// Why, for the job's status and the log.
         why: String,
+        /// True when the sender is quarantined (its credentials may be looked at again).
+        quarantined: bool,
     },
 }
 
@@ -60,6 +62,7 @@ impl Gate {
                 minute_left,
                 day_left,
             } => {
+                let quarantined = matches!(hold, Hold::Quarantined(_));
                 let why = match hold {
                     Hold::Quota => "waiting for the sender's sending quota".to_owned(),
                     Hold::Paused(reason) => format!("sender paused by Gmail: {reason}"),
@@ -69,9 +72,35 @@ impl Gate {
                     .timestamp_millis_opt(until_ms)
                     .single()
                     .unwrap_or_else(Utc::now);
-                (Pass::Wait { at, why }, minute_left, day_left)
+                (
+                    Pass::Wait {
+                        at,
+                        why,
+                        quarantined,
+                    },
+                    minute_left,
+                    day_left,
+                )
             }
         })
+    }
+
+    /// Claims this recheck period's look at a quarantined sender (one worker in all).
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn claim_probe(&self, sender: &str) -> Result<bool, QueueError> {
+        self.queue
+            .claim_probe(sender, self.limits.quarantine_recheck)
+            .await
+    }
+
+    /// Lifts a sender's quarantine after its credentials worked again.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn release(&self, sender: &str) -> Result<bool, QueueError> {
+        self.queue.release_sender(sender).await
     }
 
     /// Holds `sender` after `error` when the error concerns the sender rather than the job:

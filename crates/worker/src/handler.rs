@@ -10,6 +10,7 @@ use mailroom_jobs::{Address, EmailJob, Policy};
 use mailroom_queue::{Lease, RetryPolicy};
 
 use crate::gate::{Gate, Pass};
+use crate::metrics::Metrics;
 use crate::outcome::{Failure, decide};
 use crate::transport::{Outgoing, Transport};
 
@@ -20,18 +21,25 @@ pub struct Handler {
     policy: Arc<Policy>,
     retry: RetryPolicy,
     gate: Option<Gate>,
+    metrics: Metrics,
 }
 
 impl Handler {
-    /// A handler sending through `transport`, validating against `policy` and retrying by
-    /// `retry`.
+    /// A handler sending through `transport`, validating against `policy`, retrying by
+    /// `retry` and recording into `metrics`.
     #[must_use]
-    pub fn new(transport: Arc<dyn Transport>, policy: Policy, retry: RetryPolicy) -> Self {
+    pub fn new(
+        transport: Arc<dyn Transport>,
+        policy: Policy,
+        retry: RetryPolicy,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             transport,
             policy: Arc::new(policy),
             retry,
             gate: None,
+            metrics,
         }
     }
 
@@ -92,6 +100,19 @@ enum Logged {
     },
 }
 
+impl Logged {
+    /// The outcome as `mailroom_jobs_completed_total` counts it; none for a job the sender
+    /// gate held back, since nothing was attempted (it is not a failure).
+    fn outcome(&self) -> Option<&'static str> {
+        match self {
+            Self::Sent { .. } => Some("sent"),
+            Self::Retry { .. } => Some("retried"),
+            Self::Dead { .. } => Some("dead"),
+            Self::Held { .. } => None,
+        }
+    }
+}
+
 impl Handler {
     async fn process(
         &self,
@@ -100,6 +121,8 @@ impl Handler {
     ) -> Result<(), mailroom_queue::QueueError> {
         let started = Instant::now();
         let attempt = lease.attempts() + 1;
+        self.metrics.job_started();
+        let _in_flight = self.metrics.in_flight();
         let v1 = job.v1();
         let recipients = masked(v1.recipients());
         let message_id = mailroom_jobs::message_id_for(&job.id(), &v1.from);
@@ -111,64 +134,77 @@ impl Handler {
                 Logged::Dead { reason }
             }
             Ok(outgoing) => match self.admit(&outgoing).await? {
-                Pass::Wait { at, why } => {
+                Pass::Wait { at, why, .. } => {
                     lease.retry_at(at, &why, false).await?;
                     Logged::Held { at, why }
                 }
-                Pass::Go => match self.transport.send(&outgoing).await {
-                Ok(delivered) => {
-                    lease
-                        .sent(
-                            Some(&delivered.transport_id),
-                            delivered.thread_id.as_deref(),
-                        )
-                        .await?;
-                    Logged::Sent {
-                        transport_id: delivered.transport_id,
-                    }
-                }
-                Err(error) => {
-                    if let Some(gate) = &self.gate {
-                        gate.hold(outgoing.from.email(), &error, self.retry.base)
+                Pass::Go => match self.send(&outgoing).await {
+                    Ok(delivered) => {
+                        lease
+                            .sent(
+                                Some(&delivered.transport_id),
+                                delivered.thread_id.as_deref(),
+                            )
                             .await?;
+                        Logged::Sent {
+                            transport_id: delivered.transport_id,
+                        }
                     }
-                    let recheck = self
-                        .gate
-                        .as_ref()
-                        .map_or(self.retry.base, |g| g.limits().quarantine_recheck);
-                    let failure = {
-                        let mut rng = rand::rng();
-                        decide(
-                            &error,
-                            lease.attempts(),
-                            lease.enqueued_at(),
-                            Utc::now(),
-                            &self.retry,
-                            recheck,
-                            &mut rng,
-                        )
-                    };
-                    match failure {
-                        Failure::Retry { at, spend_attempt } => {
-                            lease
-                                .retry_at(at, &error.to_string(), spend_attempt)
-                                .await?;
-                            Logged::Retry {
-                                at,
-                                spend_attempt,
-                                error: error.to_string(),
+                    Err(error) => {
+                        if self.transport.name() == "gmail" {
+                            self.metrics.gmail_error(error.reason);
+                        }
+                        if let Some(gate) = &self.gate {
+                            let sender = outgoing.from.email();
+                            if gate.hold(sender, &error, self.retry.base).await? {
+                                self.metrics.sender_quarantined(sender, true);
+                                tracing::error!(
+                                    sender,
+                                    reason = error.reason,
+                                    "sender quarantined: its credentials need an operator"
+                                );
                             }
                         }
-                        Failure::Dead(reason) => {
-                            lease.dead(&reason).await?;
-                            Logged::Dead { reason }
+                        let recheck = self
+                            .gate
+                            .as_ref()
+                            .map_or(self.retry.base, |g| g.limits().quarantine_recheck);
+                        let failure = {
+                            let mut rng = rand::rng();
+                            decide(
+                                &error,
+                                lease.attempts(),
+                                lease.enqueued_at(),
+                                Utc::now(),
+                                &self.retry,
+                                recheck,
+                                &mut rng,
+                            )
+                        };
+                        match failure {
+                            Failure::Retry { at, spend_attempt } => {
+                                lease
+                                    .retry_at(at, &error.to_string(), spend_attempt)
+                                    .await?;
+                                Logged::Retry {
+                                    at,
+                                    spend_attempt,
+                                    error: error.to_string(),
+                                }
+                            }
+                            Failure::Dead(reason) => {
+                                lease.dead(&reason).await?;
+                                Logged::Dead { reason }
+                            }
                         }
                     }
-                }
                 },
             },
         };
 
+        if let Some(outcome) = logged.outcome() {
+            self.metrics.job_finished(outcome, attempt);
+        }
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let job_id = job.id();
         let transport = self.transport.name();
@@ -197,16 +233,51 @@ impl Handler {
         Ok(())
     }
 
-    /// Asks the gate, if there is one, whether the sender may send now.
+    /// Asks the gate, if there is one, whether the sender may send now. A quarantined
+    /// sender's credentials are looked at again once per recheck period (by one worker in
+    /// all); when they work, the quarantine is lifted and the job goes.
     async fn admit(&self, outgoing: &Outgoing) -> Result<Pass, mailroom_queue::QueueError> {
-        match &self.gate {
-            None => Ok(Pass::Go),
-            Some(gate) => {
-                let (pass, _minute_left, _day_left) =
-                    gate.admit(outgoing.from.email(), outgoing.job_id).await?;
-                Ok(pass)
-            }
+        let Some(gate) = &self.gate else {
+            return Ok(Pass::Go);
+        };
+        let sender = outgoing.from.email();
+        let (pass, minute_left, day_left) = gate.admit(sender, outgoing.job_id).await?;
+        self.quota_left(sender, minute_left, day_left);
+        if let Pass::Wait {
+            quarantined: true, ..
+        } = pass
+            && gate.claim_probe(sender).await?
+            && self.transport.check_sender(sender).await.is_ok()
+        {
+            gate.release(sender).await?;
+            self.metrics.sender_quarantined(sender, false);
+            tracing::info!(sender, "credentials work again; quarantine lifted");
+            let (pass, minute_left, day_left) = gate.admit(sender, outgoing.job_id).await?;
+            self.quota_left(sender, minute_left, day_left);
+            return Ok(pass);
         }
+        Ok(pass)
+    }
+
+    /// Records a sender's sends left in its windows.
+    fn quota_left(&self, sender: &str, minute_left: i64, day_left: i64) {
+        #[allow(clippy::cast_precision_loss)]
+        for (window, left) in [("minute", minute_left), ("day", day_left)] {
+            self.metrics
+                .sender_quota_remaining(sender, window, left.max(0) as f64);
+        }
+    }
+
+    /// Sends through the transport, timing it for `mailroom_send_duration_seconds`.
+    async fn send(
+        &self,
+        outgoing: &Outgoing,
+    ) -> Result<crate::transport::Delivered, crate::transport::SendError> {
+        let sending = Instant::now();
+        let result = self.transport.send(outgoing).await;
+        self.metrics
+            .send_duration(self.transport.name(), sending.elapsed().as_secs_f64());
+        result
     }
 
     /// Validates and renders the job; `Err` is the dead-letter reason.

@@ -2,7 +2,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod credentials;
+pub mod gate;
 pub mod handler;
+pub mod http;
+pub mod metrics;
+pub mod notify;
+pub mod onboarding;
 pub mod outcome;
 pub mod signal;
 pub mod telemetry;
@@ -17,26 +23,73 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use handler::{Handler, handle};
+pub use metrics::Metrics;
 
 /// Runs a worker until `shutdown` resolves, then stops cleanly: no new jobs are fetched,
 /// in-flight sends get up to `worker.shutdown_grace` to finish, and whatever the worker still
 /// holds goes back to the queue at once (not after its lease).
 ///
 /// # Errors
-/// Redis unreachable at start, or the worker failing for good.
+/// Redis unreachable at start, the HTTP listener's address taken, or the worker failing for
+/// good.
 pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_with(config, shutdown, http::Extras::default()).await
+}
+
+/// [`run`] with extra routes and readiness checks on the HTTP listener (`[http] listen`),
+/// which serves `/metrics`, `/livez` and `/readyz` from before the first fetch until the worker
+/// has stopped. Under systemd (`NOTIFY_SOCKET`) it also sends `READY=1` once registered,
+/// `WATCHDOG=1` while the worker loop is alive, and `STOPPING=1` when draining starts.
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_with(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut extras: http::Extras,
+) -> anyhow::Result<()> {
+    let listener = http::bind(&config.http).await?;
     let queue = Queue::connect(config.redis.url.expose(), config.queue_config())
         .await
         .with_context(|| format!("redis unavailable at {}", config.redis.url))?;
-    let transport = transport::build(&config.transport);
-    let handler = Handler::new(transport.clone(), config.policy()?, config.retry_policy());
+    let metrics = Metrics::new(&config.jobs.allowed_senders, config.transport.kind.as_str());
+    let health = std::sync::Arc::new(credentials::CredentialHealth::default());
+    let refreshes: credentials::RefreshHook = {
+        let (metrics, health) = (metrics.clone(), health.clone());
+        std::sync::Arc::new(move |ok| {
+            metrics.token_refresh(ok);
+            health.record(ok);
+        })
+    };
+    let transport =
+        transport::build(&config, &queue, refreshes).context("loading the gmail credentials")?;
+    let mut handler = Handler::new(
+        transport.clone(),
+        config.policy()?,
+        config.retry_policy(),
+        metrics.clone(),
+    );
+    if config.transport.kind == config::TransportKind::Gmail {
+        handler = handler.with_gate(gate::Gate::new(queue.clone(), config.sender_limits()));
+        extras
+            .checks
+            .push(std::sync::Arc::new(credentials::CredentialsCheck(health)));
+        if config.credentials.kind == config::CredentialKind::AuthorizedUser
+            && config.credentials.admin_token_file.is_some()
+        {
+            let onboarding = onboarding::OnboardingState::from_config(&config, queue.clone())?;
+            extras.routes = extras.routes.merge(onboarding::routes(onboarding));
+        }
+    }
+    let mut ops = http::Ops::start(listener, &config.http, metrics, queue.clone(), extras)?;
     let backend = RedisBackend::new(queue.clone(), &config.worker.name)
         .await
         .with_context(|| format!("registering the worker at {}", config.redis.url))?;
     let tracker = backend.tracker();
+    ops.started();
     tracing::info!(
         consumer = backend.consumer(),
         queue = %config.queue.name,
@@ -62,15 +115,16 @@ pub async fn run(
     };
     let mut work = Box::pin(worker.run_until(signal));
     let finished = tokio::select! {
-        result = &mut work => Some(result),
+        result = ops.health().beating(&mut work) => Some(result),
         () = stopping.cancelled() => None,
     };
     let grace = config.shutdown_grace();
     let (result, drained) = match finished {
         Some(result) => (result, true),
         None => {
+            ops.draining();
             tracing::info!(held = tracker.len(), grace = ?grace, "stopping: fetching stopped, waiting for in-flight sends");
-            match tokio::time::timeout(grace, &mut work).await {
+            match tokio::time::timeout(grace, ops.health().beating(&mut work)).await {
                 Ok(result) => (result, true),
                 Err(_) => (Ok(()), false),
             }
@@ -81,6 +135,7 @@ pub async fn run(
     let held = tracker.snapshot();
     drop(work);
     let released = release(&queue, &tracker, &held).await;
+    ops.stop().await;
     tracing::info!(drained, released, "worker stopped");
     result.context("the worker failed")
 }

@@ -32,7 +32,9 @@ pub fn decide<R: Rng + ?Sized>(
     recheck: std::time::Duration,
     rng: &mut R,
 ) -> Failure {
-    let later = |d: std::time::Duration| now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    let later = |d: std::time::Duration| {
+        now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+    };
     match error.verdict {
         Verdict::Transient => {
             let attempts = failed_before.saturating_add(1);
@@ -162,7 +164,15 @@ mod tests {
         let now = Utc::now();
         let err = SendError::transient("503").after(Some(Duration::from_secs(120)));
         for _ in 0..20 {
-            match decide(&err, 0, now, now, &RetryPolicy::default(), RECHECK, &mut rand::rng()) {
+            match decide(
+                &err,
+                0,
+                now,
+                now,
+                &RetryPolicy::default(),
+                RECHECK,
+                &mut rand::rng(),
+            ) {
                 Failure::Retry { at, spend_attempt } => {
                     assert!(spend_attempt);
                     assert!(at >= now + chrono::Duration::seconds(120), "{at}");
@@ -178,13 +188,35 @@ mod tests {
         let until = now + chrono::Duration::hours(2);
         let limit = SendError::with(Verdict::SenderLimit { until }, "daily_limit", "daily limit");
         assert_eq!(
-            decide(&limit, 11, now, now, &RetryPolicy::default(), RECHECK, &mut rng()),
-            Failure::Retry { at: until, spend_attempt: false }
+            decide(
+                &limit,
+                11,
+                now,
+                now,
+                &RetryPolicy::default(),
+                RECHECK,
+                &mut rng()
+            ),
+            Failure::Retry {
+                at: until,
+                spend_attempt: false
+            }
         );
         let creds = SendError::with(Verdict::Credentials, "invalid_grant", "revoked");
         assert_eq!(
-            decide(&creds, 11, now, now, &RetryPolicy::default(), RECHECK, &mut rng()),
-            Failure::Retry { at: now + chrono::Duration::seconds(300), spend_attempt: false }
+            decide(
+                &creds,
+                11,
+                now,
+                now,
+                &RetryPolicy::default(),
+                RECHECK,
+                &mut rng()
+            ),
+            Failure::Retry {
+                at: now + chrono::Duration::seconds(300),
+                spend_attempt: false
+            }
         );
     }
 
@@ -193,7 +225,15 @@ mod tests {
         let now = Utc::now();
         let err = SendError::permanent("mailbox does not exist");
         assert_eq!(
-            decide(&err, 0, now, now, &RetryPolicy::default(), RECHECK, &mut rng()),
+            decide(
+                &err,
+                0,
+                now,
+                now,
+                &RetryPolicy::default(),
+                RECHECK,
+                &mut rng()
+            ),
             Failure::Dead("mailbox does not exist".into())
         );
     }

@@ -22,7 +22,11 @@ fn gmail_env(google: &FakeGoogle, extra: &str) -> Env {
     google.add_domain_user(SENDER);
     google.add_domain_user(OTHER);
     let dir = tempfile::tempdir().expect("temp dir");
-    let key = common::write_file(dir.path(), "service-account.json", account.key_json.as_bytes());
+    let key = common::write_file(
+        dir.path(),
+        "service-account.json",
+        account.key_json.as_bytes(),
+    );
     // The key file must outlive the worker: keep it inside the world's own directory.
     let toml = format!(
         "[transport]\nkind = \"gmail\"\n\n\
@@ -81,7 +85,9 @@ async fn a_workspace_sender_delivers_through_gmail_and_the_ids_are_recorded() {
     let sent = google.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].user, SENDER, "sent as the job's sender");
-    let msg = MessageParser::default().parse(&sent[0].raw).expect("parses");
+    let msg = MessageParser::default()
+        .parse(&sent[0].raw)
+        .expect("parses");
     assert_eq!(msg.subject(), Some("Grüße ✓"));
     assert_eq!(
         msg.to().and_then(|a| a.first()).and_then(|a| a.address()),
@@ -93,7 +99,10 @@ async fn a_workspace_sender_delivers_through_gmail_and_the_ids_are_recorded() {
     );
     let status = queue.status(first).await.unwrap().unwrap();
     assert_eq!(status.transport_id.as_deref(), Some(sent[0].id.as_str()));
-    assert_eq!(status.thread_id.as_deref(), Some(sent[0].thread_id.as_str()));
+    assert_eq!(
+        status.thread_id.as_deref(),
+        Some(sent[0].thread_id.as_str())
+    );
 
     // A reply with the thread hint lands in the same Gmail thread.
     let reply = serde_json::json!({
@@ -106,7 +115,10 @@ async fn a_workspace_sender_delivers_through_gmail_and_the_ids_are_recorded() {
     let sent = google.sent();
     assert_eq!(sent[1].thread_id, sent[0].thread_id);
     let log = worker.stop();
-    assert!(!log.contains("ann@example.org"), "recipients are masked in logs");
+    assert!(
+        !log.contains("ann@example.org"),
+        "recipients are masked in logs"
+    );
     assert!(!log.contains("PRIVATE KEY"), "no key material in logs");
 }
 
@@ -127,13 +139,21 @@ async fn short_lived_tokens_are_refreshed_without_a_failed_send() {
     }
     worker.stop();
     let statuses = google.responses_by_status();
-    assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), vec![200], "{statuses:?}");
+    assert_eq!(
+        statuses.keys().copied().collect::<Vec<_>>(),
+        vec![200],
+        "{statuses:?}"
+    );
     let grants = google.token_grants();
     assert!(grants.len() >= 2, "tokens were refreshed: {grants:?}");
     assert!(grants.iter().all(|g| g.ok), "{grants:?}");
     for id in ids {
         let status = queue.status(id).await.unwrap().unwrap();
-        assert_eq!((status.attempts, status.deliveries), (0, 1), "no failed attempt");
+        assert_eq!(
+            (status.attempts, status.deliveries),
+            (0, 1),
+            "no failed attempt"
+        );
     }
 }
 
@@ -182,14 +202,18 @@ async fn a_daily_limit_parks_only_that_sender() {
     let queue = env.queue().await;
     let parked = enqueue(&queue, &job(SENDER, "ann@example.org", "parked")).await;
     let worker = env.worker("w1", &[]);
-    eventually(Duration::from_secs(20), "the sender to be paused", || async {
-        queue
-            .sender_states()
-            .await
-            .unwrap()
-            .iter()
-            .any(|s| s.sender == SENDER && s.paused_until_ms.is_some())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the sender to be paused",
+        || async {
+            queue
+                .sender_states()
+                .await
+                .unwrap()
+                .iter()
+                .any(|s| s.sender == SENDER && s.paused_until_ms.is_some())
+        },
+    )
     .await;
     let other = enqueue(&queue, &job(OTHER, "bob@example.org", "goes")).await;
     wait_state(&queue, other, JobState::Sent, Duration::from_secs(20)).await;
@@ -212,8 +236,16 @@ async fn a_401_gets_one_fresh_token_and_goes_through() {
     wait_state(&queue, id, JobState::Sent, Duration::from_secs(20)).await;
     worker.stop();
     let status = queue.status(id).await.unwrap().unwrap();
-    assert_eq!((status.attempts, status.deliveries), (0, 1), "sent in the same delivery");
-    assert_eq!(google.token_grants().len(), 2, "one token, then one fresh token");
+    assert_eq!(
+        (status.attempts, status.deliveries),
+        (0, 1),
+        "sent in the same delivery"
+    );
+    assert_eq!(
+        google.token_grants().len(),
+        2,
+        "one token, then one fresh token"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,14 +256,18 @@ async fn a_sender_google_refuses_is_quarantined_while_others_keep_sending() {
     // Not a user of the Workspace domain: the token endpoint answers invalid_grant.
     let stranger = enqueue(&queue, &job("ghost@example.com", "ann@example.org", "no")).await;
     let worker = env.worker("w1", &[]);
-    eventually(Duration::from_secs(20), "the sender to be quarantined", || async {
-        queue
-            .sender_states()
-            .await
-            .unwrap()
-            .iter()
-            .any(|s| s.sender == "ghost@example.com" && s.quarantined.is_some())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the sender to be quarantined",
+        || async {
+            queue
+                .sender_states()
+                .await
+                .unwrap()
+                .iter()
+                .any(|s| s.sender == "ghost@example.com" && s.quarantined.is_some())
+        },
+    )
     .await;
     let fine = enqueue(&queue, &job(SENDER, "bob@example.org", "yes")).await;
     wait_state(&queue, fine, JobState::Sent, Duration::from_secs(20)).await;
@@ -255,7 +291,11 @@ async fn a_bad_request_is_dead_lettered_at_once_with_googles_message() {
     let status = queue.status(id).await.unwrap().unwrap();
     assert_eq!(status.deliveries, 1, "no retry");
     assert!(
-        status.last_error.as_deref().unwrap_or("").contains("Invalid To header"),
+        status
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("Invalid To header"),
         "{status:?}"
     );
 }
@@ -311,9 +351,17 @@ async fn two_workers_share_a_senders_quota_and_another_sender_is_unaffected() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     w1.stop();
     w2.stop();
-    assert_eq!(google.sent_by(SENDER).len(), 10, "exactly the minute's quota");
+    assert_eq!(
+        google.sent_by(SENDER).len(),
+        10,
+        "exactly the minute's quota"
+    );
     assert_eq!(google.sent_by(OTHER).len(), 5);
-    assert_eq!(google.rate_limited_responses(SENDER), 0, "Gmail never had to refuse");
+    assert_eq!(
+        google.rate_limited_responses(SENDER),
+        0,
+        "Gmail never had to refuse"
+    );
     let mut waiting = 0;
     for id in busy {
         let status = queue.status(id).await.unwrap().unwrap();
@@ -321,8 +369,229 @@ async fn two_workers_share_a_senders_quota_and_another_sender_is_unaffected() {
             waiting += 1;
             assert_eq!(status.attempts, 0, "waiting for quota spends no attempt");
             let due = status.due_at.unwrap();
-            assert!(due > chrono::Utc::now() + chrono::Duration::seconds(40), "{due}");
+            assert!(
+                due > chrono::Utc::now() + chrono::Duration::seconds(40),
+                "{due}"
+            );
         }
     }
     assert_eq!(waiting, 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quarantined_sender_goes_again_once_its_credentials_work() {
+    let google = FakeGoogle::start();
+    let env = gmail_env(&google, "[credentials]\nquarantine_recheck = \"1s\"\n");
+    let queue = env.queue().await;
+    let id = enqueue(&queue, &job("late@example.com", "ann@example.org", "later")).await;
+    let worker = env.worker("w1", &[]);
+    eventually(
+        Duration::from_secs(20),
+        "the sender to be quarantined",
+        || async {
+            queue
+                .sender_states()
+                .await
+                .unwrap()
+                .iter()
+                .any(|s| s.sender == "late@example.com" && s.quarantined.is_some())
+        },
+    )
+    .await;
+    // The Workspace admin creates the user: the next look at its credentials succeeds.
+    google.add_domain_user("late@example.com");
+    wait_state(&queue, id, JobState::Sent, Duration::from_secs(20)).await;
+    worker.stop();
+    assert_eq!(google.sent_by("late@example.com").len(), 1);
+    let states = queue.sender_states().await.unwrap();
+    assert!(states.iter().all(|s| s.quarantined.is_none()), "{states:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_gmail_account_with_a_stored_refresh_token_delivers() {
+    use std::sync::Arc;
+
+    use mailroom_testkit::google::ClientKind;
+    use mailroom_worker::credentials::{TokenKeys, TokenStore};
+
+    let google = FakeGoogle::start();
+    google.set_token_lifetime(Duration::from_secs(2));
+    let client = google.oauth_client(ClientKind::Installed);
+    let refresh = google.authorized_user(&client, "alice@gmail.example");
+    let env = gmail_env(&google, "");
+    let secrets = common::write_file(env.dir.path(), "client_secret.json", client.json.as_bytes());
+    let key_line = TokenKeys::generate_line("k1");
+    let keys = TokenKeys::parse(&key_line, "test", false).expect("a key");
+    let queue = env.queue().await;
+    TokenStore::new(queue.clone(), Arc::new(keys))
+        .put(
+            "alice@gmail.example",
+            &secrecy::SecretString::from(refresh.clone()),
+            &client.client_id,
+            &[GMAIL_SEND_SCOPE.to_owned()],
+        )
+        .await
+        .expect("store the token");
+
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let j = job(
+            "Alice <alice@gmail.example>",
+            &format!("f{i}@example.org"),
+            "Hi from Alice",
+        );
+        ids.push(enqueue(&queue, &j).await);
+    }
+    let worker = env.worker(
+        "w1",
+        &[
+            ("MAILROOM__CREDENTIALS__KIND", "authorized_user"),
+            (
+                "MAILROOM__CREDENTIALS__CLIENT_SECRETS",
+                secrets.to_str().unwrap(),
+            ),
+            ("MAILROOM_TOKEN_KEYS", key_line.trim()),
+        ],
+    );
+    for id in &ids {
+        wait_state(&queue, *id, JobState::Sent, Duration::from_secs(20)).await;
+    }
+    // Past the token's two seconds: the next send refreshes first and still goes through.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let late = enqueue(
+        &queue,
+        &job("alice@gmail.example", "late@example.org", "Later"),
+    )
+    .await;
+    wait_state(&queue, late, JobState::Sent, Duration::from_secs(20)).await;
+    let log = worker.stop();
+
+    let sent = google.sent_by("alice@gmail.example");
+    assert_eq!(sent.len(), 4);
+    let msg = MessageParser::default()
+        .parse(&sent[0].raw)
+        .expect("parses");
+    assert_eq!(msg.subject(), Some("Hi from Alice"));
+    assert_eq!(
+        msg.from().and_then(|a| a.first()).and_then(|a| a.address()),
+        Some("alice@gmail.example")
+    );
+    assert_eq!(
+        google
+            .responses_by_status()
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![200]
+    );
+    let refreshes = google
+        .token_grants()
+        .iter()
+        .filter(|g| g.grant_type == "refresh_token" && g.ok)
+        .count();
+    assert!(
+        refreshes >= 2,
+        "the expired token was refreshed ({refreshes})"
+    );
+    assert!(
+        !log.contains(&refresh),
+        "the refresh token never reaches the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scrape_shows_gmail_errors_refreshes_quarantine_and_quota() {
+    use common::http::{get, listen_addr, sample};
+
+    let google = FakeGoogle::start();
+    google.inject(FaultRule::send(Fault::unavailable()).times(1));
+    let env = gmail_env(
+        &google,
+        "[jobs]\nallowed_senders = [\"noreply@example.com\", \"ghost@example.com\"]\n\n\
+         [credentials]\nquarantine_recheck = \"1h\"\n\n[http]\nrefresh = \"200ms\"\n",
+    );
+    let queue = env.queue().await;
+    let good = enqueue(&queue, &job(SENDER, "ann@example.org", "hello")).await;
+    let ghost = enqueue(&queue, &job("ghost@example.com", "bob@example.org", "boo")).await;
+    let mut worker = env.worker("w1", &[]);
+    let addr = listen_addr(&mut worker);
+    wait_state(&queue, good, JobState::Sent, Duration::from_secs(20)).await;
+    eventually(
+        Duration::from_secs(20),
+        "the ghost to be quarantined",
+        || async {
+            queue
+                .status(ghost)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_error
+                .is_some()
+        },
+    )
+    .await;
+    let mut scrape = String::new();
+    eventually(Duration::from_secs(10), "the quarantine gauge", || {
+        scrape = get(&addr, "/metrics").body;
+        let up = sample(
+            &scrape,
+            "mailroom_sender_quarantined{sender=\"ghost@example.com\"}",
+        );
+        async move { up == Some(1.0) }
+    })
+    .await;
+    let value = |name: &str| sample(&scrape, name).unwrap_or_else(|| panic!("{name}:\n{scrape}"));
+    assert_eq!(
+        value("mailroom_gmail_errors_total{reason=\"backend_error\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("mailroom_gmail_errors_total{reason=\"invalid_grant\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("mailroom_gmail_errors_total{reason=\"daily_limit\"}"),
+        0.0
+    );
+    assert_eq!(
+        value("mailroom_sender_quarantined{sender=\"noreply@example.com\"}"),
+        0.0
+    );
+    assert!(value("mailroom_oauth_token_refreshes_total{outcome=\"ok\"}") >= 1.0);
+    assert!(value("mailroom_oauth_token_refreshes_total{outcome=\"error\"}") >= 1.0);
+    // Two sends admitted for noreply@ this minute (the 503 and the retry): 148 left.
+    assert_eq!(
+        value("mailroom_sender_quota_remaining{sender=\"noreply@example.com\",window=\"minute\"}"),
+        148.0
+    );
+    assert_eq!(
+        value("mailroom_jobs_completed_total{outcome=\"sent\"}"),
+        1.0
+    );
+    assert!(!scrape.contains("ann@example.org") && !scrape.contains("bob@example.org"));
+    // One sender's revoked credentials do not make the worker unready.
+    assert_eq!(get(&addr, "/readyz").status, 200);
+    worker.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_whose_tokens_all_fail_is_not_ready() {
+    use common::http::{get, listen_addr};
+
+    let google = FakeGoogle::start();
+    let env = gmail_env(&google, "[credentials]\nquarantine_recheck = \"1h\"\n");
+    let queue = env.queue().await;
+    let mut worker = env.worker("w1", &[]);
+    let addr = listen_addr(&mut worker);
+    assert_eq!(get(&addr, "/readyz").status, 200, "nothing tried yet");
+    enqueue(&queue, &job("ghost@example.com", "ann@example.org", "boo")).await;
+    let mut answer = get(&addr, "/readyz");
+    eventually(Duration::from_secs(20), "readyz to turn 503", || {
+        answer = get(&addr, "/readyz");
+        let status = answer.status;
+        async move { status == 503 }
+    })
+    .await;
+    assert!(answer.body.contains("credentials"), "{}", answer.body);
+    worker.stop();
 }

@@ -2,8 +2,10 @@
 -- KEYS: ready, scheduled, dead, workers
 -- ARGV: prefix, now_ms, dedup_ttl_s, then per job: id, idempotency_key|"", payload, due_ms|0, expires_ms|0, meta_json
 -- Returns per job: id (the existing job's id for a duplicate), 1 if duplicate else 0
+-- Every job created adds one to the queue-wide counter `enqueued` in {prefix}:counters.
 local prefix, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
+local created = 0
 for i = 4, #ARGV, 6 do
   local id, idem, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local due, expires, meta = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), ARGV[i + 5]
@@ -34,8 +36,12 @@ for i = 4, #ARGV, 6 do
       local entry = redis.call('XADD', KEYS[1], '*', 'id', id)
       redis.call('HSET', jk, 'state', 'queued', 'entry', entry)
     end
+    created = created + 1
     out[#out + 1] = id
     out[#out + 1] = 0
   end
+end
+if created > 0 then
+  redis.call('HINCRBY', prefix .. ':counters', 'enqueued', created)
 end
 return out

@@ -1,11 +1,13 @@
 -- Take over entries whose lease ran out (their worker died), or dead-letter them as poison.
 -- KEYS: ready, scheduled, dead, workers
 -- ARGV: prefix, now_ms, group, consumer, lease_ms, max_deliveries, count
--- Returns claimed entries as { entry_id, job_id } pairs, flattened.
+-- Returns how many jobs were dead-lettered as poison (as a string), then the claimed entries
+-- as { entry_id, job_id } pairs, flattened.
 local prefix, now, group, consumer = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local lease, max, count = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local pending = redis.call('XPENDING', KEYS[1], group, 'IDLE', lease, '-', '+', count)
-local out = {}
+local out = { '0' }
+local poisoned = 0
 for _, p in ipairs(pending) do
   local entry, delivered = p[1], tonumber(p[4])
   local rows = redis.call('XRANGE', KEYS[1], entry, entry)
@@ -27,6 +29,7 @@ for _, p in ipairs(pending) do
         'last_error', 'poison: delivered ' .. delivered .. ' times without an outcome')
       redis.call('HDEL', jk, 'entry')
       redis.call('ZADD', KEYS[3], now, id)
+      poisoned = poisoned + 1
     end
   else
     local claimed = redis.call('XCLAIM', KEYS[1], group, consumer, lease, entry)
@@ -36,4 +39,5 @@ for _, p in ipairs(pending) do
     end
   end
 end
+out[1] = tostring(poisoned)
 return out

@@ -1,7 +1,8 @@
--- Queue counts in a handful of O(1) commands.
+-- Queue counts in a handful of O(1) commands (and one O(log n) XRANGE).
 -- KEYS: ready, scheduled, dead, workers
--- ARGV: group
--- Returns { stream_length, pending, scheduled, dead, oldest_ready_ms or -1, workers }
+-- ARGV: group, counters key
+-- Returns { stream_length, pending, scheduled, dead, oldest_ready_ms or -1, workers,
+--   jobs ever enqueued }
 local group = ARGV[1]
 local len = redis.call('XLEN', KEYS[1])
 local pending, last = 0, '0-0'
@@ -24,5 +25,6 @@ local first = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1)
 if first[1] then
   oldest = tonumber(string.match(first[1][1], '^(%d+)'))
 end
+local enqueued = tonumber(redis.call('HGET', ARGV[2], 'enqueued') or '0')
 return { len, pending, redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3]), oldest,
-  redis.call('HLEN', KEYS[4]) }
+  redis.call('HLEN', KEYS[4]), enqueued }

@@ -1,9 +1,11 @@
-//! The `mailroom` command line: `run` the worker, `send` a job, and look after the queue
-//! (`status`, `queue stats`, `dead …`).
+//! The `mailroom` command line: `run` the worker, `send` a job, look after the queue
+//! (`status`, `queue stats`, `dead …`) and senders' Gmail credentials (`auth …`).
 //!
 //! Exit status: 0 on success, 2 for invalid input (arguments, a job, the config), 1 when Redis
 //! is unavailable or anything else fails.
 
+mod auth;
+mod config_cmd;
 mod dead;
 mod mime;
 mod queue;
@@ -58,6 +60,12 @@ pub enum Command {
     /// Inspect, retry or purge dead-lettered jobs.
     #[command(subcommand)]
     Dead(dead::DeadCommand),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+    /// Enroll senders and look after their Gmail credentials.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
 }
 
 /// Why a command failed, and so its exit status.
@@ -120,6 +128,8 @@ fn dispatch(cli: Cli) -> CliResult {
             Command::Status(args) => status::run(&config, args).await,
             Command::Queue(cmd) => queue::run(&config, cmd).await,
             Command::Dead(cmd) => dead::run(&config, cmd).await,
+            Command::Config(cmd) => config_cmd::run(&config, cmd),
+            Command::Auth(cmd) => auth::run(&config, cmd).await,
         }
     })
 }

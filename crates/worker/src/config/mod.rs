@@ -5,6 +5,7 @@
 //! Every section is a value with documented defaults; `config/default.toml` at the root of the
 //! workspace lists every key with its default.
 
+mod google;
 mod load;
 mod redis_url;
 mod sections;
@@ -16,11 +17,12 @@ use mailroom_jobs::{Policy, SenderAllowlist};
 use mailroom_queue::{QueueConfig, RetryPolicy};
 use serde::{Deserialize, Serialize};
 
+pub use google::{CredentialKind, CredentialsSection, GoogleSection, QuotaSection};
 pub use load::{ENV_PREFIX, ENV_SEPARATOR, load, load_with_env};
 pub use redis_url::RedisUrl;
 pub use sections::{
-    Environment, JobsSection, LogFormat, LogSection, NullSection, OutboxSection, RedisSection,
-    TransportKind, TransportSection, WorkerSection,
+    Environment, HttpSection, JobsSection, LogFormat, LogSection, NullSection, OutboxSection,
+    RedisSection, TransportKind, TransportSection, WorkerSection,
 };
 
 /// Everything `mailroom` reads at start.
@@ -42,6 +44,14 @@ pub struct Config {
     pub jobs: JobsSection,
     /// Where messages go.
     pub transport: TransportSection,
+    /// Google's endpoints.
+    pub google: GoogleSection,
+    /// Who the worker sends as (the `gmail` transport).
+    pub credentials: CredentialsSection,
+    /// Gmail's sending limits.
+    pub quota: QuotaSection,
+    /// The HTTP listener (metrics, health).
+    pub http: HttpSection,
     /// Log output.
     pub log: LogSection,
 }
@@ -120,6 +130,17 @@ impl Config {
             max_message_bytes: j.max_message_bytes,
             allowed_senders,
         })
+    }
+
+    /// Gmail's limits as the sender gate enforces them.
+    #[must_use]
+    pub fn sender_limits(&self) -> mailroom_queue::SenderLimits {
+        mailroom_queue::SenderLimits {
+            per_minute: self.quota.sender_per_minute,
+            per_day: self.quota.sender_per_day,
+            project_per_minute: self.quota.project_per_minute,
+            quarantine_recheck: self.credentials.quarantine_recheck,
+        }
     }
 
     /// How long a stopping worker waits for in-flight sends.

@@ -97,6 +97,8 @@ pub enum TransportKind {
     Outbox,
     /// Discards every message (benchmarks).
     Null,
+    /// Sends through the Gmail API (`users.messages.send`) as the job's sender.
+    Gmail,
 }
 
 impl TransportKind {
@@ -106,6 +108,7 @@ impl TransportKind {
         match self {
             Self::Outbox => "outbox",
             Self::Null => "null",
+            Self::Gmail => "gmail",
         }
     }
 }
@@ -114,7 +117,7 @@ impl TransportKind {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TransportSection {
-    /// `outbox` or `null`. Default `outbox`.
+    /// `outbox`, `null` or `gmail`. Default `outbox`.
     pub kind: TransportKind,
     /// Lets `environment = "production"` use the outbox transport. Default false.
     pub allow_outbox_in_production: bool,
@@ -178,5 +181,54 @@ impl Default for LogSection {
             format: LogFormat::Pretty,
             level: "info".to_owned(),
         }
+    }
+}
+
+/// `[http]`: the HTTP listener for `/metrics`, `/livez` and `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    /// IP address and port to listen on, e.g. `"0.0.0.0:9187"`; `"off"` (or `""`) runs no
+    /// listener. Port 0 picks a free port (logged at start). Default `"127.0.0.1:9187"`.
+    #[serde(with = "listen_addr")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// How often the queue gauges of `/metrics` are read from Redis. Default `5s`.
+    #[serde(with = "humantime_serde")]
+    pub refresh: Duration,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9187))),
+            refresh: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `http.listen` as a string: an address and port, or `off`.
+mod listen_addr {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(addr: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match addr {
+            Some(addr) => s.collect_str(addr),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        let text = text.trim();
+        if text.is_empty() || text.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|_| {
+            D::Error::custom(format!(
+                "{text:?} is not an IP address and port like \"127.0.0.1:9187\", or \"off\""
+            ))
+        })
     }
 }

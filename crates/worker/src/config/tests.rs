@@ -238,3 +238,74 @@ fn production_refuses_the_outbox_unless_allowed() {
     );
     assert!(null.is_ok(), "{null:?}");
 }
+
+#[test]
+fn the_gmail_transport_needs_its_credentials_named_by_key() {
+    let env = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<HashMap<_, _>>()
+    };
+    let err = load_with_env(None, env(&[("MAILROOM__TRANSPORT__KIND", "gmail")])).unwrap_err();
+    assert_eq!(err.key(), Some("credentials.service_account_key"));
+    let err = load_with_env(
+        None,
+        env(&[
+            ("MAILROOM__TRANSPORT__KIND", "gmail"),
+            ("MAILROOM__CREDENTIALS__KIND", "authorized_user"),
+        ]),
+    )
+    .unwrap_err();
+    assert_eq!(err.key(), Some("credentials.client_secrets"));
+    let err = load_with_env(None, env(&[("MAILROOM__QUOTA__SENDER_PER_MINUTE", "0")])).unwrap_err();
+    assert_eq!(err.key(), Some("quota.sender_per_minute"));
+    let err = load_with_env(
+        None,
+        env(&[("MAILROOM__GOOGLE__API_BASE", "gmail.example")]),
+    )
+    .unwrap_err();
+    assert_eq!(err.key(), Some("google.api_base"));
+    let ok = load_with_env(
+        None,
+        env(&[
+            ("MAILROOM__TRANSPORT__KIND", "gmail"),
+            (
+                "MAILROOM__CREDENTIALS__SERVICE_ACCOUNT_KEY",
+                "/run/secrets/sa.json",
+            ),
+            ("MAILROOM__QUOTA__SENDER_PER_DAY", "500"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(ok.sender_limits().per_day, 500);
+    assert_eq!(ok.sender_limits().per_minute, 150);
+}
+
+#[test]
+fn the_http_listener_is_an_address_or_off() {
+    let defaults = load_with_env(None, HashMap::new()).unwrap();
+    assert_eq!(
+        defaults.http.listen,
+        Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9187)))
+    );
+    assert_eq!(defaults.http.refresh, Duration::from_secs(5));
+    let production = load_with_env(Some(&shipped("production.example.toml")), HashMap::new());
+    assert_eq!(
+        production.unwrap().http.listen,
+        Some(std::net::SocketAddr::from(([0, 0, 0, 0], 9187)))
+    );
+
+    let config = load_toml("[http]\nlisten = \"[::1]:9100\"\nrefresh = \"1s\"\n", &[]).unwrap();
+    assert_eq!(config.http.listen, Some("[::1]:9100".parse().unwrap()));
+    assert_eq!(config.http.refresh, Duration::from_secs(1));
+    for off in ["off", "OFF", ""] {
+        let config = load_toml("", &[("MAILROOM__HTTP__LISTEN", off)]).unwrap();
+        assert_eq!(config.http.listen, None, "{off:?}");
+    }
+
+    let err = load_toml("[http]\nlisten = \"localhost\"\n", &[]).unwrap_err();
+    assert!(err.to_string().starts_with("http.listen: "), "{err}");
+    let err = load_toml("", &[("MAILROOM__HTTP__REFRESH", "10ms")]).unwrap_err();
+    assert_eq!(err.key(), Some("http.refresh"));
+}

@@ -47,6 +47,7 @@ impl Config {
         self.check_retry()?;
         self.check_jobs()?;
         self.check_transport()?;
+        self.check_http()?;
         self.check_gmail()?;
         EnvFilter::try_new(&self.log.level)
             .map(drop)
@@ -107,6 +108,14 @@ impl Config {
         self.policy().map(drop)
     }
 
+    fn check_http(&self) -> Check {
+        rule(
+            self.http.refresh >= std::time::Duration::from_millis(100),
+            "http.refresh",
+            "must be at least 100ms",
+        )
+    }
+
     fn check_transport(&self) -> Check {
         let t = &self.transport;
         if t.kind == TransportKind::Outbox {
@@ -145,7 +154,11 @@ impl Config {
             "google.api_base",
             "must end with '/'",
         )?;
-        rule(!g.timeout.is_zero(), "google.timeout", "must be more than 0")?;
+        rule(
+            !g.timeout.is_zero(),
+            "google.timeout",
+            "must be more than 0",
+        )?;
         let q = &self.quota;
         for (key, value) in [
             ("quota.sender_per_minute", q.sender_per_minute),

@@ -57,11 +57,25 @@ impl ServiceAccountSource {
         timeout: Duration,
         hook: RefreshHook,
     ) -> Result<Self, CredentialError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            CredentialError::BadKey(format!("cannot read {}: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CredentialError::BadKey(format!("cannot read {}: {e}", path.display())))?;
         Self::from_json(&text, timeout, hook)
             .map_err(|e| CredentialError::BadKey(format!("{}: {e}", path.display())))
+    }
+
+    /// The source `[credentials] service_account_key` names.
+    ///
+    /// # Errors
+    /// [`CredentialError::BadKey`] when the key is not configured or cannot be used.
+    pub fn from_config(config: &crate::Config, hook: RefreshHook) -> Result<Self, CredentialError> {
+        let path = config
+            .credentials
+            .service_account_key
+            .as_deref()
+            .ok_or_else(|| {
+                CredentialError::BadKey("credentials.service_account_key is not set".to_owned())
+            })?;
+        Self::from_file(path, config.google.timeout, hook)
     }
 
     /// Parses a service account key (the JSON file Google Cloud gives you).
@@ -73,10 +87,13 @@ impl ServiceAccountSource {
         timeout: Duration,
         hook: RefreshHook,
     ) -> Result<Self, CredentialError> {
-        let key: ServiceAccountKey = serde_json::from_str(json).map_err(|e| {
-            CredentialError::BadKey(format!("not a service account key file: {e}"))
-        })?;
-        if key.key_type.as_deref().is_some_and(|t| t != "service_account") {
+        let key: ServiceAccountKey = serde_json::from_str(json)
+            .map_err(|e| CredentialError::BadKey(format!("not a service account key file: {e}")))?;
+        if key
+            .key_type
+            .as_deref()
+            .is_some_and(|t| t != "service_account")
+        {
             return Err(CredentialError::BadKey(format!(
                 "the key file is of type {:?}, not \"service_account\"",
                 key.key_type.as_deref().unwrap_or_default()
@@ -243,7 +260,9 @@ mod tests {
             hook(),
         )
         .unwrap_err();
-        assert!(matches!(err, CredentialError::BadKey(m) if m.contains("not a service account key")));
+        assert!(
+            matches!(err, CredentialError::BadKey(m) if m.contains("not a service account key"))
+        );
     }
 
     #[test]

@@ -133,6 +133,13 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
 
     /// Sends one message.
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>>;
+
+    /// Checks that `sender` can send again (fresh credentials), without sending anything.
+    /// Transports without credentials have nothing to check.
+    fn check_sender<'a>(&'a self, sender: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
+        let _ = sender;
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Builds the transport the config asks for; `hook` hears of every token refresh.

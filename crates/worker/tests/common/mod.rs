@@ -13,6 +13,7 @@ use mailroom_jobs::{EmailJob, JobId};
 use mailroom_queue::{JobState, Queue, QueueConfig, QueueStats};
 use mailroom_testkit::RedisServer;
 
+pub mod http;
 mod worker;
 pub use worker::Worker;
 
@@ -32,7 +33,8 @@ pub struct Env {
 impl Env {
     /// A fresh Redis and a config pointing at it, with `extra` TOML appended (sections other
     /// than `[redis]`, `[transport.outbox]` and `[log]`). Idle reads block for 200 ms at most
-    /// (`MAILROOM__QUEUE__BLOCK`), so stopping workers is quick.
+    /// (`MAILROOM__QUEUE__BLOCK`), so stopping workers is quick; the HTTP listener takes a free
+    /// port (`MAILROOM__HTTP__LISTEN`), so workers never compete for one.
     pub fn new(extra: &str) -> Self {
         let redis = RedisServer::start();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -45,7 +47,13 @@ impl Env {
             outbox = outbox.display(),
         );
         fs::write(&config, toml).expect("write config");
-        let vars = vec![("MAILROOM__QUEUE__BLOCK".to_owned(), "200ms".to_owned())];
+        let vars = vec![
+            ("MAILROOM__QUEUE__BLOCK".to_owned(), "200ms".to_owned()),
+            (
+                "MAILROOM__HTTP__LISTEN".to_owned(),
+                "127.0.0.1:0".to_owned(),
+            ),
+        ];
         Self {
             redis,
             dir,

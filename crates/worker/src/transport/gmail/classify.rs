@@ -91,10 +91,12 @@ pub fn classify(failed: &Failed, now: DateTime<Utc>) -> SendError {
             "mail_sending_limit",
             text("mail sending limit reached"),
         ),
-        (_, "userRateLimitExceeded") => {
-            SendError::with(Verdict::RateLimited, "user_rate_limited", text("rate limited"))
-                .after(hinted)
-        }
+        (_, "userRateLimitExceeded") => SendError::with(
+            Verdict::RateLimited,
+            "user_rate_limited",
+            text("rate limited"),
+        )
+        .after(hinted),
         (_, "rateLimitExceeded") | (429, _) => {
             SendError::with(Verdict::RateLimited, "rate_limited", text("rate limited"))
                 .after(hinted)
@@ -105,10 +107,8 @@ pub fn classify(failed: &Failed, now: DateTime<Utc>) -> SendError {
         }
         (502, _) => SendError::with(Verdict::Transient, "bad_gateway", text("bad gateway"))
             .after(failed.retry_after),
-        (500..=599, _) => {
-            SendError::with(Verdict::Transient, "server_error", text("server error"))
-                .after(failed.retry_after)
-        }
+        (500..=599, _) => SendError::with(Verdict::Transient, "server_error", text("server error"))
+            .after(failed.retry_after),
         (401, _) => SendError::with(
             Verdict::Transient,
             "unauthorized",
@@ -134,7 +134,9 @@ fn until(now: DateTime<Utc>, hinted: Option<Duration>, fallback: Duration) -> Da
 fn retry_after_in(message: &str, now: DateTime<Utc>) -> Option<Duration> {
     let rest = &message[message.find("Retry after ")? + "Retry after ".len()..];
     let stamp = rest.split_whitespace().next()?;
-    let at = DateTime::parse_from_rfc3339(stamp).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc3339(stamp)
+        .ok()?
+        .with_timezone(&Utc);
     (at - now).to_std().ok()
 }
 
@@ -156,8 +158,14 @@ mod tests {
     fn server_errors_and_lost_answers_are_transient() {
         let now = Utc::now();
         for (failed, label) in [
-            (google(500, "backendError", "Backend Error"), "backend_error"),
-            (google(503, "", "The service is currently unavailable."), "server_error"),
+            (
+                google(500, "backendError", "Backend Error"),
+                "backend_error",
+            ),
+            (
+                google(503, "", "The service is currently unavailable."),
+                "server_error",
+            ),
             (google(504, "", "Deadline exceeded"), "server_error"),
             (
                 Failed {
@@ -192,13 +200,23 @@ mod tests {
     #[test]
     fn rate_limits_delay_the_sender_and_keep_retry_after() {
         let now = Utc::now();
-        let mut failed = google(429, "rateLimitExceeded", "Too many concurrent requests for user.");
+        let mut failed = google(
+            429,
+            "rateLimitExceeded",
+            "Too many concurrent requests for user.",
+        );
         failed.retry_after = Some(Duration::from_secs(7));
         let e = classify(&failed, now);
         assert_eq!(e.verdict, Verdict::RateLimited);
         assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
-        let e = classify(&google(403, "userRateLimitExceeded", "User Rate Limit Exceeded"), now);
-        assert_eq!((e.verdict, e.reason), (Verdict::RateLimited, "user_rate_limited"));
+        let e = classify(
+            &google(403, "userRateLimitExceeded", "User Rate Limit Exceeded"),
+            now,
+        );
+        assert_eq!(
+            (e.verdict, e.reason),
+            (Verdict::RateLimited, "user_rate_limited")
+        );
     }
 
     #[test]
@@ -217,7 +235,10 @@ mod tests {
         let want = DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z").unwrap();
         assert_eq!(e.verdict, Verdict::SenderLimit { until: want.into() });
         assert_eq!(e.reason, "mail_sending_limit");
-        let e = classify(&google(403, "dailyLimitExceeded", "Daily Limit Exceeded"), now);
+        let e = classify(
+            &google(403, "dailyLimitExceeded", "Daily Limit Exceeded"),
+            now,
+        );
         assert_eq!(
             e.verdict,
             Verdict::SenderLimit {
@@ -232,14 +253,25 @@ mod tests {
         let e = classify(&google(400, "invalidArgument", "Invalid To header"), now);
         assert_eq!(e.verdict, Verdict::Permanent);
         assert!(e.message.contains("Invalid To header"), "{}", e.message);
-        let e = classify(&google(403, "domainPolicy", "The domain administrators have disabled Gmail apps."), now);
+        let e = classify(
+            &google(
+                403,
+                "domainPolicy",
+                "The domain administrators have disabled Gmail apps.",
+            ),
+            now,
+        );
         assert_eq!((e.verdict, e.reason), (Verdict::Permanent, "forbidden"));
     }
 
     #[test]
     fn a_token_without_the_send_scope_quarantines_the_sender() {
         let e = classify(
-            &google(403, "insufficientPermissions", "Request had insufficient authentication scopes."),
+            &google(
+                403,
+                "insufficientPermissions",
+                "Request had insufficient authentication scopes.",
+            ),
             Utc::now(),
         );
         assert_eq!(e.verdict, Verdict::Credentials);

@@ -2,7 +2,7 @@
 //! with the rendered message uploaded as `message/rfc822` and the `gmail.send` scope only.
 //!
 //! A 401 gets one fresh token and one more try; every other failure is classified where it is
-//! born ([`classify`]).
+//! born (see [`mod@classify`] for the table).
 
 pub mod classify;
 
@@ -64,11 +64,10 @@ impl GmailTransport {
             .enable_http1()
             .enable_http2()
             .build();
-        let client = hyper_util::client::legacy::Client::builder(
-            hyper_util::rt::TokioExecutor::new(),
-        )
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build(connector);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(90))
+                .build(connector);
         Ok(Self {
             client,
             api_base: api_base.to_owned(),
@@ -184,6 +183,17 @@ fn credential_error(e: &CredentialError) -> SendError {
 impl Transport for GmailTransport {
     fn name(&self) -> &'static str {
         "gmail"
+    }
+
+    fn check_sender<'a>(&'a self, sender: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            self.tokens.invalidate(sender);
+            self.tokens
+                .token(sender)
+                .await
+                .map(drop)
+                .map_err(|e| credential_error(&e))
+        })
     }
 
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>> {

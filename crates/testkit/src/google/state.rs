@@ -1,0 +1,473 @@
+//! Everything the fake knows and remembers: registered accounts, clients and
+//! delegations, issued tokens and codes, accepted messages and the request
+//! logs tests inspect. One [`State`] sits behind a mutex shared by the
+//! server and [`FakeGoogle`](super::FakeGoogle).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+use super::faults::FaultSet;
+use super::quota::{Quota, QuotaTracker};
+
+/// `https://www.googleapis.com/auth/gmail.send`: send mail only.
+pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
+/// `https://mail.google.com/`: full mailbox access (also allows sending).
+pub const MAIL_GOOGLE_SCOPE: &str = "https://mail.google.com/";
+/// `openid`.
+pub const OPENID_SCOPE: &str = "openid";
+/// `https://www.googleapis.com/auth/userinfo.email` (what `email` stands for).
+pub const USERINFO_EMAIL_SCOPE: &str = "https://www.googleapis.com/auth/userinfo.email";
+/// `https://www.googleapis.com/auth/userinfo.profile` (what `profile` stands
+/// for).
+pub const USERINFO_PROFILE_SCOPE: &str = "https://www.googleapis.com/auth/userinfo.profile";
+
+/// The scopes of refresh tokens made by
+/// [`FakeGoogle::authorized_user`](super::FakeGoogle::authorized_user).
+pub(crate) const AUTHORIZED_USER_SCOPES: [&str; 4] = [
+    GMAIL_SEND_SCOPE,
+    OPENID_SCOPE,
+    USERINFO_EMAIL_SCOPE,
+    USERINFO_PROFILE_SCOPE,
+];
+
+/// The project every registered account and client belongs to.
+pub(crate) const PROJECT_ID: &str = "mailroom-fake";
+
+/// How long an authorization code may wait to be exchanged.
+pub(crate) const CODE_LIFETIME: Duration = Duration::from_secs(600);
+
+/// A service account registered with the fake, and its key file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccount {
+    /// The numeric OAuth client ID domain-wide delegation is granted to.
+    pub client_id: String,
+    /// `name@project.iam.gserviceaccount.com` (whatever was registered).
+    pub client_email: String,
+    /// A complete Google service-account key file (JSON) whose `token_uri`
+    /// is the fake's token endpoint.
+    pub key_json: String,
+}
+
+/// What kind of OAuth client (Google Cloud Console "application type").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKind {
+    /// "Desktop app": any loopback redirect URI (`http://127.0.0.1:PORT/…`,
+    /// `http://localhost:PORT/…`) is allowed.
+    Installed,
+    /// "Web application": only the registered redirect URIs are allowed.
+    Web {
+        /// The exact redirect URIs allowed.
+        redirect_uris: Vec<String>,
+    },
+}
+
+/// An OAuth client registered with the fake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClient {
+    /// `NNNN-xxxx.apps.googleusercontent.com`.
+    pub client_id: String,
+    /// `GOCSPX-…`.
+    pub client_secret: String,
+    /// The `client_secret.json` the Cloud Console offers for download
+    /// (`{"installed":{…}}` or `{"web":{…}}`), pointing at the fake.
+    pub json: String,
+}
+
+/// One message the fake accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The mailbox it was sent from: the access token's subject.
+    pub user: String,
+    /// The RFC 822 message exactly as uploaded (decoded from base64 where
+    /// the request encoded it).
+    pub raw: Vec<u8>,
+    /// Gmail's message ID (16 hex digits).
+    pub id: String,
+    /// The thread it landed in: the requested `threadId` when that thread
+    /// is known for the user, else a new one (equal to `id`).
+    pub thread_id: String,
+    /// When it was accepted.
+    pub at: SystemTime,
+}
+
+/// One call to the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// The `grant_type` parameter as sent (`refresh_token`,
+    /// `authorization_code`, `urn:ietf:params:oauth:grant-type:jwt-bearer`).
+    pub grant_type: String,
+    /// The user the token is for, when known: the JWT's `sub`, or the user
+    /// of the refresh token or authorization code.
+    pub subject: Option<String>,
+    /// The OAuth client (or service account client ID), when known.
+    pub client_id: Option<String>,
+    /// Whether a token was issued.
+    pub ok: bool,
+    /// The HTTP status answered; `None` if the connection was dropped.
+    pub status: Option<u16>,
+    /// The OAuth `error` code of a refusal.
+    pub error: Option<String>,
+    /// When the request arrived.
+    pub at: SystemTime,
+}
+
+/// One request to the authorization (consent) endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthRequest {
+    /// The query parameters (`client_id`, `redirect_uri`, `scope`, `state`,
+    /// `code_challenge_method`, `access_type`, `prompt`, …).
+    pub params: BTreeMap<String, String>,
+    /// When the request arrived.
+    pub at: SystemTime,
+}
+
+impl AuthRequest {
+    /// One query parameter.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
+    /// The requested scopes (`scope`, split on spaces).
+    pub fn scopes(&self) -> Vec<&str> {
+        self.param("scope")
+            .map(|s| s.split_whitespace().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A registered service account.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceAccountRecord {
+    pub client_id: String,
+    pub private_key_id: String,
+}
+
+/// A Google account the fake knows.
+#[derive(Debug, Clone)]
+pub(crate) struct UserRecord {
+    /// The address as registered (lowercase).
+    pub email: String,
+    /// The stable numeric account ID (`sub`).
+    pub sub: String,
+    /// A Workspace user a service account may impersonate.
+    pub domain_user: bool,
+}
+
+/// A registered OAuth client.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientRecord {
+    pub secret: String,
+    pub kind: ClientKind,
+}
+
+/// An issued refresh token.
+#[derive(Debug, Clone)]
+pub(crate) struct RefreshRecord {
+    pub client_id: String,
+    pub user: String,
+    pub scopes: Vec<String>,
+    pub revoked: bool,
+}
+
+/// An issued access token.
+#[derive(Debug, Clone)]
+pub(crate) struct AccessRecord {
+    /// The OAuth client, or the service account's client ID.
+    pub client_id: String,
+    /// The user (or, without impersonation, the service account) it acts as.
+    pub subject: String,
+    pub scopes: Vec<String>,
+    pub expires_at: SystemTime,
+    /// The refresh token it was obtained with, if any.
+    pub refresh_token: Option<String>,
+    /// Whether the token was issued with `access_type=offline`.
+    pub offline: bool,
+    pub revoked: bool,
+}
+
+/// An issued, not yet exchanged authorization code.
+#[derive(Debug, Clone)]
+pub(crate) struct CodeRecord {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub user: String,
+    pub scopes: Vec<String>,
+    /// `(code_challenge, method)` when PKCE was used.
+    pub challenge: Option<(String, String)>,
+    pub offline: bool,
+    /// Whether the exchange also returns a refresh token.
+    pub issue_refresh_token: bool,
+    pub issued: Instant,
+}
+
+/// Why an access token is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenProblem {
+    Unknown,
+    Expired,
+    Revoked,
+}
+
+/// The fake's whole state.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub token_lifetime: Duration,
+    pub quota: Quota,
+    pub quota_tracker: QuotaTracker,
+    pub faults: FaultSet,
+
+    pub service_accounts: HashMap<String, ServiceAccountRecord>,
+    pub users: BTreeMap<String, UserRecord>,
+    /// Domain-wide delegation: client ID → scopes.
+    pub delegations: HashMap<String, BTreeSet<String>>,
+    pub clients: HashMap<String, ClientRecord>,
+    pub refresh_tokens: HashMap<String, RefreshRecord>,
+    pub access_tokens: HashMap<String, AccessRecord>,
+    pub codes: HashMap<String, CodeRecord>,
+    /// (client ID, user) pairs that have consented to offline access.
+    pub offline_grants: HashSet<(String, String)>,
+    pub consenting_user: Option<String>,
+    /// Thread IDs per user.
+    pub threads: HashMap<String, HashSet<String>>,
+
+    pub sent: Vec<SentMessage>,
+    pub grants: Vec<TokenGrant>,
+    pub auth_requests: Vec<AuthRequest>,
+    pub send_attempts: u64,
+    pub send_statuses: BTreeMap<u16, u64>,
+    pub rate_limited: HashMap<String, u64>,
+}
+
+impl State {
+    pub(crate) fn new(token_lifetime: Duration, quota: Quota, fault_seed: u64) -> State {
+        State {
+            token_lifetime,
+            quota,
+            quota_tracker: QuotaTracker::default(),
+            faults: FaultSet::new(fault_seed),
+            service_accounts: HashMap::new(),
+            users: BTreeMap::new(),
+            delegations: HashMap::new(),
+            clients: HashMap::new(),
+            refresh_tokens: HashMap::new(),
+            access_tokens: HashMap::new(),
+            codes: HashMap::new(),
+            offline_grants: HashSet::new(),
+            consenting_user: None,
+            threads: HashMap::new(),
+            sent: Vec::new(),
+            grants: Vec::new(),
+            auth_requests: Vec::new(),
+            send_attempts: 0,
+            send_statuses: BTreeMap::new(),
+            rate_limited: HashMap::new(),
+        }
+    }
+
+    /// The user with this address (any case), registering it if new.
+    pub(crate) fn ensure_user(&mut self, email: &str) -> &mut UserRecord {
+        let email = normalize_email(email);
+        self.users
+            .entry(email.clone())
+            .or_insert_with(|| UserRecord {
+                email,
+                sub: random_digits(21),
+                domain_user: false,
+            })
+    }
+
+    /// The known user with this address (any case).
+    pub(crate) fn user(&self, email: &str) -> Option<&UserRecord> {
+        self.users.get(&normalize_email(email))
+    }
+
+    /// Issues an access token; returns it and its lifetime.
+    pub(crate) fn issue_access_token(&mut self, grant: AccessRecordInit) -> (String, Duration) {
+        let lifetime = self.token_lifetime;
+        let token = format!("ya29.{}", random_token(150));
+        self.access_tokens.insert(
+            token.clone(),
+            AccessRecord {
+                client_id: grant.client_id,
+                subject: grant.subject,
+                scopes: grant.scopes,
+                expires_at: SystemTime::now() + lifetime,
+                refresh_token: grant.refresh_token,
+                offline: grant.offline,
+                revoked: false,
+            },
+        );
+        (token, lifetime)
+    }
+
+    /// Issues a refresh token for `user` and `client_id`.
+    pub(crate) fn issue_refresh_token(
+        &mut self,
+        client_id: &str,
+        user: &str,
+        scopes: Vec<String>,
+    ) -> String {
+        let token = format!("1//0{}", random_token(100));
+        self.refresh_tokens.insert(
+            token.clone(),
+            RefreshRecord {
+                client_id: client_id.to_owned(),
+                user: normalize_email(user),
+                scopes,
+                revoked: false,
+            },
+        );
+        self.offline_grants
+            .insert((client_id.to_owned(), normalize_email(user)));
+        token
+    }
+
+    /// The access token if it is valid now.
+    pub(crate) fn valid_access_token(&self, token: &str) -> Result<&AccessRecord, TokenProblem> {
+        let record = self.access_tokens.get(token).ok_or(TokenProblem::Unknown)?;
+        if record.revoked {
+            Err(TokenProblem::Revoked)
+        } else if record.expires_at <= SystemTime::now() {
+            Err(TokenProblem::Expired)
+        } else {
+            Ok(record)
+        }
+    }
+
+    /// Revokes a refresh token and every access token obtained with it.
+    pub(crate) fn revoke_refresh_token(&mut self, token: &str) {
+        if let Some(record) = self.refresh_tokens.get_mut(token) {
+            record.revoked = true;
+        }
+        for access in self.access_tokens.values_mut() {
+            if access.refresh_token.as_deref() == Some(token) {
+                access.revoked = true;
+            }
+        }
+    }
+
+    /// Revokes every token of `email`.
+    pub(crate) fn revoke_user(&mut self, email: &str) {
+        let email = normalize_email(email);
+        for record in self.refresh_tokens.values_mut() {
+            if record.user == email {
+                record.revoked = true;
+            }
+        }
+        for record in self.access_tokens.values_mut() {
+            if record.subject == email {
+                record.revoked = true;
+            }
+        }
+        self.offline_grants.retain(|(_, user)| *user != email);
+        self.codes.retain(|_, code| code.user != email);
+    }
+
+    /// Counts one quota or rate-limit refusal of a send by `user`.
+    pub(crate) fn count_rate_limited(&mut self, user: &str) {
+        *self.rate_limited.entry(normalize_email(user)).or_default() += 1;
+    }
+}
+
+/// What a new access token is for.
+#[derive(Debug, Clone)]
+pub(crate) struct AccessRecordInit {
+    pub client_id: String,
+    pub subject: String,
+    pub scopes: Vec<String>,
+    pub refresh_token: Option<String>,
+    pub offline: bool,
+}
+
+/// The state and the addresses the server answers on.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// `http://127.0.0.1:PORT/`.
+    pub base_url: String,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub(crate) fn new(base_url: String, state: State) -> Shared {
+        Shared {
+            base_url,
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Locks the state (a panic in another holder does not poison it for
+    /// good: the state stays usable).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The token endpoint, as written into key files (`aud` must equal it).
+    pub(crate) fn token_url(&self) -> String {
+        format!("{}token", self.base_url)
+    }
+
+    /// The authorization endpoint.
+    pub(crate) fn auth_url(&self) -> String {
+        format!("{}o/oauth2/v2/auth", self.base_url)
+    }
+}
+
+/// Addresses are compared case-insensitively; they are stored lowercase.
+pub(crate) fn normalize_email(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
+/// `len` random characters from `[A-Za-z0-9_-]`.
+pub(crate) fn random_token(len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
+        .collect()
+}
+
+/// `len` random lowercase letters and digits.
+pub(crate) fn random_lower_alnum(len: usize) -> String {
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(len)
+        .map(|b| char::from(b).to_ascii_lowercase())
+        .collect()
+}
+
+/// `len` random decimal digits, the first one `1` (like Google's numeric IDs).
+pub(crate) fn random_digits(len: usize) -> String {
+    let mut rng = rand::rng();
+    std::iter::once('1')
+        .chain((1..len).map(|_| char::from(b'0' + rng.random_range(0..10u8))))
+        .collect()
+}
+
+/// `len` random lowercase hex digits.
+pub(crate) fn random_hex(len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// A new Gmail-style message ID: 16 hex digits, the milliseconds since the
+/// epoch shifted left by 20 bits, the low bits a scrambled process-wide
+/// counter (an odd multiplier and a per-process salt keep 2^20 consecutive
+/// IDs distinct), so IDs are unique, grow over time and look like Gmail's.
+pub(crate) fn new_message_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SALT: OnceLock<u64> = OnceLock::new();
+    let salt = *SALT.get_or_init(|| rand::rng().random());
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let low = (n.wrapping_mul(0x9_E3B5) ^ salt) & 0xF_FFFF;
+    format!("{:016x}", (millis << 20) | low)
+}

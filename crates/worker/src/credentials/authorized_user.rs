@@ -1,0 +1,418 @@
+//! [`AuthorizedUserSource`]: access tokens from senders' stored refresh tokens.
+//!
+//! The refresh token of a sender is read from the [`TokenStore`] and exchanged at
+//! `[google] token_url` (the configured endpoint wins over the `token_uri` of the client file,
+//! so tests and demos can point the worker at a fake). Access tokens are cached per sender and
+//! refreshed 60 s before they expire; concurrent callers for one sender wait for a single
+//! refresh. Failures are classified where they happen: `invalid_grant` is
+//! [`CredentialError::Revoked`], `invalid_client` / `unauthorized_client` are
+//! [`CredentialError::BadKey`], a sender without a stored token is
+//! [`CredentialError::NotEnrolled`], and transport errors, 5xx answers and answers that are not
+//! OAuth JSON are [`CredentialError::Unavailable`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use mailroom_queue::Queue;
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType};
+use oauth2::{
+    AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
+    HttpClientError, HttpRequest, HttpResponse, RefreshToken, RequestTokenError, TokenResponse,
+    TokenUrl,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::client_secrets::ClientSecrets;
+use super::keys::TokenKeys;
+use super::store::{StoreError, TokenStore, normalize};
+use super::{AccessToken, CredentialError, RefreshHook, TokenSource};
+use crate::config::{Config, GoogleSection};
+
+/// How long before its expiry a cached access token is refreshed.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// Lifetime assumed for an access token whose answer gave no `expires_in`.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// An OAuth client with only its token endpoint set.
+pub(crate) type TokenClient =
+    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// The error of an OAuth token request made with [`StatusRecorder`].
+pub(crate) type TokenRequestError =
+    RequestTokenError<HttpClientError<reqwest::Error>, BasicErrorResponse>;
+
+/// An HTTP client for Google's endpoints: redirects are not followed, every request is bounded
+/// by `[google] timeout`, and TLS is rustls with the ring provider.
+///
+/// # Errors
+/// The TLS backend or the proxy settings of the environment could not be set up.
+pub fn build_http_client(google: &GoogleSection) -> Result<reqwest::Client, reqwest::Error> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(google.timeout)
+        .connect_timeout(google.timeout)
+        .user_agent(concat!("mailroom/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// An OAuth client for `secrets` that talks to `[google] token_url`, sending the client
+/// credentials in the request body.
+pub(crate) fn token_client(
+    secrets: &ClientSecrets,
+    google: &GoogleSection,
+) -> Result<TokenClient, CredentialError> {
+    let token_url = TokenUrl::new(google.token_url.clone())
+        .map_err(|e| CredentialError::BadKey(format!("google.token_url: {e}")))?;
+    Ok(BasicClient::new(ClientId::new(secrets.client_id.clone()))
+        .set_client_secret(ClientSecret::new(secrets.expose_secret().to_owned()))
+        .set_auth_type(AuthType::RequestBody)
+        .set_token_uri(token_url))
+}
+
+/// A `reqwest` client for `oauth2` that remembers the HTTP status of the last answer, so an
+/// error can be classified by status as well as by OAuth error code.
+pub(crate) struct StatusRecorder<'a> {
+    http: &'a reqwest::Client,
+    status: AtomicU16,
+}
+
+impl<'a> StatusRecorder<'a> {
+    pub(crate) fn new(http: &'a reqwest::Client) -> Self {
+        Self {
+            http,
+            status: AtomicU16::new(0),
+        }
+    }
+
+    /// The status of the last answer; 0 when none came.
+    pub(crate) fn status(&self) -> u16 {
+        self.status.load(Ordering::Relaxed)
+    }
+}
+
+impl<'c> AsyncHttpClient<'c> for StatusRecorder<'_> {
+    type Error = HttpClientError<reqwest::Error>;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Self::Error>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let response = self.http.call(request).await?;
+            self.status
+                .store(response.status().as_u16(), Ordering::Relaxed);
+            Ok(response)
+        })
+    }
+}
+
+/// An error and its sources, joined with `: `.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// What a failed token request means for the sender. Never includes a response body (a
+/// malformed success could carry a token).
+pub(crate) fn classify(e: &TokenRequestError, status: u16) -> CredentialError {
+    match e {
+        RequestTokenError::ServerResponse(answer) => {
+            let description = answer
+                .error_description()
+                .cloned()
+                .unwrap_or_else(|| answer.error().as_ref().to_owned());
+            match answer.error() {
+                BasicErrorResponseType::InvalidGrant => CredentialError::Revoked(description),
+                BasicErrorResponseType::InvalidClient
+                | BasicErrorResponseType::UnauthorizedClient => {
+                    CredentialError::BadKey(format!("{answer}"))
+                }
+                _ if status >= 500 || status == 429 || status == 0 => {
+                    CredentialError::Unavailable(format!("HTTP {status}: {answer}"))
+                }
+                _ => CredentialError::BadKey(format!("HTTP {status}: {answer}")),
+            }
+        }
+        RequestTokenError::Request(inner) => CredentialError::Unavailable(chain(inner)),
+        RequestTokenError::Parse(error, _) => CredentialError::Unavailable(format!(
+            "HTTP {status}: the token endpoint's answer is not an OAuth JSON response \
+             (at `{}`)",
+            error.path()
+        )),
+        RequestTokenError::Other(message) => {
+            CredentialError::Unavailable(format!("HTTP {status}: {message}"))
+        }
+    }
+}
+
+/// A cached access token and when to refresh it.
+struct Cached {
+    token: AccessToken,
+    refresh_at: Instant,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
+
+struct Inner {
+    store: TokenStore,
+    client: TokenClient,
+    client_id: String,
+    http: reqwest::Client,
+    hook: RefreshHook,
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+/// Access tokens from refresh tokens stored with `mailroom auth login` or the web flow. Cheap
+/// to clone; clones share the cache.
+#[derive(Clone)]
+pub struct AuthorizedUserSource {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for AuthorizedUserSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizedUserSource")
+            .field("client_id", &self.inner.client_id)
+            .field("token_url", &self.inner.client.token_uri().as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthorizedUserSource {
+    /// A source reading refresh tokens from `store`, refreshing them for the OAuth client
+    /// `secrets` at `google.token_url`; `hook` hears of every refresh attempt.
+    ///
+    /// # Errors
+    /// [`CredentialError::BadKey`] for an unusable `google.token_url` or HTTP client.
+    pub fn new(
+        store: TokenStore,
+        secrets: ClientSecrets,
+        google: &GoogleSection,
+        hook: RefreshHook,
+    ) -> Result<Self, CredentialError> {
+        let client = token_client(&secrets, google)?;
+        let http = build_http_client(google)
+            .map_err(|e| CredentialError::BadKey(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                client,
+                client_id: secrets.client_id,
+                http,
+                hook,
+                slots: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The source described by `config` (`[credentials] client_secrets` and `token_keys`,
+    /// `[google]`), storing beside `queue`.
+    ///
+    /// # Errors
+    /// [`CredentialError::BadKey`] when the client file or the keyring cannot be loaded.
+    pub fn from_config(
+        config: &Config,
+        queue: Queue,
+        hook: RefreshHook,
+    ) -> Result<Self, CredentialError> {
+        let secrets = ClientSecrets::from_config(None, &config.credentials)
+            .map_err(|e| CredentialError::BadKey(e.to_string()))?;
+        let keys = TokenKeys::from_config(&config.credentials)
+            .map_err(|e| CredentialError::BadKey(e.to_string()))?;
+        Self::new(
+            TokenStore::new(queue, Arc::new(keys)),
+            secrets,
+            &config.google,
+            hook,
+        )
+    }
+
+    /// The store the source reads.
+    #[must_use]
+    pub fn store(&self) -> &TokenStore {
+        &self.inner.store
+    }
+
+    fn slot(&self, sender: &str) -> Slot {
+        let mut slots = self
+            .inner
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slots.entry(sender.to_owned()).or_default().clone()
+    }
+
+    async fn cached_or_refresh(&self, sender: &str) -> Result<AccessToken, CredentialError> {
+        let sender = normalize(sender);
+        let slot = self.slot(&sender);
+        let mut cached = slot.lock().await;
+        if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
+            return Ok(c.token.clone());
+        }
+        let result = self.refresh(&sender).await;
+        (self.inner.hook)(result.is_ok());
+        let mark = match &result {
+            Ok(fresh) => {
+                *cached = Some(Cached {
+                    token: fresh.token.clone(),
+                    refresh_at: fresh.refresh_at,
+                });
+                self.inner.store.mark_refreshed(&sender, true, None).await
+            }
+            Err(e) => {
+                *cached = None;
+                tracing::warn!(%sender, error = %e, "access token refresh failed");
+                self.inner
+                    .store
+                    .mark_refreshed(&sender, false, Some(&e.to_string()))
+                    .await
+            }
+        };
+        if let Err(e) = mark {
+            tracing::warn!(%sender, error = %e, "could not record the refresh outcome");
+        }
+        result.map(|c| c.token)
+    }
+
+    async fn refresh(&self, sender: &str) -> Result<Cached, CredentialError> {
+        let stored = match self.inner.store.get(sender).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return Err(CredentialError::NotEnrolled),
+            Err(StoreError::Redis(e)) => {
+                return Err(CredentialError::Unavailable(format!(
+                    "reading the stored token: redis: {e}"
+                )));
+            }
+            Err(e) => return Err(CredentialError::BadKey(e.to_string())),
+        };
+        let issued_to = &stored.info.client_id;
+        if !issued_to.is_empty() && *issued_to != self.inner.client_id {
+            return Err(CredentialError::BadKey(format!(
+                "the stored token was issued to OAuth client {issued_to}, not to the configured \
+                 {}; run `mailroom auth login` again",
+                self.inner.client_id
+            )));
+        }
+        let refresh_token = RefreshToken::new(stored.refresh_token.expose_secret().to_owned());
+        let recorder = StatusRecorder::new(&self.inner.http);
+        let started = Instant::now();
+        let answer = self
+            .inner
+            .client
+            .exchange_refresh_token(&refresh_token)
+            .request_async(&recorder)
+            .await
+            .map_err(|e| classify(&e, recorder.status()))?;
+        let lifetime = answer.expires_in().unwrap_or(DEFAULT_LIFETIME);
+        let expires_at = chrono::Duration::from_std(lifetime)
+            .ok()
+            .and_then(|d| Utc::now().checked_add_signed(d));
+        let renewed = answer
+            .refresh_token()
+            .filter(|r| r.secret() != stored.refresh_token.expose_secret());
+        if let Some(renewed) = renewed {
+            let renewed = SecretString::from(renewed.secret().clone());
+            if let Err(e) = self
+                .inner
+                .store
+                .put(sender, &renewed, issued_to, &stored.info.scopes)
+                .await
+            {
+                tracing::warn!(%sender, error = %e, "could not store the renewed refresh token");
+            }
+        }
+        Ok(Cached {
+            token: AccessToken::new(answer.access_token().secret().clone(), expires_at),
+            refresh_at: started + lifetime.saturating_sub(REFRESH_MARGIN),
+        })
+    }
+}
+
+impl TokenSource for AuthorizedUserSource {
+    fn token<'a>(&'a self, sender: &'a str) -> BoxFuture<'a, Result<AccessToken, CredentialError>> {
+        Box::pin(self.cached_or_refresh(sender))
+    }
+
+    fn invalidate(&self, sender: &str) {
+        let sender = normalize(sender);
+        let mut slots = self
+            .inner
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let busy = match slots.get(&sender) {
+            None => false,
+            Some(slot) => match slot.try_lock() {
+                Ok(mut cached) => {
+                    *cached = None;
+                    false
+                }
+                Err(_) => true,
+            },
+        };
+        // A refresh is running: later callers get a new slot and refresh on their own.
+        if busy {
+            slots.remove(&sender);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(error: &str, description: Option<&str>) -> TokenRequestError {
+        let body = serde_json::json!({ "error": error, "error_description": description });
+        RequestTokenError::ServerResponse(serde_json::from_value(body).unwrap())
+    }
+
+    #[test]
+    fn errors_are_classified_by_code_then_status() {
+        assert_eq!(
+            classify(
+                &server("invalid_grant", Some("Token has been expired or revoked.")),
+                400
+            ),
+            CredentialError::Revoked("Token has been expired or revoked.".into())
+        );
+        assert_eq!(
+            classify(&server("invalid_grant", None), 400),
+            CredentialError::Revoked("invalid_grant".into())
+        );
+        assert!(matches!(
+            classify(&server("invalid_client", Some("The OAuth client was not found.")), 401),
+            CredentialError::BadKey(m) if m == "invalid_client: The OAuth client was not found."
+        ));
+        assert!(matches!(
+            classify(&server("unauthorized_client", None), 400),
+            CredentialError::BadKey(_)
+        ));
+        assert!(matches!(
+            classify(&server("internal_failure", None), 503),
+            CredentialError::Unavailable(m) if m == "HTTP 503: internal_failure"
+        ));
+        assert!(matches!(
+            classify(
+                &RequestTokenError::Other("server returned empty error response".into()),
+                502
+            ),
+            CredentialError::Unavailable(_)
+        ));
+    }
+}

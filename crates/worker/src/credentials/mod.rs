@@ -1,0 +1,141 @@
+//! Credentials: an access token for each sender, from a service account with domain-wide
+//! delegation ([`ServiceAccountSource`]) or from refresh tokens stored encrypted in Redis
+//! ([`AuthorizedUserSource`]).
+//!
+//! A failure says at its birth what it means for the sender: [`CredentialError::quarantines`]
+//! is true when only an operator can fix it (revoked grant, delegation not granted, bad key, no
+//! stored token), false when the token endpoint is merely unavailable.
+
+mod authorized_user;
+mod client_secrets;
+mod health;
+mod keys;
+mod service_account;
+mod store;
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use secrecy::{ExposeSecret, SecretString};
+
+pub use authorized_user::{AuthorizedUserSource, REFRESH_MARGIN, build_http_client};
+pub(crate) use authorized_user::{StatusRecorder, chain, classify};
+pub use client_secrets::{ClientSecrets, ClientSecretsError, ClientType};
+pub use health::{CredentialHealth, CredentialsCheck, UNUSABLE_AFTER};
+pub use keys::{KeyError, Sealed, TOKEN_KEYS_ENV, TokenKeys, check_id as check_key_id};
+pub use service_account::ServiceAccountSource;
+pub use store::{Rotation, StoreError, StoredToken, TokenInfo, TokenStore};
+
+/// The OAuth scope a sender's token needs: send mail, nothing else.
+pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
+
+/// An access token for one sender. `Debug` never shows the token.
+#[derive(Clone)]
+pub struct AccessToken {
+    token: SecretString,
+    /// When Google said it expires, if it said.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl AccessToken {
+    /// A token and its expiry.
+    #[must_use]
+    pub fn new(token: impl Into<String>, expires_at: Option<DateTime<Utc>>) -> Self {
+        Self {
+            token: SecretString::from(token.into()),
+            expires_at,
+        }
+    }
+
+    /// The bearer token, for the `Authorization` header.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        self.token.expose_secret()
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Why no token could be had for a sender.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// Google refused the grant (`invalid_grant`): the refresh token was revoked or expired,
+    /// or the service account may not act as this user.
+    #[error("grant refused (invalid_grant): {0}")]
+    Revoked(String),
+    /// Domain-wide delegation is not granted to the service account for the Gmail send scope
+    /// (`unauthorized_client`).
+    #[error("domain-wide delegation not granted: {0}")]
+    DelegationDenied(String),
+    /// The key file or client secrets are unreadable, malformed or not accepted by Google.
+    #[error("bad credentials: {0}")]
+    BadKey(String),
+    /// No refresh token is stored for this sender: run `mailroom auth login`.
+    #[error("no stored token for this sender; run `mailroom auth login`")]
+    NotEnrolled,
+    /// The token endpoint could not be reached or failed (5xx, timeout); worth retrying.
+    #[error("token endpoint unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl CredentialError {
+    /// True when only an operator can fix this: the sender is quarantined, its jobs wait.
+    #[must_use]
+    pub fn quarantines(&self) -> bool {
+        !matches!(self, Self::Unavailable(_))
+    }
+
+    /// A short bounded label for metrics.
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Revoked(_) | Self::NotEnrolled => "invalid_grant",
+            Self::DelegationDenied(_) => "delegation_denied",
+            Self::BadKey(_) => "unauthorized",
+            Self::Unavailable(_) => "connection",
+        }
+    }
+}
+
+/// Called after every token refresh with whether it succeeded (metrics).
+pub type RefreshHook = Arc<dyn Fn(bool) + Send + Sync>;
+
+/// Where a sender's access tokens come from. Implementations cache tokens and refresh them
+/// before they expire.
+pub trait TokenSource: Send + Sync + fmt::Debug {
+    /// A valid access token for `sender` with the Gmail send scope.
+    fn token<'a>(&'a self, sender: &'a str) -> BoxFuture<'a, Result<AccessToken, CredentialError>>;
+
+    /// Forgets the cached token of `sender` (Gmail answered 401), so the next call refreshes.
+    fn invalidate(&self, sender: &str);
+}
+
+/// The token source `[credentials]` describes.
+///
+/// # Errors
+/// A key file or client secrets that cannot be read or used, naming the file.
+pub fn from_config(
+    config: &crate::Config,
+    queue: &mailroom_queue::Queue,
+    hook: RefreshHook,
+) -> Result<Arc<dyn TokenSource>, CredentialError> {
+    let c = &config.credentials;
+    match c.kind {
+        crate::config::CredentialKind::ServiceAccount => {
+            Ok(Arc::new(ServiceAccountSource::from_config(config, hook)?))
+        }
+        crate::config::CredentialKind::AuthorizedUser => Ok(Arc::new(
+            AuthorizedUserSource::from_config(config, queue.clone(), hook)?,
+        )),
+    }
+}
