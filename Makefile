@@ -49,7 +49,7 @@ demo: redis-server ## send mail through the gmail transport to a local fake Goog
 	  $(CARGO) run --release -q -p mailroom-worker --bin mailroom -- --config $(CONFIG) run
 
 test: deps ## run every test (each test starts its own redis-server)
-	$(CARGO) test --workspace --all-targets
+	PATH="$(CURDIR)/$(RUN_DIR)/tools:$$PATH" $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
 lint: lint-deploy ## lint-deploy, then rustfmt check, clippy and rustdoc with warnings as errors
