@@ -4,6 +4,7 @@ CARGO ?= cargo
 REDIS_URL ?= redis://127.0.0.1:6379/
 CONFIG ?= config/default.toml
 RUN_DIR := .run
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 
 .PHONY: help run demo test lint lint-deploy fmt schema bench redis-server deps clean
 
@@ -38,15 +39,17 @@ run: redis-server ## build and run the worker with config/default.toml (local Re
 demo: redis-server ## send mail through the gmail transport to a local fake Google (Ctrl-C stops)
 	$(CARGO) build --release -q -p mailroom-worker --bin mailroom -p mailroom-testkit --bin mailroom-fake-google
 	@mkdir -p $(RUN_DIR)/fake-google && rm -f $(RUN_DIR)/fake-google/mailroom.env
-	@$(CARGO) run --release -q -p mailroom-testkit --bin mailroom-fake-google -- --port 8089 --dir $(RUN_DIR)/fake-google & fake=$$!; \
+	@bin=$(TARGET_DIR)/release; \
+	  $$bin/mailroom-fake-google --port 8089 --dir $(RUN_DIR)/fake-google & fake=$$!; \
 	  trap "kill $$fake 2>/dev/null" EXIT; \
-	  for i in $$(seq 100); do [ -f $(RUN_DIR)/fake-google/mailroom.env ] && break; sleep 0.1; done; \
+	  for i in $$(seq 300); do [ -s $(RUN_DIR)/fake-google/mailroom.env ] && break; sleep 0.1; done; \
+	  [ -s $(RUN_DIR)/fake-google/mailroom.env ] || { echo "the fake Google did not start"; exit 1; }; \
 	  set -a; . $(RUN_DIR)/fake-google/mailroom.env; set +a; \
 	  export MAILROOM__REDIS__URL=$(REDIS_URL) MAILROOM__QUEUE__NAME=demo MAILROOM__JOBS__ALLOWED_SENDERS='*@example.com'; \
-	  $(CARGO) run --release -q -p mailroom-worker --bin mailroom -- --config $(CONFIG) send \
+	  $$bin/mailroom --config $(CONFIG) send \
 	    --from 'Mailroom demo <noreply@example.com>' --to you@example.org \
-	    --subject 'Hello from mailroom' --text 'Sent through the Gmail API of a local fake Google.'; \
-	  $(CARGO) run --release -q -p mailroom-worker --bin mailroom -- --config $(CONFIG) run
+	    --subject 'Hello from mailroom' --text 'Sent through the Gmail API of a local fake Google.' && \
+	  $$bin/mailroom --config $(CONFIG) run
 
 test: deps ## run every test (each test starts its own redis-server)
 	PATH="$(CURDIR)/$(RUN_DIR)/tools:$$PATH" $(CARGO) test --workspace --all-targets
