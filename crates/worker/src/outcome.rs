@@ -83,6 +83,19 @@ mod tests {
         StdRng::seed_from_u64(3)
     }
 
+    /// `decide` at `now` for a job enqueued at `now`, with the default policy.
+    fn decide_now(err: &SendError, failed_before: u32, now: DateTime<Utc>) -> Failure {
+        decide(
+            err,
+            failed_before,
+            now,
+            now,
+            &RetryPolicy::default(),
+            RECHECK,
+            &mut rng(),
+        )
+    }
+
     #[test]
     fn transient_errors_back_off_and_spend_an_attempt() {
         let policy = RetryPolicy::default();
@@ -188,15 +201,7 @@ mod tests {
         let until = now + chrono::Duration::hours(2);
         let limit = SendError::with(Verdict::SenderLimit { until }, "daily_limit", "daily limit");
         assert_eq!(
-            decide(
-                &limit,
-                11,
-                now,
-                now,
-                &RetryPolicy::default(),
-                RECHECK,
-                &mut rng()
-            ),
+            decide_now(&limit, 11, now),
             Failure::Retry {
                 at: until,
                 spend_attempt: false
@@ -204,15 +209,7 @@ mod tests {
         );
         let creds = SendError::with(Verdict::Credentials, "invalid_grant", "revoked");
         assert_eq!(
-            decide(
-                &creds,
-                11,
-                now,
-                now,
-                &RetryPolicy::default(),
-                RECHECK,
-                &mut rng()
-            ),
+            decide_now(&creds, 11, now),
             Failure::Retry {
                 at: now + chrono::Duration::seconds(300),
                 spend_attempt: false
@@ -225,15 +222,7 @@ mod tests {
         let now = Utc::now();
         let err = SendError::permanent("mailbox does not exist");
         assert_eq!(
-            decide(
-                &err,
-                0,
-                now,
-                now,
-                &RetryPolicy::default(),
-                RECHECK,
-                &mut rng()
-            ),
+            decide_now(&err, 0, now),
             Failure::Dead("mailbox does not exist".into())
         );
     }

@@ -72,12 +72,7 @@ async fn dead_letters_can_be_listed_shown_retried_and_purged() {
     worker.stop();
 
     let table = env.run(&["queue", "stats"]).ok();
-    let row = |name: &str| {
-        table
-            .lines()
-            .find(|l| l.starts_with(name))
-            .map(|l| l.split_whitespace().last().unwrap_or("").to_owned())
-    };
+    let row = |name: &str| common::table_row(&table, name);
     assert_eq!(row("dead").as_deref(), Some("3"), "{table}");
     assert_eq!(row("ready").as_deref(), Some("0"), "{table}");
 

@@ -61,6 +61,34 @@ async fn wait_state(queue: &Queue, id: JobId, want: JobState, within: Duration) 
     .await;
 }
 
+/// What a sender waits for.
+enum Hold {
+    Quarantined,
+    Paused,
+}
+
+/// Waits until Redis records `sender` as quarantined or paused.
+async fn wait_sender(queue: &Queue, sender: &str, hold: Hold) {
+    let what = match hold {
+        Hold::Quarantined => "quarantined",
+        Hold::Paused => "paused",
+    };
+    eventually(
+        Duration::from_secs(20),
+        &format!("{sender} to be {what}"),
+        || async {
+            queue.sender_states().await.unwrap().iter().any(|s| {
+                s.sender == sender
+                    && match hold {
+                        Hold::Quarantined => s.quarantined.is_some(),
+                        Hold::Paused => s.paused_until_ms.is_some(),
+                    }
+            })
+        },
+    )
+    .await;
+}
+
 fn wait_sent(google: &FakeGoogle, n: usize, within: Duration) {
     let deadline = std::time::Instant::now() + within;
     while google.sent().len() < n {
@@ -202,19 +230,7 @@ async fn a_daily_limit_parks_only_that_sender() {
     let queue = env.queue().await;
     let parked = enqueue(&queue, &job(SENDER, "ann@example.org", "parked")).await;
     let worker = env.worker("w1", &[]);
-    eventually(
-        Duration::from_secs(20),
-        "the sender to be paused",
-        || async {
-            queue
-                .sender_states()
-                .await
-                .unwrap()
-                .iter()
-                .any(|s| s.sender == SENDER && s.paused_until_ms.is_some())
-        },
-    )
-    .await;
+    wait_sender(&queue, SENDER, Hold::Paused).await;
     let other = enqueue(&queue, &job(OTHER, "bob@example.org", "goes")).await;
     wait_state(&queue, other, JobState::Sent, Duration::from_secs(20)).await;
     let status = queue.status(parked).await.unwrap().unwrap();
@@ -256,19 +272,7 @@ async fn a_sender_google_refuses_is_quarantined_while_others_keep_sending() {
     // Not a user of the Workspace domain: the token endpoint answers invalid_grant.
     let stranger = enqueue(&queue, &job("ghost@example.com", "ann@example.org", "no")).await;
     let worker = env.worker("w1", &[]);
-    eventually(
-        Duration::from_secs(20),
-        "the sender to be quarantined",
-        || async {
-            queue
-                .sender_states()
-                .await
-                .unwrap()
-                .iter()
-                .any(|s| s.sender == "ghost@example.com" && s.quarantined.is_some())
-        },
-    )
-    .await;
+    wait_sender(&queue, "ghost@example.com", Hold::Quarantined).await;
     let fine = enqueue(&queue, &job(SENDER, "bob@example.org", "yes")).await;
     wait_state(&queue, fine, JobState::Sent, Duration::from_secs(20)).await;
     let status = queue.status(stranger).await.unwrap().unwrap();
@@ -385,19 +389,7 @@ async fn a_quarantined_sender_goes_again_once_its_credentials_work() {
     let queue = env.queue().await;
     let id = enqueue(&queue, &job("late@example.com", "ann@example.org", "later")).await;
     let worker = env.worker("w1", &[]);
-    eventually(
-        Duration::from_secs(20),
-        "the sender to be quarantined",
-        || async {
-            queue
-                .sender_states()
-                .await
-                .unwrap()
-                .iter()
-                .any(|s| s.sender == "late@example.com" && s.quarantined.is_some())
-        },
-    )
-    .await;
+    wait_sender(&queue, "late@example.com", Hold::Quarantined).await;
     // The Workspace admin creates the user: the next look at its credentials succeeds.
     google.add_domain_user("late@example.com");
     wait_state(&queue, id, JobState::Sent, Duration::from_secs(20)).await;

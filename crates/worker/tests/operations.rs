@@ -432,12 +432,7 @@ async fn dead_letters_are_filtered_retried_in_bulk_and_queue_stats_show_totals()
     assert_eq!((s.dead, s.ready, s.enqueued), (0, 2, 2), "{s:?}");
 
     let table = env.run(&["queue", "stats"]).ok();
-    let row = |name: &str| {
-        table
-            .lines()
-            .find(|l| l.starts_with(name))
-            .map(|l| l.split_whitespace().last().unwrap_or("").to_owned())
-    };
+    let row = |name: &str| common::table_row(&table, name);
     assert_eq!(row("ready").as_deref(), Some("2"), "{table}");
     assert_eq!(row("enqueued (all time)").as_deref(), Some("2"), "{table}");
     let oldest = table

@@ -16,6 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use mailroom_queue::{Conn, Queue};
 use redis::AsyncCommands as _;
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::keys::{KeyError, Sealed, TokenKeys};
@@ -251,6 +252,19 @@ impl TokenStore {
         }
     }
 
+    /// Decrypts `sender`'s sealed token.
+    fn open(
+        keys: &TokenKeys,
+        sealed: &Sealed,
+        sender: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        keys.decrypt(sealed, sender)
+            .map_err(|source| StoreError::Key {
+                sender: sender.to_owned(),
+                source,
+            })
+    }
+
     fn sealed(sender: &str, h: &HashMap<String, String>) -> Result<Sealed, StoreError> {
         let corrupt = |message: &str| StoreError::Corrupt {
             sender: sender.to_owned(),
@@ -284,12 +298,7 @@ impl TokenStore {
             return Ok(None);
         };
         let sealed = Self::sealed(&sender, &h)?;
-        let plain = keys
-            .decrypt(&sealed, &sender)
-            .map_err(|source| StoreError::Key {
-                sender: sender.clone(),
-                source,
-            })?;
+        let plain = Self::open(keys, &sealed, &sender)?;
         let token = String::from_utf8(plain.to_vec()).map_err(|_| StoreError::Corrupt {
             sender: sender.clone(),
             message: "the token is not text".to_owned(),
@@ -374,12 +383,7 @@ impl TokenStore {
                 rotation.already_current += 1;
                 continue;
             }
-            let plain = keys
-                .decrypt(&sealed, &sender)
-                .map_err(|source| StoreError::Key {
-                    sender: sender.clone(),
-                    source,
-                })?;
+            let plain = Self::open(keys, &sealed, &sender)?;
             let resealed = keys.encrypt(&plain, &sender);
             let swapped: i64 = redis::Script::new(SWAP_SCRIPT)
                 .key(self.hash_key(&sender))

@@ -179,6 +179,15 @@ impl Out {
     }
 }
 
+/// The last column of the row of `table` (printed by `mailroom queue stats`) starting with
+/// `name`.
+pub fn table_row(table: &str, name: &str) -> Option<String> {
+    table
+        .lines()
+        .find(|l| l.starts_with(name))
+        .map(|l| l.split_whitespace().last().unwrap_or("").to_owned())
+}
+
 /// Polls `check` every 50 ms until it returns true; fails after `within`.
 pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
 where
