@@ -103,9 +103,10 @@ impl Gate {
         self.queue.release_sender(sender).await
     }
 
-    /// Holds `sender` after `error` when the error concerns the sender rather than the job:
-    /// a rate limit pauses it for the hint (or `base`), a daily limit until it rolls, a
-    /// credential problem quarantines it. Returns true when the sender was newly quarantined.
+    /// Holds `sender` until `until` (when its failed job goes again) after `error`, when the
+    /// error concerns the sender rather than the job: a rate limit or a daily limit pauses it,
+    /// a credential problem quarantines it. Returns true when the sender was newly
+    /// quarantined.
     ///
     /// # Errors
     /// Redis unreachable.
@@ -113,19 +114,10 @@ impl Gate {
         &self,
         sender: &str,
         error: &SendError,
-        base: std::time::Duration,
+        until: DateTime<Utc>,
     ) -> Result<bool, QueueError> {
-        let now = Utc::now();
         match error.verdict {
-            Verdict::RateLimited => {
-                let wait = error.retry_after.unwrap_or(base);
-                let until = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                self.queue
-                    .pause_sender(sender, until.timestamp_millis(), error.reason)
-                    .await?;
-                Ok(false)
-            }
-            Verdict::SenderLimit { until } => {
+            Verdict::RateLimited | Verdict::SenderLimit { .. } => {
                 self.queue
                     .pause_sender(sender, until.timestamp_millis(), error.reason)
                     .await?;

@@ -12,7 +12,7 @@ use mailroom_queue::{Lease, RetryPolicy};
 use crate::gate::{Gate, Pass};
 use crate::metrics::Metrics;
 use crate::outcome::{Failure, decide};
-use crate::transport::{Outgoing, Transport};
+use crate::transport::{Outgoing, SendError, Transport};
 
 /// What every job's handling shares: the transport, the policies and the sender gate.
 #[derive(Debug, Clone)]
@@ -150,54 +150,7 @@ impl Handler {
                             transport_id: delivered.transport_id,
                         }
                     }
-                    Err(error) => {
-                        if self.transport.name() == "gmail" {
-                            self.metrics.gmail_error(error.reason);
-                        }
-                        if let Some(gate) = &self.gate {
-                            let sender = outgoing.from.email();
-                            if gate.hold(sender, &error, self.retry.base).await? {
-                                self.metrics.sender_quarantined(sender, true);
-                                tracing::error!(
-                                    sender,
-                                    reason = error.reason,
-                                    "sender quarantined: its credentials need an operator"
-                                );
-                            }
-                        }
-                        let recheck = self
-                            .gate
-                            .as_ref()
-                            .map_or(self.retry.base, |g| g.limits().quarantine_recheck);
-                        let failure = {
-                            let mut rng = rand::rng();
-                            decide(
-                                &error,
-                                lease.attempts(),
-                                lease.enqueued_at(),
-                                Utc::now(),
-                                &self.retry,
-                                recheck,
-                                &mut rng,
-                            )
-                        };
-                        match failure {
-                            Failure::Retry { at, spend_attempt } => {
-                                lease
-                                    .retry_at(at, &error.to_string(), spend_attempt)
-                                    .await?;
-                                Logged::Retry {
-                                    at,
-                                    spend_attempt,
-                                    error: error.to_string(),
-                                }
-                            }
-                            Failure::Dead(reason) => {
-                                lease.dead(&reason).await?;
-                                Logged::Dead { reason }
-                            }
-                        }
-                    }
+                    Err(error) => self.failed(&outgoing, &error, lease).await?,
                 },
             },
         };
@@ -231,6 +184,59 @@ impl Handler {
             ),
         }
         Ok(())
+    }
+
+    /// Records what becomes of a failed send: a retry (holding the sender too when the error
+    /// concerns it) or a dead letter.
+    async fn failed(
+        &self,
+        outgoing: &Outgoing,
+        error: &SendError,
+        lease: Lease,
+    ) -> Result<Logged, mailroom_queue::QueueError> {
+        if self.transport.name() == "gmail" {
+            self.metrics.gmail_error(error.reason);
+        }
+        let recheck = self
+            .gate
+            .as_ref()
+            .map_or(self.retry.base, |g| g.limits().quarantine_recheck);
+        let failure = decide(
+            error,
+            lease.attempts(),
+            lease.enqueued_at(),
+            Utc::now(),
+            &self.retry,
+            recheck,
+            &mut rand::rng(),
+        );
+        match failure {
+            Failure::Retry { at, spend_attempt } => {
+                if let Some(gate) = &self.gate {
+                    let sender = outgoing.from.email();
+                    if gate.hold(sender, error, at).await? {
+                        self.metrics.sender_quarantined(sender, true);
+                        tracing::error!(
+                            sender,
+                            reason = error.reason,
+                            "sender quarantined: its credentials need an operator"
+                        );
+                    }
+                }
+                lease
+                    .retry_at(at, &error.to_string(), spend_attempt)
+                    .await?;
+                Ok(Logged::Retry {
+                    at,
+                    spend_attempt,
+                    error: error.to_string(),
+                })
+            }
+            Failure::Dead(reason) => {
+                lease.dead(&reason).await?;
+                Ok(Logged::Dead { reason })
+            }
+        }
     }
 
     /// Asks the gate, if there is one, whether the sender may send now. A quarantined
