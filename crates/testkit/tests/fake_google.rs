@@ -15,14 +15,14 @@ use mailroom_testkit::google::{
     ClientKind, Endpoint, FakeGoogle, FakeGoogleOptions, Fault, FaultRule, GMAIL_SEND_SCOPE,
     OAuthClient, Quota, ServiceAccount, USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE,
 };
-use oauth2::basic::BasicClient;
+use oauth2::basic::{BasicClient, BasicRequestTokenError};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use serde_json::Value;
 use yup_oauth2::authenticator::Authenticator;
-use yup_oauth2::error::AuthErrorCode;
+use yup_oauth2::error::{AuthError, AuthErrorCode};
 use yup_oauth2::{CustomHyperClientBuilder, ServiceAccountAuthenticator};
 
 type Connector = HttpsConnector<HttpConnector>;
@@ -54,14 +54,34 @@ fn fake_with_service_account(opts: FakeGoogleOptions) -> (FakeGoogle, ServiceAcc
     (google, account)
 }
 
+/// A service-account authenticator impersonating `subject`.
 async fn authenticator(key_json: &str, subject: &str) -> Authenticator<Connector> {
+    service_account_authenticator(key_json, Some(subject)).await
+}
+
+/// A service-account authenticator, acting as the account itself when
+/// `subject` is `None`.
+async fn service_account_authenticator(
+    key_json: &str,
+    subject: Option<&str>,
+) -> Authenticator<Connector> {
     let key = yup_oauth2::parse_service_account_key(key_json).expect("key file parses");
     let client = Client::builder(TokioExecutor::new()).build(connector());
-    ServiceAccountAuthenticator::with_client(key, CustomHyperClientBuilder::from(client))
-        .subject(subject)
-        .build()
-        .await
-        .expect("authenticator")
+    let mut builder =
+        ServiceAccountAuthenticator::with_client(key, CustomHyperClientBuilder::from(client));
+    if let Some(subject) = subject {
+        builder = builder.subject(subject);
+    }
+    builder.build().await.expect("authenticator")
+}
+
+/// The yup-oauth2 error of a `gmail.send` token request that must fail.
+async fn token_refusal(auth: &Authenticator<Connector>) -> AuthError {
+    let err = auth.token(&[GMAIL_SEND_SCOPE]).await.unwrap_err();
+    let yup_oauth2::Error::AuthError(err) = err else {
+        panic!("not an auth error: {err:?}");
+    };
+    err
 }
 
 fn hub(google: &FakeGoogle, auth: Authenticator<Connector>) -> Gmail<Connector> {
@@ -99,24 +119,59 @@ fn message(from: &str, to: &str, subject: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A media upload with reqwest.
+/// A media upload of `raw` as `message/rfc822` with reqwest.
 async fn reqwest_send(
     google: &FakeGoogle,
     token: &str,
     user_id: &str,
     raw: &[u8],
 ) -> reqwest::Response {
-    reqwest::Client::new()
+    upload(google, Some(token), user_id, "message/rfc822", raw)
+        .await
+        .expect("request")
+}
+
+/// A media upload with reqwest: this Content-Type, and `token` as the
+/// bearer token unless `None`.
+async fn upload(
+    google: &FakeGoogle,
+    token: Option<&str>,
+    user_id: &str,
+    content_type: &str,
+    raw: &[u8],
+) -> reqwest::Result<reqwest::Response> {
+    let mut request = reqwest::Client::new()
         .post(format!(
             "{}upload/gmail/v1/users/{user_id}/messages/send?uploadType=media",
             google.base_url()
         ))
+        .header("content-type", content_type)
+        .body(raw.to_vec());
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await
+}
+
+/// Sends `request` and reads the answer as JSON.
+async fn fetch_json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// The answer's JSON body, once its status is checked.
+async fn json_with_status(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    response.json().await.unwrap()
+}
+
+/// `GET` userinfo with `token` as the bearer token.
+async fn userinfo(google: &FakeGoogle, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(google.userinfo_url())
         .bearer_auth(token)
-        .header("content-type", "message/rfc822")
-        .body(raw.to_vec())
         .send()
         .await
-        .expect("request")
+        .unwrap()
 }
 
 fn error_reason(body: &Value) -> &str {
@@ -162,6 +217,48 @@ fn query_param(url: &url::Url, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The OAuth `error` and `error_description` of a token request the
+/// `oauth2` crate saw refused.
+fn refusal<T, E: std::error::Error + 'static>(
+    result: Result<T, BasicRequestTokenError<E>>,
+) -> (String, Option<String>) {
+    match result {
+        Ok(_) => panic!("the token request succeeded"),
+        Err(RequestTokenError::ServerResponse(err)) => (
+            err.error().as_ref().to_owned(),
+            err.error_description().cloned(),
+        ),
+        Err(err) => panic!("not a server response: {err:?}"),
+    }
+}
+
+/// A `refresh_token` grant posted as a form, the client's ID and secret in
+/// the body.
+async fn refresh_request(
+    google: &FakeGoogle,
+    client: &OAuthClient,
+    refresh: &str,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(google.token_url())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", client.client_id.as_str()),
+            ("client_secret", client.client_secret.as_str()),
+            ("refresh_token", refresh),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The body of the consent endpoint's error page, once the status is
+/// checked to be 400.
+async fn error_page(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 400);
+    response.text().await.unwrap()
+}
+
 #[tokio::test]
 async fn service_account_impersonates_a_domain_user() {
     let (google, account) = fake_with_service_account(FakeGoogleOptions::default());
@@ -169,12 +266,10 @@ async fn service_account_impersonates_a_domain_user() {
     let token = auth.token(&[GMAIL_SEND_SCOPE]).await.expect("token");
     let token = token.token().expect("access token").to_owned();
 
-    let info: Value = reqwest::get(format!("{}?access_token={token}", google.tokeninfo_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = fetch_json(
+        reqwest::Client::new().get(format!("{}?access_token={token}", google.tokeninfo_url())),
+    )
+    .await;
     assert_eq!(info["azp"], account.client_id.as_str());
     assert_eq!(info["scope"], GMAIL_SEND_SCOPE);
 
@@ -218,10 +313,7 @@ async fn wrong_key_is_an_invalid_jwt_signature() {
     let (google, _) = fake_with_service_account(FakeGoogleOptions::default());
     let wrong = google.service_account_with_wrong_key(SERVICE_ACCOUNT);
     let auth = authenticator(&wrong.key_json, SENDER).await;
-    let err = auth.token(&[GMAIL_SEND_SCOPE]).await.unwrap_err();
-    let yup_oauth2::Error::AuthError(err) = err else {
-        panic!("not an auth error: {err:?}");
-    };
+    let err = token_refusal(&auth).await;
     assert_eq!(err.error, AuthErrorCode::InvalidGrant);
     assert_eq!(
         err.error_description.as_deref(),
@@ -234,10 +326,7 @@ async fn wrong_key_is_an_invalid_jwt_signature() {
 async fn unknown_subject_is_an_invalid_grant() {
     let (_google, account) = fake_with_service_account(FakeGoogleOptions::default());
     let auth = authenticator(&account.key_json, "nobody@example.com").await;
-    let err = auth.token(&[GMAIL_SEND_SCOPE]).await.unwrap_err();
-    let yup_oauth2::Error::AuthError(err) = err else {
-        panic!("not an auth error: {err:?}");
-    };
+    let err = token_refusal(&auth).await;
     assert_eq!(err.error, AuthErrorCode::InvalidGrant);
     assert_eq!(
         err.error_description.as_deref(),
@@ -250,19 +339,13 @@ async fn revoked_delegation_is_an_unauthorized_client() {
     let (google, account) = fake_with_service_account(FakeGoogleOptions::default());
     google.revoke_delegation(&account.client_id);
     let auth = authenticator(&account.key_json, SENDER).await;
-    let err = auth.token(&[GMAIL_SEND_SCOPE]).await.unwrap_err();
-    let yup_oauth2::Error::AuthError(err) = err else {
-        panic!("not an auth error: {err:?}");
-    };
+    let err = token_refusal(&auth).await;
     assert_eq!(err.error, AuthErrorCode::UnauthorizedClient);
 
     // Delegation for another scope only does not cover gmail.send either.
     google.grant_delegation(&account.client_id, &[USERINFO_EMAIL_SCOPE]);
-    let err = auth.token(&[GMAIL_SEND_SCOPE]).await.unwrap_err();
-    assert!(matches!(
-        err,
-        yup_oauth2::Error::AuthError(ref e) if e.error == AuthErrorCode::UnauthorizedClient
-    ));
+    let err = token_refusal(&auth).await;
+    assert_eq!(err.error, AuthErrorCode::UnauthorizedClient);
     let grants = google.token_grants();
     assert_eq!(grants[0].status, Some(401));
     assert_eq!(grants[0].error.as_deref(), Some("unauthorized_client"));
@@ -360,30 +443,20 @@ async fn refresh_token_grant_works_until_the_user_is_revoked() {
             .status(),
         200
     );
-    let info: Value = reqwest::Client::new()
-        .get(google.userinfo_url())
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = userinfo(&google, &access).await.json().await.unwrap();
     assert_eq!(info["email"], "carol@gmail.com");
     assert_eq!(info["email_verified"], true);
 
     google.revoke_user("carol@gmail.com");
-    let err = oauth
-        .exchange_refresh_token(&RefreshToken::new(refresh))
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    let RequestTokenError::ServerResponse(err) = err else {
-        panic!("not a server response: {err:?}");
-    };
-    assert_eq!(err.error().as_ref(), "invalid_grant");
+    let (error, description) = refusal(
+        oauth
+            .exchange_refresh_token(&RefreshToken::new(refresh))
+            .request_async(&http)
+            .await,
+    );
+    assert_eq!(error, "invalid_grant");
     assert_eq!(
-        err.error_description().map(String::as_str),
+        description.as_deref(),
         Some("Token has been expired or revoked.")
     );
     assert_eq!(
@@ -396,15 +469,13 @@ async fn refresh_token_grant_works_until_the_user_is_revoked() {
         client_secret: "GOCSPX-wrong".to_owned(),
         ..client.clone()
     };
-    let err = oauth_client(&google, &wrong)
-        .exchange_refresh_token(&RefreshToken::new("1//0whatever".to_owned()))
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        RequestTokenError::ServerResponse(ref e) if e.error().as_ref() == "invalid_client"
-    ));
+    let (error, _) = refusal(
+        oauth_client(&google, &wrong)
+            .exchange_refresh_token(&RefreshToken::new("1//0whatever".to_owned()))
+            .request_async(&http)
+            .await,
+    );
+    assert_eq!(error, "invalid_client");
 }
 
 #[tokio::test]
@@ -448,28 +519,22 @@ async fn authorization_code_with_pkce() {
         .await
         .expect("code exchange");
     assert!(token.refresh_token().is_some());
-    let info: Value = reqwest::Client::new()
-        .get(google.userinfo_url())
-        .bearer_auth(token.access_token().secret())
-        .send()
+    let info: Value = userinfo(&google, token.access_token().secret())
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(info["email"], "erin@example.com");
 
     // The code is single-use.
-    let reuse = oauth
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(PkceCodeVerifier::new("x".repeat(43)))
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        reuse,
-        RequestTokenError::ServerResponse(ref e) if e.error().as_ref() == "invalid_grant"
-    ));
+    let (error, _) = refusal(
+        oauth
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(PkceCodeVerifier::new("x".repeat(43)))
+            .request_async(&http)
+            .await,
+    );
+    assert_eq!(error, "invalid_grant");
 
     // A wrong verifier is refused.
     let (challenge, _verifier) = PkceCodeChallenge::new_random_sha256();
@@ -480,20 +545,15 @@ async fn authorization_code_with_pkce() {
         .url();
     let code = query_param(&consent(&url).await, "code").unwrap();
     let (_, other_verifier) = PkceCodeChallenge::new_random_sha256();
-    let err = oauth
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(other_verifier)
-        .request_async(&http)
-        .await
-        .unwrap_err();
-    let RequestTokenError::ServerResponse(err) = err else {
-        panic!("not a server response: {err:?}");
-    };
-    assert_eq!(err.error().as_ref(), "invalid_grant");
-    assert_eq!(
-        err.error_description().map(String::as_str),
-        Some("Invalid code verifier.")
+    let (error, description) = refusal(
+        oauth
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(other_verifier)
+            .request_async(&http)
+            .await,
     );
+    assert_eq!(error, "invalid_grant");
+    assert_eq!(description.as_deref(), Some("Invalid code verifier."));
     let grants = google.token_grants();
     assert_eq!(
         grants.iter().map(|g| g.ok).collect::<Vec<_>>(),
@@ -544,29 +604,13 @@ async fn consent_endpoint_checks_client_and_redirect_uri() {
         http.get(url.as_str()).send()
     };
 
-    let response = get("unknown.apps.googleusercontent.com", REDIRECT)
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("error=invalid_client")
-    );
+    let response = get("unknown.apps.googleusercontent.com", REDIRECT);
+    let page = error_page(response.await.unwrap()).await;
+    assert!(page.contains("error=invalid_client"));
 
-    let response = get(&installed.client_id, "https://evil.example.com/cb")
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("redirect_uri_mismatch")
-    );
+    let response = get(&installed.client_id, "https://evil.example.com/cb");
+    let page = error_page(response.await.unwrap()).await;
+    assert!(page.contains("redirect_uri_mismatch"));
 
     let response = get(&installed.client_id, "http://localhost:9999/")
         .await
@@ -714,15 +758,7 @@ async fn dropped_connection_after_accept_is_a_client_error_but_the_mail_went_out
     // reqwest sees the drop too.
     let token = google.access_token(SENDER, &[GMAIL_SEND_SCOPE]);
     google.inject(FaultRule::send(Fault::DropConnection).once());
-    let err = reqwest::Client::new()
-        .post(format!(
-            "{}upload/gmail/v1/users/me/messages/send?uploadType=media",
-            google.base_url()
-        ))
-        .bearer_auth(&token)
-        .header("content-type", "message/rfc822")
-        .body(raw.clone())
-        .send()
+    let err = upload(&google, Some(&token), "me", "message/rfc822", &raw)
         .await
         .unwrap_err();
     assert!(err.is_request() || err.is_connect(), "{err:?}");
@@ -756,8 +792,7 @@ async fn rate_limit_faults_carry_retry_after() {
     google.clear_faults();
     google.inject(FaultRule::send(Fault::unauthorized()).once());
     let response = reqwest_send(&google, &alice, "me", &raw).await;
-    assert_eq!(response.status(), 401);
-    let body: Value = response.json().await.unwrap();
+    let body = json_with_status(response, 401).await;
     assert_eq!(error_reason(&body), "authError");
     assert_eq!(body["error"]["errors"][0]["location"], "Authorization");
 
@@ -780,11 +815,8 @@ async fn token_endpoint_faults() {
             .once(),
     );
     let auth = authenticator(&account.key_json, SENDER).await;
-    let err = auth.token(&[GMAIL_SEND_SCOPE]).await.unwrap_err();
-    assert!(
-        matches!(err, yup_oauth2::Error::AuthError(ref e) if e.error.as_str() == "temporarily_unavailable"),
-        "{err:?}"
-    );
+    let err = token_refusal(&auth).await;
+    assert_eq!(err.error.as_str(), "temporarily_unavailable", "{err:?}");
     auth.token(&[GMAIL_SEND_SCOPE]).await.expect("second try");
     let grants = google.token_grants();
     assert_eq!(grants.len(), 2);
@@ -852,8 +884,7 @@ async fn quota_refuses_the_fourth_send_in_a_minute_per_user() {
         ..Quota::default()
     });
     let response = reqwest_send(&google, &bob, "me", &raw).await;
-    assert_eq!(response.status(), 429);
-    let body: Value = response.json().await.unwrap();
+    let body = json_with_status(response, 429).await;
     assert_eq!(error_reason(&body), "rateLimitExceeded");
     assert!(
         body["error"]["message"]
@@ -873,20 +904,9 @@ async fn quota_refuses_the_fourth_send_in_a_minute_per_user() {
 async fn send_checks_credentials_scope_mailbox_and_message() {
     let google = FakeGoogle::start();
     let raw = message("jo@example.com", "x@example.org", "checks");
-    let url = format!(
-        "{}upload/gmail/v1/users/me/messages/send?uploadType=media",
-        google.base_url()
-    );
 
-    let response = reqwest::Client::new()
-        .post(&url)
-        .header("content-type", "message/rfc822")
-        .body(raw.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
-    let body: Value = response.json().await.unwrap();
+    let response = upload(&google, None, "me", "message/rfc822", &raw);
+    let body = json_with_status(response.await.unwrap(), 401).await;
     assert_eq!(error_reason(&body), "required");
 
     let response = reqwest_send(&google, "ya29.bogus", "me", &raw).await;
@@ -894,8 +914,7 @@ async fn send_checks_credentials_scope_mailbox_and_message() {
 
     let profile_only = google.access_token("jo@example.com", &[USERINFO_PROFILE_SCOPE]);
     let response = reqwest_send(&google, &profile_only, "me", &raw).await;
-    assert_eq!(response.status(), 403);
-    let body: Value = response.json().await.unwrap();
+    let body = json_with_status(response, 403).await;
     assert_eq!(error_reason(&body), "insufficientPermissions");
     assert_eq!(body["error"]["status"], "PERMISSION_DENIED");
 
@@ -910,33 +929,19 @@ async fn send_checks_credentials_scope_mailbox_and_message() {
     );
 
     let response = reqwest_send(&google, &token, "me", b"Subject: nobody\r\n\r\nhi").await;
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
+    let body = json_with_status(response, 400).await;
     assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
     assert_eq!(reqwest_send(&google, &token, "me", b"").await.status(), 400);
 
-    let response = reqwest::Client::new()
-        .post(&url)
-        .bearer_auth(&token)
-        .header("content-type", "text/plain")
-        .body(raw.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
+    let response = upload(&google, Some(&token), "me", "text/plain", &raw);
+    assert_eq!(response.await.unwrap().status(), 400);
 
     // A service account's own token has no mailbox.
     let (google2, account) = fake_with_service_account(FakeGoogleOptions::default());
-    let key = yup_oauth2::parse_service_account_key(&account.key_json).unwrap();
-    let client = Client::builder(TokioExecutor::new()).build(connector());
-    let own = ServiceAccountAuthenticator::with_client(key, CustomHyperClientBuilder::from(client))
-        .build()
-        .await
-        .unwrap();
+    let own = service_account_authenticator(&account.key_json, None).await;
     let own = own.token(&[GMAIL_SEND_SCOPE]).await.unwrap();
     let response = reqwest_send(&google2, own.token().unwrap(), "me", &raw).await;
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
+    let body = json_with_status(response, 400).await;
     assert_eq!(body["error"]["status"], "FAILED_PRECONDITION");
 
     assert_eq!(google.sent().len(), 1);
@@ -960,11 +965,8 @@ async fn json_send_endpoint_takes_base64url_raw() {
         ))
         .bearer_auth(&token)
         .json(&serde_json::json!({ "raw": encoded }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+        .send();
+    let body = json_with_status(response.await.unwrap(), 200).await;
     assert_eq!(body["labelIds"][0], "SENT");
     assert_eq!(google.sent()[0].raw, raw);
     assert_eq!(google.sent()[0].id, body["id"].as_str().unwrap());
@@ -976,17 +978,8 @@ async fn revoke_and_tokeninfo() {
     let client = google.oauth_client(ClientKind::Installed);
     let refresh = google.authorized_user(&client, "lee@example.com");
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(google.token_url())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", client.client_id.as_str()),
-            ("client_secret", client.client_secret.as_str()),
-            ("refresh_token", refresh.as_str()),
-        ])
-        .send()
+    let token: Value = refresh_request(&google, &client, &refresh)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -994,15 +987,11 @@ async fn revoke_and_tokeninfo() {
     assert_eq!(token["token_type"], "Bearer");
     assert_eq!(token["expires_in"], 3600);
 
-    let info: Value = http
-        .post(google.tokeninfo_url())
-        .form(&[("access_token", access.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = fetch_json(
+        http.post(google.tokeninfo_url())
+            .form(&[("access_token", access.as_str())]),
+    )
+    .await;
     assert_eq!(info["aud"], client.client_id.as_str());
     assert_eq!(info["email"], "lee@example.com");
     assert_eq!(info["email_verified"], "true");
@@ -1016,42 +1005,21 @@ async fn revoke_and_tokeninfo() {
         .unwrap();
     assert_eq!(revoke.status(), 200);
     // Revoking the access token revoked its refresh token too.
-    let response = http
-        .post(google.token_url())
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", client.client_id.as_str()),
-            ("client_secret", client.client_secret.as_str()),
-            ("refresh_token", refresh.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = refresh_request(&google, &client, &refresh).await;
     assert_eq!(response.status(), 400);
     let response = http
         .get(format!("{}?access_token={access}", google.tokeninfo_url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
+        .send();
+    let body = json_with_status(response.await.unwrap(), 400).await;
     assert_eq!(body["error"], "invalid_token");
 
     let response = http
         .post(format!("{}?token=unknown", google.revoke_url()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
+        .send();
+    let body = json_with_status(response.await.unwrap(), 400).await;
     assert_eq!(body["error_description"], "Token expired or revoked");
 
-    let response = http
-        .get(google.userinfo_url())
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let response = userinfo(&google, &access).await;
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
 }
@@ -1093,19 +1061,9 @@ async fn any_endpoint_faults_and_latency() {
     google.inject(FaultRule::any(Fault::Latency(Duration::from_millis(150))).times(1));
     google.inject(FaultRule::new(Endpoint::Any, Fault::backend_error()).once());
     let started = Instant::now();
-    let response = reqwest::Client::new()
-        .get(google.userinfo_url())
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = userinfo(&google, &token).await;
     assert!(started.elapsed() >= Duration::from_millis(150));
     assert_eq!(response.status(), 500);
-    let response = reqwest::Client::new()
-        .get(google.userinfo_url())
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = userinfo(&google, &token).await;
     assert_eq!(response.status(), 200);
 }

@@ -261,6 +261,37 @@ pub(crate) struct Plan {
     pub fault: Option<Fault>,
 }
 
+impl Plan {
+    /// Waits out the plan's delay, then says what is left to do: whether to
+    /// drop the connection after processing ([`Fault::DropConnection`]) and
+    /// any other fault, which may replace the answer.
+    pub(crate) async fn wait(self) -> Due {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        match self.fault {
+            Some(Fault::DropConnection) => Due {
+                drop_after: true,
+                fault: None,
+            },
+            fault => Due {
+                drop_after: false,
+                fault,
+            },
+        }
+    }
+}
+
+/// What is left of a [`Plan`] once its delay has passed.
+#[derive(Debug)]
+pub(crate) struct Due {
+    /// Process the request, then close the connection without an answer.
+    pub drop_after: bool,
+    /// A fault that may replace the answer (never `Latency` or
+    /// `DropConnection`).
+    pub fault: Option<Fault>,
+}
+
 /// The active rules and the seeded generator their probabilities draw from.
 #[derive(Debug)]
 pub(crate) struct FaultSet {
