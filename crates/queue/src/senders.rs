@@ -93,13 +93,16 @@ pub struct SenderState {
     pub pause_reason: Option<String>,
 }
 
-fn normalize(sender: &str) -> String {
+/// A sender address as mailroom keys it (sender state, quotas, stored tokens, metrics):
+/// trimmed, ASCII letters in lower case.
+#[must_use]
+pub fn normalize_sender(sender: &str) -> String {
     sender.trim().to_ascii_lowercase()
 }
 
 impl Queue {
     fn sender_key(&self, sender: &str) -> String {
-        self.key(&format!("sender:{}", normalize(sender)))
+        self.key(&format!("sender:{}", normalize_sender(sender)))
     }
 
     /// Asks whether `sender` may send `job` now, counting the send if so. Over a limit the
@@ -114,7 +117,7 @@ impl Queue {
         job: JobId,
         limits: &SenderLimits,
     ) -> Result<Admission, QueueError> {
-        let s = normalize(sender);
+        let s = normalize_sender(sender);
         let scripts = self.scripts();
         let mut inv = scripts.admit.prepare_invoke();
         inv.key(self.sender_key(&s))
@@ -176,7 +179,9 @@ impl Queue {
                 )
                 .await?;
         }
-        let _: () = conn.sadd(self.key("senders"), normalize(sender)).await?;
+        let _: () = conn
+            .sadd(self.key("senders"), normalize_sender(sender))
+            .await?;
         Ok(())
     }
 
@@ -198,7 +203,9 @@ impl Queue {
                 ],
             )
             .await?;
-        let _: () = conn.sadd(self.key("senders"), normalize(sender)).await?;
+        let _: () = conn
+            .sadd(self.key("senders"), normalize_sender(sender))
+            .await?;
         Ok(fresh)
     }
 
@@ -221,7 +228,7 @@ impl Queue {
     /// # Errors
     /// Redis unreachable.
     pub async fn claim_probe(&self, sender: &str, every: Duration) -> Result<bool, QueueError> {
-        let key = self.key(&format!("sender:{}:probe", normalize(sender)));
+        let key = self.key(&format!("sender:{}:probe", normalize_sender(sender)));
         let claimed: Option<String> = redis::cmd("SET")
             .arg(&key)
             .arg(now_ms())

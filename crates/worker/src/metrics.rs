@@ -512,7 +512,7 @@ fn normalized(sender: &str) -> String {
         (Some(open), Some(close)) if open < close => &sender[open + 1..close],
         _ => sender,
     };
-    address.trim().to_lowercase()
+    mailroom_queue::normalize_sender(address)
 }
 
 /// One job in flight; see [`Metrics::in_flight`].

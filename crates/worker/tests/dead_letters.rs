@@ -64,11 +64,7 @@ async fn dead_letters_can_be_listed_shown_retried_and_purged() {
         ids.push(queue.enqueue(&j).await.unwrap().id);
     }
     let worker = env.worker("w", &[]);
-    eventually(Duration::from_secs(30), "three dead jobs", || {
-        let queue = queue.clone();
-        async move { stats(&queue).await.dead == 3 }
-    })
-    .await;
+    common::wait_dead(&queue, 3, Duration::from_secs(30)).await;
     worker.stop();
 
     let table = env.run(&["queue", "stats"]).ok();

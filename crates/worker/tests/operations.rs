@@ -371,11 +371,7 @@ async fn dead_letters_are_filtered_retried_in_bulk_and_queue_stats_show_totals()
         .unwrap();
 
     let worker = env.worker("w", &[]);
-    eventually(Duration::from_secs(30), "three dead jobs", || {
-        let queue = queue.clone();
-        async move { stats(&queue).await.dead == 3 }
-    })
-    .await;
+    common::wait_dead(&queue, 3, Duration::from_secs(30)).await;
     worker.stop();
 
     let listed = |args: &[&str]| -> Vec<String> {

@@ -14,7 +14,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use mailroom_queue::SenderState;
+use mailroom_queue::{SenderState, normalize_sender};
 use secrecy::ExposeSecret;
 use tokio::sync::{mpsc, oneshot};
 
@@ -107,10 +107,6 @@ fn keys(config: &Config) -> Result<Arc<TokenKeys>, CliError> {
 
 fn store_failure(e: &StoreError) -> CliError {
     CliError::Failed(anyhow::anyhow!("{e}"))
-}
-
-fn normalize(sender: &str) -> String {
-    sender.trim().to_ascii_lowercase()
 }
 
 /// A redirect that reached the loopback listener, and where to send the browser's page.
@@ -319,7 +315,7 @@ async fn list(config: &Config, json: bool) -> CliResult {
         .await
         .map_err(super::redis)?
         .into_iter()
-        .map(|s| (normalize(&s.sender), s))
+        .map(|s| (normalize_sender(&s.sender), s))
         .collect();
     let mut rows = Vec::new();
     match config.credentials.kind {
@@ -407,12 +403,12 @@ fn exact_senders(config: &Config) -> Vec<String> {
         .iter()
         .map(|p| p.trim())
         .filter(|p| !p.starts_with("*@") && p.contains('@'))
-        .map(normalize)
+        .map(normalize_sender)
         .collect()
 }
 
 async fn revoke(config: &Config, sender: &str, local: bool) -> CliResult {
-    let sender = normalize(sender);
+    let sender = normalize_sender(sender);
     let queue = connect(config).await?;
     if local {
         let removed = TokenStore::without_keys(queue)
@@ -463,7 +459,7 @@ async fn check(config: &Config, sender: Option<&str>) -> CliResult {
             let source = AuthorizedUserSource::from_config(config, queue.clone(), hook)
                 .map_err(|e| CliError::Invalid(e.to_string()))?;
             let senders = match sender {
-                Some(s) => vec![normalize(s)],
+                Some(s) => vec![normalize_sender(s)],
                 None => source
                     .store()
                     .list()
@@ -479,7 +475,7 @@ async fn check(config: &Config, sender: Option<&str>) -> CliResult {
             let source = ServiceAccountSource::from_config(config, hook)
                 .map_err(|e| CliError::Invalid(e.to_string()))?;
             let senders = match sender {
-                Some(s) => vec![normalize(s)],
+                Some(s) => vec![normalize_sender(s)],
                 None => exact_senders(config),
             };
             (Box::new(source), senders)

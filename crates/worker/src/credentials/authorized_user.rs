@@ -31,9 +31,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::client_secrets::ClientSecrets;
 use super::keys::TokenKeys;
-use super::store::{StoreError, TokenStore, normalize};
+use super::store::{StoreError, TokenStore};
 use super::{AccessToken, CredentialError, RefreshHook, TokenSource};
 use crate::config::{Config, GoogleSection};
+use mailroom_queue::normalize_sender;
 
 /// How long before its expiry a cached access token is refreshed.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
@@ -259,7 +260,7 @@ impl AuthorizedUserSource {
     }
 
     async fn cached_or_refresh(&self, sender: &str) -> Result<AccessToken, CredentialError> {
-        let sender = normalize(sender);
+        let sender = normalize_sender(sender);
         let slot = self.slot(&sender);
         let mut cached = slot.lock().await;
         if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
@@ -350,7 +351,7 @@ impl TokenSource for AuthorizedUserSource {
     }
 
     fn invalidate(&self, sender: &str) {
-        let sender = normalize(sender);
+        let sender = normalize_sender(sender);
         let mut slots = self
             .inner
             .slots

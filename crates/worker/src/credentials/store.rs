@@ -14,7 +14,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use mailroom_queue::{Conn, Queue};
+use mailroom_queue::{Conn, Queue, normalize_sender};
 use redis::AsyncCommands as _;
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
@@ -135,12 +135,6 @@ impl fmt::Debug for TokenStore {
     }
 }
 
-/// A sender address as stored: trimmed, ASCII letters in lower case (as the queue keeps it).
-#[must_use]
-pub fn normalize(sender: &str) -> String {
-    sender.trim().to_ascii_lowercase()
-}
-
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
@@ -206,7 +200,7 @@ impl TokenStore {
         scopes: &[String],
     ) -> Result<(), StoreError> {
         let keys = self.require_keys()?;
-        let sender = normalize(sender);
+        let sender = normalize_sender(sender);
         let sealed = keys.encrypt(refresh_token.expose_secret().as_bytes(), &sender);
         let hash = self.hash_key(&sender);
         let fields = [
@@ -293,7 +287,7 @@ impl TokenStore {
     /// removed, or the data was altered); [`StoreError::Corrupt`]; [`StoreError::NoKeys`].
     pub async fn get(&self, sender: &str) -> Result<Option<StoredToken>, StoreError> {
         let keys = self.require_keys()?;
-        let sender = normalize(sender);
+        let sender = normalize_sender(sender);
         let Some(h) = self.read(&sender).await? else {
             return Ok(None);
         };
@@ -331,7 +325,7 @@ impl TokenStore {
     /// # Errors
     /// [`StoreError::Redis`].
     pub async fn remove(&self, sender: &str) -> Result<bool, StoreError> {
-        let sender = normalize(sender);
+        let sender = normalize_sender(sender);
         let (deleted, _): (i64, i64) = redis::pipe()
             .atomic()
             .del(self.hash_key(&sender))
@@ -352,7 +346,7 @@ impl TokenStore {
         ok: bool,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let sender = normalize(sender);
+        let sender = normalize_sender(sender);
         let _: i64 = redis::Script::new(MARK_SCRIPT)
             .key(self.hash_key(&sender))
             .arg(if ok { "1" } else { "0" })

@@ -217,6 +217,14 @@ pub async fn stats(queue: &Queue) -> QueueStats {
     queue.stats().await.expect("stats")
 }
 
+/// Waits until the queue holds `n` dead letters.
+pub async fn wait_dead(queue: &Queue, n: u64, within: Duration) {
+    eventually(within, &format!("{n} dead jobs"), || async {
+        stats(queue).await.dead == n
+    })
+    .await;
+}
+
 /// A valid job to `to`.
 pub fn job(from: &str, to: &str, subject: &str) -> EmailJob {
     let json = serde_json::json!({
