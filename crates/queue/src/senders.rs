@@ -248,28 +248,34 @@ impl Queue {
         let mut conn = self.conn();
         let mut senders: Vec<String> = conn.smembers(self.key("senders")).await?;
         senders.sort();
-        let now = now_ms();
-        let mut states = Vec::with_capacity(senders.len());
-        for sender in senders {
-            let (quarantined, paused_until, pause_reason): (
-                Option<String>,
-                Option<i64>,
-                Option<String>,
-            ) = redis::cmd("HMGET")
-                .arg(self.sender_key(&sender))
+        // One round trip for all of them: the metrics read this every few seconds.
+        let mut pipe = redis::pipe();
+        for sender in &senders {
+            pipe.cmd("HMGET")
+                .arg(self.sender_key(sender))
                 .arg("quarantined")
                 .arg("paused_until")
-                .arg("pause_reason")
-                .query_async(&mut conn)
-                .await?;
-            let paused_until_ms = paused_until.filter(|&p| p > now);
-            states.push(SenderState {
-                sender,
-                quarantined,
-                pause_reason: paused_until_ms.and(pause_reason),
-                paused_until_ms,
-            });
+                .arg("pause_reason");
         }
+        let fields: Vec<(Option<String>, Option<i64>, Option<String>)> = if senders.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(&mut conn).await?
+        };
+        let now = now_ms();
+        let states = senders
+            .into_iter()
+            .zip(fields)
+            .map(|(sender, (quarantined, paused_until, pause_reason))| {
+                let paused_until_ms = paused_until.filter(|&p| p > now);
+                SenderState {
+                    sender,
+                    quarantined,
+                    pause_reason: paused_until_ms.and(pause_reason),
+                    paused_until_ms,
+                }
+            })
+            .collect();
         Ok(states)
     }
 }
