@@ -5,50 +5,12 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{Env, eventually, job};
+use common::google::{OTHER, SENDER, gmail_env, wait_sent};
+use common::{eventually, job};
 use mail_parser::MessageParser;
 use mailroom_jobs::{EmailJob, JobId};
 use mailroom_queue::{JobState, Queue};
 use mailroom_testkit::google::{FakeGoogle, Fault, FaultRule, GMAIL_SEND_SCOPE, Quota};
-
-const SENDER: &str = "noreply@example.com";
-const OTHER: &str = "billing@example.com";
-
-/// A world whose worker sends through the fake Google as a Workspace service account with
-/// domain-wide delegation for `noreply@` and `billing@example.com`.
-fn gmail_env(google: &FakeGoogle, extra: &str) -> Env {
-    let account = google.service_account("mailer@demo-project.iam.gserviceaccount.com");
-    google.grant_delegation(&account.client_id, &[GMAIL_SEND_SCOPE]);
-    google.add_domain_user(SENDER);
-    google.add_domain_user(OTHER);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let key = common::write_file(
-        dir.path(),
-        "service-account.json",
-        account.key_json.as_bytes(),
-    );
-    // The key file must outlive the worker: keep it inside the world's own directory.
-    let toml = format!(
-        "[transport]\nkind = \"gmail\"\n\n\
-         [google]\napi_base = \"{base}\"\ntoken_url = \"{token}\"\nauth_url = \"{auth}\"\n\
-         userinfo_url = \"{userinfo}\"\nrevoke_url = \"{revoke}\"\ntimeout = \"3s\"\n\n\
-         [retry]\nbase = \"200ms\"\ncap = \"1s\"\n\n{extra}",
-        base = google.base_url(),
-        token = google.token_url(),
-        auth = google.auth_url(),
-        userinfo = google.userinfo_url(),
-        revoke = google.revoke_url(),
-    );
-    let env = Env::new(&toml);
-    let kept = env.dir.path().join("service-account.json");
-    std::fs::copy(&key, &kept).expect("copy the key");
-    let mut env = env;
-    env.vars.push((
-        "MAILROOM__CREDENTIALS__SERVICE_ACCOUNT_KEY".to_owned(),
-        kept.display().to_string(),
-    ));
-    env
-}
 
 async fn enqueue(queue: &Queue, job: &EmailJob) -> JobId {
     queue.enqueue(job).await.expect("enqueue").id
@@ -87,18 +49,6 @@ async fn wait_sender(queue: &Queue, sender: &str, hold: Hold) {
         },
     )
     .await;
-}
-
-fn wait_sent(google: &FakeGoogle, n: usize, within: Duration) {
-    let deadline = std::time::Instant::now() + within;
-    while google.sent().len() < n {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the fake received {} of {n} messages",
-            google.sent().len()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

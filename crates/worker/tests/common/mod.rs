@@ -13,6 +13,7 @@ use mailroom_jobs::{EmailJob, JobId};
 use mailroom_queue::{JobState, Queue, QueueConfig, QueueStats};
 use mailroom_testkit::RedisServer;
 
+pub mod google;
 pub mod http;
 mod worker;
 pub use worker::Worker;
