@@ -348,9 +348,8 @@ async fn dead_letters_are_filtered_retried_in_bulk_and_queue_stats_show_totals()
         .id;
     // A payload pushed straight into Redis that no worker can decode.
     let broken = JobId::new();
-    let mut c = env
-        .redis
-        .client()
+    let mut c = redis::Client::open(env.redis.url())
+        .unwrap()
         .get_multiplexed_async_connection()
         .await
         .unwrap();

@@ -21,18 +21,7 @@ impl Redis {
     pub fn url(&self) -> String {
         match self {
             Self::Single(s) => s.url(),
-            Self::Cluster(c) => {
-                let hosts: Vec<String> = c
-                    .urls()
-                    .iter()
-                    .map(|u| {
-                        u.trim_start_matches("redis://")
-                            .trim_end_matches('/')
-                            .to_owned()
-                    })
-                    .collect();
-                format!("redis+cluster://{}", hosts.join(","))
-            }
+            Self::Cluster(c) => c.url(),
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use mailroom_jobs::{EmailJob, JobId};
 use mailroom_queue::{JobState, Queue, QueueConfig, QueueStats};
-use mailroom_testkit::RedisServer;
+use mailroom_testkit::{RedisCluster, RedisServer};
 
 pub mod google;
 pub mod http;
@@ -21,9 +21,43 @@ pub use worker::Worker;
 /// The `mailroom` binary under test.
 pub const MAILROOM: &str = env!("CARGO_BIN_EXE_mailroom");
 
+/// The Redis a world runs on: one server of its own, or a three-node cluster of its own.
+pub enum Backing {
+    Server(RedisServer),
+    Cluster(RedisCluster),
+}
+
+impl Backing {
+    /// The `redis.url` that reaches it (`redis+cluster://…` for a cluster).
+    pub fn url(&self) -> String {
+        match self {
+            Self::Server(server) => server.url(),
+            Self::Cluster(cluster) => cluster.url(),
+        }
+    }
+
+    /// The single server; a cluster world has none.
+    pub fn server(&mut self) -> &mut RedisServer {
+        match self {
+            Self::Server(server) => server,
+            Self::Cluster(_) => panic!("a cluster world has no single server"),
+        }
+    }
+
+    /// Kills the single server (see [`RedisServer::kill`]).
+    pub fn kill(&mut self) {
+        self.server().kill();
+    }
+
+    /// Restarts the single server (see [`RedisServer::restart`]).
+    pub fn restart(&mut self) {
+        self.server().restart();
+    }
+}
+
 /// One test's world: Redis, a config file, an outbox directory.
 pub struct Env {
-    pub redis: RedisServer,
+    pub redis: Backing,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     pub outbox: PathBuf,
@@ -37,7 +71,12 @@ impl Env {
     /// (`MAILROOM__QUEUE__BLOCK`), so stopping workers is quick; the HTTP listener takes a free
     /// port (`MAILROOM__HTTP__LISTEN`), so workers never compete for one.
     pub fn new(extra: &str) -> Self {
-        let redis = RedisServer::start();
+        Self::on(Backing::Server(RedisServer::start()), extra)
+    }
+
+    /// A world like [`Env::new`]'s on a Redis of the caller's choosing: a server with
+    /// persistence, say, or a cluster.
+    pub fn on(redis: Backing, extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let outbox = dir.path().join("outbox");
         let config = dir.path().join("mailroom.toml");
