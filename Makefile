@@ -6,7 +6,7 @@ CONFIG ?= config/default.toml
 RUN_DIR := .run
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: help run demo test lint lint-deploy fmt schema bench redis-server deps clean
+.PHONY: help run demo test test-faults lint lint-deploy fmt schema bench redis-server deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,9 +70,15 @@ fmt: ## format the code
 schema: ## rewrite crates/jobs/schema/email-job.schema.json from the job types
 	MAILROOM_UPDATE_SCHEMA=1 $(CARGO) test -p mailroom-jobs --test schema
 
-bench: deps ## run the benchmarks (release build); numbers go to stdout
-	$(CARGO) build --release -p mailroom-worker --bins
-	$(CARGO) run --release -p mailroom-worker --example bench
+bench: deps ## run the benchmarks (release build) against the BullMQ peer and the Rust floor; writes BENCHMARKS.md
+	@if command -v npm >/dev/null; then \
+	  [ -d bench/bullmq/node_modules/bullmq ] || (cd bench/bullmq && npm ci --no-audit --no-fund --loglevel=error); \
+	else echo "npm not found: the BullMQ peer is skipped (install Node.js 20 to include it)"; fi
+	$(CARGO) build --release -p mailroom-worker --bin mailroom -p mailroom-bench --bins
+	$(TARGET_DIR)/release/mailroom-bench BENCHMARKS.md
+
+test-faults: deps ## the fault-injection suite at full size (10,000-job kill, 1,000,000 due jobs), release build
+	MAILROOM_FAULTS=full $(CARGO) test --release -p mailroom-worker --test faults --test faults_google -- --nocapture
 
 clean: ## remove build output and the throwaway Redis data
 	-[ -f $(RUN_DIR)/redis.pid ] && kill $$(cat $(RUN_DIR)/redis.pid)

@@ -1,0 +1,69 @@
+//! `mailroom-bench`: mailroom's benchmarks, run on one machine in one go, written to
+//! `BENCHMARKS.md` (or the path given as the first argument) as markdown tables.
+//!
+//! ```text
+//! mailroom-bench [OUTPUT.md] [SECTION…]   # make bench
+//! ```
+//!
+//! Sections: `enqueue`, `queue`, `e2e`, `latency`; all of them when none is named.
+//!
+//! It starts a redis-server of its own (through the testkit) and the fake Google in process,
+//! then measures: enqueue rates, queue throughput with a no-op handler at three backlogs, the
+//! worker's end-to-end throughput through the `gmail` transport beside a BullMQ peer and a
+//! minimal Rust floor on the same fake, idle pickup and scheduled-send lateness, and the
+//! worker's peak RSS and CPU per email. The `mailroom` binary, the floor and the BullMQ
+//! scripts are found beside this binary and in `bench/bullmq` (`make bench` builds them).
+
+mod contenders;
+mod enqueue;
+mod latency;
+mod machine;
+mod queue;
+mod report;
+mod world;
+
+use std::time::Duration;
+
+use report::Report;
+
+/// Jobs per end-to-end run, as in the published comparison.
+const E2E_JOBS: usize = 20_000;
+/// Concurrency of every end-to-end contender.
+const E2E_CONCURRENCY: usize = 64;
+/// Rounds of the end-to-end comparison; each contender's median round is reported.
+const E2E_ROUNDS: usize = 3;
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let output = args.next().unwrap_or_else(|| "BENCHMARKS.md".to_owned());
+    let only: Vec<String> = args.collect();
+    let wanted = |section: &str| only.is_empty() || only.iter().any(|s| s == section);
+    let world = world::World::start();
+    let mut report = Report::new(machine::describe());
+
+    if wanted("enqueue") {
+        eprintln!("enqueue rates…");
+        report.section("Enqueue", enqueue::rates(&world).await);
+    }
+    if wanted("queue") {
+        eprintln!("queue throughput, no-op handler…");
+        report.section("Queue throughput", queue::throughput(&world).await);
+    }
+    if wanted("e2e") {
+        eprintln!("end to end through the gmail transport…");
+        let e2e = contenders::compare(&world, E2E_JOBS, E2E_CONCURRENCY, E2E_ROUNDS).await;
+        report.section("End to end", e2e);
+    }
+    if wanted("latency") {
+        eprintln!("latency…");
+        report.section("Latency", latency::measure(&world).await);
+    }
+
+    let text = report.markdown();
+    std::fs::write(&output, &text).unwrap_or_else(|e| panic!("cannot write {output}: {e}"));
+    println!("{text}");
+    eprintln!("written to {output}");
+    // Give child processes a moment to be reaped before the world is torn down.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}

@@ -1,0 +1,98 @@
+//! What every measurement shares: one redis-server, the fake Google, the job every contender
+//! sends, and where the binaries are.
+
+use std::path::PathBuf;
+
+use mailroom_jobs::EmailJob;
+use mailroom_testkit::RedisServer;
+use mailroom_testkit::google::{
+    FakeGoogle, FakeGoogleOptions, GMAIL_SEND_SCOPE, Quota, ServiceAccount,
+};
+
+/// The sender every end-to-end job comes from.
+pub const SENDER: &str = "noreply@example.com";
+
+pub struct World {
+    pub redis: RedisServer,
+    pub google: FakeGoogle,
+    pub account: ServiceAccount,
+    /// Directory of this binary, where `make bench` puts `mailroom` and the floor too.
+    pub bin_dir: PathBuf,
+    /// A temporary directory for key files and job files.
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    pub fn start() -> Self {
+        let redis = RedisServer::start();
+        // Gmail's usage limits would cap one sender at a few sends per second: the
+        // benchmark measures the machinery, so the fake enforces none.
+        let google = FakeGoogle::start_with(FakeGoogleOptions {
+            quota: Quota::unlimited(),
+            ..FakeGoogleOptions::default()
+        });
+        let account = google.service_account("mailer@bench-project.iam.gserviceaccount.com");
+        google.grant_delegation(&account.client_id, &[GMAIL_SEND_SCOPE]);
+        google.add_domain_user(SENDER);
+        let bin_dir = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(PathBuf::from))
+            .unwrap_or_default();
+        Self {
+            redis,
+            google,
+            account,
+            bin_dir,
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.redis.url()
+    }
+
+    /// A binary built beside this one.
+    pub fn binary(&self, name: &str) -> Option<PathBuf> {
+        let path = self.bin_dir.join(name);
+        path.exists().then_some(path)
+    }
+
+    /// Deletes every key (freed in the background), so the next measurement starts from an
+    /// empty Redis.
+    pub async fn flush(&self) {
+        let mut conn = self
+            .redis
+            .client()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to redis");
+        let _: () = redis::cmd("FLUSHALL")
+            .arg("ASYNC")
+            .query_async(&mut conn)
+            .await
+            .expect("FLUSHALL");
+    }
+}
+
+/// Job `i` as JSON: a shipping notification of about 1 KB, text and HTML.
+pub fn job_json(i: usize) -> serde_json::Value {
+    serde_json::json!({
+        "version": "v1",
+        "from": format!("Notifications <{SENDER}>"),
+        "to": [format!("Customer {i} <customer{i}@example.org>")],
+        "subject": format!("Your order #{i} has shipped"),
+        "text": "Hello,\n\nyour order is on its way. It left our warehouse this morning and \
+                 should reach you within two to three working days. You can follow the parcel \
+                 in your account at any time.\n\nThanks for shopping with us,\nThe shop\n",
+        "html": "<p>Hello,</p><p>your order is on its way. It left our warehouse this morning \
+                 and should reach you within two to three working days. You can follow the \
+                 parcel in <a href=\"https://shop.example.com/account\">your account</a> at any \
+                 time.</p><p>Thanks for shopping with us,<br>The shop</p>",
+        "tags": ["shipping"],
+        "metadata": {"order": i.to_string()},
+    })
+}
+
+pub fn job(i: usize) -> EmailJob {
+    EmailJob::from_json(job_json(i).to_string().as_bytes()).expect("a valid job")
+}
