@@ -15,8 +15,10 @@ use crate::text::forbidden_control;
 /// optional display name (`Zoë <zoe@example.com>`).
 ///
 /// Every value of this type is valid: it is only built by parsing, and the
-/// display name (trimmed, `None` when empty) never contains CR, LF, NUL or
-/// other control characters, so it can always be written into a header.
+/// display name (trimmed, each run of spaces and tabs in it one space, `None`
+/// when empty) never contains CR, LF, NUL or other control characters, so
+/// it can always be written into a header and parses back from its
+/// [`Display`](fmt::Display) form unchanged.
 ///
 /// On the wire it is a string: [`Display`](fmt::Display) gives the canonical
 /// form (`Name <user@example.com>`, the name quoted when needed), and
@@ -73,8 +75,14 @@ impl Address {
                 if let Some(c) = name.chars().find(|c| c.is_control() && *c != '\t') {
                     return Err(format!("display name contains the control character {c:?}"));
                 }
-                let name = name.trim();
-                (!name.is_empty()).then(|| name.to_owned())
+                // Parsing reads a run of white space in a name as one space
+                // (RFC 5322 §3.2.2), so the name is kept in that form.
+                let words: Vec<&str> = name
+                    .trim()
+                    .split([' ', '\t'])
+                    .filter(|word| !word.is_empty())
+                    .collect();
+                (!words.is_empty()).then(|| words.join(" "))
             }
             None => None,
         };
@@ -259,6 +267,17 @@ mod tests {
             Address::new(Some(""), "ann@example.com").unwrap().name(),
             None
         );
+    }
+
+    #[test]
+    fn names_keep_the_form_they_parse_back_to() {
+        // Parsing reads a run of white space in a name as one space, so a
+        // name built with one would change on its way through JSON.
+        let a = Address::new(Some("Tab\there  and  there"), "t@example.com").unwrap();
+        assert_eq!(a.name(), Some("Tab here and there"));
+        assert_eq!(Address::parse(&a.to_string()).unwrap(), a);
+        let quoted = Address::parse("\"Doe,\t  Jane\" <jane@example.com>").unwrap();
+        assert_eq!(quoted.name(), Some("Doe, Jane"));
     }
 
     #[test]

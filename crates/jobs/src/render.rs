@@ -3,6 +3,8 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Datelike, Utc};
 use lettre::Message;
 use lettre::message::header::{
@@ -10,7 +12,9 @@ use lettre::message::header::{
 };
 use lettre::message::{Body, MultiPart, SinglePart};
 
-use crate::text::{content_type_problem, header_name_problem};
+use crate::text::{
+    MAX_LINE_OCTETS, content_type_problem, header_name_problem, is_printable_ascii, longest_word,
+};
 use crate::{Address, Attachment, EmailJob, EmailJobV1, JobId, RenderError};
 
 /// A rendered message, ready for the Gmail API's `raw` field (after
@@ -62,9 +66,14 @@ impl EmailJobV1 {
     /// Renders the message with `date` as its `Date` header.
     ///
     /// Headers: `From`, `To`, `Cc`, `Bcc` (kept, since the Gmail API reads
-    /// recipients from it), `Reply-To`, `Subject` (RFC 2047 encoded when not
-    /// ASCII), `Date`, `Message-ID` ([`message_id_for`]), `In-Reply-To` and
-    /// `References` from the thread hint, then the extra headers.
+    /// recipients from it), `Reply-To`, `Subject`, `Date`, `Message-ID`
+    /// ([`message_id_for`]), `In-Reply-To` and `References` from the thread
+    /// hint, then the extra headers. Header values are written as they are
+    /// when they are printable ASCII and as RFC 2047 encoded words otherwise;
+    /// so is the subject, which is also encoded when it holds `=?` (readers
+    /// would take it for an encoded word), white space at either end or a run
+    /// of white space (which readers trim or collapse), or a word too long
+    /// for a header line.
     ///
     /// Body: text only is `text/plain`, html only `text/html`, both a
     /// `multipart/alternative`; attachments with a `content_id` wrap that in
@@ -102,7 +111,11 @@ impl EmailJobV1 {
             builder = builder.reply_to(address.as_mailbox().clone());
         }
         builder = builder
-            .subject(self.subject.clone())
+            .raw_header(text_header(
+                HeaderName::new_from_ascii_str("Subject"),
+                &self.subject,
+                Form::Text,
+            ))
             .date(SystemTime::from(date))
             .message_id(Some(message_id.clone()));
         if let Some(thread) = &self.thread {
@@ -123,13 +136,16 @@ impl EmailJobV1 {
             }
             let header_name =
                 HeaderName::new_from_ascii(name.clone()).map_err(|e| invalid(e.to_string()))?;
-            builder = builder.raw_header(HeaderValue::new(header_name, value.clone()));
+            builder = builder.raw_header(text_header(header_name, value, Form::Verbatim));
         }
 
         // A lone text or HTML body goes in as the message body itself, so
         // that it is not given the trailing CRLF lettre adds to a MIME part.
         let leaf = |builder: lettre::message::MessageBuilder, kind, body: String| {
-            builder.header(MIME_VERSION_1_0).header(kind).body(body)
+            builder
+                .header(MIME_VERSION_1_0)
+                .header(kind)
+                .body(text_body(body))
         };
         let message = match self.body()? {
             None => leaf(builder, ContentType::TEXT_PLAIN, String::new()),
@@ -148,9 +164,11 @@ impl EmailJobV1 {
     fn body(&self) -> Result<Option<Part>, RenderError> {
         let present = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         let mut content = match (present(&self.text), present(&self.html)) {
-            (Some(text), Some(html)) => {
-                Some(Part::Multi(MultiPart::alternative_plain_html(text, html)))
-            }
+            (Some(text), Some(html)) => Some(Part::Multi(
+                MultiPart::alternative()
+                    .singlepart(text_part(ContentType::TEXT_PLAIN, text))
+                    .singlepart(text_part(ContentType::TEXT_HTML, html)),
+            )),
             (Some(text), None) => Some(Part::Text(text)),
             (None, Some(html)) => Some(Part::Html(html)),
             (None, None) => None,
@@ -184,6 +202,71 @@ impl EmailJobV1 {
     }
 }
 
+/// What a header passed to [`text_header`] holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// Text for people, such as the subject: encoded unless readers show it
+    /// exactly as written.
+    Text,
+    /// A value that goes out as given when it is printable ASCII, so that
+    /// callers can set structured values (and encoded words of their own).
+    Verbatim,
+}
+
+/// A header holding `text`, written as it is when it is printable ASCII that
+/// readers show as it is, and as RFC 2047 encoded words carrying all of it
+/// otherwise.
+///
+/// lettre writes the ASCII words of a value as they are and encodes the
+/// others one by one, which changes what a reader sees: white space between
+/// two encoded words is dropped (RFC 2047 §6.2), an ASCII word such as
+/// `=?utf-8?q?x?=` is decoded, and control characters go out raw where
+/// RFC 5322 allows none.
+fn text_header(name: HeaderName, text: &str, form: Form) -> HeaderValue {
+    // Readers read `=?...?=` as an encoded word, drop white space at the ends
+    // of a field and, at a fold, read a run of white space as one space; and
+    // a word too long for a line cannot be folded.
+    let wsp = |b: &u8| *b == b' ' || *b == b'\t';
+    let bytes = text.as_bytes();
+    let as_is = form == Form::Verbatim
+        || !(text.contains("=?")
+            || bytes.first().is_some_and(wsp)
+            || bytes.last().is_some_and(wsp)
+            || bytes.windows(2).any(|pair| pair.iter().all(wsp))
+            || name.len() + ": ".len() + longest_word(text) > MAX_LINE_OCTETS);
+    if is_printable_ascii(text) && as_is {
+        return HeaderValue::new(name, text.to_owned());
+    }
+    let encoded = encoded_words(name.len(), text);
+    HeaderValue::dangerous_new_pre_encoded(name, text.to_owned(), encoded)
+}
+
+/// `text` as `=?utf-8?b?...?=` words, each holding whole characters, one to a
+/// line so that no line is longer than the 76 characters RFC 2047 §2 allows
+/// (a word of 39 bytes is 64 characters long).
+fn encoded_words(name_len: usize, text: &str) -> String {
+    const MAX_LINE: usize = 76;
+    const CHUNK: usize = 39;
+    let first_line = name_len + ": ".len();
+    let mut encoded = String::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(CHUNK);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (chunk, tail) = rest.split_at(end);
+        let word = format!("=?utf-8?b?{}?=", STANDARD.encode(chunk));
+        // Folding also separates the words, as RFC 2047 §5 requires.
+        if !encoded.is_empty() || first_line + word.len() > MAX_LINE {
+            encoded.push_str("\r\n ");
+        }
+        encoded.push_str(&word);
+        rest = tail;
+    }
+    encoded
+}
+
 /// The body of a message or of a multipart.
 enum Part {
     Text(String),
@@ -194,12 +277,34 @@ enum Part {
 /// `container` holding `first` (if any) followed by `rest`.
 fn wrap(container: MultiPart, first: Option<Part>, rest: Vec<SinglePart>) -> MultiPart {
     let container = match first {
-        Some(Part::Text(text)) => container.singlepart(SinglePart::plain(text)),
-        Some(Part::Html(html)) => container.singlepart(SinglePart::html(html)),
+        Some(Part::Text(text)) => container.singlepart(text_part(ContentType::TEXT_PLAIN, text)),
+        Some(Part::Html(html)) => container.singlepart(text_part(ContentType::TEXT_HTML, html)),
         Some(Part::Multi(part)) => container.multipart(part),
         None => container,
     };
     rest.into_iter().fold(container, MultiPart::singlepart)
+}
+
+fn text_part(kind: ContentType, text: String) -> SinglePart {
+    SinglePart::builder().header(kind).body(text_body(text))
+}
+
+/// A text body in a transfer encoding that carries it exactly. lettre picks
+/// 7bit for ASCII with short lines, but 7bit data may hold neither NUL nor a
+/// CR outside a CRLF (RFC 2045 §2.7, RFC 5322 §2.3): such text goes
+/// quoted-printable, which writes them as `=00` and `=0D`.
+fn text_body(text: String) -> Body {
+    let bare_cr = text
+        .split('\r')
+        .skip(1)
+        .any(|after| !after.starts_with('\n'));
+    if bare_cr || text.contains('\0') {
+        // Quoted-printable accepts any input; the fallback is never taken.
+        Body::new_with_encoding(text, ContentTransferEncoding::QuotedPrintable)
+            .unwrap_or_else(Body::new)
+    } else {
+        Body::new(text)
+    }
 }
 
 fn attachment_part(index: usize, attachment: &Attachment) -> Result<SinglePart, RenderError> {

@@ -23,6 +23,21 @@ pub const RESERVED_HEADERS: &[&str] = &[
     "References",
 ];
 
+/// Most octets in a line of a message, CRLF excluded (RFC 5322 §2.1.1).
+pub(crate) const MAX_LINE_OCTETS: usize = 998;
+
+/// Whether `s` holds only printable ASCII, spaces and tabs: header text that
+/// can be written as it is, without RFC 2047 encoding.
+pub(crate) fn is_printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
+/// The length of the longest run of `s` without a space: a header value
+/// written as it is can be folded only at spaces.
+pub(crate) fn longest_word(s: &str) -> usize {
+    s.split(' ').map(str::len).max().unwrap_or(0)
+}
+
 /// Describes why `s` cannot go into a header line: it contains CR or LF
 /// (which would start a new header) or NUL. `None` when it is fine.
 pub(crate) fn forbidden_control(s: &str) -> Option<&'static str> {

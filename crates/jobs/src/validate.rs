@@ -2,7 +2,10 @@
 
 use chrono::DateTime;
 
-use crate::text::{content_type_problem, forbidden_control, header_name_problem, is_msg_id};
+use crate::text::{
+    MAX_LINE_OCTETS, content_type_problem, forbidden_control, header_name_problem, is_msg_id,
+    is_printable_ascii, longest_word,
+};
 use crate::{Address, EmailJob, EmailJobV1, Policy, ValidationError};
 
 /// Longest accepted idempotency key, in characters.
@@ -33,7 +36,9 @@ impl EmailJobV1 {
     ///   the thread hint (header injection);
     /// - extra header names are RFC 5322 field names, unique ignoring case,
     ///   neither in [`RESERVED_HEADERS`](crate::RESERVED_HEADERS) nor
-    ///   `Content-*` (`headers[Name]`);
+    ///   `Content-*`, and values of printable ASCII (written as they are,
+    ///   folded only at spaces) have no word too long for a header line of
+    ///   998 octets (`headers[Name]`);
     /// - the message has text, html or an attachment (`text`);
     /// - `expires_at` is not earlier than `send_at` (`expires_at`);
     /// - the idempotency key has 1 to 200 characters (`idempotency_key`);
@@ -141,6 +146,16 @@ impl EmailJobV1 {
             }
             if let Some(problem) = forbidden_control(value) {
                 return Err(ValidationError::new(field, format!("value {problem}")));
+            }
+            let room = MAX_LINE_OCTETS - name.len() - ": ".len();
+            let longest = longest_word(value);
+            if is_printable_ascii(value) && longest > room {
+                return Err(ValidationError::new(
+                    field,
+                    format!(
+                        "value has a word of {longest} characters; a header line has room for {room}"
+                    ),
+                ));
             }
         }
         Ok(())
