@@ -78,7 +78,7 @@ bench: deps ## run the benchmarks (release build) against the BullMQ peer and th
 	$(TARGET_DIR)/release/mailroom-bench BENCHMARKS.md
 
 test-faults: deps ## the fault-injection suite at full size (10,000-job kill, 1,000,000 due jobs), release build
-	MAILROOM_FAULTS=full $(CARGO) test --release -p mailroom-worker --test faults --test faults_google -- --nocapture
+	MAILROOM_FAULTS=full $(CARGO) test --release -p mailroom-worker --test faults --test faults_cluster --test faults_google -- --nocapture
 
 clean: ## remove build output and the throwaway Redis data
 	-[ -f $(RUN_DIR)/redis.pid ] && kill $$(cat $(RUN_DIR)/redis.pid)

@@ -37,7 +37,10 @@ impl QueueError {
         }
     }
 
-    /// True when the error is about reaching Redis (worth retrying), not about the request.
+    /// True when the error is about reaching Redis (worth retrying), not about the request:
+    /// Redis unreachable, up but not serving yet (`LOADING` while it reads its data back after
+    /// a restart, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`), or a cluster redirection the client
+    /// gave up following (`MOVED`, `ASK`: the command did not run).
     #[must_use]
     pub fn is_connection(&self) -> bool {
         match self {
@@ -47,8 +50,43 @@ impl QueueError {
                     || e.is_connection_refusal()
                     || e.is_timeout()
                     || e.is_unrecoverable_error()
+                    || e.is_cluster_error()
+                    || matches!(e.retry_method(), redis::RetryMethod::WaitAndRetry)
             }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redis::{ErrorKind, RedisError, ServerErrorKind};
+
+    use super::QueueError;
+
+    fn server(kind: ServerErrorKind) -> QueueError {
+        QueueError::Redis(RedisError::from((ErrorKind::Server(kind), "server error")))
+    }
+
+    #[test]
+    fn a_redis_that_is_not_serving_yet_is_worth_retrying() {
+        for kind in [
+            ServerErrorKind::BusyLoading,
+            ServerErrorKind::TryAgain,
+            ServerErrorKind::ClusterDown,
+            ServerErrorKind::MasterDown,
+            ServerErrorKind::Moved,
+            ServerErrorKind::Ask,
+        ] {
+            assert!(server(kind).is_connection(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_request_is_not() {
+        for kind in [ServerErrorKind::ResponseError, ServerErrorKind::NoScript] {
+            assert!(!server(kind).is_connection(), "{kind:?}");
+        }
+        assert!(!QueueError::Protocol("bad reply".into()).is_connection());
     }
 }

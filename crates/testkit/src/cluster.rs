@@ -37,10 +37,21 @@ impl RedisCluster {
     /// start, if `redis-cli` fails, or if the cluster is not ready within
     /// 30 seconds.
     pub fn start() -> RedisCluster {
+        Self::start_with(RedisOptions::default())
+    }
+
+    /// Like [`RedisCluster::start`], with every node run with `opts`: with
+    /// [`RedisOptions::appendonly`] a node brought back with
+    /// [`RedisCluster::restart_node`] has its data again.
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisCluster::start`].
+    pub fn start_with(opts: RedisOptions) -> RedisCluster {
         require_binary("redis-server");
         require_binary("redis-cli");
         let nodes: Vec<RedisServer> = (0..CLUSTER_NODES)
-            .map(|_| RedisServer::launch_new(RedisOptions::default(), true))
+            .map(|_| RedisServer::launch_new(opts.clone(), true))
             .collect();
         let cluster = RedisCluster { nodes };
         cluster.create();
@@ -68,6 +79,62 @@ impl RedisCluster {
     pub fn client(&self) -> redis::cluster::ClusterClient {
         redis::cluster::ClusterClient::new(self.urls())
             .unwrap_or_else(|e| panic!("cannot build a cluster client for {:?}: {e}", self.urls()))
+    }
+
+    /// The index (into [`RedisCluster::urls`]) of the node serving `key`'s
+    /// hash slot, as the cluster's first running node sees it.
+    ///
+    /// # Panics
+    ///
+    /// If no running node answers, or none serves the slot.
+    pub fn node_for_key(&self, key: &str) -> usize {
+        let asked = self
+            .nodes
+            .iter()
+            .find(|node| node.is_running())
+            .expect("a running node");
+        let slot: u16 = asked
+            .endpoint()
+            .command(&["CLUSTER", "KEYSLOT", key])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("CLUSTER KEYSLOT {key} failed"));
+        let table = asked
+            .endpoint()
+            .command(&["CLUSTER", "NODES"])
+            .unwrap_or_else(|e| panic!("CLUSTER NODES failed: {e}"));
+        let port = serving_port(&table, slot)
+            .unwrap_or_else(|| panic!("no node serves slot {slot}:\n{table}"));
+        self.nodes
+            .iter()
+            .position(|node| node.port() == port)
+            .unwrap_or_else(|| panic!("slot {slot} is served by port {port}, not a node of ours"))
+    }
+
+    /// Kills node `index` with `SIGKILL` (see [`RedisServer::kill`]). The
+    /// cluster has no replicas: its slots stay unserved until the node is
+    /// back.
+    pub fn kill_node(&mut self, index: usize) {
+        self.nodes[index].kill();
+    }
+
+    /// Starts node `index` again on the same port and in the same directory,
+    /// so it rejoins with the identity, epoch and slots kept in its
+    /// `nodes.conf` (and its data, with [`RedisOptions::appendonly`]), then
+    /// waits until every node reports the cluster healthy again.
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisServer::restart`], or if the cluster is not healthy within
+    /// 30 seconds.
+    pub fn restart_node(&mut self, index: usize) {
+        self.nodes[index].restart();
+        self.wait_until_ready();
+    }
+
+    /// Whether node `index` is running.
+    pub fn node_is_running(&self, index: usize) -> bool {
+        self.nodes[index].is_running()
     }
 
     fn create(&self) {
@@ -138,6 +205,26 @@ impl RedisCluster {
     }
 }
 
+/// The port of the node serving `slot` in a `CLUSTER NODES` reply (lines of
+/// `id ip:port@bus flags master ping pong epoch link slot-ranges…`).
+fn serving_port(table: &str, slot: u16) -> Option<u16> {
+    table.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let serves = fields.iter().skip(8).any(|range| {
+            let (first, last) = range.split_once('-').unwrap_or((range, range));
+            matches!(
+                (first.parse::<u16>(), last.parse::<u16>()),
+                (Ok(first), Ok(last)) if (first..=last).contains(&slot)
+            )
+        });
+        if !serves {
+            return None;
+        }
+        let addr = fields.get(1)?.split('@').next()?;
+        addr.rsplit_once(':')?.1.parse().ok()
+    })
+}
+
 /// Whether a `CLUSTER INFO` reply shows a healthy cluster of all nodes with
 /// every slot assigned.
 fn cluster_info_ready(info: &str) -> bool {
@@ -154,6 +241,18 @@ fn cluster_info_ready(info: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_node_serving_a_slot() {
+        let table = "a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-5460\n\
+                     b2 127.0.0.1:7002@17002 master - 0 0 2 connected 5461-10922 12000\n\
+                     c3 127.0.0.1:7003@17003 master,fail - 0 0 3 connected 10923-11999 12001-16383\n";
+        assert_eq!(serving_port(table, 0), Some(7001));
+        assert_eq!(serving_port(table, 5461), Some(7002));
+        assert_eq!(serving_port(table, 12000), Some(7002));
+        assert_eq!(serving_port(table, 16383), Some(7003));
+        assert_eq!(serving_port("", 1), None);
+    }
 
     #[test]
     fn cluster_info_parsing() {

@@ -3,7 +3,7 @@
 
 use std::io::{Cursor, Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use google_gmail1::Gmail;
 use google_gmail1::api::{Message, Scope as GmailScope};
@@ -804,6 +804,58 @@ async fn rate_limit_faults_carry_retry_after() {
         reqwest_send(&google, &alice, "me", &raw).await.status(),
         200
     );
+}
+
+#[tokio::test]
+async fn the_send_log_records_every_attempt_with_its_answer() {
+    let (google, account) = fake_with_service_account(FakeGoogleOptions::default());
+    let hub = hub(&google, authenticator(&account.key_json, SENDER).await);
+    let raw = message(SENDER, "pat@example.org", "logged");
+    let before = SystemTime::now();
+
+    // Rate limited, then accepted on a lost connection, then accepted again.
+    google.inject(FaultRule::send(Fault::rate_limited(Duration::from_millis(2500))).once());
+    google.inject(FaultRule::send(Fault::DropConnection).once());
+    assert!(gmail_send(&hub, &raw, None).await.is_err());
+    assert!(gmail_send(&hub, &raw, None).await.is_err());
+    gmail_send(&hub, &raw, None).await.expect("third attempt");
+    // No valid token and no message: refused, and logged all the same.
+    let response = reqwest_send(&google, "ya29.unknown", "me", b"not a message").await;
+    assert_eq!(response.status(), 401);
+
+    let log = google.send_log();
+    assert_eq!(
+        log.iter().map(|a| a.status).collect::<Vec<_>>(),
+        [Some(429), None, Some(200), Some(401)]
+    );
+    assert_eq!(
+        log.iter().map(|a| a.retry_after).collect::<Vec<_>>(),
+        [Some(Duration::from_secs(3)), None, None, None],
+        "Retry-After as answered: whole seconds, rounded up"
+    );
+    assert_eq!(
+        log.iter()
+            .map(|a| a.message_id.as_deref())
+            .collect::<Vec<_>>(),
+        [
+            Some("logged@example.com"),
+            Some("logged@example.com"),
+            Some("logged@example.com"),
+            None
+        ]
+    );
+    assert_eq!(
+        log.iter().map(|a| a.user.as_deref()).collect::<Vec<_>>(),
+        [Some(SENDER), Some(SENDER), Some(SENDER), None]
+    );
+    assert!(log[0].at >= before);
+    assert!(log.windows(2).all(|w| w[0].at <= w[1].at), "oldest first");
+    assert_eq!(
+        google.sent().len(),
+        2,
+        "the dropped answer hid an accepted send"
+    );
+    assert_eq!(google.send_attempts(), 4);
 }
 
 #[tokio::test]

@@ -60,6 +60,10 @@ pub fn decide<R: Rng + ?Sized>(
             at: until.max(now),
             spend_attempt: false,
         },
+        Verdict::Unreachable => Failure::Retry {
+            at: later(policy.delay(1, None, rng)),
+            spend_attempt: false,
+        },
         Verdict::Credentials => Failure::Retry {
             at: later(recheck),
             spend_attempt: false,
@@ -215,6 +219,20 @@ mod tests {
                 spend_attempt: false
             }
         );
+    }
+
+    #[test]
+    fn an_unreachable_token_endpoint_waits_a_first_backoff_even_after_many_failures() {
+        let now = Utc::now();
+        let down = SendError::with(Verdict::Unreachable, "connection", "token endpoint down");
+        // Eleven failures before: a transient error would now give up (12 attempts).
+        match decide_now(&down, 11, now) {
+            Failure::Retry { at, spend_attempt } => {
+                assert!(!spend_attempt);
+                assert!(at <= now + chrono::Duration::seconds(5), "{at}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

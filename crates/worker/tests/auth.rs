@@ -20,8 +20,8 @@ use mailroom_worker::config::{
     Config, CredentialKind, CredentialsSection, GoogleSection, JobsSection,
 };
 use mailroom_worker::credentials::{
-    AuthorizedUserSource, ClientSecrets, CredentialError, RefreshHook, TokenKeys, TokenSource,
-    TokenStore,
+    AuthorizedUserSource, ClientSecrets, CredentialError, REFRESH_RETRY, RefreshHook, TokenKeys,
+    TokenSource, TokenStore,
 };
 use redis::AsyncCommands as _;
 use secrecy::{ExposeSecret, SecretString};
@@ -637,7 +637,8 @@ async fn the_source_caches_refreshes_and_classifies() {
     assert_ne!(short.expose(), renewed.expose());
     world.google.set_token_lifetime(Duration::from_secs(3600));
 
-    // Google failing is temporary.
+    // Google failing is temporary. The failure answers the sender's callers for
+    // REFRESH_RETRY; then the token endpoint is asked again.
     source.invalidate("carol@example.com");
     world
         .google
@@ -645,11 +646,17 @@ async fn the_source_caches_refreshes_and_classifies() {
     let err = source.token("carol@example.com").await.unwrap_err();
     assert!(matches!(err, CredentialError::Unavailable(_)), "{err:?}");
     assert!(!err.quarantines());
+    let asked = refreshes();
+    let again = source.token("carol@example.com").await.unwrap_err();
+    assert_eq!(again, err);
+    assert_eq!(refreshes(), asked, "not asked again within REFRESH_RETRY");
+    tokio::time::sleep(REFRESH_RETRY).await;
     world
         .google
         .inject(FaultRule::token(Fault::BadGateway).once());
     let err = source.token("carol@example.com").await.unwrap_err();
     assert!(matches!(err, CredentialError::Unavailable(_)), "{err:?}");
+    tokio::time::sleep(REFRESH_RETRY).await;
     source.token("carol@example.com").await.unwrap();
 
     // A revoked grant quarantines, and is recorded.

@@ -186,6 +186,11 @@ pub struct FaultRule {
     pub times: Option<u32>,
     /// Apply to each matching request with this probability (0.0 to 1.0),
     /// drawn from the fake's seeded random generator; `None`: always.
+    ///
+    /// Each rule draws on its own, in injection order, and the first
+    /// non-latency rule that applies wins: a rule with probability `p` after
+    /// one with probability `q` applies to `(1 - q) * p` of the requests, not
+    /// `p`. [`FaultRule::one_of`] makes rules whose shares are exact.
     pub probability: Option<f64>,
     /// What happens.
     pub fault: Fault,
@@ -236,9 +241,48 @@ impl FaultRule {
     }
 
     /// Each matching request with probability `p` (clamped to 0.0..=1.0).
+    /// See [`FaultRule::probability`] for how rules with probabilities
+    /// combine.
     pub fn with_probability(mut self, p: f64) -> FaultRule {
         self.probability = Some(p);
         self
+    }
+
+    /// Rules that, injected together and in this order
+    /// ([`FakeGoogle::inject_all`](super::FakeGoogle::inject_all)), give each
+    /// matching request `endpoint` the `i`-th fault with probability `shares[i].0`
+    /// and no fault with the rest: `one_of(Endpoint::Send, [(0.3, a), (0.1, b)])`
+    /// fails 30 % of the sends with `a` and 10 % with `b`.
+    ///
+    /// Since rules draw in turn and the first that applies wins, each rule's
+    /// probability is its share of what the rules before it left over.
+    /// Rules injected before these take their part first.
+    ///
+    /// # Panics
+    ///
+    /// If a share is negative or the shares add up to more than 1.
+    pub fn one_of(
+        endpoint: Endpoint,
+        shares: impl IntoIterator<Item = (f64, Fault)>,
+    ) -> Vec<FaultRule> {
+        let mut left = 1.0_f64;
+        let mut rules = Vec::new();
+        for (share, fault) in shares {
+            assert!(share >= 0.0, "a negative share: {share}");
+            // A little slack for shares like 0.7 + 0.2 + 0.1 in floating point.
+            assert!(
+                share <= left + 1e-9,
+                "the shares add up to more than 1 (at {share}, {left} was left)"
+            );
+            let p = if left > 0.0 {
+                (share / left).min(1.0)
+            } else {
+                0.0
+            };
+            rules.push(FaultRule::new(endpoint, fault).with_probability(p));
+            left = (left - share).max(0.0);
+        }
+        rules
     }
 
     fn matches(&self, endpoint: Endpoint, user: Option<&str>) -> bool {
@@ -421,6 +465,68 @@ mod tests {
         assert_eq!(a, draws(7));
         let hits = a.iter().filter(|hit| **hit).count();
         assert!((30..90).contains(&hits), "{hits} of 200");
+    }
+
+    /// How often each fault came up in `n` plans.
+    fn tally(set: &mut FaultSet, n: usize) -> (usize, usize, usize) {
+        let (mut unavailable, mut limited, mut none) = (0, 0, 0);
+        for _ in 0..n {
+            match set.plan(Endpoint::Send, None).fault {
+                Some(Fault::Status { code: 503, .. }) => unavailable += 1,
+                Some(Fault::Status { code: 429, .. }) => limited += 1,
+                None => none += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        (unavailable, limited, none)
+    }
+
+    #[test]
+    fn independent_probabilities_shadow_the_later_rule() {
+        let mut set = FaultSet::new(11);
+        set.push(FaultRule::send(Fault::unavailable()).with_probability(0.3));
+        set.push(
+            FaultRule::send(Fault::rate_limited(Duration::from_secs(1))).with_probability(0.1),
+        );
+        let (unavailable, limited, _) = tally(&mut set, 20_000);
+        // 30 % and 0.7 * 10 % = 7 %; the standard deviations are about 65 and 36.
+        assert!((5_700..6_300).contains(&unavailable), "{unavailable}");
+        assert!((1_220..1_580).contains(&limited), "{limited}");
+    }
+
+    #[test]
+    fn one_of_gives_each_fault_its_exact_share() {
+        let mut set = FaultSet::new(11);
+        for rule in FaultRule::one_of(
+            Endpoint::Send,
+            [
+                (0.3, Fault::unavailable()),
+                (0.1, Fault::rate_limited(Duration::from_secs(1))),
+            ],
+        ) {
+            set.push(rule);
+        }
+        let (unavailable, limited, none) = tally(&mut set, 20_000);
+        // 30 %, 10 % and 60 %, each within about five standard deviations.
+        assert!((5_700..6_300).contains(&unavailable), "{unavailable}");
+        assert!((1_800..2_200).contains(&limited), "{limited}");
+        assert!((11_650..12_350).contains(&none), "{none}");
+        let rules = FaultRule::one_of(
+            Endpoint::Token,
+            [(0.5, Fault::BadGateway), (0.5, Fault::unavailable())],
+        );
+        assert_eq!(rules[0].probability, Some(0.5));
+        assert_eq!(rules[1].probability, Some(1.0), "the rest, always");
+        assert!(rules.iter().all(|r| r.endpoint == Endpoint::Token));
+    }
+
+    #[test]
+    #[should_panic(expected = "more than 1")]
+    fn one_of_refuses_shares_over_one() {
+        let _ = FaultRule::one_of(
+            Endpoint::Send,
+            [(0.7, Fault::BadGateway), (0.4, Fault::unavailable())],
+        );
     }
 
     #[test]

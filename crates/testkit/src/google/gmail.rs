@@ -4,7 +4,7 @@
 //! `{"raw": base64url}`).
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as AxumState};
@@ -14,14 +14,16 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::faults::{
-    AUTH_ERROR_REASON, Endpoint, Fault, INVALID_CREDENTIALS_MESSAGE, is_usage_limit,
+    AUTH_ERROR_REASON, Endpoint, Fault, INVALID_CREDENTIALS_MESSAGE, Plan, is_usage_limit,
 };
-use super::mime::{boundary_of, decode_base64, decode_part, has_recipients, parse_multipart};
+use super::mime::{
+    boundary_of, decode_base64, decode_part, has_recipients, header_value, parse_multipart,
+};
 use super::quota::Limit;
 use super::request::{bearer_token, parse_form};
 use super::respond::{self, Dropped, google_error};
 use super::state::{PROJECT_ID, Shared, State, new_message_id};
-use super::types::{GMAIL_SEND_SCOPE, MAIL_GOOGLE_SCOPE, SentMessage};
+use super::types::{GMAIL_SEND_SCOPE, MAIL_GOOGLE_SCOPE, SendAttempt, SentMessage};
 
 type SharedState = AxumState<Arc<Shared>>;
 
@@ -51,6 +53,7 @@ impl ApiError {
 }
 
 /// How the message arrived.
+#[derive(Clone)]
 enum SendBody {
     /// On the `/upload/` path: `uploadType` and the request's Content-Type.
     Upload {
@@ -93,36 +96,68 @@ pub(crate) async fn send_json(
     send(&shared, &user_id, &headers, SendBody::Json(body)).await
 }
 
-/// Both forms of the send, counting the answer by status.
+/// Both forms of the send: logs the attempt on arrival, applies the fault
+/// rules, then [`accept`]; the answer's status (and `Retry-After`) completes
+/// the log entry and is counted.
 async fn send(shared: &Shared, user_id: &str, headers: &HeaderMap, request: SendBody) -> Response {
-    let response = send_inner(shared, user_id, headers, request).await;
-    if response.extensions().get::<Dropped>().is_none() {
-        *shared
-            .lock()
-            .send_statuses
-            .entry(response.status().as_u16())
-            .or_default() += 1;
-    }
-    response
-}
-
-/// Applies the fault rules, then [`accept`].
-async fn send_inner(
-    shared: &Shared,
-    user_id: &str,
-    headers: &HeaderMap,
-    request: SendBody,
-) -> Response {
+    let at = SystemTime::now();
+    // Read for the log only: a body that does not parse is refused by `accept`.
+    let message_id = parse_body(request.clone())
+        .ok()
+        .and_then(|(raw, _)| header_value(&raw, "message-id"))
+        .map(|id| id.trim_start_matches('<').trim_end_matches('>').to_owned());
     let token = bearer_token(headers);
-    let (plan, token_user) = {
+    let (plan, token_user, entry) = {
         let mut state = shared.lock();
         state.send_attempts += 1;
         let user = token
             .as_deref()
             .and_then(|t| state.valid_access_token(t).ok())
             .map(|r| r.subject.clone());
-        (state.faults.plan(Endpoint::Send, user.as_deref()), user)
+        let plan = state.faults.plan(Endpoint::Send, user.as_deref());
+        state.send_log.push(SendAttempt {
+            at,
+            user: user.clone(),
+            message_id,
+            status: None,
+            retry_after: None,
+        });
+        (plan, user, state.send_log.len() - 1)
     };
+
+    let response = answer(shared, plan, token_user, token, user_id, request).await;
+
+    let status = response
+        .extensions()
+        .get::<Dropped>()
+        .is_none()
+        .then(|| response.status().as_u16());
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let mut state = shared.lock();
+    if let Some(status) = status {
+        *state.send_statuses.entry(status).or_default() += 1;
+    }
+    let logged = &mut state.send_log[entry];
+    logged.status = status;
+    logged.retry_after = retry_after;
+    response
+}
+
+/// Waits out the fault plan, answers with its fault if it has one, else
+/// [`accept`]s the send.
+async fn answer(
+    shared: &Shared,
+    plan: Plan,
+    token_user: Option<String>,
+    token: Option<String>,
+    user_id: &str,
+    request: SendBody,
+) -> Response {
     let due = plan.wait().await;
     if let Some(fault) = due.fault {
         if let (Fault::Status { reason, .. }, Some(user)) = (&fault, &token_user)

@@ -122,12 +122,26 @@ fn header_fields(head: &[u8]) -> Vec<(String, String)> {
     fields
 }
 
-/// Whether the message's header has a non-empty `To`, `Cc` or `Bcc`.
-pub(crate) fn has_recipients(raw: &[u8]) -> bool {
+/// The header fields of an RFC 822 message (everything before the first
+/// empty line).
+fn message_header(raw: &[u8]) -> Vec<(String, String)> {
     let head_end = find(raw, b"\r\n\r\n", 0)
         .or_else(|| find(raw, b"\n\n", 0))
         .unwrap_or(raw.len());
-    header_fields(&raw[..head_end]).iter().any(|(name, value)| {
+    header_fields(&raw[..head_end])
+}
+
+/// The unfolded value of the message's first header field `name` (any case).
+pub(crate) fn header_value(raw: &[u8], name: &str) -> Option<String> {
+    message_header(raw)
+        .into_iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.trim().to_owned())
+}
+
+/// Whether the message's header has a non-empty `To`, `Cc` or `Bcc`.
+pub(crate) fn has_recipients(raw: &[u8]) -> bool {
+    message_header(raw).iter().any(|(name, value)| {
         ["to", "cc", "bcc"]
             .iter()
             .any(|n| name.eq_ignore_ascii_case(n))
@@ -173,5 +187,12 @@ mod tests {
             b"From: a@b.c\r\nSubject: hi\r\n\r\nTo: x@y.z\r\n"
         ));
         assert!(!has_recipients(b"From: a@b.c\nTo:   \n\nbody"));
+    }
+
+    #[test]
+    fn header_values_are_unfolded_and_found_in_the_header_only() {
+        let raw = b"Subject: hi\r\nmessage-id:\r\n <a@b.c>\r\n\r\nX-Late: no\r\n";
+        assert_eq!(header_value(raw, "Message-ID").as_deref(), Some("<a@b.c>"));
+        assert_eq!(header_value(raw, "X-Late"), None);
     }
 }

@@ -33,7 +33,8 @@
 //! * A send needs a live access token with `gmail.send` (or
 //!   `https://mail.google.com/`) for a known mailbox, `userId` `me` or that
 //!   address, a parseable message with a recipient, and quota
-//!   ([`Quota`]). Accepted messages are recorded ([`FakeGoogle::sent`]).
+//!   ([`Quota`]). Accepted messages are recorded ([`FakeGoogle::sent`]), and
+//!   so is every send request with its answer ([`FakeGoogle::send_log`]).
 //!
 //! Errors are answered as Google answers them: OAuth's
 //! `{"error":"invalid_grant","error_description":"…"}` on the token
@@ -105,7 +106,8 @@ pub use faults::{Endpoint, Fault, FaultRule};
 pub use quota::Quota;
 pub use types::{
     AuthRequest, ClientKind, GMAIL_SEND_SCOPE, MAIL_GOOGLE_SCOPE, OAuthClient, OPENID_SCOPE,
-    SentMessage, ServiceAccount, TokenGrant, USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE,
+    SendAttempt, SentMessage, ServiceAccount, TokenGrant, USERINFO_EMAIL_SCOPE,
+    USERINFO_PROFILE_SCOPE,
 };
 
 use state::{Shared, State, normalize_email};
@@ -278,6 +280,15 @@ impl FakeGoogle {
         self.shared.lock().faults.push(rule);
     }
 
+    /// Adds several fault rules, in order (after the existing ones): for
+    /// instance the rules of [`FaultRule::one_of`].
+    pub fn inject_all(&self, rules: impl IntoIterator<Item = FaultRule>) {
+        let mut state = self.shared.lock();
+        for rule in rules {
+            state.faults.push(rule);
+        }
+    }
+
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
         self.shared.lock().faults.clear();
@@ -313,6 +324,15 @@ impl FakeGoogle {
     /// How many send requests arrived, whatever became of them.
     pub fn send_attempts(&self) -> u64 {
         self.shared.lock().send_attempts
+    }
+
+    /// Every send request, oldest first, with the status answered and the
+    /// `Retry-After` given: one entry per request, faults included (unlike
+    /// [`FakeGoogle::sent`], which holds only what was accepted). Tells
+    /// apart the attempts of one message by its `Message-ID`, so a test can
+    /// check when each retry came.
+    pub fn send_log(&self) -> Vec<SendAttempt> {
+        self.shared.lock().send_log.clone()
     }
 
     /// How many send requests were answered with each status (dropped

@@ -14,7 +14,7 @@ use rand::distr::Alphanumeric;
 use super::faults::FaultSet;
 use super::quota::{Quota, QuotaTracker};
 use super::types::{
-    AuthRequest, ClientKind, GMAIL_SEND_SCOPE, OPENID_SCOPE, SentMessage, TokenGrant,
+    AuthRequest, ClientKind, GMAIL_SEND_SCOPE, OPENID_SCOPE, SendAttempt, SentMessage, TokenGrant,
     USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE,
 };
 
@@ -132,6 +132,7 @@ pub(crate) struct State {
     pub grants: Vec<TokenGrant>,
     pub auth_requests: Vec<AuthRequest>,
     pub send_attempts: u64,
+    pub send_log: Vec<SendAttempt>,
     pub send_statuses: BTreeMap<u16, u64>,
     pub rate_limited: HashMap<String, u64>,
 }
@@ -157,6 +158,7 @@ impl State {
             grants: Vec::new(),
             auth_requests: Vec::new(),
             send_attempts: 0,
+            send_log: Vec::new(),
             send_statuses: BTreeMap::new(),
             rate_limited: HashMap::new(),
         }

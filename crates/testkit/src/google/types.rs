@@ -3,7 +3,7 @@
 //! returns them.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// `https://www.googleapis.com/auth/gmail.send`: send mail only.
 pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
@@ -69,6 +69,23 @@ pub struct SentMessage {
     pub thread_id: String,
     /// When it was accepted.
     pub at: SystemTime,
+}
+
+/// One request to `users.messages.send`, whatever became of it (see
+/// [`FakeGoogle::send_log`](super::FakeGoogle::send_log)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendAttempt {
+    /// When the request arrived (before any injected latency).
+    pub at: SystemTime,
+    /// The access token's subject, when the request carried a valid token.
+    pub user: Option<String>,
+    /// The `Message-ID` header of the uploaded message without its angle
+    /// brackets, when the body could be read and the header is there.
+    pub message_id: Option<String>,
+    /// The HTTP status answered; `None` if the connection was dropped.
+    pub status: Option<u16>,
+    /// The `Retry-After` header of the answer, if it had one.
+    pub retry_after: Option<Duration>,
 }
 
 /// One call to the token endpoint.

@@ -32,7 +32,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::client_secrets::ClientSecrets;
 use super::keys::TokenKeys;
 use super::store::{StoreError, TokenStore};
-use super::{AccessToken, CredentialError, RefreshHook, TokenSource};
+use super::{AccessToken, CredentialError, RecentFailure, RefreshHook, TokenSource};
 use crate::config::{Config, GoogleSection};
 use mailroom_queue::normalize_sender;
 
@@ -168,7 +168,13 @@ struct Cached {
     refresh_at: Instant,
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
+/// A sender's cached token (its lock is held during a refresh) and the last refresh's
+/// failure while the token endpoint is unavailable.
+#[derive(Default)]
+struct Slot {
+    cached: tokio::sync::Mutex<Option<Cached>>,
+    failed: RecentFailure,
+}
 
 struct Inner {
     store: TokenStore,
@@ -176,7 +182,7 @@ struct Inner {
     client_id: String,
     http: reqwest::Client,
     hook: RefreshHook,
-    slots: Mutex<HashMap<String, Slot>>,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
 /// Access tokens from refresh tokens stored with `mailroom auth login` or the web flow. Cheap
@@ -250,7 +256,7 @@ impl AuthorizedUserSource {
         &self.inner.store
     }
 
-    fn slot(&self, sender: &str) -> Slot {
+    fn slot(&self, sender: &str) -> Arc<Slot> {
         let mut slots = self
             .inner
             .slots
@@ -262,11 +268,16 @@ impl AuthorizedUserSource {
     async fn cached_or_refresh(&self, sender: &str) -> Result<AccessToken, CredentialError> {
         let sender = normalize_sender(sender);
         let slot = self.slot(&sender);
-        let mut cached = slot.lock().await;
+        let mut cached = slot.cached.lock().await;
         if let Some(c) = cached.as_ref().filter(|c| Instant::now() < c.refresh_at) {
             return Ok(c.token.clone());
         }
+        // The callers that waited for a refresh the token endpoint failed take its failure.
+        if let Some(failed) = slot.failed.get() {
+            return Err(failed);
+        }
         let result = self.refresh(&sender).await;
+        slot.failed.record(&result);
         (self.inner.hook)(result.is_ok());
         let mark = match &result {
             Ok(fresh) => {
@@ -359,7 +370,7 @@ impl TokenSource for AuthorizedUserSource {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let busy = match slots.get(&sender) {
             None => false,
-            Some(slot) => match slot.try_lock() {
+            Some(slot) => match slot.cached.try_lock() {
                 Ok(mut cached) => {
                     *cached = None;
                     false

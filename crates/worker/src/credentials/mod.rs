@@ -14,7 +14,8 @@ mod service_account;
 mod store;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -104,6 +105,38 @@ impl CredentialError {
             Self::BadKey(_) => "unauthorized",
             Self::Unavailable(_) => "connection",
         }
+    }
+}
+
+/// After the token endpoint failed to refresh a sender's token ([`CredentialError::Unavailable`]),
+/// how long that failure answers the sender's callers before the endpoint is asked again: the
+/// jobs of one sender, however many, make at most one token request per this period during an
+/// outage.
+pub const REFRESH_RETRY: Duration = Duration::from_secs(1);
+
+/// A sender's last refresh failure while the token endpoint is unavailable, handed to callers
+/// for [`REFRESH_RETRY`] instead of a new request.
+#[derive(Debug, Default)]
+pub(crate) struct RecentFailure(Mutex<Option<(Instant, CredentialError)>>);
+
+impl RecentFailure {
+    /// The failure, if one came less than [`REFRESH_RETRY`] ago.
+    pub(crate) fn get(&self) -> Option<CredentialError> {
+        let guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < REFRESH_RETRY)
+            .map(|(_, e)| e.clone())
+    }
+
+    /// Remembers a refresh's outcome: an unavailable endpoint is remembered, anything else
+    /// (a token, or a failure only an operator fixes) forgets the last failure.
+    pub(crate) fn record<T>(&self, outcome: &Result<T, CredentialError>) {
+        let mut guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *guard = match outcome {
+            Err(e @ CredentialError::Unavailable(_)) => Some((Instant::now(), e.clone())),
+            _ => None,
+        };
     }
 }
 

@@ -16,7 +16,9 @@ use yup_oauth2::{
     DefaultHyperClientBuilder, HyperClientBuilder, ServiceAccountAuthenticator, ServiceAccountKey,
 };
 
-use super::{AccessToken, CredentialError, GMAIL_SEND_SCOPE, RefreshHook, TokenSource};
+use super::{
+    AccessToken, CredentialError, GMAIL_SEND_SCOPE, RecentFailure, RefreshHook, TokenSource,
+};
 
 type Connector = <DefaultHyperClientBuilder as HyperClientBuilder>::Connector;
 
@@ -34,6 +36,8 @@ struct Sender {
     /// The last token and how long it was valid for when minted.
     token: Mutex<Option<(AccessToken, Duration)>>,
     refresh: tokio::sync::Mutex<()>,
+    /// The last mint's failure while the token endpoint is unavailable.
+    failed: RecentFailure,
 }
 
 impl fmt::Debug for ServiceAccountSource {
@@ -127,6 +131,7 @@ impl ServiceAccountSource {
                     auth: tokio::sync::OnceCell::new(),
                     token: Mutex::new(None),
                     refresh: tokio::sync::Mutex::new(()),
+                    failed: RecentFailure::default(),
                 })
             })
             .clone()
@@ -189,12 +194,17 @@ impl TokenSource for ServiceAccountSource {
             if let Some((token, _)) = cached(&entry).filter(valid) {
                 return Ok(token);
             }
-            // One refresh per sender at a time; the others use its result.
+            // One refresh per sender at a time; the others use its result, a token or, while
+            // the token endpoint is unavailable, its failure.
             let _refreshing = entry.refresh.lock().await;
             if let Some((token, _)) = cached(&entry).filter(valid) {
                 return Ok(token);
             }
+            if let Some(failed) = entry.failed.get() {
+                return Err(failed);
+            }
             let minted = self.mint(sender, &entry).await;
+            entry.failed.record(&minted);
             (self.hook)(minted.is_ok());
             let token = minted?;
             let lifetime = token
@@ -279,6 +289,50 @@ mod tests {
         let shown = format!("{source:?}");
         assert!(shown.contains("mailer@project"), "{shown}");
         assert!(!shown.contains("SECRETSECRET"), "{shown}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn while_the_token_endpoint_fails_one_request_answers_a_senders_callers() {
+        use mailroom_testkit::google::{FakeGoogle, Fault, FaultRule};
+
+        crate::transport::gmail::install_crypto();
+        let google = FakeGoogle::start();
+        let account = google.service_account("mailer@demo.iam.gserviceaccount.com");
+        google.grant_delegation(&account.client_id, &[GMAIL_SEND_SCOPE]);
+        google.add_domain_user("a@example.com");
+        google.add_domain_user("b@example.com");
+        google.inject(FaultRule::token(Fault::unavailable()));
+        let source =
+            ServiceAccountSource::from_json(&account.key_json, Duration::from_secs(5), hook())
+                .unwrap();
+
+        let answers =
+            futures::future::join_all((0..20).map(|_| source.token("a@example.com"))).await;
+        assert!(
+            answers
+                .iter()
+                .all(|a| matches!(a, Err(CredentialError::Unavailable(_)))),
+            "{answers:?}"
+        );
+        assert_eq!(google.token_grants().len(), 1, "one request for 20 callers");
+        // Another sender asks on its own.
+        assert!(source.token("b@example.com").await.is_err());
+        assert_eq!(google.token_grants().len(), 2);
+
+        google.clear_faults();
+        assert!(
+            source.token("a@example.com").await.is_err(),
+            "the failure still answers within REFRESH_RETRY"
+        );
+        assert_eq!(google.token_grants().len(), 2);
+        tokio::time::sleep(super::super::REFRESH_RETRY).await;
+        source
+            .token("a@example.com")
+            .await
+            .expect("a token once the endpoint is asked again");
+        let grants = google.token_grants();
+        assert_eq!(grants.len(), 3);
+        assert!(grants[2].ok);
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub enum Verdict {
         /// When the limit's window rolls.
         until: DateTime<Utc>,
     },
+    /// Google's token endpoint could not be reached or failed (5xx, timeout): the send never
+    /// went out. The job waits the policy's first backoff and tries again; no attempt is
+    /// spent, so an outage of Google's OAuth service, however long, dead-letters nothing.
+    Unreachable,
     /// The sender's credentials need an operator (revoked grant, delegation not granted,
     /// bad key): the sender is quarantined, its jobs wait, no attempt is spent.
     Credentials,

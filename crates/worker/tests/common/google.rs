@@ -1,10 +1,13 @@
 //! A world whose worker sends through the fake Google.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use mailroom_testkit::google::{FakeGoogle, GMAIL_SEND_SCOPE};
+use mailroom_jobs::JobId;
+use mailroom_testkit::RedisServer;
+use mailroom_testkit::google::{FakeGoogle, GMAIL_SEND_SCOPE, SentMessage};
 
-use super::Env;
+use super::{Backing, Env};
 
 /// The Workspace sender every Gmail world can send as.
 pub const SENDER: &str = "noreply@example.com";
@@ -14,17 +17,16 @@ pub const OTHER: &str = "billing@example.com";
 /// A world whose worker sends through the fake Google as a Workspace service account with
 /// domain-wide delegation for `noreply@` and `billing@example.com`.
 pub fn gmail_env(google: &FakeGoogle, extra: &str) -> Env {
+    gmail_env_on(Backing::Server(RedisServer::start()), google, extra)
+}
+
+/// A world like [`gmail_env`]'s on a Redis of the caller's choosing (a server with
+/// persistence, a cluster).
+pub fn gmail_env_on(redis: Backing, google: &FakeGoogle, extra: &str) -> Env {
     let account = google.service_account("mailer@demo-project.iam.gserviceaccount.com");
     google.grant_delegation(&account.client_id, &[GMAIL_SEND_SCOPE]);
     google.add_domain_user(SENDER);
     google.add_domain_user(OTHER);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let key = super::write_file(
-        dir.path(),
-        "service-account.json",
-        account.key_json.as_bytes(),
-    );
-    // The key file must outlive the worker: keep it inside the world's own directory.
     let toml = format!(
         "[transport]\nkind = \"gmail\"\n\n\
          [google]\napi_base = \"{base}\"\ntoken_url = \"{token}\"\nauth_url = \"{auth}\"\n\
@@ -36,13 +38,16 @@ pub fn gmail_env(google: &FakeGoogle, extra: &str) -> Env {
         userinfo = google.userinfo_url(),
         revoke = google.revoke_url(),
     );
-    let env = Env::new(&toml);
-    let kept = env.dir.path().join("service-account.json");
-    std::fs::copy(&key, &kept).expect("copy the key");
-    let mut env = env;
+    let mut env = Env::on(redis, &toml);
+    // The key file must outlive the worker: it lives in the world's own directory.
+    let key = super::write_file(
+        env.dir.path(),
+        "service-account.json",
+        account.key_json.as_bytes(),
+    );
     env.vars.push((
         "MAILROOM__CREDENTIALS__SERVICE_ACCOUNT_KEY".to_owned(),
-        kept.display().to_string(),
+        key.display().to_string(),
     ));
     env
 }
@@ -58,4 +63,70 @@ pub fn wait_sent(google: &FakeGoogle, n: usize, within: Duration) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The `Message-ID` (without angle brackets) of every message a job from `SENDER`'s domain
+/// renders to, on every attempt: `<job id@example.com>`.
+pub fn message_id(id: JobId) -> String {
+    format!("{id}@example.com")
+}
+
+/// What the fake accepted, counted by `Message-ID`: a job sent twice shows up twice under one
+/// id.
+#[derive(Debug)]
+pub struct Tally {
+    /// Messages accepted.
+    pub received: usize,
+    /// Messages accepted per `Message-ID` (without angle brackets).
+    pub by_id: HashMap<String, usize>,
+}
+
+impl Tally {
+    /// Of every message the fake has accepted so far.
+    pub fn of(google: &FakeGoogle) -> Self {
+        Self::of_messages(&google.sent())
+    }
+
+    pub fn of_messages(sent: &[SentMessage]) -> Self {
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        for message in sent {
+            let id = header_message_id(&message.raw)
+                .unwrap_or_else(|| panic!("a message without a Message-ID: {message:?}"));
+            *by_id.entry(id).or_default() += 1;
+        }
+        Self {
+            received: sent.len(),
+            by_id,
+        }
+    }
+
+    /// Distinct `Message-ID`s.
+    pub fn unique(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Messages accepted more than once: received − unique.
+    pub fn duplicates(&self) -> usize {
+        self.received - self.unique()
+    }
+
+    /// How many times job `id`'s message was accepted.
+    pub fn times(&self, id: JobId) -> usize {
+        self.by_id.get(&message_id(id)).copied().unwrap_or(0)
+    }
+}
+
+/// The `Message-ID` header of a raw message, without its angle brackets.
+fn header_message_id(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    text.lines().take_while(|l| !l.is_empty()).find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("message-id").then(|| {
+            value
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
+    })
 }

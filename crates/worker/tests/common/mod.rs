@@ -44,14 +44,31 @@ impl Backing {
         }
     }
 
-    /// Kills the single server (see [`RedisServer::kill`]).
+    /// Kills the single server (see [`RedisServer::kill`]), or the cluster node serving the
+    /// default queue's hash slot (`{mailroom}`).
     pub fn kill(&mut self) {
-        self.server().kill();
+        match self {
+            Self::Server(server) => server.kill(),
+            Self::Cluster(cluster) => {
+                let node = cluster.node_for_key("{mailroom}");
+                cluster.kill_node(node);
+            }
+        }
     }
 
-    /// Restarts the single server (see [`RedisServer::restart`]).
+    /// Restarts the single server (see [`RedisServer::restart`]), or every killed cluster node
+    /// (see [`RedisCluster::restart_node`]).
     pub fn restart(&mut self) {
-        self.server().restart();
+        match self {
+            Self::Server(server) => server.restart(),
+            Self::Cluster(cluster) => {
+                for node in 0..cluster.urls().len() {
+                    if !cluster.node_is_running(node) {
+                        cluster.restart_node(node);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -303,4 +320,61 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     fs::write(&path, bytes).expect("write file");
     path
+}
+
+/// Whether the fault-injection suites run at full size (`MAILROOM_FAULTS=full`), or at the
+/// reduced size every CI run can afford.
+pub fn faults_full() -> bool {
+    std::env::var("MAILROOM_FAULTS").is_ok_and(|v| v == "full")
+}
+
+/// `full` under `MAILROOM_FAULTS=full`, else `reduced`.
+pub fn faults_size(reduced: usize, full: usize) -> usize {
+    if faults_full() { full } else { reduced }
+}
+
+/// `fields` of each job's record, read in pipelined `HMGET`s (a record that is gone reads as
+/// all `None`).
+pub async fn job_fields(queue: &Queue, ids: &[JobId], fields: &[&str]) -> Vec<Vec<Option<String>>> {
+    let mut conn = queue.connection();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(2000) {
+        let mut pipe = redis::pipe();
+        for id in chunk {
+            pipe.cmd("HMGET")
+                .arg(queue.key(&format!("job:{id}")))
+                .arg(fields);
+        }
+        let rows: Vec<Vec<Option<String>>> =
+            pipe.query_async(&mut conn).await.expect("read job records");
+        out.extend(rows);
+    }
+    out
+}
+
+/// How many of `ids` are in each state (`"missing"` for jobs without a record).
+pub async fn state_counts(
+    queue: &Queue,
+    ids: &[JobId],
+) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for row in job_fields(queue, ids, &["state"]).await {
+        let state = row[0].clone().unwrap_or_else(|| "missing".to_owned());
+        *counts.entry(state).or_default() += 1;
+    }
+    counts
+}
+
+/// Whether every one of `ids` is recorded as sent.
+pub async fn all_sent(queue: &Queue, ids: &[JobId]) -> bool {
+    job_fields(queue, ids, &["state"])
+        .await
+        .iter()
+        .all(|row| row[0].as_deref() == Some("sent"))
+}
+
+/// Whether nothing waits or runs: no job ready, scheduled or in flight.
+pub async fn idle(queue: &Queue) -> bool {
+    let s = stats(queue).await;
+    s.ready == 0 && s.scheduled == 0 && s.in_flight == 0
 }

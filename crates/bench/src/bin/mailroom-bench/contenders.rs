@@ -1,20 +1,18 @@
 //! The end-to-end comparison: the same 1 KB jobs sent through the same fake Gmail by the
 //! `mailroom` process (gmail transport), by a BullMQ worker (the peer) and by a minimal Rust
 //! loop (the floor). Every contender's rate comes from the same clock: the times at which the
-//! fake accepted its first and its last message.
+//! lean Gmail ([`crate::sink`]) accepted its first and its last message.
 
-use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mailroom_queue::{Queue, QueueConfig};
-use mailroom_testkit::google::GMAIL_SEND_SCOPE;
 use redis::AsyncCommands;
 
 use crate::report::{Table, thousands};
-use crate::world::{SENDER, World, job_json};
+use crate::world::{World, job_json};
 
 /// How long one contender may take for one run before the benchmark gives up.
 const RUN_LIMIT: Duration = Duration::from_secs(300);
@@ -31,44 +29,10 @@ pub struct Run {
     pub duplicates: usize,
 }
 
-/// Messages accepted so far (status 200 answers).
-fn accepted(world: &World) -> u64 {
-    world
-        .google
-        .responses_by_status()
-        .get(&200)
-        .copied()
-        .unwrap_or(0)
-}
-
-/// Seconds from the first to the last message accepted after the first `skip`, and how many
-/// of them repeat a Message-ID.
-fn timed(world: &World, skip: usize) -> (f64, usize) {
-    let sent = world.google.sent();
-    let new = &sent[skip.min(sent.len())..];
-    let (Some(first), Some(last)) = (
-        new.iter().map(|m| m.at).min(),
-        new.iter().map(|m| m.at).max(),
-    ) else {
-        return (f64::NAN, 0);
-    };
-    let ids: HashSet<&[u8]> = new.iter().map(|m| message_id(&m.raw)).collect();
-    let seconds = last.duration_since(first).unwrap_or_default().as_secs_f64();
-    (seconds, new.len() - ids.len())
-}
-
-/// The Message-ID header's value (the whole message when there is none).
-fn message_id(raw: &[u8]) -> &[u8] {
-    raw.split(|b| *b == b'\n')
-        .take_while(|line| line.len() > 1)
-        .find(|line| line.len() > 11 && line[..11].eq_ignore_ascii_case(b"message-id:"))
-        .unwrap_or(raw)
-}
-
 /// Waits until the fake has accepted `target` messages in all, failing if `child` exits first.
 async fn wait_accepted(world: &World, child: &mut Child, target: u64, what: &str) {
     let deadline = Instant::now() + RUN_LIMIT;
-    while accepted(world) < target {
+    while world.sink.accepted() < target {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what} exited with {status} before sending everything");
         }
@@ -119,7 +83,18 @@ fn mailroom(world: &World, queue: &str, concurrency: usize, vars: &[(&str, Strin
     let binary = world
         .binary("mailroom")
         .expect("the mailroom binary beside mailroom-bench (make bench builds it)");
-    let child = Command::new(binary)
+    // A profiler may wrap the worker: BENCH_WRAP="perf record -g -o /tmp/perf.data --".
+    let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
+    let mut wrap = wrap.split_whitespace();
+    let mut command = match wrap.next() {
+        Some(profiler) => {
+            let mut c = Command::new(profiler);
+            c.args(wrap).arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    };
+    let child = command
         .arg("run")
         .env("MAILROOM__REDIS__URL", world.url())
         .env("MAILROOM__QUEUE__NAME", queue)
@@ -187,13 +162,17 @@ async fn run_mailroom(world: &World, round: usize, jobs: usize, concurrency: usi
         .expect("connect");
     crate::queue::fill(&queue, jobs).await;
     let key = world.dir.path().join("service-account.json");
-    std::fs::write(&key, &world.account.key_json).expect("write the key file");
-    let base = world.google.base_url();
+    // The key's own token endpoint is where a service account asks: the sink's.
+    let mut key_json: serde_json::Value =
+        serde_json::from_str(&world.account.key_json).expect("a key file");
+    key_json["token_uri"] = world.sink.token_url().into();
+    std::fs::write(&key, key_json.to_string()).expect("write the key file");
+    let base = world.sink.base_url();
     let unlimited = "100000000".to_owned();
     let vars = [
         ("MAILROOM__TRANSPORT__KIND", "gmail".to_owned()),
         ("MAILROOM__GOOGLE__API_BASE", base),
-        ("MAILROOM__GOOGLE__TOKEN_URL", world.google.token_url()),
+        ("MAILROOM__GOOGLE__TOKEN_URL", world.sink.token_url()),
         (
             "MAILROOM__CREDENTIALS__SERVICE_ACCOUNT_KEY",
             key.display().to_string(),
@@ -202,14 +181,14 @@ async fn run_mailroom(world: &World, round: usize, jobs: usize, concurrency: usi
         ("MAILROOM__QUOTA__SENDER_PER_DAY", unlimited.clone()),
         ("MAILROOM__QUOTA__PROJECT_PER_MINUTE", unlimited),
     ];
-    let skip = world.google.sent().len();
-    let target = accepted(world) + jobs as u64;
+    let skip = world.sink.arrived();
+    let target = world.sink.accepted() + jobs as u64;
     let mut child = mailroom(world, &name, concurrency, &vars);
     wait_accepted(world, child.running(), target, "mailroom").await;
     wait_empty(&queue).await;
     let (max_rss_kb, cpu_ms) = mailroom_bench::usage(&child.id().to_string());
     stop(child);
-    let (seconds, duplicates) = timed(world, skip);
+    let (seconds, duplicates) = world.sink.timed(skip);
     world.flush().await;
     Run {
         seconds,
@@ -235,8 +214,8 @@ fn self_report(output: &[u8], what: &str) -> (u64, u64) {
 
 /// Runs a contender that exits by itself after `jobs`; times it on the fake's clock.
 async fn run_contender(world: &World, mut cmd: Command, jobs: usize, what: &str) -> Run {
-    let skip = world.google.sent().len();
-    let target = accepted(world) + jobs as u64;
+    let skip = world.sink.arrived();
+    let target = world.sink.accepted() + jobs as u64;
     let mut child = Worker(Some(
         cmd.stdout(Stdio::piped())
             .spawn()
@@ -255,7 +234,7 @@ async fn run_contender(world: &World, mut cmd: Command, jobs: usize, what: &str)
         output.status
     );
     let (max_rss_kb, cpu_ms) = self_report(&output.stdout, what);
-    let (seconds, duplicates) = timed(world, skip);
+    let (seconds, duplicates) = world.sink.timed(skip);
     world.flush().await;
     Run {
         seconds,
@@ -281,7 +260,7 @@ async fn run_floor(world: &World, jobs: usize, concurrency: usize, token: &str) 
     }
     let mut cmd = Command::new(floor);
     cmd.args(["--redis", &world.url(), "--list", "floor:jobs"])
-        .args(["--base", &world.google.base_url(), "--token", token])
+        .args(["--base", &world.sink.base_url(), "--token", token])
         .args(["--jobs", &jobs.to_string()])
         .args(["--concurrency", &concurrency.to_string()]);
     Some(run_contender(world, cmd, jobs, "the floor").await)
@@ -322,7 +301,7 @@ async fn run_bullmq(
     let mut cmd = Command::new("node");
     cmd.arg(format!("{BULLMQ_DIR}/worker.js"))
         .args(["--redis", &world.url(), "--queue", &queue])
-        .args(["--base", &world.google.base_url(), "--token", token])
+        .args(["--base", &world.sink.base_url(), "--token", token])
         .args(["--jobs", &jobs.to_string()])
         .args(["--concurrency", &concurrency.to_string()]);
     run_contender(world, cmd, jobs, "the BullMQ worker").await
@@ -340,15 +319,15 @@ fn summary(mut runs: Vec<Run>, jobs: usize) -> Option<(Run, f64, f64)> {
 }
 
 pub async fn compare(world: &World, jobs: usize, concurrency: usize, rounds: usize) -> Table {
-    let token = world.google.access_token(SENDER, &[GMAIL_SEND_SCOPE]);
+    let token = "sink-token";
     let peer = bullmq_ready();
     let (mut ours, mut bullmq, mut floor) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         ours.push(run_mailroom(world, round, jobs, concurrency).await);
         if peer {
-            bullmq.push(run_bullmq(world, round, jobs, concurrency, &token).await);
+            bullmq.push(run_bullmq(world, round, jobs, concurrency, token).await);
         }
-        floor.extend(run_floor(world, jobs, concurrency, &token).await);
+        floor.extend(run_floor(world, jobs, concurrency, token).await);
     }
     let mut table = Table::new(&[
         "contender",
@@ -396,7 +375,7 @@ pub async fn compare(world: &World, jobs: usize, concurrency: usize, rounds: usi
     table.note(format!(
         "{jobs} jobs of about 1 KB each, concurrency {concurrency}, {rounds} rounds; each contender's \
          median round is shown with the range of all rounds. The time runs from the first to the \
-         last message the fake Gmail accepted. mailroom renders each message with lettre and \
+         last message the lean Gmail of the harness accepted (it answers like Gmail and records arrivals, nothing else). mailroom renders each message with lettre and \
          sends it with google-gmail1 (media upload), checks Gmail's limits in Redis (set high \
          here) and records the outcome; the peer and the floor build the same message with string \
          formatting and make the same upload call."

@@ -7,7 +7,7 @@
 //!
 //! Sections: `enqueue`, `queue`, `e2e`, `latency`; all of them when none is named.
 //!
-//! It starts a redis-server of its own (through the testkit) and the fake Google in process,
+//! It starts a redis-server of its own (through the testkit) and a lean Gmail in process,
 //! then measures: enqueue rates, queue throughput with a no-op handler at three backlogs, the
 //! worker's end-to-end throughput through the `gmail` transport beside a BullMQ peer and a
 //! minimal Rust floor on the same fake, idle pickup and scheduled-send lateness, and the
@@ -20,6 +20,7 @@ mod latency;
 mod machine;
 mod queue;
 mod report;
+mod sink;
 mod world;
 
 use std::time::Duration;

@@ -1,20 +1,21 @@
-//! What every measurement shares: one redis-server, the fake Google, the job every contender
+//! What every measurement shares: one redis-server, the lean Gmail, the job every contender
 //! sends, and where the binaries are.
 
 use std::path::PathBuf;
 
 use mailroom_jobs::EmailJob;
 use mailroom_testkit::RedisServer;
-use mailroom_testkit::google::{
-    FakeGoogle, FakeGoogleOptions, GMAIL_SEND_SCOPE, Quota, ServiceAccount,
-};
+use mailroom_testkit::google::{FakeGoogle, GMAIL_SEND_SCOPE, ServiceAccount};
 
 /// The sender every end-to-end job comes from.
 pub const SENDER: &str = "noreply@example.com";
 
 pub struct World {
     pub redis: RedisServer,
-    pub google: FakeGoogle,
+    /// The fake Google that registered the service account; it must outlive the run.
+    _google: FakeGoogle,
+    /// The lean Gmail the end-to-end contenders send to.
+    pub sink: crate::sink::Sink,
     pub account: ServiceAccount,
     /// Directory of this binary, where `make bench` puts `mailroom` and the floor too.
     pub bin_dir: PathBuf,
@@ -25,12 +26,8 @@ pub struct World {
 impl World {
     pub fn start() -> Self {
         let redis = RedisServer::start();
-        // Gmail's usage limits would cap one sender at a few sends per second: the
-        // benchmark measures the machinery, so the fake enforces none.
-        let google = FakeGoogle::start_with(FakeGoogleOptions {
-            quota: Quota::unlimited(),
-            ..FakeGoogleOptions::default()
-        });
+        // The fake Google issues the service account's key; the sends go to the sink.
+        let google = FakeGoogle::start();
         let account = google.service_account("mailer@bench-project.iam.gserviceaccount.com");
         google.grant_delegation(&account.client_id, &[GMAIL_SEND_SCOPE]);
         google.add_domain_user(SENDER);
@@ -40,7 +37,8 @@ impl World {
             .unwrap_or_default();
         Self {
             redis,
-            google,
+            sink: crate::sink::Sink::start(),
+            _google: google,
             account,
             bin_dir,
             dir: tempfile::tempdir().expect("temporary directory"),

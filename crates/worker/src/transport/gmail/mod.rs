@@ -175,7 +175,7 @@ fn credential_error(e: &CredentialError) -> SendError {
     let verdict = if e.quarantines() {
         Verdict::Credentials
     } else {
-        Verdict::Transient
+        Verdict::Unreachable
     };
     SendError::with(verdict, e.reason(), format!("credentials: {e}"))
 }
