@@ -216,7 +216,14 @@ impl Lease {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                 }
-                other => return other,
+                Err(e) => {
+                    tracing::error!(
+                        job = %self.id, outcome, error = %e,
+                        "recording the outcome failed; the delivery stays pending and is taken over once its lease runs out"
+                    );
+                    return Err(e);
+                }
+                done => return done,
             }
         }
     }

@@ -38,7 +38,7 @@ struct Size {
 /// handful of mails a second under 10 % of 429s; the mails are spread over many senders, so
 /// the pauses overlap.
 fn sizes() -> (Size, Size) {
-    if std::env::var("MAILROOM_FAULTS").is_ok_and(|v| v == "full") {
+    if common::faults_full() {
         (
             Size {
                 mails: 5_000,

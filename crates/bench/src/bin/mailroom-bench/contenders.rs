@@ -307,6 +307,17 @@ async fn run_bullmq(
     run_contender(world, cmd, jobs, "the BullMQ worker").await
 }
 
+/// Prints one run's figures as the benchmark goes.
+fn progress(what: &str, jobs: usize, run: &Run) {
+    eprintln!(
+        "  {what}: {:.0} jobs/s, peak RSS {:.1} MB, {:.3} CPU-ms per email, {} duplicates",
+        jobs as f64 / run.seconds,
+        run.max_rss_kb as f64 / 1024.0,
+        run.cpu_ms as f64 / jobs as f64,
+        run.duplicates
+    );
+}
+
 /// The median run by time, and the lowest and highest rate.
 fn summary(mut runs: Vec<Run>, jobs: usize) -> Option<(Run, f64, f64)> {
     if runs.is_empty() {
@@ -323,11 +334,18 @@ pub async fn compare(world: &World, jobs: usize, concurrency: usize, rounds: usi
     let peer = bullmq_ready();
     let (mut ours, mut bullmq, mut floor) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
-        ours.push(run_mailroom(world, round, jobs, concurrency).await);
+        let run = run_mailroom(world, round, jobs, concurrency).await;
+        progress("mailroom", jobs, &run);
+        ours.push(run);
         if peer {
-            bullmq.push(run_bullmq(world, round, jobs, concurrency, token).await);
+            let run = run_bullmq(world, round, jobs, concurrency, token).await;
+            progress("BullMQ", jobs, &run);
+            bullmq.push(run);
         }
-        floor.extend(run_floor(world, jobs, concurrency, token).await);
+        if let Some(run) = run_floor(world, jobs, concurrency, token).await {
+            progress("floor", jobs, &run);
+            floor.push(run);
+        }
     }
     let mut table = Table::new(&[
         "contender",
