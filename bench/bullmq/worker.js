@@ -130,6 +130,19 @@ let failed = 0;
 let retries = 0;
 let finishing = false;
 
+// Peak RSS in KiB: VmHWM of this process image. getrusage's maxRSS (process.resourceUsage)
+// keeps the high-water mark of the parent that forked it, across exec, on Linux.
+function peakRssKb(usage) {
+  try {
+    const status = require('node:fs').readFileSync("/proc/self/status", 'utf8');
+    const line = status.split('\n').find((l) => l.startsWith('VmHWM:'));
+    if (line) return parseInt(line.slice(6), 10);
+  } catch (_) {
+    // Not Linux: fall through.
+  }
+  return usage.maxRSS;
+}
+
 async function finish() {
   if (finishing) return;
   finishing = true;
@@ -139,7 +152,7 @@ async function finish() {
     JSON.stringify({
       jobs: completed,
       seconds,
-      max_rss_kb: usage.maxRSS,
+      max_rss_kb: peakRssKb(usage),
       cpu_ms: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000),
       retries,
     }),
