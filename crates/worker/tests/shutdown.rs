@@ -127,9 +127,12 @@ async fn sends_that_outlast_the_grace_are_handed_back_at_once() {
         ("MAILROOM__TRANSPORT__NULL__LATENCY", "1h"),
     ];
     let mut worker = env.worker("slow", &vars);
-    eventually(Duration::from_secs(30), "sends under way", || {
-        let queue = queue.clone();
-        async move { stats(&queue).await.in_flight >= 8 }
+    // Jobs count as in flight in Redis once fetched; the handlers' own gauge says when the
+    // eight sends have really started.
+    let addr = common::http::listen_addr(&mut worker);
+    eventually(Duration::from_secs(30), "eight sends under way", || {
+        let scrape = common::http::get(&addr, "/metrics").body;
+        async move { common::http::sample(&scrape, "mailroom_jobs_in_flight") >= Some(8.0) }
     })
     .await;
 
