@@ -255,14 +255,9 @@ async fn flaky_gmail(cluster: bool, size: Size) {
     let mut worker = env.worker("w1", &[]);
     wait_accepted(&google, &mut worker, mails.len(), Duration::from_secs(240)).await;
     // Nothing more may arrive: wait until Redis has recorded every outcome.
-    eventually(
-        Duration::from_secs(20),
-        "every outcome recorded",
-        || async {
-            let s = stats(&queue).await;
-            s.ready + s.scheduled + s.in_flight == 0
-        },
-    )
+    eventually(Duration::from_secs(20), "every outcome recorded", || {
+        common::idle(&queue)
+    })
     .await;
     worker.stop();
     let elapsed = started.elapsed();
@@ -369,14 +364,9 @@ async fn token_outage(cluster: bool, size: Size, outage: Duration) {
     assert_eq!(stuck.dead, 0, "dead letters during the outage: {stuck:?}");
 
     wait_accepted(&google, &mut worker, mails.len(), Duration::from_secs(60)).await;
-    eventually(
-        Duration::from_secs(20),
-        "every outcome recorded",
-        || async {
-            let s = stats(&queue).await;
-            s.ready + s.scheduled + s.in_flight == 0
-        },
-    )
+    eventually(Duration::from_secs(20), "every outcome recorded", || {
+        common::idle(&queue)
+    })
     .await;
     worker.assert_running();
     worker.stop();

@@ -3,7 +3,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Env, enqueue_jobs, eventually, states, stats};
 use mailroom_queue::JobState;
@@ -18,15 +18,7 @@ async fn sigterm_drains_in_flight_sends_and_exits_0_losing_nothing() {
 
     let mut worker = env.worker("drain", &[]);
     env.wait_for_outbox(&mut worker, 200, Duration::from_secs(60));
-    let asked = Instant::now();
-    worker.terminate();
-    let status = worker.wait(Duration::from_secs(30));
-    let took = asked.elapsed();
-    assert!(
-        status.success(),
-        "exit status {status}; log:\n{}",
-        worker.log_text()
-    );
+    let took = worker.terminate_cleanly(Duration::from_secs(30));
     assert!(
         took < Duration::from_secs(20),
         "stopping took {took:?}, longer than the grace"
@@ -136,15 +128,7 @@ async fn sends_that_outlast_the_grace_are_handed_back_at_once() {
     })
     .await;
 
-    let asked = Instant::now();
-    worker.terminate();
-    let status = worker.wait(Duration::from_secs(20));
-    let took = asked.elapsed();
-    assert!(
-        status.success(),
-        "exit status {status}; log:\n{}",
-        worker.log_text()
-    );
+    let took = worker.terminate_cleanly(Duration::from_secs(20));
     assert!(took < Duration::from_secs(10), "stopping took {took:?}");
     let lines = worker.log_lines();
     let stopped = lines

@@ -41,6 +41,21 @@ impl Worker {
         assert!(status.success(), "kill -TERM failed");
     }
 
+    /// Sends SIGTERM, waits at most `within` for the exit, asserts it was clean (status 0) and
+    /// returns how long the worker took to stop.
+    pub fn terminate_cleanly(&mut self, within: Duration) -> Duration {
+        let asked = Instant::now();
+        self.terminate();
+        let status = self.wait(within);
+        let took = asked.elapsed();
+        assert!(
+            status.success(),
+            "exit status {status}; log:\n{}",
+            self.log_text()
+        );
+        took
+    }
+
     /// SIGKILL, like a crash: nothing is handed back.
     pub fn crash(&mut self) {
         let mut child = self.child.take().expect("running");

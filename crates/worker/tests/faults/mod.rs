@@ -333,15 +333,7 @@ pub async fn sigterm_with_sends_in_flight(redis: Backing, jobs: usize) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let in_flight = waiting(&google);
-    let asked = Instant::now();
-    worker.terminate();
-    let status = worker.wait(GRACE + Duration::from_secs(10));
-    let took = asked.elapsed();
-    assert!(
-        status.success(),
-        "exit status {status}; log:\n{}",
-        worker.log_text()
-    );
+    let took = worker.terminate_cleanly(GRACE + Duration::from_secs(10));
     assert!(
         took < GRACE,
         "stopping took {took:?}, longer than the {GRACE:?} grace"

@@ -29,6 +29,21 @@ pub struct Run {
     pub duplicates: usize,
 }
 
+impl Run {
+    /// The run whose messages arrived after the first `skip`, with the contender's peak RSS
+    /// and CPU time; empties Redis for the next one.
+    async fn finished(world: &World, skip: usize, (max_rss_kb, cpu_ms): (u64, u64)) -> Run {
+        let (seconds, duplicates) = world.sink.timed(skip);
+        world.flush().await;
+        Run {
+            seconds,
+            max_rss_kb,
+            cpu_ms,
+            duplicates,
+        }
+    }
+}
+
 /// Waits until the fake has accepted `target` messages in all, failing if `child` exits first.
 async fn wait_accepted(world: &World, child: &mut Child, target: u64, what: &str) {
     let deadline = Instant::now() + RUN_LIMIT;
@@ -186,16 +201,9 @@ async fn run_mailroom(world: &World, round: usize, jobs: usize, concurrency: usi
     let mut child = mailroom(world, &name, concurrency, &vars);
     wait_accepted(world, child.running(), target, "mailroom").await;
     wait_empty(&queue).await;
-    let (max_rss_kb, cpu_ms) = mailroom_bench::usage(&child.id().to_string());
+    let usage = mailroom_bench::usage(&child.id().to_string());
     stop(child);
-    let (seconds, duplicates) = world.sink.timed(skip);
-    world.flush().await;
-    Run {
-        seconds,
-        max_rss_kb,
-        cpu_ms,
-        duplicates,
-    }
+    Run::finished(world, skip, usage).await
 }
 
 /// What a contender that measures itself prints: one JSON line.
@@ -233,15 +241,7 @@ async fn run_contender(world: &World, mut cmd: Command, jobs: usize, what: &str)
         "{what} exited with {}",
         output.status
     );
-    let (max_rss_kb, cpu_ms) = self_report(&output.stdout, what);
-    let (seconds, duplicates) = world.sink.timed(skip);
-    world.flush().await;
-    Run {
-        seconds,
-        max_rss_kb,
-        cpu_ms,
-        duplicates,
-    }
+    Run::finished(world, skip, self_report(&output.stdout, what)).await
 }
 
 async fn run_floor(world: &World, jobs: usize, concurrency: usize, token: &str) -> Option<Run> {
