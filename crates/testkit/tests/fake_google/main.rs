@@ -1,0 +1,20 @@
+//! Tests of the fake Google against the real clients: yup-oauth2, the `oauth2` crate,
+//! google-gmail1 and reqwest. One suite per protocol area, sharing the clients in `common`:
+//!
+//! * `common`: the clients pointed at a fake, and readers for Google's answers.
+//! * `token_grants`: service-account JWTs, delegation and refresh tokens.
+//! * `consent`: the consent endpoint, authorization codes and PKCE.
+//! * `account`: tokeninfo, userinfo and revoke.
+//! * `gmail`: `users.messages.send` in both forms, and what a send is checked for.
+//! * `faults`: fault rules as the clients see them, and the send log.
+//! * `quota`: Gmail's per-user limits.
+//! * `server`: the fake as a fixture (threads, plain tests, drop).
+
+mod account;
+mod common;
+mod consent;
+mod faults;
+mod gmail;
+mod quota;
+mod server;
+mod token_grants;
