@@ -100,20 +100,41 @@ fn run(args: &Args) -> io::Result<()> {
         ..FakeGoogleOptions::default()
     });
     let sender = format!("noreply@{}", args.domain);
+    let files = write_credentials(&google, &args.dir, &sender)?;
+    print_banner(&google, args, &files, &sender);
+    log_sent_until_ctrl_c(&google)?;
+    println!("stopping");
+    Ok(())
+}
+
+/// Where the credential files and the settings were written.
+struct Files {
+    key: PathBuf,
+    client: PathBuf,
+    user: PathBuf,
+    env: PathBuf,
+}
+
+/// Registers the service account (delegated for `sender`), the OAuth client
+/// and `sender` as its authorized user; writes their files and the settings
+/// that point mailroom at the fake into `dir`.
+fn write_credentials(google: &FakeGoogle, dir: &Path, sender: &str) -> io::Result<Files> {
     let account = google.service_account("mailroom@mailroom-fake.iam.gserviceaccount.com");
-    google.add_domain_user(&sender);
+    google.add_domain_user(sender);
     google.grant_delegation(&account.client_id, &[GMAIL_SEND_SCOPE]);
     let client = google.oauth_client(ClientKind::Installed);
-    let refresh_token = google.authorized_user(&client, &sender);
+    let refresh_token = google.authorized_user(&client, sender);
 
-    fs::create_dir_all(&args.dir)?;
-    let dir = fs::canonicalize(&args.dir)?;
-    let key_path = dir.join("service-account.json");
-    let client_path = dir.join("client_secret.json");
-    let user_path = dir.join("authorized-user.json");
-    let env_path = dir.join("mailroom.env");
-    write_private(&key_path, &account.key_json)?;
-    write_private(&client_path, &client.json)?;
+    fs::create_dir_all(dir)?;
+    let dir = fs::canonicalize(dir)?;
+    let files = Files {
+        key: dir.join("service-account.json"),
+        client: dir.join("client_secret.json"),
+        user: dir.join("authorized-user.json"),
+        env: dir.join("mailroom.env"),
+    };
+    write_private(&files.key, &account.key_json)?;
+    write_private(&files.client, &client.json)?;
     let authorized_user = serde_json::json!({
         "type": "authorized_user",
         "client_id": client.client_id,
@@ -121,7 +142,7 @@ fn run(args: &Args) -> io::Result<()> {
         "refresh_token": refresh_token,
     });
     write_private(
-        &user_path,
+        &files.user,
         &serde_json::to_string_pretty(&authorized_user).unwrap_or_default(),
     )?;
     let env = format!(
@@ -139,11 +160,15 @@ fn run(args: &Args) -> io::Result<()> {
         google.auth_url(),
         google.userinfo_url(),
         google.revoke_url(),
-        key_path.display(),
-        client_path.display(),
+        files.key.display(),
+        files.client.display(),
     );
-    write_private(&env_path, &env)?;
+    write_private(&files.env, &env)?;
+    Ok(files)
+}
 
+/// The endpoints, the files and how to point mailroom at them.
+fn print_banner(google: &FakeGoogle, args: &Args, files: &Files, sender: &str) {
     println!("fake Google listening on {}", google.base_url());
     println!();
     println!("  token      {}", google.token_url());
@@ -154,21 +179,24 @@ fn run(args: &Args) -> io::Result<()> {
     println!("  gmail      {}", google.base_url());
     println!();
     println!("  sender (domain user, and authorized user of the client): {sender}");
-    println!("  service account key   {}", key_path.display());
-    println!("  OAuth client secrets  {}", client_path.display());
-    println!("  authorized user       {}", user_path.display());
+    println!("  service account key   {}", files.key.display());
+    println!("  OAuth client secrets  {}", files.client.display());
+    println!("  authorized user       {}", files.user.display());
     println!("  access tokens live {} s", args.token_lifetime);
     println!();
     println!(
         "Point mailroom at it with the variables in {}:",
-        env_path.display()
+        files.env.display()
     );
-    println!("  set -a; . {}; set +a", env_path.display());
+    println!("  set -a; . {}; set +a", files.env.display());
     println!("(for per-sender refresh tokens set MAILROOM__CREDENTIALS__KIND=authorized_user;");
     println!(" the consent screen signs in as {sender} automatically)");
     println!();
     println!("Logging sent messages; Ctrl-C stops.");
+}
 
+/// Logs every message the fake accepts until Ctrl-C.
+fn log_sent_until_ctrl_c(google: &FakeGoogle) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -190,7 +218,6 @@ fn run(args: &Args) -> io::Result<()> {
             }
         }
     });
-    println!("stopping");
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Gmail's `users.messages.send`: the media upload form
 //! (`POST /upload/gmail/v1/users/{userId}/messages/send?uploadType=multipart|media`)
 //! and the JSON form (`POST /gmail/v1/users/{userId}/messages/send` with
-//! `{"raw": base64url}`).
+//! `{"raw": base64url}`), both read by `send_body.rs`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -11,17 +11,16 @@ use axum::extract::{Path, RawQuery, State as AxumState};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use chrono::{SecondsFormat, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::faults::{
     AUTH_ERROR_REASON, Endpoint, Fault, INVALID_CREDENTIALS_MESSAGE, Plan, is_usage_limit,
 };
-use super::mime::{
-    boundary_of, decode_base64, decode_part, has_recipients, header_value, parse_multipart,
-};
-use super::quota::Limit;
+use super::mime::{has_recipients, header_value};
+use super::quota::{Exceeded, Limit};
 use super::request::{bearer_token, parse_form};
 use super::respond::{self, Dropped, google_error};
+use super::send_body::{ApiError, SendBody, parse_body};
 use super::state::{PROJECT_ID, Shared, State, new_message_id};
 use super::types::{GMAIL_SEND_SCOPE, MAIL_GOOGLE_SCOPE, SendAttempt, SentMessage};
 
@@ -29,41 +28,6 @@ type SharedState = AxumState<Arc<Shared>>;
 
 /// Message of Google's 401 answer to a request without credentials.
 const MISSING_CREDENTIALS_MESSAGE: &str = "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
-
-/// A refusal in Google's API error format, turned into a response by
-/// [`ApiError::into_response`].
-struct ApiError {
-    code: u16,
-    reason: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            code,
-            reason,
-            message: message.into(),
-        }
-    }
-
-    fn into_response(self) -> Response {
-        google_error(self.code, self.reason, &self.message, None)
-    }
-}
-
-/// How the message arrived.
-#[derive(Clone)]
-enum SendBody {
-    /// On the `/upload/` path: `uploadType` and the request's Content-Type.
-    Upload {
-        upload_type: Option<String>,
-        content_type: Option<String>,
-        body: Bytes,
-    },
-    /// On the plain path: a JSON `Message`.
-    Json(Bytes),
-}
 
 /// `POST /upload/gmail/v1/users/{userId}/messages/send`.
 pub(crate) async fn send_upload(
@@ -182,43 +146,10 @@ async fn answer(
 
 /// Authenticates, validates, charges quota and records the message.
 fn accept(state: &mut State, token: Option<String>, user_id: &str, request: SendBody) -> Response {
-    let Some(token) = token else {
-        return google_error(401, "required", MISSING_CREDENTIALS_MESSAGE, None);
+    let user = match mailbox(state, token, user_id) {
+        Ok(user) => user,
+        Err(refusal) => return refusal.into_response(),
     };
-    let record = match state.valid_access_token(&token) {
-        Ok(record) => record.clone(),
-        Err(_) => return google_error(401, AUTH_ERROR_REASON, INVALID_CREDENTIALS_MESSAGE, None),
-    };
-    if !record
-        .scopes
-        .iter()
-        .any(|s| s == GMAIL_SEND_SCOPE || s == MAIL_GOOGLE_SCOPE)
-    {
-        return google_error(
-            403,
-            "insufficientPermissions",
-            "Request had insufficient authentication scopes.",
-            None,
-        );
-    }
-    let user = record.subject;
-    if user_id != "me" && !user_id.eq_ignore_ascii_case(&user) {
-        return google_error(
-            403,
-            "forbidden",
-            &format!("Delegation denied for {user}"),
-            None,
-        );
-    }
-    if state.user(&user).is_none() {
-        // A service account's own token: it has no mailbox.
-        return google_error(
-            400,
-            "failedPrecondition",
-            "Precondition check failed.",
-            None,
-        );
-    }
     let (raw, thread_hint) = match parse_body(request) {
         Ok(parsed) => parsed,
         Err(error) => return error.into_response(),
@@ -239,28 +170,81 @@ fn accept(state: &mut State, token: Option<String>, user_id: &str, request: Send
         .try_spend(&state.quota, &user, Instant::now())
     {
         state.count_rate_limited(&user);
-        let until = Utc::now()
-            + chrono::Duration::from_std(exceeded.retry_after).unwrap_or(chrono::Duration::zero());
-        let until = until.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let (reason, message) = match exceeded.limit {
-            Limit::UserPerMinute => (
-                "userRateLimitExceeded",
-                format!("User-rate limit exceeded.  Retry after {until}"),
-            ),
-            Limit::UserPerDay => (
-                "rateLimitExceeded",
-                format!("User-rate limit exceeded.  Retry after {until} (Mail sending)"),
-            ),
-            Limit::ProjectPerMinute => (
-                "rateLimitExceeded",
-                format!(
-                    "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service 'gmail.googleapis.com' for consumer 'project_number:{PROJECT_ID}'."
-                ),
-            ),
-        };
-        return google_error(429, reason, &message, Some(exceeded.retry_after));
+        return quota_refusal(&exceeded);
     }
+    record(state, user, raw, thread_hint)
+}
 
+/// The mailbox a send may use: the token must be live, carry a send scope
+/// and belong to `user_id` (or `me`), a user with a mailbox.
+fn mailbox(state: &State, token: Option<String>, user_id: &str) -> Result<String, ApiError> {
+    let Some(token) = token else {
+        return Err(ApiError::new(401, "required", MISSING_CREDENTIALS_MESSAGE));
+    };
+    let Ok(record) = state.valid_access_token(&token) else {
+        return Err(ApiError::new(
+            401,
+            AUTH_ERROR_REASON,
+            INVALID_CREDENTIALS_MESSAGE,
+        ));
+    };
+    if !record
+        .scopes
+        .iter()
+        .any(|s| s == GMAIL_SEND_SCOPE || s == MAIL_GOOGLE_SCOPE)
+    {
+        return Err(ApiError::new(
+            403,
+            "insufficientPermissions",
+            "Request had insufficient authentication scopes.",
+        ));
+    }
+    let user = record.subject.clone();
+    if user_id != "me" && !user_id.eq_ignore_ascii_case(&user) {
+        return Err(ApiError::new(
+            403,
+            "forbidden",
+            format!("Delegation denied for {user}"),
+        ));
+    }
+    if state.user(&user).is_none() {
+        // A service account's own token: it has no mailbox.
+        return Err(ApiError::new(
+            400,
+            "failedPrecondition",
+            "Precondition check failed.",
+        ));
+    }
+    Ok(user)
+}
+
+/// Gmail's 429 for a limit reached, with the time the limit frees up.
+fn quota_refusal(exceeded: &Exceeded) -> Response {
+    let until = Utc::now()
+        + chrono::Duration::from_std(exceeded.retry_after).unwrap_or(chrono::Duration::zero());
+    let until = until.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let (reason, message) = match exceeded.limit {
+        Limit::UserPerMinute => (
+            "userRateLimitExceeded",
+            format!("User-rate limit exceeded.  Retry after {until}"),
+        ),
+        Limit::UserPerDay => (
+            "rateLimitExceeded",
+            format!("User-rate limit exceeded.  Retry after {until} (Mail sending)"),
+        ),
+        Limit::ProjectPerMinute => (
+            "rateLimitExceeded",
+            format!(
+                "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service 'gmail.googleapis.com' for consumer 'project_number:{PROJECT_ID}'."
+            ),
+        ),
+    };
+    google_error(429, reason, &message, Some(exceeded.retry_after))
+}
+
+/// Records an accepted message in its thread (a new one unless the hint
+/// names a thread of `user`) and answers with its IDs.
+fn record(state: &mut State, user: String, raw: Vec<u8>, thread_hint: Option<String>) -> Response {
     let id = new_message_id();
     let threads = state.threads.entry(user.clone()).or_default();
     let thread_id = match thread_hint {
@@ -279,131 +263,4 @@ fn accept(state: &mut State, token: Option<String>, user_id: &str, request: Send
         200,
         &json!({ "id": id, "threadId": thread_id, "labelIds": ["SENT"] }),
     )
-}
-
-/// The raw message and the requested thread, or the error answer.
-fn parse_body(request: SendBody) -> Result<(Vec<u8>, Option<String>), ApiError> {
-    match request {
-        SendBody::Json(body) => {
-            let message: Value = serde_json::from_slice(&body).map_err(|e| {
-                ApiError::new(
-                    400,
-                    "parseError",
-                    format!("Invalid JSON payload received. {e}"),
-                )
-            })?;
-            let raw = match message.get("raw").and_then(Value::as_str) {
-                None => Vec::new(),
-                Some(encoded) => decode_base64(encoded).ok_or_else(|| {
-                    ApiError::new(
-                        400,
-                        "invalidArgument",
-                        "Invalid value at 'message.raw' (TYPE_BYTES), Base64 decoding failed",
-                    )
-                })?,
-            };
-            Ok((raw, thread_id_of(&message)))
-        }
-        SendBody::Upload {
-            upload_type,
-            content_type,
-            body,
-        } => match upload_type.as_deref() {
-            Some("media") => {
-                check_media_type(content_type.as_deref())?;
-                Ok((body.to_vec(), None))
-            }
-            Some("multipart") => parse_multipart_upload(content_type.as_deref(), &body),
-            Some(other) => Err(ApiError::new(
-                400,
-                "invalidArgument",
-                format!("Invalid upload type: {other}"),
-            )),
-            None => Err(ApiError::new(
-                400,
-                "badRequest",
-                "Upload requests must include an uploadType URL parameter and a URL path beginning with /upload/",
-            )),
-        },
-    }
-}
-
-/// `uploadType=multipart`: a JSON metadata part, then the message part.
-fn parse_multipart_upload(
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Result<(Vec<u8>, Option<String>), ApiError> {
-    let bad = |parts: usize| {
-        ApiError::new(
-            400,
-            "badContent",
-            format!("Invalid multipart request with {parts} mime parts."),
-        )
-    };
-    let boundary = content_type
-        .filter(|ct| {
-            ct.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("multipart/related")
-        })
-        .and_then(boundary_of)
-        .ok_or_else(|| bad(0))?;
-    let parts = parse_multipart(body, &boundary).ok_or_else(|| bad(0))?;
-    if parts.len() != 2 {
-        return Err(bad(parts.len()));
-    }
-    let metadata = decode_part(&parts[0]).ok_or_else(|| bad(parts.len()))?;
-    let metadata: Value = if metadata.iter().all(u8::is_ascii_whitespace) {
-        json!({})
-    } else {
-        serde_json::from_slice(&metadata).map_err(|e| {
-            ApiError::new(
-                400,
-                "parseError",
-                format!("Invalid JSON payload received. {e}"),
-            )
-        })?
-    };
-    check_media_type(parts[1].header("content-type"))?;
-    let raw = decode_part(&parts[1]).ok_or_else(|| bad(parts.len()))?;
-    Ok((raw, thread_id_of(&metadata)))
-}
-
-/// Media must be `message/*`.
-fn check_media_type(content_type: Option<&str>) -> Result<(), ApiError> {
-    let media_type = content_type.unwrap_or("").trim();
-    if media_type.to_ascii_lowercase().starts_with("message/") {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            400,
-            "badContent",
-            format!("Media type '{media_type}' is not supported. Valid media types: [message/*]"),
-        ))
-    }
-}
-
-/// `threadId` of a `Message`, if a non-empty string.
-fn thread_id_of(message: &Value) -> Option<String> {
-    message
-        .get("threadId")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn multipart_with_base64_part_and_quoted_boundary() {
-        let ct = "multipart/related; boundary=\"b1\"";
-        let body = b"--b1\nContent-Type: application/json\n\n{\"threadId\":\"t1\"}\n--b1\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\nVG86IGFAYi5jDQoNCmhp\n--b1--";
-        let Ok((raw, thread)) = parse_multipart_upload(Some(ct), body) else {
-            panic!("not parsed");
-        };
-        assert_eq!(raw, b"To: a@b.c\r\n\r\nhi");
-        assert_eq!(thread.as_deref(), Some("t1"));
-    }
 }

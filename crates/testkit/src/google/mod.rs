@@ -58,34 +58,30 @@
 //!
 //! # Source layout
 //!
-//! * `mod.rs`: [`FakeGoogle`] (server thread, accounts, settings and
-//!   inspection) and the routes.
+//! * `mod.rs`: [`FakeGoogle`] (starting, URLs, accounts and settings).
+//! * `server.rs`: the routes and the server thread.
+//! * `inspect.rs`: what tests read back (messages, logs, counts).
 //! * `credentials.rs`: the key files, client secrets and tokens
 //!   [`FakeGoogle`] hands out.
 //! * `types.rs`: the scope constants and the public record types.
 //! * `state.rs`: the shared state and ID makers.
-//! * `token.rs`: the token endpoint and its grants.
+//! * `token/`: the token endpoint and its grants.
 //! * `consent.rs`: the consent endpoint.
 //! * `account.rs`: userinfo, tokeninfo and revoke.
 //! * `request.rs`: parameters, credentials and scopes read from requests.
-//! * `gmail.rs`: `users.messages.send`.
+//! * `gmail.rs`: `users.messages.send`: checks, quota, recording.
+//! * `send_body.rs`: the raw message read from either form of a send.
 //! * `mime.rs`: multipart bodies, header fields and base64.
-//! * `faults.rs`: [`FaultRule`], [`Fault`] and how rules are picked.
+//! * `faults/`: [`FaultRule`], [`Fault`] and how rules are picked.
 //! * `quota.rs`: [`Quota`] and its sliding windows.
 //! * `keys.rs`: the cached RSA key pairs and JWT verification.
 //! * `respond.rs`: Google-style JSON errors, HTML pages, dropped connections.
 
-use std::collections::BTreeMap;
-use std::future::IntoFuture;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::response::Response;
-use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
 mod account;
@@ -93,11 +89,14 @@ mod consent;
 mod credentials;
 mod faults;
 mod gmail;
+mod inspect;
 mod keys;
 mod mime;
 mod quota;
 mod request;
 mod respond;
+mod send_body;
+mod server;
 mod state;
 mod token;
 mod types;
@@ -110,10 +109,7 @@ pub use types::{
     USERINFO_PROFILE_SCOPE,
 };
 
-use state::{Shared, State, normalize_email};
-
-/// Largest request body accepted (Gmail's upload limit is 35 MB).
-const MAX_BODY_BYTES: usize = 36 * 1024 * 1024;
+use state::{Shared, State};
 
 /// Options for [`FakeGoogle::start_with`].
 #[derive(Debug, Clone, PartialEq)]
@@ -176,11 +172,11 @@ impl FakeGoogle {
             format!("http://127.0.0.1:{port}/"),
             State::new(opts.token_lifetime, opts.quota, opts.fault_seed),
         ));
-        let app = router(Arc::clone(&shared));
+        let app = server::router(Arc::clone(&shared));
         let (shutdown, stop) = oneshot::channel::<()>();
         let thread = thread::Builder::new()
             .name(format!("fake-google-{port}"))
-            .spawn(move || serve(listener, app, stop))
+            .spawn(move || server::serve(listener, app, stop))
             .unwrap_or_else(|e| panic!("cannot start the fake Google thread: {e}"));
         FakeGoogle {
             shared,
@@ -293,64 +289,6 @@ impl FakeGoogle {
     pub fn clear_faults(&self) {
         self.shared.lock().faults.clear();
     }
-
-    /// Every accepted message, oldest first.
-    pub fn sent(&self) -> Vec<SentMessage> {
-        self.shared.lock().sent.clone()
-    }
-
-    /// The accepted messages sent from `user`'s mailbox, oldest first.
-    pub fn sent_by(&self, user: &str) -> Vec<SentMessage> {
-        let user = normalize_email(user);
-        self.shared
-            .lock()
-            .sent
-            .iter()
-            .filter(|m| m.user == user)
-            .cloned()
-            .collect()
-    }
-
-    /// Every token endpoint call, oldest first.
-    pub fn token_grants(&self) -> Vec<TokenGrant> {
-        self.shared.lock().grants.clone()
-    }
-
-    /// Every consent endpoint request, oldest first.
-    pub fn auth_requests(&self) -> Vec<AuthRequest> {
-        self.shared.lock().auth_requests.clone()
-    }
-
-    /// How many send requests arrived, whatever became of them.
-    pub fn send_attempts(&self) -> u64 {
-        self.shared.lock().send_attempts
-    }
-
-    /// Every send request, oldest first, with the status answered and the
-    /// `Retry-After` given: one entry per request, faults included (unlike
-    /// [`FakeGoogle::sent`], which holds only what was accepted). Tells
-    /// apart the attempts of one message by its `Message-ID`, so a test can
-    /// check when each retry came.
-    pub fn send_log(&self) -> Vec<SendAttempt> {
-        self.shared.lock().send_log.clone()
-    }
-
-    /// How many send requests were answered with each status (dropped
-    /// connections are not counted).
-    pub fn responses_by_status(&self) -> BTreeMap<u16, u64> {
-        self.shared.lock().send_statuses.clone()
-    }
-
-    /// How many sends by `user` were refused for quota or rate limits
-    /// (including injected rate-limit faults).
-    pub fn rate_limited_responses(&self, user: &str) -> u64 {
-        self.shared
-            .lock()
-            .rate_limited
-            .get(&normalize_email(user))
-            .copied()
-            .unwrap_or(0)
-    }
 }
 
 impl Drop for FakeGoogle {
@@ -362,67 +300,4 @@ impl Drop for FakeGoogle {
             let _ = thread.join();
         }
     }
-}
-
-/// The server thread: runs until `stop` fires (or its sender is dropped),
-/// then drops the runtime, which closes every open connection.
-fn serve(listener: TcpListener, app: Router, stop: oneshot::Receiver<()>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("cannot build the fake Google runtime: {e}"));
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .unwrap_or_else(|e| panic!("fake Google cannot use its socket: {e}"));
-        tokio::select! {
-            result = axum::serve(listener, app).into_future() => {
-                if let Err(e) = result {
-                    eprintln!("fake Google server stopped: {e}");
-                }
-            }
-            _ = stop => {}
-        }
-    });
-}
-
-/// The routes, with Google's paths.
-fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/token", post(token::token))
-        .route("/o/oauth2/v2/auth", get(consent::authorize))
-        .route(
-            "/oauth2/v3/userinfo",
-            get(account::userinfo).post(account::userinfo),
-        )
-        .route(
-            "/v1/userinfo",
-            get(account::userinfo).post(account::userinfo),
-        )
-        .route(
-            "/oauth2/v3/tokeninfo",
-            get(account::tokeninfo).post(account::tokeninfo),
-        )
-        .route("/revoke", post(account::revoke).get(account::revoke))
-        .route(
-            "/upload/gmail/v1/users/{user_id}/messages/send",
-            post(gmail::send_upload),
-        )
-        .route(
-            "/gmail/v1/users/{user_id}/messages/send",
-            post(gmail::send_json),
-        )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(shared)
-}
-
-/// Any other path.
-async fn not_found() -> Response {
-    respond::google_error(404, "notFound", "Requested entity was not found.", None)
-}
-
-/// A known path with the wrong method.
-async fn method_not_allowed() -> Response {
-    respond::google_error(405, "httpMethodNotAllowed", "Method Not Allowed", None)
 }
