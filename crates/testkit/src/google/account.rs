@@ -2,7 +2,7 @@
 //! tokeninfo and `/revoke`.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use axum::extract::{RawQuery, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -107,7 +107,7 @@ pub(crate) async fn tokeninfo(AxumState(shared): SharedState, Params(params): Pa
         .as_secs();
     let expires_in = record
         .expires_at
-        .duration_since(SystemTime::now())
+        .duration_since(state.system_now())
         .unwrap_or(Duration::ZERO)
         .as_secs();
     // Google answers the numbers and the boolean as strings here.

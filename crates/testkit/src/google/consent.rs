@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use axum::extract::{RawQuery, State as AxumState};
 use axum::http::{HeaderValue, header};
@@ -80,7 +80,7 @@ fn consent(state: &mut State, params: &BTreeMap<String, String>) -> Result<Respo
             challenge: ask.challenge,
             offline: ask.offline,
             issue_refresh_token: ask.offline && (consent_prompted || !already_offline),
-            issued: Instant::now(),
+            issued: state.now(),
         },
     );
     {

@@ -4,13 +4,13 @@
 //! `{"raw": base64url}`), both read by `send_body.rs`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as AxumState};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
 use super::faults::{
@@ -165,12 +165,10 @@ fn accept(state: &mut State, token: Option<String>, user_id: &str, request: Send
     if !has_recipients(&raw) {
         return google_error(400, "invalidArgument", "Recipient address required", None);
     }
-    if let Err(exceeded) = state
-        .quota_tracker
-        .try_spend(&state.quota, &user, Instant::now())
-    {
+    let (now, wall_now) = (state.now(), state.system_now());
+    if let Err(exceeded) = state.quota_tracker.try_spend(&state.quota, &user, now) {
         state.count_rate_limited(&user);
-        return quota_refusal(&exceeded);
+        return quota_refusal(&exceeded, DateTime::from(wall_now));
     }
     record(state, user, raw, thread_hint)
 }
@@ -218,10 +216,11 @@ fn mailbox(state: &State, token: Option<String>, user_id: &str) -> Result<String
     Ok(user)
 }
 
-/// Gmail's 429 for a limit reached, with the time the limit frees up.
-fn quota_refusal(exceeded: &Exceeded) -> Response {
-    let until = Utc::now()
-        + chrono::Duration::from_std(exceeded.retry_after).unwrap_or(chrono::Duration::zero());
+/// Gmail's 429 for a limit reached at `now`, with the time the limit frees
+/// up.
+fn quota_refusal(exceeded: &Exceeded, now: DateTime<Utc>) -> Response {
+    let until =
+        now + chrono::Duration::from_std(exceeded.retry_after).unwrap_or(chrono::Duration::zero());
     let until = until.to_rfc3339_opts(SecondsFormat::Millis, true);
     let (reason, message) = match exceeded.limit {
         Limit::UserPerMinute => (

@@ -35,6 +35,9 @@
 //!   address, a parseable message with a recipient, and quota
 //!   ([`Quota`]). Accepted messages are recorded ([`FakeGoogle::sent`]), and
 //!   so is every send request with its answer ([`FakeGoogle::send_log`]).
+//! * Token expiry, code lifetimes and quota windows follow the fake's own
+//!   clock, which [`FakeGoogle::advance_clock`] moves forward without
+//!   waiting.
 //!
 //! Errors are answered as Google answers them: OAuth's
 //! `{"error":"invalid_grant","error_description":"…"}` on the token
@@ -259,6 +262,16 @@ impl FakeGoogle {
         let mut state = self.shared.lock();
         let email = state.ensure_user(email).email.clone();
         state.consenting_user = Some(email);
+    }
+
+    /// Moves the fake's clock forward by `by`: access tokens expire,
+    /// authorization codes age and Gmail's quota windows slide as if that
+    /// much time had passed, without waiting for it. Signed JWT assertions
+    /// are still checked against the real time (their signer uses it), and
+    /// the logs ([`FakeGoogle::send_log`], [`FakeGoogle::sent`], …) keep
+    /// recording real times.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.lock().clock_offset += by;
     }
 
     /// Sets the lifetime of access tokens issued from now on.

@@ -109,6 +109,9 @@ pub(crate) enum TokenProblem {
 /// The fake's whole state.
 #[derive(Debug)]
 pub(crate) struct State {
+    /// How far [`FakeGoogle::advance_clock`](super::FakeGoogle::advance_clock)
+    /// moved the fake's clock ahead of the real one.
+    pub clock_offset: Duration,
     pub token_lifetime: Duration,
     pub quota: Quota,
     pub quota_tracker: QuotaTracker,
@@ -140,6 +143,7 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn new(token_lifetime: Duration, quota: Quota, fault_seed: u64) -> State {
         State {
+            clock_offset: Duration::ZERO,
             token_lifetime,
             quota,
             quota_tracker: QuotaTracker::default(),
@@ -162,6 +166,17 @@ impl State {
             send_statuses: BTreeMap::new(),
             rate_limited: HashMap::new(),
         }
+    }
+
+    /// The fake's monotonic clock (code lifetimes, quota windows): the real
+    /// one moved forward by the clock offset.
+    pub(crate) fn now(&self) -> Instant {
+        Instant::now() + self.clock_offset
+    }
+
+    /// The fake's wall clock (access token expiry), moved forward alike.
+    pub(crate) fn system_now(&self) -> SystemTime {
+        SystemTime::now() + self.clock_offset
     }
 
     /// The user with this address (any case), registering it if new.
@@ -191,7 +206,7 @@ impl State {
                 client_id: grant.client_id,
                 subject: grant.subject,
                 scopes: grant.scopes,
-                expires_at: SystemTime::now() + lifetime,
+                expires_at: self.system_now() + lifetime,
                 refresh_token: grant.refresh_token,
                 offline: grant.offline,
                 revoked: false,
@@ -227,7 +242,7 @@ impl State {
         let record = self.access_tokens.get(token).ok_or(TokenProblem::Unknown)?;
         if record.revoked {
             Err(TokenProblem::Revoked)
-        } else if record.expires_at <= SystemTime::now() {
+        } else if record.expires_at <= self.system_now() {
             Err(TokenProblem::Expired)
         } else {
             Ok(record)

@@ -1,20 +1,29 @@
 //! Gmail's usage limits: the per-user minute and day windows, answered as Gmail answers them.
 
+use std::time::Duration;
+
 use mailroom_testkit::google::{FakeGoogle, FakeGoogleOptions, GMAIL_SEND_SCOPE, Quota};
 use serde_json::Value;
 
 use crate::common::{error_reason, json_with_status, message, reqwest_send};
 
-#[tokio::test]
-async fn quota_refuses_the_fourth_send_in_a_minute_per_user() {
+/// A fake allowing each user `units` quota units a minute (a send costs
+/// 100), and an access token of alice's.
+fn alice_limited_to(units: u32) -> (FakeGoogle, String) {
     let google = FakeGoogle::start_with(FakeGoogleOptions {
         quota: Quota {
-            units_per_user_per_minute: 300,
+            units_per_user_per_minute: units,
             ..Quota::default()
         },
         ..FakeGoogleOptions::default()
     });
     let alice = google.access_token("alice@example.com", &[GMAIL_SEND_SCOPE]);
+    (google, alice)
+}
+
+#[tokio::test]
+async fn quota_refuses_the_fourth_send_in_a_minute_per_user() {
+    let (google, alice) = alice_limited_to(300);
     let bob = google.access_token("bob@example.com", &[GMAIL_SEND_SCOPE]);
     let raw = message("alice@example.com", "x@example.org", "quota");
 
@@ -67,4 +76,23 @@ async fn quota_refuses_the_fourth_send_in_a_minute_per_user() {
         reqwest_send(&google, &alice, "me", &raw).await.status(),
         200
     );
+}
+
+#[tokio::test]
+async fn the_minute_window_slides_with_the_fakes_clock() {
+    let (google, alice) = alice_limited_to(100);
+    let raw = message("alice@example.com", "x@example.org", "window");
+    let status = async || reqwest_send(&google, &alice, "me", &raw).await.status();
+
+    assert_eq!(status().await, 200);
+    assert_eq!(status().await, 429);
+    google.advance_clock(Duration::from_secs(30));
+    assert_eq!(
+        status().await,
+        429,
+        "half a minute later the send still counts"
+    );
+    google.advance_clock(Duration::from_secs(30));
+    assert_eq!(status().await, 200, "a minute later it has left the window");
+    assert_eq!(google.sent_by("alice@example.com").len(), 2);
 }

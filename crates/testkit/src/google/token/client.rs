@@ -76,9 +76,10 @@ fn code_grant(
     client_id: String,
     code: &str,
 ) -> Outcome {
+    let now = state.now();
     // A code is single-use: it is gone after this request, whatever the outcome.
     let record = match state.codes.remove(code) {
-        Some(r) if r.client_id == client_id && r.issued.elapsed() < CODE_LIFETIME => r,
+        Some(r) if r.client_id == client_id && now.duration_since(r.issued) < CODE_LIFETIME => r,
         other => {
             return Outcome::refuse(400, "invalid_grant", "Bad Request")
                 .with(other.as_ref().map(|r| r.user.as_str()), Some(&client_id));
