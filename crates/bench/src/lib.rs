@@ -4,6 +4,12 @@
 //! The message is a plain RFC 5322 `multipart/alternative` built by string
 //! formatting; the upload body is the `uploadType=multipart` form that
 //! google-gmail1 sends to Gmail's `users.messages.send`.
+//!
+//! # Layout
+//!
+//! * `lib.rs`: this crate: the message, the upload body and a process's peak RSS and CPU time.
+//! * `bin/mailroom-bench/`: `make bench`, the harness writing `BENCHMARKS.md` (modules: `main.rs`).
+//! * `bin/mailroom-bench-floor.rs`: the floor, a minimal Redis-to-Gmail send loop.
 
 use std::fmt::Write as _;
 

@@ -13,6 +13,17 @@
 //! minimal Rust floor on the same fake, idle pickup and scheduled-send lateness, and the
 //! worker's peak RSS and CPU per email. The `mailroom` binary, the floor and the BullMQ
 //! scripts are found beside this binary and in `bench/bullmq` (`make bench` builds them).
+//!
+//! Modules:
+//!
+//! * `world`: the redis-server, the lean Gmail, the job every contender sends, the binaries.
+//! * `sink`: the lean Gmail (token endpoint and send, arrival times, nothing more).
+//! * `enqueue`: enqueue rates through the `mailroom-enqueue` client.
+//! * `queue`: queue throughput with a no-op handler, and the `mailroom` process on `null`.
+//! * `contenders`: the end-to-end comparison (mailroom, the BullMQ peer, the floor).
+//! * `latency`: idle pickup and scheduled-send lateness of the `mailroom` process.
+//! * `machine`: the machine and the versions the numbers were measured with.
+//! * `report`: the markdown report and its tables.
 
 mod contenders;
 mod enqueue;
