@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tower_layer::Identity;
 
 use crate::activity::Event;
+use crate::backoff::fetch_backoff;
 use crate::fetch::Fetcher;
 use crate::keys::GROUP;
 use crate::lease::{LeaseSlot, Tracker};
@@ -173,7 +174,7 @@ impl Backend for RedisBackend {
                 Err(e) => {
                     self.queue.record(Event::RedisError, 1);
                     self.failures += 1;
-                    let delay = backoff(self.failures);
+                    let delay = fetch_backoff(self.failures);
                     tracing::warn!(error = %e, retry_in = ?delay, "fetching from redis failed");
                     self.backoff = Some(Box::pin(tokio::time::sleep(delay)));
                 }
@@ -237,10 +238,6 @@ impl BackendConfig for RedisBackend {
     fn middleware(&mut self, _: &mut WorkerContext) -> Identity {
         Identity::new()
     }
-}
-
-fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(100u64.saturating_mul(1 << failures.min(6))).min(Duration::from_secs(5))
 }
 
 async fn heartbeat(queue: &Queue, consumer: &str) -> Result<(), QueueError> {

@@ -17,6 +17,7 @@ use crate::conn::Conn;
 use crate::keys::GROUP;
 use crate::lease::{Delivery, Lease, LeaseSlot, Tracker};
 use crate::queue::{Queue, ms, now_ms};
+use crate::schedule::Schedule;
 use crate::scripts::{call, run};
 
 pub(crate) struct Fetcher {
@@ -25,8 +26,7 @@ pub(crate) struct Fetcher {
     conn: Conn,
     pub consumer: String,
     tracker: Tracker,
-    next_promote: i64,
-    next_reclaim: i64,
+    schedule: Schedule,
 }
 
 impl Fetcher {
@@ -42,8 +42,7 @@ impl Fetcher {
             conn,
             consumer,
             tracker,
-            next_promote: 0,
-            next_reclaim: 0,
+            schedule: Schedule::default(),
         })
     }
 
@@ -67,21 +66,18 @@ impl Fetcher {
             (cfg.promote_batch, ms(cfg.schedule_tick), ms(cfg.block));
         let reclaim_every = ms(cfg.lease / 4).min(5_000);
         let now = now_ms();
-        if now >= self.next_promote {
+        if self.schedule.promote_due(now) {
             let (moved, next_due) = self.queue.promote().await?;
-            self.next_promote = if moved >= promote_batch {
-                now
-            } else {
-                next_due.unwrap_or(i64::MAX).min(now + tick)
-            };
+            self.schedule
+                .promoted(now, moved, promote_batch, next_due, tick);
         }
         let mut entries = Vec::new();
-        if now >= self.next_reclaim {
+        if self.schedule.reclaim_due(now) {
             entries = self.reclaim().await?;
-            self.next_reclaim = now + reclaim_every;
+            self.schedule.reclaimed(now, reclaim_every);
         }
         if entries.is_empty() {
-            let wait = (self.next_promote - now_ms()).clamp(0, block);
+            let wait = self.schedule.read_wait(now_ms(), block);
             entries = self.read(usize::try_from(wait).unwrap_or(0)).await?;
         }
         if entries.is_empty() {

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use apalis_core::task::Task;
 use apalis_core::task::from_request::FromRequest;
@@ -10,6 +9,7 @@ use chrono::{DateTime, Utc};
 use mailroom_jobs::{EmailJob, JobId};
 
 use crate::QueueError;
+use crate::backoff::ConnectionRetry;
 use crate::queue::Queue;
 use crate::settle::Settler;
 
@@ -201,8 +201,7 @@ impl Lease {
     /// Runs the outcome script, retrying connection failures with backoff for up to one lease
     /// time (the delivery cannot be redelivered while Redis is away anyway).
     async fn finish(&self, outcome: &'static str, args: [&str; 3]) -> Result<i64, QueueError> {
-        let give_up = tokio::time::Instant::now() + self.queue.config().lease;
-        let mut backoff = Duration::from_millis(50);
+        let mut retry = ConnectionRetry::within(self.queue.config().lease);
         let id = self.id.to_string();
         loop {
             match self
@@ -211,10 +210,9 @@ impl Lease {
                 .settle(&self.entry, &id, outcome, args)
                 .await
             {
-                Err(e) if e.is_connection() && tokio::time::Instant::now() + backoff < give_up => {
+                Err(e) if e.is_connection() && retry.has_time() => {
                     tracing::warn!(job = %self.id, error = %e, "recording outcome failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    retry.wait().await;
                 }
                 Err(e) => {
                     tracing::error!(

@@ -167,12 +167,36 @@ mod tests {
             ..RetryPolicy::default()
         };
         let mut rng = StdRng::seed_from_u64(2);
-        let now = Utc::now();
+        let now = DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert!(
             matches!(p.decide(2, now, now, None, &mut rng), RetryDecision::RetryAt(t) if t >= now)
         );
         assert_eq!(p.decide(3, now, now, None, &mut rng), RetryDecision::GiveUp);
         let old = now - chrono::Duration::days(4);
         assert_eq!(p.decide(1, old, now, None, &mut rng), RetryDecision::GiveUp);
+    }
+
+    #[test]
+    fn a_retry_is_due_the_delay_after_now_and_within_the_give_up_age() {
+        let p = RetryPolicy::default();
+        let now = DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let hint = Some(Duration::from_secs(600));
+        let mut rng = StdRng::seed_from_u64(3);
+        let expected = now + p.delay(1, hint, &mut StdRng::seed_from_u64(3));
+        assert_eq!(
+            p.decide(1, now, now, hint, &mut rng),
+            RetryDecision::RetryAt(expected)
+        );
+        // Enqueued so long ago that the retry would land past the give-up age.
+        let created = now - chrono::Duration::from_std(p.give_up_after).unwrap()
+            + chrono::Duration::seconds(599);
+        assert_eq!(
+            p.decide(1, created, now, hint, &mut StdRng::seed_from_u64(3)),
+            RetryDecision::GiveUp
+        );
     }
 }
