@@ -7,7 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, Redis, TestWorker, config, job, job_with, queue, redis_conn};
+use common::{
+    Behaviour, Redis, TestWorker, config, eventually, job, job_with, queue, redis_conn,
+    status_when, wait_for_blocked_read, wait_until_past,
+};
 use mailroom_queue::{DeadFilter, DeadSelection, JobState, QueueConfig};
 use mailroom_testkit::{RedisCluster, RedisServer};
 use redis::AsyncCommands;
@@ -68,7 +71,7 @@ async fn idle_queue_wakes_worker_without_polling(redis: Redis) {
     };
     let q = queue(&redis, cfg).await;
     let w = TestWorker::start(&q, "w", Behaviour::Send).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // the worker is now blocked in its read
+    wait_for_blocked_read(&redis).await;
     let started = std::time::Instant::now();
     q.enqueue(&job("a@example.com")).await.unwrap();
     w.seen.wait_for(1, Duration::from_secs(10)).await;
@@ -107,8 +110,11 @@ async fn retry_is_scheduled_at_exact_time_and_counts_attempts(redis: Redis) {
     q.enqueue(&j).await.unwrap();
     let w = TestWorker::start(&q, "w", Behaviour::RetryOnceThenSend).await;
     w.seen.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let s = q.status(j.id()).await.unwrap().unwrap();
+    // The handler's outcome is recorded once the job leaves in_flight.
+    let s = status_when(&q, j.id(), Duration::from_secs(10), |s| {
+        s.state != JobState::InFlight
+    })
+    .await;
     assert_eq!(s.state, JobState::Retrying);
     assert_eq!(s.attempts, 1);
     assert_eq!(s.last_error.as_deref(), Some("transient: try later"));
@@ -150,14 +156,10 @@ async fn dead_letters_can_be_listed_retried_and_purged(redis: Redis) {
     )
     .await;
     let w = TestWorker::start(&q2, "w2", Behaviour::Send).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while q.stats().await.unwrap().dead < 3 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "jobs were not dead-lettered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(Duration::from_secs(15), "jobs dead-lettered", async || {
+        (q.stats().await.unwrap().dead >= 3).then_some(())
+    })
+    .await;
     let dead = q.dead_list(0, 10).await.unwrap();
     assert_eq!(dead.len(), 3);
     assert!(
@@ -269,7 +271,10 @@ async fn malformed_payloads_are_dead_lettered_and_batch_continues(redis: Redis) 
     q.enqueue_many(&good[2..]).await.unwrap();
     let w = TestWorker::start(&q, "w", Behaviour::Send).await;
     w.seen.wait_for(5, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    eventually(Duration::from_secs(10), "two dead letters", async || {
+        (q.stats().await.unwrap().dead >= 2).then_some(())
+    })
+    .await;
     let dead = q.dead_list(0, 10).await.unwrap();
     assert_eq!(dead.len(), 2);
     for d in &dead {
@@ -324,19 +329,11 @@ async fn poison_job_is_dead_lettered_after_max_deliveries(redis: Redis) {
     q.enqueue(&j).await.unwrap();
     // A worker whose handler loses every delivery: its lease runs out again and again.
     let w = TestWorker::start(&q, "w", Behaviour::Vanish).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let s = q.status(j.id()).await.unwrap().unwrap();
-        if s.state == JobState::Dead {
-            assert!(s.last_error.unwrap().contains("poison"));
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never dead-lettered: {s:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let s = status_when(&q, j.id(), Duration::from_secs(20), |s| {
+        s.state == JobState::Dead
+    })
+    .await;
+    assert!(s.last_error.unwrap().contains("poison"));
     assert_eq!(w.seen.len(), 2, "delivered max_deliveries times");
     w.crash();
 }
@@ -368,7 +365,16 @@ async fn housekeeping_trims_old_dead_letters_and_spares_waiting_jobs(redis: Redi
         }
     }
     w.stop().await;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Past the dead letter's retention by the clock `maintain` reads: it died (its score) at
+    // least `dead_retention` ago.
+    let dead_key = format!("{{{}}}:dead", q.config().name);
+    let died: f64 = redis_conn(&redis)
+        .await
+        .zscore(&dead_key, doomed.id().to_string())
+        .await
+        .unwrap();
+    let retention = i64::try_from(q.config().dead_retention.as_millis()).unwrap();
+    wait_until_past(died as i64 + retention).await;
 
     // The dead letter is past its retention; the retrying and the scheduled jobs must stay.
     assert_eq!(q.maintain().await.unwrap().0, 1, "one dead letter trimmed");

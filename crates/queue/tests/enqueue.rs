@@ -7,7 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, Redis, TestWorker, config, job, job_with, queue, redis_conn};
+use common::{
+    Behaviour, Redis, TestWorker, config, eventually, job, job_with, queue, redis_conn,
+    wait_until_past,
+};
 use mailroom_queue::{Cancelled, JobState, QueueConfig};
 use mailroom_testkit::{RedisCluster, RedisServer};
 use redis::AsyncCommands;
@@ -107,6 +110,8 @@ async fn stats_count_every_state(redis: Redis) {
     ))
     .await
     .unwrap();
+    // Not a wait for anything: the time that passes is what the age below measures. The oldest
+    // entry was written before this sleep began, so its age is at least the 200 ms slept.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let s = q.stats().await.unwrap();
     assert_eq!((s.ready, s.scheduled, s.in_flight, s.dead), (3, 1, 0, 0));
@@ -154,13 +159,14 @@ async fn cancel_only_before_sending(redis: Redis) {
     q.enqueue(&sent).await.unwrap();
     let w = TestWorker::start(&q, "w", Behaviour::Send).await;
     w.seen.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // `sent` came after the cancelled jobs in the stream, so a delivery of either would have
+    // been started no later; stopping waits for every delivery started.
+    let seen = w.stop().await;
     assert_eq!(
-        w.seen.ids(),
+        seen.ids(),
         vec![sent.id()],
         "cancelled jobs are never delivered"
     );
-    w.stop().await;
     assert_eq!(
         q.cancel(sent.id()).await.unwrap(),
         Cancelled::TooLate(JobState::Sent)
@@ -175,10 +181,14 @@ async fn cancel_only_before_sending(redis: Redis) {
 
 async fn expired_job_is_not_sent(redis: Redis) {
     let q = queue(&redis, config()).await;
-    let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(300)).to_rfc3339();
-    let j = job_with("a@example.com", serde_json::json!({"expires_at": soon}));
+    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    let j = job_with(
+        "a@example.com",
+        serde_json::json!({"expires_at": soon.to_rfc3339()}),
+    );
     q.enqueue(&j).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Past the expiry by the clock the worker hands to Redis when it starts a delivery.
+    wait_until_past(soon.timestamp_millis()).await;
     let w = TestWorker::start(&q, "w", Behaviour::Send).await;
     let fresh = job("b@example.com");
     q.enqueue(&fresh).await.unwrap();
@@ -212,12 +222,24 @@ async fn finished_jobs_are_trimmed_after_retention(redis: Redis) {
     let s = q.status(j.id()).await.unwrap().unwrap();
     assert_eq!(s.state, JobState::Sent);
     assert!(s.finished_at.is_some());
-    tokio::time::sleep(Duration::from_millis(2600)).await;
-    assert!(
-        q.status(j.id()).await.unwrap().is_none(),
-        "record trimmed after retention"
-    );
     let mut c = redis_conn(&redis).await;
+    let record = format!("{{{}}}:job:{}", q.config().name, j.id());
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&record)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(
+        (1..=2000).contains(&ttl),
+        "expires after the retention: {ttl} ms"
+    );
+    // Redis expires the record on its own clock, `ttl` ms from now.
+    eventually(
+        Duration::from_millis(ttl.unsigned_abs() + 600),
+        "record trimmed after retention",
+        async || q.status(j.id()).await.unwrap().is_none().then_some(()),
+    )
+    .await;
     let len: u64 = c
         .xlen(format!("{{{}}}:ready", q.config().name))
         .await

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, Redis, TestWorker, config, job, queue};
+use common::{Behaviour, Redis, TestWorker, config, job, queue, status_when};
 use mailroom_queue::{JobState, QueueConfig};
 use mailroom_testkit::RedisServer;
 
@@ -28,11 +28,12 @@ async fn a_send_longer_than_the_lease_is_not_taken_over() {
     slow.seen.wait_for(1, Duration::from_secs(10)).await;
     // A second worker watches for expired leases the whole time.
     let other = TestWorker::start(&q, "other", Behaviour::Send).await;
-    tokio::time::sleep(Duration::from_millis(5500)).await;
-    assert_eq!(
-        q.status(j.id()).await.unwrap().unwrap().state,
-        JobState::Sent
-    );
+    // Until the slow send's outcome is recorded, two and a half leases after it started.
+    let s = status_when(&q, j.id(), Duration::from_secs(10), |s| {
+        s.state != JobState::InFlight
+    })
+    .await;
+    assert_eq!(s.state, JobState::Sent);
     let other_seen = other.stop().await;
     let slow_seen = slow.stop().await;
     assert_eq!(

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, Redis, TestWorker, config, job, queue};
+use common::{Behaviour, Redis, TestWorker, config, eventually, job, queue};
 use mailroom_testkit::{RedisOptions, RedisServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,24 +26,21 @@ async fn worker_survives_redis_restart_and_enqueue_fails_loudly_meanwhile() {
         during.is_err(),
         "an enqueue while Redis is down must fail, not vanish"
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await; // the worker sees the outage
+    // The worker sees the outage: a fetch round fails.
+    eventually(
+        Duration::from_secs(10),
+        "a failed fetch round",
+        async || (q.activity().redis_errors > 0).then_some(()),
+    )
+    .await;
     redis.server().restart();
 
     // The client reconnects by itself, and the worker picks up new jobs.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let after = job("after@example.com");
-    loop {
-        match q.enqueue(&after).await {
-            Ok(_) => break,
-            Err(e) => {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "enqueue never recovered: {e}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
+    eventually(Duration::from_secs(20), "enqueue recovered", async || {
+        q.enqueue(&after).await.ok()
+    })
+    .await;
     w.seen.wait_for(2, Duration::from_secs(20)).await;
     let seen = w.stop().await;
     assert_eq!(seen.ids(), vec![before.id(), after.id()]);
@@ -61,14 +58,10 @@ async fn worker_recreates_its_group_when_redis_comes_back_empty() {
     redis.server().kill();
     redis.server().restart(); // no persistence: the stream and its group are gone
     let j = job("a@example.com");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while q.enqueue(&j).await.is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "enqueue never recovered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(20), "enqueue recovered", async || {
+        q.enqueue(&j).await.ok()
+    })
+    .await;
     w.seen.wait_for(1, Duration::from_secs(20)).await;
     w.stop().await;
 }
