@@ -48,20 +48,13 @@
 //!
 //! # Source layout
 //!
-//! * `lib.rs`: this overview, the constants shared by several modules and
-//!   the public re-exports.
-//! * `server.rs`: [`RedisOptions`] and [`RedisServer`]: launching a server
-//!   (on another port if the chosen one is taken), waiting until it
-//!   answers, killing and restarting it.
-//! * `cluster.rs`: [`RedisCluster`]: three cluster-enabled servers joined
-//!   with `redis-cli --cluster create`, and the `CLUSTER INFO` readiness
-//!   check.
-//! * `process.rs`: finding binaries on `PATH`, the `redis-server` command
-//!   line, spawning children from one long-lived thread, and reading server
-//!   logs.
-//! * `google/`: the fake Google (see the [`google`] module's own layout).
-//! * `ports.rs`: picking and reserving free ports, and probe connections
-//!   that send one command to a server and read its reply.
+//! * `lib.rs`: this overview, the constants shared by modules, the public re-exports.
+//! * `server.rs`: [`RedisOptions`] and [`RedisServer`]: start, wait, kill, restart.
+//! * `cluster.rs`: [`RedisCluster`]: three masters joined and checked with `CLUSTER INFO`.
+//! * `process.rs`: binaries on `PATH`, the `redis-server` command line, spawning, logs.
+//! * `ports.rs`: free ports, reserved, and probes that send one command to a server.
+//! * `google/`: the fake Google (its own layout is in the [`google`] module's docs).
+//! * `bin/mailroom-fake-google.rs`: the fake Google as a standalone server for demos.
 
 use std::time::Duration;
 

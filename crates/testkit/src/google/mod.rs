@@ -64,8 +64,7 @@
 //! * `mod.rs`: [`FakeGoogle`] (starting, URLs, accounts and settings).
 //! * `server.rs`: the routes and the server thread.
 //! * `inspect.rs`: what tests read back (messages, logs, counts).
-//! * `credentials.rs`: the key files, client secrets and tokens
-//!   [`FakeGoogle`] hands out.
+//! * `credentials.rs`: the key files, client secrets and tokens it hands out.
 //! * `types.rs`: the scope constants and the public record types.
 //! * `state.rs`: the shared state and ID makers.
 //! * `token/`: the token endpoint and its grants.

@@ -3,8 +3,7 @@
 //!
 //! * `mod.rs`: the endpoint (faults, the grant log) and its outcomes.
 //! * `jwt.rs`: the JWT bearer grant of service accounts, with delegation.
-//! * `client.rs`: the grants of OAuth clients (refresh token, authorization
-//!   code) and client authentication.
+//! * `client.rs`: OAuth clients' grants (refresh token, code) and their authentication.
 
 use std::collections::HashMap;
 use std::sync::Arc;
