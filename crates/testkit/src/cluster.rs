@@ -6,9 +6,9 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::process::{read_from, require_binary, spawn, tail};
-use crate::server::{RedisOptions, RedisServer};
-use crate::{LOG_TAIL_LINES, POLL_INTERVAL};
+use crate::options::RedisOptions;
+use crate::process::{LOG_TAIL_LINES, POLL_INTERVAL, read_from, require_binary, spawn, tail};
+use crate::server::RedisServer;
 
 /// How long a new cluster may take to reach `cluster_state:ok` everywhere.
 const CLUSTER_TIMEOUT: Duration = Duration::from_secs(30);

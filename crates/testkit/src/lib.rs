@@ -48,18 +48,18 @@
 //!
 //! # Source layout
 //!
-//! * `lib.rs`: this overview, the constants shared by modules, the public re-exports.
-//! * `server.rs`: [`RedisOptions`] and [`RedisServer`]: start, wait, kill, restart.
+//! * `lib.rs`: this overview and the public re-exports.
+//! * `options.rs`: [`RedisOptions`]: persistence and a unix socket.
+//! * `server.rs`: [`RedisServer`]: start, wait, kill, restart.
 //! * `cluster.rs`: [`RedisCluster`]: three masters joined and checked with `CLUSTER INFO`.
-//! * `process.rs`: binaries on `PATH`, the `redis-server` command line, spawning, logs.
+//! * `process.rs`: binaries on `PATH`, the `redis-server` command line, spawning, logs, polling.
 //! * `ports.rs`: free ports, reserved, and probes that send one command to a server.
 //! * `google/`: the fake Google (its own layout is in the [`google`] module's docs).
 //! * `bin/mailroom-fake-google.rs`: the fake Google as a standalone server for demos.
 
-use std::time::Duration;
-
 mod cluster;
 pub mod google;
+mod options;
 mod ports;
 mod process;
 mod server;
@@ -69,10 +69,6 @@ pub use google::{
     ClientKind, FakeGoogle, FakeGoogleOptions, Fault, FaultRule, OAuthClient, Quota, SentMessage,
     ServiceAccount,
 };
+pub use options::RedisOptions;
 pub use process::redis_server_available;
-pub use server::{RedisOptions, RedisServer};
-
-/// How often waiting loops poll.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
-/// Lines of the server log shown when a server fails.
-const LOG_TAIL_LINES: usize = 30;
+pub use server::RedisServer;

@@ -9,9 +9,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread;
+use std::time::Duration;
 
+use crate::options::RedisOptions;
 use crate::ports::reserved_ports;
-use crate::server::RedisOptions;
+
+/// How often waiting loops poll.
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// Lines of the server log shown when a server fails.
+pub(crate) const LOG_TAIL_LINES: usize = 30;
 
 const NOT_FOUND_HINT: &str =
     "install it (apt-get install redis-server) or run `make test`, which installs it";

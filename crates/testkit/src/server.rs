@@ -1,4 +1,4 @@
-//! [`RedisServer`] (one `redis-server` child process) and [`RedisOptions`].
+//! [`RedisServer`]: one `redis-server` child process.
 
 use std::path::PathBuf;
 use std::process::Child;
@@ -8,9 +8,12 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::options::RedisOptions;
 use crate::ports::{Endpoint, PortReservation, accepts_connections};
-use crate::process::{self, file_len, read_from, require_binary, server_command, spawn, tail};
-use crate::{LOG_TAIL_LINES, POLL_INTERVAL};
+use crate::process::{
+    self, LOG_TAIL_LINES, POLL_INTERVAL, file_len, read_from, require_binary, server_command,
+    spawn, tail,
+};
 
 /// How long a server may take to answer `PING` after being spawned.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -18,20 +21,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many ports are tried before giving up on starting a server.
 const MAX_PORT_ATTEMPTS: usize = 10;
-
-/// Options for [`RedisServer::start_with`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RedisOptions {
-    /// Run with `--appendonly yes --appendfsync always`, so every write is
-    /// on disk before it is acknowledged and survives [`RedisServer::kill`]
-    /// followed by [`RedisServer::restart`]. Default `false`: nothing is
-    /// persisted and a restart comes back empty.
-    pub appendonly: bool,
-    /// Also listen on a unix socket (`redis.sock` in the server's directory,
-    /// mode 700); [`RedisServer::url`] then points at the socket. The TCP
-    /// port stays open as well. Default `false`.
-    pub unix_socket: bool,
-}
 
 /// One `redis-server` child process on its own free port, in its own
 /// temporary directory (which holds its log, its append-only files and, if

@@ -11,7 +11,7 @@ use mailroom_jobs::EmailJob;
 use mailroom_queue::{Lease, Queue, QueueConfig, RedisBackend};
 
 use crate::report::{Table, rate, thousands};
-use crate::world::{World, job};
+use crate::world::{World, fill};
 
 const BACKLOGS: [usize; 3] = [1_000, 100_000, 1_000_000];
 const CONCURRENCY: usize = 64;
@@ -36,15 +36,6 @@ async fn noop(_job: EmailJob, lease: Lease, progress: Data<Progress>) -> Result<
         progress.finished.notify_one();
     }
     Ok(())
-}
-
-/// Fills `queue` with `n` jobs due now, in batches.
-pub async fn fill(queue: &Queue, n: usize) {
-    const BATCH: usize = 1_000;
-    for start in (0..n).step_by(BATCH) {
-        let jobs: Vec<EmailJob> = (start..(start + BATCH).min(n)).map(job).collect();
-        queue.enqueue_many(&jobs).await.expect("enqueue_many");
-    }
 }
 
 async fn drain(world: &World, backlog: usize) -> Duration {

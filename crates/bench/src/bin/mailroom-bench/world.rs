@@ -1,9 +1,10 @@
 //! What every measurement shares: one redis-server, the lean Gmail, the job every contender
-//! sends, and where the binaries are.
+//! sends (and a backlog of it in a queue), and where the binaries are.
 
 use std::path::PathBuf;
 
 use mailroom_jobs::EmailJob;
+use mailroom_queue::Queue;
 use mailroom_testkit::RedisServer;
 use mailroom_testkit::google::{FakeGoogle, GMAIL_SEND_SCOPE, ServiceAccount};
 
@@ -93,4 +94,13 @@ pub fn job_json(i: usize) -> serde_json::Value {
 
 pub fn job(i: usize) -> EmailJob {
     EmailJob::from_json(job_json(i).to_string().as_bytes()).expect("a valid job")
+}
+
+/// Fills `queue` with `n` jobs due now, in batches.
+pub async fn fill(queue: &Queue, n: usize) {
+    const BATCH: usize = 1_000;
+    for start in (0..n).step_by(BATCH) {
+        let jobs: Vec<EmailJob> = (start..(start + BATCH).min(n)).map(job).collect();
+        queue.enqueue_many(&jobs).await.expect("enqueue_many");
+    }
 }

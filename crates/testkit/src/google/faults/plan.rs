@@ -6,7 +6,8 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Endpoint, Fault, FaultRule};
+use super::fault::{Endpoint, Fault};
+use super::rule::FaultRule;
 
 /// What the fault rules decided for one request.
 #[derive(Debug, Default)]

@@ -1,6 +1,6 @@
 //! [`FaultRule`]: which requests a fault applies to, how many and how often.
 
-use super::{Endpoint, Fault};
+use super::fault::{Endpoint, Fault};
 
 /// Makes matching requests fail: which endpoint, whose requests, how many
 /// and how often, and what happens to them.

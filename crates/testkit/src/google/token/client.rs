@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{Outcome, invalid_scope};
+use super::outcome::{Outcome, invalid_scope};
 use crate::google::request::{basic_credentials, requested_scopes};
 use crate::google::state::{AccessRecordInit, CODE_LIFETIME, State};
 

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{Outcome, invalid_scope};
+use super::outcome::{Outcome, invalid_scope};
 use crate::google::keys::{self, Jwt};
 use crate::google::request::requested_scopes;
 use crate::google::state::{AccessRecordInit, ServiceAccountRecord, State, normalize_email};

@@ -1,7 +1,8 @@
 //! The token endpoint, `POST /token`, and its grants: JWT bearer (service
 //! accounts), refresh token and authorization code.
 //!
-//! * `mod.rs`: the endpoint (faults, the grant log) and its outcomes.
+//! * `mod.rs`: the endpoint: faults, the grant log, which grant runs.
+//! * `outcome.rs`: what a request came to, and how it is refused or answered.
 //! * `jwt.rs`: the JWT bearer grant of service accounts, with delegation.
 //! * `client.rs`: OAuth clients' grants (refresh token, code) and their authentication.
 
@@ -13,75 +14,24 @@ use axum::body::Bytes;
 use axum::extract::State as AxumState;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::{Value, json};
 
 use super::faults::{Endpoint, Fault};
 use super::keys::Jwt;
 use super::request::parse_form;
 use super::respond::{self, Dropped};
-use super::state::{AccessRecordInit, Shared, State, normalize_email};
+use super::state::{Shared, State, normalize_email};
 use super::types::TokenGrant;
 
 mod client;
 mod jwt;
+mod outcome;
 
 use client::client_grant;
 use jwt::jwt_grant;
+use outcome::Outcome;
 
 /// The JWT bearer grant type service accounts use.
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-
-/// The result of one token request, before faults and logging.
-struct Outcome {
-    response: Response,
-    subject: Option<String>,
-    client_id: Option<String>,
-    error: Option<String>,
-}
-
-impl Outcome {
-    fn refuse(status: u16, error: &str, description: &str) -> Outcome {
-        Outcome {
-            response: respond::oauth_error(status, error, description),
-            subject: None,
-            client_id: None,
-            error: Some(error.to_owned()),
-        }
-    }
-
-    /// Issues an access token for `grant` and answers `200` with
-    /// `access_token`, `expires_in`, `token_type` and the `extra` fields
-    /// (`scope`, `refresh_token`); logged as a grant for `subject`.
-    fn issued(
-        state: &mut State,
-        grant: AccessRecordInit,
-        subject: Option<String>,
-        extra: Value,
-    ) -> Outcome {
-        let client_id = grant.client_id.clone();
-        let (access_token, lifetime) = state.issue_access_token(grant);
-        let mut body = json!({
-            "access_token": access_token,
-            "expires_in": lifetime.as_secs(),
-            "token_type": "Bearer",
-        });
-        if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {
-            body.extend(extra);
-        }
-        Outcome {
-            response: respond::json(200, &body),
-            subject,
-            client_id: Some(client_id),
-            error: None,
-        }
-    }
-
-    fn with(mut self, subject: Option<&str>, client_id: Option<&str>) -> Outcome {
-        self.subject = self.subject.or(subject.map(str::to_owned));
-        self.client_id = self.client_id.or(client_id.map(str::to_owned));
-        self
-    }
-}
 
 /// `POST /token`.
 pub(crate) async fn token(
@@ -172,13 +122,4 @@ fn request_user(state: &State, grant_type: &str, form: &HashMap<String, String>)
         "authorization_code" => state.codes.get(form.get("code")?).map(|c| c.user.clone()),
         _ => None,
     }
-}
-
-/// The token endpoint's answer to a missing or unknown scope.
-fn invalid_scope() -> Outcome {
-    Outcome::refuse(
-        400,
-        "invalid_scope",
-        "Invalid OAuth scope or ID token audience provided.",
-    )
 }

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{Run, run_contender};
+use super::run::{Run, run_contender};
 use crate::world::{World, job_json};
 
 /// Where the BullMQ peer lives, relative to the repository root `make bench` runs in.

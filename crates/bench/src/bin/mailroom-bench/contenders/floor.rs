@@ -5,7 +5,7 @@ use std::process::Command;
 
 use redis::AsyncCommands;
 
-use super::{Run, run_contender};
+use super::run::{Run, run_contender};
 use crate::world::{World, job_json};
 
 /// One round of the floor over `jobs` jobs; `None` when its binary is missing.

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use mailroom_queue::{Queue, QueueConfig};
 
-use super::{RUN_LIMIT, Run, Worker, wait_accepted};
-use crate::world::World;
+use super::run::{RUN_LIMIT, Run, Worker, wait_accepted};
+use crate::world::{World, fill};
 
 /// Stops a `mailroom run` process with SIGTERM and checks that it exits 0.
 pub fn stop(mut worker: Worker) {
@@ -82,7 +82,7 @@ pub async fn null_process(world: &World, jobs: usize) -> Option<Run> {
     let queue = Queue::connect(&world.url(), QueueConfig::named(name))
         .await
         .expect("connect");
-    crate::queue::fill(&queue, jobs).await;
+    fill(&queue, jobs).await;
     let start = Instant::now();
     let child = spawn_null(world, name);
     wait_empty(&queue).await;
@@ -109,7 +109,7 @@ pub(super) async fn run_mailroom(
     let queue = Queue::connect(&world.url(), QueueConfig::named(&name))
         .await
         .expect("connect");
-    crate::queue::fill(&queue, jobs).await;
+    fill(&queue, jobs).await;
     let key = world.dir.path().join("service-account.json");
     // The key's own token endpoint is where a service account asks: the sink's.
     let mut key_json: serde_json::Value =
