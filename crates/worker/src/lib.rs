@@ -5,10 +5,12 @@ pub mod config;
 pub mod credentials;
 pub mod gate;
 pub mod handler;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod onboarding;
+mod ops;
 pub mod outcome;
 pub mod signal;
 pub mod telemetry;
@@ -76,7 +78,7 @@ pub async fn run_with(
         handler = handler.with_gate(gate::Gate::new(queue.clone(), config.sender_limits()));
         extras
             .checks
-            .push(std::sync::Arc::new(credentials::CredentialsCheck(health)));
+            .push(std::sync::Arc::new(health::CredentialsCheck(health)));
         if config.credentials.kind == config::CredentialKind::AuthorizedUser
             && config.credentials.admin_token_file.is_some()
         {
@@ -84,7 +86,7 @@ pub async fn run_with(
             extras.routes = extras.routes.merge(onboarding::routes(onboarding));
         }
     }
-    let mut ops = http::Ops::start(listener, &config.http, metrics, queue.clone(), extras)?;
+    let mut ops = ops::Ops::start(listener, &config.http, metrics, queue.clone(), extras)?;
     let backend = RedisBackend::new(queue.clone(), &config.worker.name)
         .await
         .with_context(|| format!("registering the worker at {}", config.redis.url))?;

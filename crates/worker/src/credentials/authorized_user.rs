@@ -16,7 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
@@ -28,6 +28,7 @@ use oauth2::{
     TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
 
 use super::client_secrets::ClientSecrets;
 use super::keys::TokenKeys;
