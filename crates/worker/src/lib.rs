@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod gate;
+pub mod google_http;
 pub mod handler;
 pub mod health;
 pub mod http;

@@ -40,9 +40,9 @@ use sha2::{Digest, Sha256};
 use crate::config::{Config, GoogleSection};
 use crate::credentials::{
     ClientSecrets, CredentialError, GMAIL_SEND_SCOPE, Sealed, TokenKeys, TokenStore,
-    build_http_client,
+    classify_token_error,
 };
-use crate::credentials::{StatusRecorder, chain, classify};
+use crate::google_http::{StatusRecorder, build_http_client, error_chain};
 
 /// `https://www.googleapis.com/auth/userinfo.email`.
 pub const USERINFO_EMAIL_SCOPE: &str = "https://www.googleapis.com/auth/userinfo.email";
@@ -279,7 +279,7 @@ impl Enroller {
             ))
             .request_async(&recorder)
             .await
-            .map_err(|e| EnrollError::Exchange(classify(&e, recorder.status())))?;
+            .map_err(|e| EnrollError::Exchange(classify_token_error(&e, recorder.status())))?;
         let access = SecretString::from(answer.access_token().secret().clone());
         let scopes: Vec<String> = answer.scopes().map_or_else(
             || LOGIN_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
@@ -340,7 +340,7 @@ impl Enroller {
             .bearer_auth(access.expose_secret())
             .send()
             .await
-            .map_err(|e| EnrollError::Userinfo(chain(&e)))?;
+            .map_err(|e| EnrollError::Userinfo(error_chain(&e)))?;
         let status = response.status();
         if !status.is_success() {
             return Err(EnrollError::Userinfo(format!("HTTP {status}")));
@@ -399,7 +399,7 @@ pub async fn revoke_token(
         .form(&[("token", token.expose_secret())])
         .send()
         .await
-        .map_err(|e| CredentialError::Unavailable(chain(&e)))?;
+        .map_err(|e| CredentialError::Unavailable(error_chain(&e)))?;
     let status = response.status();
     if status.is_success() {
         return Ok(Revoked::Revoked);

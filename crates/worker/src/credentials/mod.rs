@@ -12,6 +12,7 @@ mod health;
 mod keys;
 mod service_account;
 mod store;
+mod token_endpoint;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -22,8 +23,8 @@ use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-pub use authorized_user::{AuthorizedUserSource, REFRESH_MARGIN, build_http_client};
-pub(crate) use authorized_user::{StatusRecorder, chain, classify};
+pub use authorized_user::{AuthorizedUserSource, REFRESH_MARGIN};
+pub(crate) use token_endpoint::classify_token_error;
 pub use client_secrets::{ClientSecrets, ClientSecretsError, ClientType};
 pub use health::{CredentialHealth, UNUSABLE_AFTER};
 pub use keys::{KeyError, Sealed, TOKEN_KEYS_ENV, TokenKeys, check_id as check_key_id};

@@ -15,8 +15,9 @@ use super::{CliError, CliResult, connect, table};
 use crate::config::{Config, CredentialKind};
 use crate::credentials::{
     AuthorizedUserSource, RefreshHook, ServiceAccountSource, StoreError, TokenKeys, TokenSource,
-    TokenStore, build_http_client,
+    TokenStore,
 };
+use crate::google_http::build_http_client;
 use crate::onboarding::{self, Revoked};
 
 pub use login::LoginArgs;

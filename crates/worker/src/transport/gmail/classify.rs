@@ -59,7 +59,7 @@ impl Failed {
 
 /// The verdict on `failed`, at `now`.
 #[must_use]
-pub fn classify(failed: &Failed, now: DateTime<Utc>) -> SendError {
+pub fn classify_send_error(failed: &Failed, now: DateTime<Utc>) -> SendError {
     let reason = failed.reason.as_deref().unwrap_or("");
     let text = |what: &str| match failed.status {
         Some(code) if reason.is_empty() => format!("gmail: {what} ({code}): {}", failed.message),
@@ -191,7 +191,7 @@ mod tests {
                 "connection",
             ),
         ] {
-            let e = classify(&failed, now);
+            let e = classify_send_error(&failed, now);
             assert_eq!(e.verdict, Verdict::Transient, "{failed:?}");
             assert_eq!(e.reason, label);
         }
@@ -206,10 +206,10 @@ mod tests {
             "Too many concurrent requests for user.",
         );
         failed.retry_after = Some(Duration::from_secs(7));
-        let e = classify(&failed, now);
+        let e = classify_send_error(&failed, now);
         assert_eq!(e.verdict, Verdict::RateLimited);
         assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
-        let e = classify(
+        let e = classify_send_error(
             &google(403, "userRateLimitExceeded", "User Rate Limit Exceeded"),
             now,
         );
@@ -224,7 +224,7 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-11-25T18:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let e = classify(
+        let e = classify_send_error(
             &google(
                 429,
                 "rateLimitExceeded",
@@ -235,7 +235,7 @@ mod tests {
         let want = DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z").unwrap();
         assert_eq!(e.verdict, Verdict::SenderLimit { until: want.into() });
         assert_eq!(e.reason, "mail_sending_limit");
-        let e = classify(
+        let e = classify_send_error(
             &google(403, "dailyLimitExceeded", "Daily Limit Exceeded"),
             now,
         );
@@ -250,10 +250,10 @@ mod tests {
     #[test]
     fn bad_requests_and_refusals_are_permanent_with_googles_message() {
         let now = Utc::now();
-        let e = classify(&google(400, "invalidArgument", "Invalid To header"), now);
+        let e = classify_send_error(&google(400, "invalidArgument", "Invalid To header"), now);
         assert_eq!(e.verdict, Verdict::Permanent);
         assert!(e.message.contains("Invalid To header"), "{}", e.message);
-        let e = classify(
+        let e = classify_send_error(
             &google(
                 403,
                 "domainPolicy",
@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_token_without_the_send_scope_quarantines_the_sender() {
-        let e = classify(
+        let e = classify_send_error(
             &google(
                 403,
                 "insufficientPermissions",

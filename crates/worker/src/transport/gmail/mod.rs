@@ -17,7 +17,7 @@ use google_gmail1::{Gmail, common};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use self::classify::{Failed, classify};
+use self::classify::{Failed, classify_send_error};
 use crate::credentials::{CredentialError, TokenSource};
 use crate::transport::{Delivered, Outgoing, SendError, Transport, Verdict};
 
@@ -41,11 +41,6 @@ impl std::fmt::Debug for GmailTransport {
     }
 }
 
-/// Installs ring as the process's rustls crypto provider (once; later calls do nothing).
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 impl GmailTransport {
     /// A transport calling the API at `api_base` (e.g. `https://gmail.googleapis.com/`) with
     /// tokens from `tokens`; each call may take up to `timeout`.
@@ -57,7 +52,7 @@ impl GmailTransport {
         tokens: Arc<dyn TokenSource>,
         timeout: Duration,
     ) -> std::io::Result<Self> {
-        install_crypto();
+        crate::google_http::install_crypto();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()?
             .https_or_http()
@@ -216,9 +211,9 @@ impl Transport for GmailTransport {
                         .map_err(|e| credential_error(&e))?;
                     self.call(token.expose().to_owned(), msg)
                         .await
-                        .map_err(|f| classify(&f, Utc::now()))
+                        .map_err(|f| classify_send_error(&f, Utc::now()))
                 }
-                Err(f) => Err(classify(&f, Utc::now())),
+                Err(f) => Err(classify_send_error(&f, Utc::now())),
             }
         })
     }
