@@ -58,12 +58,13 @@ pub async fn run_with(
     let queue = Queue::connect(config.redis.url.expose(), config.queue_config())
         .await
         .with_context(|| format!("redis unavailable at {}", config.redis.url))?;
-    let metrics = Metrics::new(&config.jobs.allowed_senders, config.transport.kind.as_str());
+    let policy = config.policy()?;
+    let metrics = Metrics::new(policy.allowed_senders.as_ref(), config.transport.kind);
     let health = std::sync::Arc::new(credentials::CredentialHealth::default());
     let refreshes: credentials::RefreshHook = {
         let (metrics, health) = (metrics.clone(), health.clone());
         std::sync::Arc::new(move |ok| {
-            metrics.token_refresh(ok);
+            metrics.token_refresh(crate::metrics::TokenOutcome::of(ok));
             health.record(ok);
         })
     };
@@ -71,7 +72,7 @@ pub async fn run_with(
         transport::build(&config, &queue, refreshes).context("loading the gmail credentials")?;
     let mut handler = Handler::new(
         transport.clone(),
-        config.policy()?,
+        policy,
         config.retry_policy(),
         metrics.clone(),
     );
@@ -97,7 +98,7 @@ pub async fn run_with(
         consumer = backend.consumer(),
         queue = %config.queue.name,
         redis = %config.redis.url,
-        transport = transport.name(),
+        transport = transport.kind().as_str(),
         concurrency = config.worker.concurrency,
         "worker started"
     );

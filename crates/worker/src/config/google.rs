@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mailroom_queue::SenderLimits;
 use serde::{Deserialize, Serialize};
 
 /// `[google]`: every Google endpoint the worker calls. The defaults are Google's; tests and
@@ -94,7 +95,7 @@ pub struct CredentialsSection {
     /// one. Default 0.
     pub login_port: u16,
     /// How long the jobs of a quarantined sender (revoked token, delegation not granted) wait
-    /// before the worker looks again. Default `5m`.
+    /// before the worker looks again. Default `5m` ([`SenderLimits::GMAIL`]).
     #[serde(with = "humantime_serde")]
     pub quarantine_recheck: Duration,
 }
@@ -109,7 +110,7 @@ impl Default for CredentialsSection {
             admin_token_file: None,
             public_url: None,
             login_port: 0,
-            quarantine_recheck: Duration::from_secs(300),
+            quarantine_recheck: SenderLimits::GMAIL.quarantine_recheck,
         }
     }
 }
@@ -119,20 +120,22 @@ impl Default for CredentialsSection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QuotaSection {
-    /// Sends per minute per sender (15,000 quota units / 100 units per send). Default 150.
+    /// Sends per minute per sender (15,000 quota units / 100 units per send). Default Gmail's,
+    /// 150 ([`SenderLimits::GMAIL`]).
     pub sender_per_minute: u32,
-    /// Sends per rolling day per sender (Google Workspace). Default 2000.
+    /// Sends per rolling day per sender (Google Workspace). Default Gmail's, 2000.
     pub sender_per_day: u32,
-    /// Sends per minute for the whole Google Cloud project. Default 12000.
+    /// Sends per minute for the whole Google Cloud project. Default Gmail's, 12000.
     pub project_per_minute: u32,
 }
 
 impl Default for QuotaSection {
     fn default() -> Self {
+        let gmail = SenderLimits::GMAIL;
         Self {
-            sender_per_minute: 150,
-            sender_per_day: 2000,
-            project_per_minute: 12_000,
+            sender_per_minute: gmail.per_minute,
+            sender_per_day: gmail.per_day,
+            project_per_minute: gmail.project_per_minute,
         }
     }
 }

@@ -24,12 +24,12 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
 pub use authorized_user::{AuthorizedUserSource, REFRESH_MARGIN};
-pub(crate) use token_endpoint::classify_token_error;
 pub use client_secrets::{ClientSecrets, ClientSecretsError, ClientType};
 pub use health::{CredentialHealth, UNUSABLE_AFTER};
 pub use keys::{KeyError, Sealed, TOKEN_KEYS_ENV, TokenKeys, check_id as check_key_id};
 pub use service_account::ServiceAccountSource;
 pub use store::{Rotation, StoreError, StoredToken, TokenInfo, TokenStore};
+pub(crate) use token_endpoint::classify_token_error;
 
 /// The OAuth scope a sender's token needs: send mail, nothing else.
 pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
@@ -96,17 +96,6 @@ impl CredentialError {
     #[must_use]
     pub fn quarantines(&self) -> bool {
         !matches!(self, Self::Unavailable(_))
-    }
-
-    /// A short bounded label for metrics.
-    #[must_use]
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::Revoked(_) | Self::NotEnrolled => "invalid_grant",
-            Self::DelegationDenied(_) => "delegation_denied",
-            Self::BadKey(_) => "unauthorized",
-            Self::Unavailable(_) => "connection",
-        }
     }
 }
 
@@ -187,7 +176,11 @@ mod tests {
         failed.record::<()>(&Err(outage.clone()));
         assert_eq!(failed.get(), Some(outage.clone()));
         tokio::time::advance(REFRESH_RETRY - Duration::from_millis(1)).await;
-        assert_eq!(failed.get(), Some(outage.clone()), "still within the period");
+        assert_eq!(
+            failed.get(),
+            Some(outage.clone()),
+            "still within the period"
+        );
         tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(failed.get(), None, "the endpoint is asked again");
 

@@ -152,7 +152,7 @@ async fn list(config: &Config, json: bool) -> CliResult {
         }
         CredentialKind::ServiceAccount => {
             let kind = CredentialKind::ServiceAccount.as_str();
-            let mut senders: Vec<String> = exact_senders(config);
+            let mut senders: Vec<String> = exact_senders(config)?;
             senders.extend(states.keys().cloned());
             senders.sort();
             senders.dedup();
@@ -197,15 +197,13 @@ async fn list(config: &Config, json: bool) -> CliResult {
 }
 
 /// The exact addresses of `[jobs] allowed_senders` (not the `*@domain` patterns).
-fn exact_senders(config: &Config) -> Vec<String> {
-    config
-        .jobs
+fn exact_senders(config: &Config) -> Result<Vec<String>, CliError> {
+    Ok(config
+        .policy()?
         .allowed_senders
         .iter()
-        .map(|p| p.trim())
-        .filter(|p| !p.starts_with("*@") && p.contains('@'))
-        .map(normalize_sender)
-        .collect()
+        .flat_map(|list| list.addresses().map(normalize_sender))
+        .collect())
 }
 
 async fn revoke(config: &Config, sender: &str, local: bool) -> CliResult {
@@ -277,7 +275,7 @@ async fn check(config: &Config, sender: Option<&str>) -> CliResult {
                 .map_err(|e| CliError::Invalid(e.to_string()))?;
             let senders = match sender {
                 Some(s) => vec![normalize_sender(s)],
-                None => exact_senders(config),
+                None => exact_senders(config)?,
             };
             (Box::new(source), senders)
         }

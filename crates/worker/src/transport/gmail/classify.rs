@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::transport::{SendError, Verdict};
+use crate::transport::{FailureReason, SendError, Verdict};
 
 /// Google's answer to a failed send.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -69,9 +69,9 @@ pub fn classify_send_error(failed: &Failed, now: DateTime<Utc>) -> SendError {
     let hinted = retry_after_in(&failed.message, now).or(failed.retry_after);
     let Some(status) = failed.status else {
         let label = if failed.timed_out {
-            "timeout"
+            FailureReason::Timeout
         } else {
-            "connection"
+            FailureReason::Connection
         };
         return SendError::with(Verdict::Transient, label, text("no answer"));
     };
@@ -81,47 +81,71 @@ pub fn classify_send_error(failed: &Failed, now: DateTime<Utc>) -> SendError {
             Verdict::SenderLimit {
                 until: until(now, hinted, Duration::from_secs(3600)),
             },
-            "daily_limit",
+            FailureReason::DailyLimit,
             text("daily sending limit reached"),
         ),
         (429 | 403, _) if mail_sending => SendError::with(
             Verdict::SenderLimit {
                 until: until(now, hinted, Duration::from_secs(3600)),
             },
-            "mail_sending_limit",
+            FailureReason::MailSendingLimit,
             text("mail sending limit reached"),
         ),
         (_, "userRateLimitExceeded") => SendError::with(
             Verdict::RateLimited,
-            "user_rate_limited",
+            FailureReason::UserRateLimited,
             text("rate limited"),
         )
         .after(hinted),
-        (_, "rateLimitExceeded") | (429, _) => {
-            SendError::with(Verdict::RateLimited, "rate_limited", text("rate limited"))
-                .after(hinted)
-        }
-        (_, "backendError") => {
-            SendError::with(Verdict::Transient, "backend_error", text("backend error"))
-                .after(failed.retry_after)
-        }
-        (502, _) => SendError::with(Verdict::Transient, "bad_gateway", text("bad gateway"))
-            .after(failed.retry_after),
-        (500..=599, _) => SendError::with(Verdict::Transient, "server_error", text("server error"))
-            .after(failed.retry_after),
+        (_, "rateLimitExceeded") | (429, _) => SendError::with(
+            Verdict::RateLimited,
+            FailureReason::RateLimited,
+            text("rate limited"),
+        )
+        .after(hinted),
+        (_, "backendError") => SendError::with(
+            Verdict::Transient,
+            FailureReason::BackendError,
+            text("backend error"),
+        )
+        .after(failed.retry_after),
+        (502, _) => SendError::with(
+            Verdict::Transient,
+            FailureReason::BadGateway,
+            text("bad gateway"),
+        )
+        .after(failed.retry_after),
+        (500..=599, _) => SendError::with(
+            Verdict::Transient,
+            FailureReason::ServerError,
+            text("server error"),
+        )
+        .after(failed.retry_after),
         (401, _) => SendError::with(
             Verdict::Transient,
-            "unauthorized",
+            FailureReason::Unauthorized,
             text("access token refused after a refresh"),
         ),
         (403, "insufficientPermissions") => SendError::with(
             Verdict::Credentials,
-            "unauthorized",
+            FailureReason::Unauthorized,
             text("the token may not send mail"),
         ),
-        (403, _) => SendError::with(Verdict::Permanent, "forbidden", text("refused")),
-        (400..=499, _) => SendError::with(Verdict::Permanent, "bad_request", text("refused")),
-        _ => SendError::with(Verdict::Transient, "other", text("unexpected answer")),
+        (403, _) => SendError::with(
+            Verdict::Permanent,
+            FailureReason::Forbidden,
+            text("refused"),
+        ),
+        (400..=499, _) => SendError::with(
+            Verdict::Permanent,
+            FailureReason::BadRequest,
+            text("refused"),
+        ),
+        _ => SendError::with(
+            Verdict::Transient,
+            FailureReason::Other,
+            text("unexpected answer"),
+        ),
     }
 }
 
@@ -193,7 +217,7 @@ mod tests {
         ] {
             let e = classify_send_error(&failed, now);
             assert_eq!(e.verdict, Verdict::Transient, "{failed:?}");
-            assert_eq!(e.reason, label);
+            assert_eq!(e.reason.as_str(), label);
         }
     }
 
@@ -214,7 +238,7 @@ mod tests {
             now,
         );
         assert_eq!(
-            (e.verdict, e.reason),
+            (e.verdict, e.reason.as_str()),
             (Verdict::RateLimited, "user_rate_limited")
         );
     }
@@ -234,7 +258,7 @@ mod tests {
         );
         let want = DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z").unwrap();
         assert_eq!(e.verdict, Verdict::SenderLimit { until: want.into() });
-        assert_eq!(e.reason, "mail_sending_limit");
+        assert_eq!(e.reason.as_str(), "mail_sending_limit");
         let e = classify_send_error(
             &google(403, "dailyLimitExceeded", "Daily Limit Exceeded"),
             now,
@@ -261,7 +285,10 @@ mod tests {
             ),
             now,
         );
-        assert_eq!((e.verdict, e.reason), (Verdict::Permanent, "forbidden"));
+        assert_eq!(
+            (e.verdict, e.reason.as_str()),
+            (Verdict::Permanent, "forbidden")
+        );
     }
 
     #[test]

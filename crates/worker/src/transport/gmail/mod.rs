@@ -18,8 +18,9 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 
 use self::classify::{Failed, classify_send_error};
+use crate::config::TransportKind;
 use crate::credentials::{CredentialError, TokenSource};
-use crate::transport::{Delivered, Outgoing, SendError, Transport, Verdict};
+use crate::transport::{Delivered, FailureReason, Outgoing, SendError, Transport, Verdict};
 
 type Connector = HttpsConnector<HttpConnector>;
 
@@ -172,12 +173,22 @@ fn credential_error(e: &CredentialError) -> SendError {
     } else {
         Verdict::Unreachable
     };
-    SendError::with(verdict, e.reason(), format!("credentials: {e}"))
+    SendError::with(verdict, credential_reason(e), format!("credentials: {e}"))
+}
+
+/// The reason a credential failure is counted under.
+fn credential_reason(e: &CredentialError) -> FailureReason {
+    match e {
+        CredentialError::Revoked(_) | CredentialError::NotEnrolled => FailureReason::InvalidGrant,
+        CredentialError::DelegationDenied(_) => FailureReason::DelegationDenied,
+        CredentialError::BadKey(_) => FailureReason::Unauthorized,
+        CredentialError::Unavailable(_) => FailureReason::Connection,
+    }
 }
 
 impl Transport for GmailTransport {
-    fn name(&self) -> &'static str {
-        "gmail"
+    fn kind(&self) -> TransportKind {
+        TransportKind::Gmail
     }
 
     fn check_sender<'a>(&'a self, sender: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
