@@ -25,8 +25,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use mailroom_jobs::{Address, Policy, SenderAllowlist};
 use mailroom_queue::Queue;
 use oauth2::basic::BasicClient;
@@ -543,12 +541,7 @@ impl OnboardingState {
             auth.verifier.secret().as_bytes(),
             &format!("oauth-state:{state}"),
         );
-        let record = serde_json::json!({
-            "kid": sealed.key_id,
-            "nonce": STANDARD.encode(&sealed.nonce),
-            "ct": STANDARD.encode(&sealed.ciphertext),
-        })
-        .to_string();
+        let record = sealed.to_json();
         let () = redis::cmd("SET")
             .arg(self.state_key(state))
             .arg(record)
@@ -577,18 +570,12 @@ impl OnboardingState {
         let Some(record) = record else {
             return Ok(None);
         };
-        let value: serde_json::Value = serde_json::from_str(&record).unwrap_or_default();
-        let field = |k: &str| {
-            value
-                .get(k)
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let sealed = Sealed {
-            key_id: field("kid"),
-            nonce: STANDARD.decode(field("nonce")).unwrap_or_default(),
-            ciphertext: STANDARD.decode(field("ct")).unwrap_or_default(),
+        let sealed = match Sealed::from_json(&record) {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                tracing::warn!(error = %e, "a saved OAuth state is damaged");
+                return Ok(None);
+            }
         };
         let Ok(plain) = self.keys.decrypt(&sealed, &format!("oauth-state:{state}")) else {
             return Ok(None);
