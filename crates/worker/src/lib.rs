@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod enroll;
 pub mod gate;
 pub mod google_http;
 pub mod handler;
@@ -10,7 +11,6 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod notify;
-pub mod onboarding;
 mod ops;
 pub mod outcome;
 pub mod signal;
@@ -23,6 +23,11 @@ use anyhow::Context as _;
 use apalis::prelude::{WorkerBuilder, WorkerBuilderExt};
 use mailroom_queue::{Queue, RedisBackend};
 use tokio_util::sync::CancellationToken;
+
+/// The web enrollment flow under the names it had before [`enroll`].
+pub mod onboarding {
+    pub use crate::enroll::{WebFlow as OnboardingState, routes};
+}
 
 pub use config::Config;
 pub use handler::{Handler, handle};
@@ -84,8 +89,8 @@ pub async fn run_with(
         if config.credentials.kind == config::CredentialKind::AuthorizedUser
             && config.credentials.admin_token_file.is_some()
         {
-            let onboarding = onboarding::OnboardingState::from_config(&config, queue.clone())?;
-            extras.routes = extras.routes.merge(onboarding::routes(onboarding));
+            let flow = enroll::WebFlow::from_config(&config, queue.clone())?;
+            extras.routes = extras.routes.merge(enroll::routes(flow));
         }
     }
     let mut ops = ops::Ops::start(listener, &config.http, metrics, queue.clone(), extras)?;

@@ -21,7 +21,7 @@ pub struct GoogleSection {
     /// OAuth authorization endpoint (consent screen). Default
     /// `https://accounts.google.com/o/oauth2/v2/auth`.
     pub auth_url: String,
-    /// OpenID userinfo endpoint, read after a login to learn the account's address. Default
+    /// OpenID userinfo endpoint, read after an enrollment to learn the account's address. Default
     /// `https://openidconnect.googleapis.com/v1/userinfo`.
     pub userinfo_url: String,
     /// Token revocation endpoint. Default `https://oauth2.googleapis.com/revoke`.
@@ -79,16 +79,16 @@ pub struct CredentialsSection {
     /// The service account's JSON key file (`service_account`).
     pub service_account_key: Option<PathBuf>,
     /// The OAuth client's `client_secret.json` (`installed` or `web`), used to refresh stored
-    /// tokens and to onboard senders (`authorized_user`).
+    /// tokens and to enroll senders (`authorized_user`).
     pub client_secrets: Option<PathBuf>,
     /// File of AEAD keys that encrypt stored refresh tokens, one `id:base64-32-bytes` per
     /// line, the first one current. The variable `MAILROOM_TOKEN_KEYS` (same format, lines or
     /// commas) is used when this is unset.
     pub token_keys: Option<PathBuf>,
-    /// File holding the bearer token that guards `GET /oauth2/start` (web onboarding).
+    /// File holding the bearer token that guards `GET /oauth2/start` (web enrollment).
     pub admin_token_file: Option<PathBuf>,
     /// Public URL of this worker's HTTP listener as Google redirects to it, e.g.
-    /// `https://mailroom.example.com` (web onboarding: the callback is
+    /// `https://mailroom.example.com` (web enrollment: the callback is
     /// `<public_url>/oauth2/callback`).
     pub public_url: Option<String>,
     /// Loopback port `mailroom auth login` listens on for Google's redirect; 0 picks a free

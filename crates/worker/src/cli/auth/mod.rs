@@ -17,8 +17,8 @@ use crate::credentials::{
     AuthorizedUserSource, RefreshHook, ServiceAccountSource, StoreError, TokenKeys, TokenSource,
     TokenStore,
 };
+use crate::enroll::{self, Revoked};
 use crate::google_http::build_http_client;
-use crate::onboarding::{self, Revoked};
 
 pub use login::LoginArgs;
 use login::login;
@@ -232,7 +232,7 @@ async fn revoke(config: &Config, sender: &str, local: bool) -> CliResult {
         Err(e) => return Err(store_failure(&e)),
     };
     let http = build_http_client(&config.google).map_err(|e| CliError::Failed(e.into()))?;
-    let said = onboarding::revoke_token(&http, &config.google.revoke_url, &stored.refresh_token)
+    let said = enroll::revoke_token(&http, &config.google.revoke_url, &stored.refresh_token)
         .await
         .map_err(|e| {
             CliError::Failed(anyhow::anyhow!(

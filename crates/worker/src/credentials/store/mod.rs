@@ -317,7 +317,7 @@ impl TokenStore {
     }
 
     /// Re-encrypts every stored token under the current key (a token replaced meanwhile by a
-    /// new login is left as the login wrote it).
+    /// new enrollment is left as the enrollment wrote it).
     ///
     /// # Errors
     /// [`StoreError::Redis`]; [`StoreError::Key`] naming the first token that does not decrypt
