@@ -75,77 +75,64 @@ pub fn classify_send_error(failed: &Failed, now: DateTime<Utc>) -> SendError {
         };
         return SendError::with(Verdict::Transient, label, text("no answer"));
     };
-    let mail_sending = failed.message.contains("(Mail sending)");
+    if let Some((label, what)) = sender_limit(status, reason, &failed.message) {
+        let until = until(now, hinted, Duration::from_secs(3600));
+        return SendError::with(Verdict::SenderLimit { until }, label, text(what));
+    }
+    if let Some(label) = rate_limit(status, reason) {
+        return SendError::with(Verdict::RateLimited, label, text("rate limited")).after(hinted);
+    }
+    let (verdict, label, what) = other_failure(status, reason);
+    let server_side = matches!(
+        label,
+        FailureReason::BackendError | FailureReason::BadGateway | FailureReason::ServerError
+    );
+    SendError::with(verdict, label, text(what)).after(failed.retry_after.filter(|_| server_side))
+}
+
+/// A limit of the sender's that lasts: its daily limit, or Gmail's "(Mail sending)" limit.
+fn sender_limit(status: u16, reason: &str, message: &str) -> Option<(FailureReason, &'static str)> {
     match (status, reason) {
-        (_, "dailyLimitExceeded") => SendError::with(
-            Verdict::SenderLimit {
-                until: until(now, hinted, Duration::from_secs(3600)),
-            },
-            FailureReason::DailyLimit,
-            text("daily sending limit reached"),
-        ),
-        (429 | 403, _) if mail_sending => SendError::with(
-            Verdict::SenderLimit {
-                until: until(now, hinted, Duration::from_secs(3600)),
-            },
+        (_, "dailyLimitExceeded") => {
+            Some((FailureReason::DailyLimit, "daily sending limit reached"))
+        }
+        (429 | 403, _) if message.contains("(Mail sending)") => Some((
             FailureReason::MailSendingLimit,
-            text("mail sending limit reached"),
+            "mail sending limit reached",
+        )),
+        _ => None,
+    }
+}
+
+/// A rate limit: the sender slows down.
+fn rate_limit(status: u16, reason: &str) -> Option<FailureReason> {
+    match (status, reason) {
+        (_, "userRateLimitExceeded") => Some(FailureReason::UserRateLimited),
+        (_, "rateLimitExceeded") | (429, _) => Some(FailureReason::RateLimited),
+        _ => None,
+    }
+}
+
+/// Any other answer: a server error, a refused token, or a refused request.
+fn other_failure(status: u16, reason: &str) -> (Verdict, FailureReason, &'static str) {
+    use FailureReason as R;
+    match (status, reason) {
+        (_, "backendError") => (Verdict::Transient, R::BackendError, "backend error"),
+        (502, _) => (Verdict::Transient, R::BadGateway, "bad gateway"),
+        (500..=599, _) => (Verdict::Transient, R::ServerError, "server error"),
+        (401, _) => (
+            Verdict::Transient,
+            R::Unauthorized,
+            "access token refused after a refresh",
         ),
-        (_, "userRateLimitExceeded") => SendError::with(
-            Verdict::RateLimited,
-            FailureReason::UserRateLimited,
-            text("rate limited"),
-        )
-        .after(hinted),
-        (_, "rateLimitExceeded") | (429, _) => SendError::with(
-            Verdict::RateLimited,
-            FailureReason::RateLimited,
-            text("rate limited"),
-        )
-        .after(hinted),
-        (_, "backendError") => SendError::with(
-            Verdict::Transient,
-            FailureReason::BackendError,
-            text("backend error"),
-        )
-        .after(failed.retry_after),
-        (502, _) => SendError::with(
-            Verdict::Transient,
-            FailureReason::BadGateway,
-            text("bad gateway"),
-        )
-        .after(failed.retry_after),
-        (500..=599, _) => SendError::with(
-            Verdict::Transient,
-            FailureReason::ServerError,
-            text("server error"),
-        )
-        .after(failed.retry_after),
-        (401, _) => SendError::with(
-            Verdict::Transient,
-            FailureReason::Unauthorized,
-            text("access token refused after a refresh"),
-        ),
-        (403, "insufficientPermissions") => SendError::with(
+        (403, "insufficientPermissions") => (
             Verdict::Credentials,
-            FailureReason::Unauthorized,
-            text("the token may not send mail"),
+            R::Unauthorized,
+            "the token may not send mail",
         ),
-        (403, _) => SendError::with(
-            Verdict::Permanent,
-            FailureReason::Forbidden,
-            text("refused"),
-        ),
-        (400..=499, _) => SendError::with(
-            Verdict::Permanent,
-            FailureReason::BadRequest,
-            text("refused"),
-        ),
-        _ => SendError::with(
-            Verdict::Transient,
-            FailureReason::Other,
-            text("unexpected answer"),
-        ),
+        (403, _) => (Verdict::Permanent, R::Forbidden, "refused"),
+        (400..=499, _) => (Verdict::Permanent, R::BadRequest, "refused"),
+        _ => (Verdict::Transient, R::Other, "unexpected answer"),
     }
 }
 
