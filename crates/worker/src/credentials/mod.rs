@@ -5,6 +5,14 @@
 //! A failure says at its birth what it means for the sender: [`CredentialError::quarantines`]
 //! is true when only an operator can fix it (revoked grant, delegation not granted, bad key, no
 //! stored token), false when the token endpoint is merely unavailable.
+//!
+//! - `service_account`: delegated tokens, one authenticator per sender;
+//! - `authorized_user`: tokens refreshed from stored refresh tokens, cached per sender;
+//! - `token_endpoint`: the OAuth token endpoint's client and what its errors mean;
+//! - `client_secrets`: the OAuth client file;
+//! - `keys`: the AES-256-GCM keyring; `sealed`: how a sealed value is written down;
+//! - `store`: the encrypted refresh tokens in Redis;
+//! - `health`: whether refreshes work, for `/readyz`.
 
 mod authorized_user;
 mod client_secrets;

@@ -100,10 +100,15 @@ mod tests {
 
     #[test]
     fn only_states_of_the_expected_shape_are_looked_up() {
-        assert!(well_formed("abc-DEF_123"));
-        assert!(!well_formed(""));
-        assert!(!well_formed("a:b"));
-        assert!(!well_formed("a*"));
-        assert!(!well_formed(&"a".repeat(129)));
+        let too_long = "a".repeat(129);
+        for (state, looked_up) in [
+            ("abc-DEF_123", true),
+            ("", false),
+            ("a:b", false),
+            ("a*", false),
+            (too_long.as_str(), false),
+        ] {
+            assert_eq!(well_formed(state), looked_up, "{state:?}");
+        }
     }
 }

@@ -138,23 +138,26 @@ mod tests {
 
     #[test]
     fn the_labels_are_the_published_ones() {
-        let labels = |all: &[&'static str]| all.join(",");
-        assert_eq!(
-            labels(&Outcome::ALL.map(Outcome::as_str)),
-            "sent,retried,dead,expired,cancelled,duplicate"
-        );
-        assert_eq!(
-            labels(&TokenOutcome::ALL.map(TokenOutcome::as_str)),
-            "ok,error"
-        );
-        assert_eq!(
-            labels(&QueueState::ALL.map(QueueState::as_str)),
-            "ready,scheduled,in_flight,dead"
-        );
-        assert_eq!(
-            labels(&QuotaWindow::ALL.map(QuotaWindow::as_str)),
-            "minute,day"
-        );
+        for (labels, published) in [
+            (
+                Outcome::ALL.map(Outcome::as_str).join(","),
+                "sent,retried,dead,expired,cancelled,duplicate",
+            ),
+            (
+                TokenOutcome::ALL.map(TokenOutcome::as_str).join(","),
+                "ok,error",
+            ),
+            (
+                QueueState::ALL.map(QueueState::as_str).join(","),
+                "ready,scheduled,in_flight,dead",
+            ),
+            (
+                QuotaWindow::ALL.map(QuotaWindow::as_str).join(","),
+                "minute,day",
+            ),
+        ] {
+            assert_eq!(labels, published);
+        }
         assert_eq!(TokenOutcome::of(true), TokenOutcome::Ok);
         assert_eq!(TokenOutcome::of(false), TokenOutcome::Error);
     }

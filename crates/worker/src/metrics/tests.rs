@@ -13,6 +13,13 @@ fn sample(text: &str, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
+/// Asserts the value of every sample `name` in `text`.
+fn assert_samples(text: &str, expected: &[(&str, f64)]) {
+    for (name, value) in expected {
+        assert_eq!(sample(text, name), Some(*value), "{name}\n{text}");
+    }
+}
+
 #[test]
 fn known_label_values_start_at_zero() {
     let text = metrics().render();
@@ -66,27 +73,20 @@ fn outcomes_attempts_and_in_flight_are_recorded() {
     assert_eq!(sample(&text, "mailroom_jobs_in_flight"), Some(1.0));
     drop(guard);
     let text = m.render();
-    assert_eq!(sample(&text, "mailroom_jobs_in_flight"), Some(0.0));
-    assert_eq!(sample(&text, "mailroom_jobs_started_total"), Some(1.0));
-    assert_eq!(
-        sample(&text, "mailroom_jobs_completed_total{outcome=\"retried\"}"),
-        Some(1.0)
-    );
-    assert_eq!(sample(&text, "mailroom_job_attempts_count"), Some(2.0));
-    assert_eq!(
-        sample(&text, "mailroom_job_attempts_bucket{le=\"3\"}"),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(&text, "mailroom_job_attempts_bucket{le=\"5\"}"),
-        Some(2.0)
-    );
-    assert_eq!(
-        sample(
-            &text,
-            "mailroom_send_duration_seconds_bucket{transport=\"outbox\",le=\"0.005\"}"
-        ),
-        Some(1.0)
+    assert_samples(
+        &text,
+        &[
+            ("mailroom_jobs_in_flight", 0.0),
+            ("mailroom_jobs_started_total", 1.0),
+            ("mailroom_jobs_completed_total{outcome=\"retried\"}", 1.0),
+            ("mailroom_job_attempts_count", 2.0),
+            ("mailroom_job_attempts_bucket{le=\"3\"}", 1.0),
+            ("mailroom_job_attempts_bucket{le=\"5\"}", 2.0),
+            (
+                "mailroom_send_duration_seconds_bucket{transport=\"outbox\",le=\"0.005\"}",
+                1.0,
+            ),
+        ],
     );
     assert!(
         !text.contains("transport=\"gmail\""),
@@ -178,14 +178,15 @@ fn queue_stats_set_the_gauges_and_the_mirrored_counter() {
     };
     m.queue_stats(&stats);
     m.queue_stats(&stats);
-    let text = m.render();
-    assert_eq!(sample(&text, "mailroom_jobs_enqueued_total"), Some(42.0));
-    assert_eq!(
-        sample(&text, "mailroom_queue_jobs{state=\"dead\"}"),
-        Some(4.0)
-    );
-    assert_eq!(
-        sample(&text, "mailroom_queue_oldest_ready_timestamp_seconds"),
-        Some(1_700_000_000.5)
+    assert_samples(
+        &m.render(),
+        &[
+            ("mailroom_jobs_enqueued_total", 42.0),
+            ("mailroom_queue_jobs{state=\"dead\"}", 4.0),
+            (
+                "mailroom_queue_oldest_ready_timestamp_seconds",
+                1_700_000_000.5,
+            ),
+        ],
     );
 }

@@ -3,9 +3,9 @@
 //!
 //! - [`OutboxTransport`] writes `<dir>/<job id>.eml` (the laptop default);
 //! - [`NullTransport`] discards (benchmarks);
-//! - [`GmailTransport`] sends through the Gmail API.
+//! - [`GmailTransport`] sends through the Gmail API (`gmail::classify` reads its failures).
 //!
-//! A failure says why in a word ([`FailureReason`]).
+//! A failure says why in a word ([`FailureReason`], module `reason`).
 
 pub mod gmail;
 mod null;

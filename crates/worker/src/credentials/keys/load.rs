@@ -146,20 +146,20 @@ mod tests {
 
     use super::*;
 
-    fn line(id: &str) -> String {
-        TokenKeys::generate_line(id)
-    }
-
     #[test]
     fn the_variable_accepts_commas() {
-        let value = format!("{}, {}", line("a"), line("b"));
+        let value = format!(
+            "{}, {}",
+            TokenKeys::generate_line("a"),
+            TokenKeys::generate_line("b")
+        );
         let keys = TokenKeys::load(None, Some(&value)).unwrap();
         assert_eq!(keys.ids().collect::<Vec<_>>(), ["a", "b"]);
     }
 
     #[test]
     fn errors_name_the_line_and_never_the_key() {
-        let good = line("k1");
+        let good = TokenKeys::generate_line("k1");
         let material = good.split_once(':').unwrap().1.to_owned();
         let short = STANDARD.encode([7u8; 16]);
         let cases = [
@@ -216,8 +216,8 @@ mod tests {
     fn the_file_wins_over_the_variable() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys");
-        std::fs::write(&path, line("file")).unwrap();
-        let keys = TokenKeys::load(Some(&path), Some(&line("env"))).unwrap();
+        std::fs::write(&path, TokenKeys::generate_line("file")).unwrap();
+        let keys = TokenKeys::load(Some(&path), Some(&TokenKeys::generate_line("env"))).unwrap();
         assert_eq!(keys.current_id(), "file");
         let missing = dir.path().join("absent");
         let err = TokenKeys::load(Some(&missing), None).unwrap_err();

@@ -122,20 +122,12 @@ pub struct Rotation {
     pub already_current: usize,
 }
 
-/// Encrypted refresh tokens in Redis, beside the queue. Cheap to clone.
-#[derive(Clone)]
+/// Encrypted refresh tokens in Redis, beside the queue. Cheap to clone; `Debug` shows the key
+/// ids only.
+#[derive(Clone, Debug)]
 pub struct TokenStore {
     queue: Queue,
     keys: Option<Arc<TokenKeys>>,
-}
-
-impl fmt::Debug for TokenStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenStore")
-            .field("queue", &self.queue)
-            .field("keys", &self.keys)
-            .finish()
-    }
 }
 
 impl TokenStore {

@@ -14,27 +14,25 @@ async fn queue(redis: &RedisServer) -> Queue {
         .unwrap()
 }
 
+/// Every key in Redis with its value, to look for secrets in clear.
 async fn raw_dump(redis: &RedisServer) -> String {
     let client = redis::Client::open(redis.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let names: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let names: Vec<String> = c.keys("*").await.unwrap();
     let mut dump = names.join("\n");
     for name in names {
-        let kind: String = redis::cmd("TYPE")
+        let kind: String = c.key_type(&name).await.unwrap();
+        let read = match kind.as_str() {
+            "hash" => "HGETALL",
+            "set" => "SMEMBERS",
+            "string" => "GET",
+            _ => continue,
+        };
+        let value: redis::Value = redis::cmd(read)
             .arg(&name)
             .query_async(&mut c)
             .await
             .unwrap();
-        let value: redis::Value = match kind.as_str() {
-            "hash" => c.hgetall(&name).await.unwrap(),
-            "set" => c.smembers(&name).await.unwrap(),
-            "string" => c.get(&name).await.unwrap(),
-            _ => redis::Value::Nil,
-        };
         dump.push_str(&format!("\n{name} {value:?}"));
     }
     dump
