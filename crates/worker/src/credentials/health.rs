@@ -1,4 +1,4 @@
-//! Whether credentials are usable, for `/readyz` (see [`crate::health::CredentialsCheck`]): fed
+//! Whether credentials are usable, for the readiness check of `/readyz`: fed
 //! by every token refresh.
 
 use std::sync::{Mutex, PoisonError};
