@@ -122,6 +122,18 @@ impl SenderAllowlist {
     pub fn patterns(&self) -> &[String] {
         &self.patterns
     }
+
+    /// The exact addresses it lists (not the `*@domain` patterns), in lower case and sorted.
+    ///
+    /// ```
+    /// use mailroom_jobs::SenderAllowlist;
+    ///
+    /// let list = SenderAllowlist::new(["Alerts@Example.org", "*@example.com"]).unwrap();
+    /// assert_eq!(list.addresses().collect::<Vec<_>>(), ["alerts@example.org"]);
+    /// ```
+    pub fn addresses(&self) -> impl Iterator<Item = &str> {
+        self.addresses.iter().map(String::as_str)
+    }
 }
 
 impl TryFrom<Vec<String>> for SenderAllowlist {

@@ -33,16 +33,22 @@ pub struct SenderLimits {
     pub quarantine_recheck: Duration,
 }
 
+impl SenderLimits {
+    /// Gmail's limits, the one place they are written down: 150 sends a minute (15,000 quota
+    /// units at 100 per send) and 2,000 a day per user; 12,000 sends a minute per project;
+    /// quarantined senders are looked at every 5 minutes.
+    pub const GMAIL: Self = Self {
+        per_minute: 150,
+        per_day: 2000,
+        project_per_minute: 12_000,
+        quarantine_recheck: Duration::from_secs(300),
+    };
+}
+
 impl Default for SenderLimits {
-    /// Gmail's: 150 sends a minute (15,000 units at 100 per send) and 2,000 a day per user;
-    /// 12,000 sends a minute per project; quarantined senders are looked at every 5 minutes.
+    /// [`SenderLimits::GMAIL`].
     fn default() -> Self {
-        Self {
-            per_minute: 150,
-            per_day: 2000,
-            project_per_minute: 12_000,
-            quarantine_recheck: Duration::from_secs(300),
-        }
+        Self::GMAIL
     }
 }
 

@@ -119,7 +119,7 @@ impl Gate {
         match error.verdict {
             Verdict::RateLimited | Verdict::SenderLimit { .. } => {
                 self.queue
-                    .pause_sender(sender, until.timestamp_millis(), error.reason)
+                    .pause_sender(sender, until.timestamp_millis(), error.reason.as_str())
                     .await?;
                 Ok(false)
             }

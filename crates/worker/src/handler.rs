@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use mailroom_jobs::{Address, EmailJob, Policy};
 use mailroom_queue::{Lease, RetryPolicy};
 
+use crate::config::TransportKind;
 use crate::gate::{Gate, Pass};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Outcome, QuotaWindow};
 use crate::outcome::{Failure, decide};
 use crate::transport::{Outgoing, SendError, Transport};
 
@@ -103,11 +104,11 @@ enum Logged {
 impl Logged {
     /// The outcome as `mailroom_jobs_completed_total` counts it; none for a job the sender
     /// gate held back, since nothing was attempted (it is not a failure).
-    fn outcome(&self) -> Option<&'static str> {
+    fn outcome(&self) -> Option<Outcome> {
         match self {
-            Self::Sent { .. } => Some("sent"),
-            Self::Retry { .. } => Some("retried"),
-            Self::Dead { .. } => Some("dead"),
+            Self::Sent { .. } => Some(Outcome::Sent),
+            Self::Retry { .. } => Some(Outcome::Retried),
+            Self::Dead { .. } => Some(Outcome::Dead),
             Self::Held { .. } => None,
         }
     }
@@ -160,7 +161,7 @@ impl Handler {
         }
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let job_id = job.id();
-        let transport = self.transport.name();
+        let transport = self.transport.kind().as_str();
         match logged {
             Logged::Sent { transport_id } => tracing::info!(
                 job = %job_id, message_id, recipients, attempt, latency_ms, transport, transport_id,
@@ -194,7 +195,7 @@ impl Handler {
         error: &SendError,
         lease: Lease,
     ) -> Result<Logged, mailroom_queue::QueueError> {
-        if self.transport.name() == "gmail" {
+        if self.transport.kind() == TransportKind::Gmail {
             self.metrics.gmail_error(error.reason);
         }
         let recheck = self
@@ -218,7 +219,7 @@ impl Handler {
                         self.metrics.sender_quarantined(sender, true);
                         tracing::error!(
                             sender,
-                            reason = error.reason,
+                            reason = error.reason.as_str(),
                             "sender quarantined: its credentials need an operator"
                         );
                     }
@@ -268,7 +269,10 @@ impl Handler {
     /// Records a sender's sends left in its windows.
     fn quota_left(&self, sender: &str, minute_left: i64, day_left: i64) {
         #[allow(clippy::cast_precision_loss)]
-        for (window, left) in [("minute", minute_left), ("day", day_left)] {
+        for (window, left) in [
+            (QuotaWindow::Minute, minute_left),
+            (QuotaWindow::Day, day_left),
+        ] {
             self.metrics
                 .sender_quota_remaining(sender, window, left.max(0) as f64);
         }
@@ -282,7 +286,7 @@ impl Handler {
         let sending = Instant::now();
         let result = self.transport.send(outgoing).await;
         self.metrics
-            .send_duration(self.transport.name(), sending.elapsed().as_secs_f64());
+            .send_duration(self.transport.kind(), sending.elapsed().as_secs_f64());
         result
     }
 

@@ -3,23 +3,33 @@
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod enroll;
 pub mod gate;
+pub mod google_http;
 pub mod handler;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod notify;
-pub mod onboarding;
+mod ops;
 pub mod outcome;
 pub mod signal;
 pub mod telemetry;
 pub mod transport;
 
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use apalis::prelude::{WorkerBuilder, WorkerBuilderExt};
 use mailroom_queue::{Queue, RedisBackend};
 use tokio_util::sync::CancellationToken;
+
+/// The web enrollment flow under the names it had before [`enroll`].
+pub mod onboarding {
+    pub use crate::enroll::{WebFlow as OnboardingState, routes};
+}
 
 pub use config::Config;
 pub use handler::{Handler, handle};
@@ -55,36 +65,10 @@ pub async fn run_with(
     let queue = Queue::connect(config.redis.url.expose(), config.queue_config())
         .await
         .with_context(|| format!("redis unavailable at {}", config.redis.url))?;
-    let metrics = Metrics::new(&config.jobs.allowed_senders, config.transport.kind.as_str());
-    let health = std::sync::Arc::new(credentials::CredentialHealth::default());
-    let refreshes: credentials::RefreshHook = {
-        let (metrics, health) = (metrics.clone(), health.clone());
-        std::sync::Arc::new(move |ok| {
-            metrics.token_refresh(ok);
-            health.record(ok);
-        })
-    };
-    let transport =
-        transport::build(&config, &queue, refreshes).context("loading the gmail credentials")?;
-    let mut handler = Handler::new(
-        transport.clone(),
-        config.policy()?,
-        config.retry_policy(),
-        metrics.clone(),
-    );
-    if config.transport.kind == config::TransportKind::Gmail {
-        handler = handler.with_gate(gate::Gate::new(queue.clone(), config.sender_limits()));
-        extras
-            .checks
-            .push(std::sync::Arc::new(credentials::CredentialsCheck(health)));
-        if config.credentials.kind == config::CredentialKind::AuthorizedUser
-            && config.credentials.admin_token_file.is_some()
-        {
-            let onboarding = onboarding::OnboardingState::from_config(&config, queue.clone())?;
-            extras.routes = extras.routes.merge(onboarding::routes(onboarding));
-        }
-    }
-    let mut ops = http::Ops::start(listener, &config.http, metrics, queue.clone(), extras)?;
+    let policy = config.policy()?;
+    let metrics = Metrics::new(policy.allowed_senders.as_ref(), config.transport.kind);
+    let handler = build_handler(&config, &queue, policy, &metrics, &mut extras)?;
+    let mut ops = ops::Ops::start(listener, &config.http, metrics, queue.clone(), extras)?;
     let backend = RedisBackend::new(queue.clone(), &config.worker.name)
         .await
         .with_context(|| format!("registering the worker at {}", config.redis.url))?;
@@ -94,7 +78,7 @@ pub async fn run_with(
         consumer = backend.consumer(),
         queue = %config.queue.name,
         redis = %config.redis.url,
-        transport = transport.name(),
+        transport = config.transport.kind.as_str(),
         concurrency = config.worker.concurrency,
         "worker started"
     );
@@ -114,22 +98,8 @@ pub async fn run_with(
         }
     };
     let mut work = Box::pin(worker.run_until(signal));
-    let finished = tokio::select! {
-        result = ops.health().beating(&mut work) => Some(result),
-        () = stopping.cancelled() => None,
-    };
     let grace = config.shutdown_grace();
-    let (result, drained) = match finished {
-        Some(result) => (result, true),
-        None => {
-            ops.draining();
-            tracing::info!(held = tracker.len(), grace = ?grace, "stopping: fetching stopped, waiting for in-flight sends");
-            match tokio::time::timeout(grace, ops.health().beating(&mut work)).await {
-                Ok(result) => (result, true),
-                Err(_) => (Ok(()), false),
-            }
-        }
-    };
+    let (result, drained) = drive(&mut work, &ops, &stopping, grace, &tracker).await;
     // What the worker still holds, taken before its sends are aborted (an aborted send drops
     // its lease, which takes the delivery out of the tracker); then it all goes back.
     let held = tracker.snapshot();
@@ -138,6 +108,67 @@ pub async fn run_with(
     ops.stop().await;
     tracing::info!(drained, released, "worker stopped");
     result.context("the worker failed")
+}
+
+/// The handler `config` describes, sending through its transport; for Gmail also the sender
+/// gate, the credentials' readiness check and, when configured, the web enrollment routes
+/// (added to `extras`).
+fn build_handler(
+    config: &Config,
+    queue: &Queue,
+    policy: mailroom_jobs::Policy,
+    metrics: &Metrics,
+    extras: &mut http::Extras,
+) -> anyhow::Result<Handler> {
+    let refreshed = Arc::new(credentials::CredentialHealth::default());
+    let refreshes: credentials::RefreshHook = {
+        let (metrics, refreshed) = (metrics.clone(), refreshed.clone());
+        Arc::new(move |ok| {
+            metrics.token_refresh(crate::metrics::TokenOutcome::of(ok));
+            refreshed.record(ok);
+        })
+    };
+    let transport =
+        transport::build(config, queue, refreshes).context("loading the gmail credentials")?;
+    let mut handler = Handler::new(transport, policy, config.retry_policy(), metrics.clone());
+    if config.transport.kind == config::TransportKind::Gmail {
+        handler = handler.with_gate(gate::Gate::new(queue.clone(), config.sender_limits()));
+        extras
+            .checks
+            .push(Arc::new(health::CredentialsCheck(refreshed)));
+        if config.credentials.kind == config::CredentialKind::AuthorizedUser
+            && config.credentials.admin_token_file.is_some()
+        {
+            let flow = enroll::WebFlow::from_config(config, queue.clone())?;
+            extras.routes = std::mem::take(&mut extras.routes).merge(enroll::routes(flow));
+        }
+    }
+    Ok(handler)
+}
+
+/// Drives the worker loop `work` until it ends or `stopping` is cancelled; then it drains
+/// for up to `grace`. Returns the loop's result (`Ok` when the grace ran out) and whether it
+/// ended within its time.
+async fn drive<E>(
+    work: &mut Pin<Box<impl Future<Output = Result<(), E>>>>,
+    ops: &ops::Ops,
+    stopping: &CancellationToken,
+    grace: Duration,
+    tracker: &mailroom_queue::Tracker,
+) -> (Result<(), E>, bool) {
+    let finished = tokio::select! {
+        result = ops.health().beating(&mut *work) => Some(result),
+        () = stopping.cancelled() => None,
+    };
+    if let Some(result) = finished {
+        return (result, true);
+    }
+    ops.draining();
+    tracing::info!(held = tracker.len(), grace = ?grace, "stopping: fetching stopped, waiting for in-flight sends");
+    match tokio::time::timeout(grace, ops.health().beating(&mut *work)).await {
+        Ok(result) => (result, true),
+        Err(_) => (Ok(()), false),
+    }
 }
 
 /// Hands back what a stopping worker held, retrying briefly if Redis is away; returns how

@@ -7,7 +7,7 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 use tokio::task::JoinHandle;
 
-use crate::http::Health;
+use crate::health::Health;
 
 /// True when a service manager listens (`NOTIFY_SOCKET` is set).
 #[must_use]

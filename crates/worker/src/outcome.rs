@@ -80,6 +80,7 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
+    use crate::transport::FailureReason;
 
     const RECHECK: Duration = Duration::from_secs(300);
 
@@ -203,7 +204,11 @@ mod tests {
     fn sender_limits_and_credential_problems_wait_without_spending_attempts() {
         let now = Utc::now();
         let until = now + chrono::Duration::hours(2);
-        let limit = SendError::with(Verdict::SenderLimit { until }, "daily_limit", "daily limit");
+        let limit = SendError::with(
+            Verdict::SenderLimit { until },
+            FailureReason::DailyLimit,
+            "daily limit",
+        );
         assert_eq!(
             decide_now(&limit, 11, now),
             Failure::Retry {
@@ -211,7 +216,7 @@ mod tests {
                 spend_attempt: false
             }
         );
-        let creds = SendError::with(Verdict::Credentials, "invalid_grant", "revoked");
+        let creds = SendError::with(Verdict::Credentials, FailureReason::InvalidGrant, "revoked");
         assert_eq!(
             decide_now(&creds, 11, now),
             Failure::Retry {
@@ -224,7 +229,11 @@ mod tests {
     #[test]
     fn an_unreachable_token_endpoint_waits_a_first_backoff_even_after_many_failures() {
         let now = Utc::now();
-        let down = SendError::with(Verdict::Unreachable, "connection", "token endpoint down");
+        let down = SendError::with(
+            Verdict::Unreachable,
+            FailureReason::Connection,
+            "token endpoint down",
+        );
         // Eleven failures before: a transient error would now give up (12 attempts).
         match decide_now(&down, 11, now) {
             Failure::Retry { at, spend_attempt } => {

@@ -3,6 +3,12 @@
 //!
 //! Exit status: 0 on success, 2 for invalid input (arguments, a job, the config), 1 when Redis
 //! is unavailable or anything else fails.
+//!
+//! - `send`: `mailroom send` (`mime`: content types of `--attach` files);
+//! - `status`, `queue`, `dead`: a job's state, queue statistics, the dead letters;
+//! - `config_cmd`: `mailroom config check`;
+//! - `auth`: `mailroom auth …` (`login` enrolls a sender);
+//! - `table`: aligned key/value blocks and column tables.
 
 mod auth;
 mod config_cmd;

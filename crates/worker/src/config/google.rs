@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mailroom_queue::SenderLimits;
 use serde::{Deserialize, Serialize};
 
 /// `[google]`: every Google endpoint the worker calls. The defaults are Google's; tests and
@@ -20,7 +21,7 @@ pub struct GoogleSection {
     /// OAuth authorization endpoint (consent screen). Default
     /// `https://accounts.google.com/o/oauth2/v2/auth`.
     pub auth_url: String,
-    /// OpenID userinfo endpoint, read after a login to learn the account's address. Default
+    /// OpenID userinfo endpoint, read after an enrollment to learn the account's address. Default
     /// `https://openidconnect.googleapis.com/v1/userinfo`.
     pub userinfo_url: String,
     /// Token revocation endpoint. Default `https://oauth2.googleapis.com/revoke`.
@@ -78,23 +79,23 @@ pub struct CredentialsSection {
     /// The service account's JSON key file (`service_account`).
     pub service_account_key: Option<PathBuf>,
     /// The OAuth client's `client_secret.json` (`installed` or `web`), used to refresh stored
-    /// tokens and to onboard senders (`authorized_user`).
+    /// tokens and to enroll senders (`authorized_user`).
     pub client_secrets: Option<PathBuf>,
     /// File of AEAD keys that encrypt stored refresh tokens, one `id:base64-32-bytes` per
     /// line, the first one current. The variable `MAILROOM_TOKEN_KEYS` (same format, lines or
     /// commas) is used when this is unset.
     pub token_keys: Option<PathBuf>,
-    /// File holding the bearer token that guards `GET /oauth2/start` (web onboarding).
+    /// File holding the bearer token that guards `GET /oauth2/start` (web enrollment).
     pub admin_token_file: Option<PathBuf>,
     /// Public URL of this worker's HTTP listener as Google redirects to it, e.g.
-    /// `https://mailroom.example.com` (web onboarding: the callback is
+    /// `https://mailroom.example.com` (web enrollment: the callback is
     /// `<public_url>/oauth2/callback`).
     pub public_url: Option<String>,
     /// Loopback port `mailroom auth login` listens on for Google's redirect; 0 picks a free
     /// one. Default 0.
     pub login_port: u16,
     /// How long the jobs of a quarantined sender (revoked token, delegation not granted) wait
-    /// before the worker looks again. Default `5m`.
+    /// before the worker looks again. Default `5m` ([`SenderLimits::GMAIL`]).
     #[serde(with = "humantime_serde")]
     pub quarantine_recheck: Duration,
 }
@@ -109,7 +110,7 @@ impl Default for CredentialsSection {
             admin_token_file: None,
             public_url: None,
             login_port: 0,
-            quarantine_recheck: Duration::from_secs(300),
+            quarantine_recheck: SenderLimits::GMAIL.quarantine_recheck,
         }
     }
 }
@@ -119,20 +120,22 @@ impl Default for CredentialsSection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QuotaSection {
-    /// Sends per minute per sender (15,000 quota units / 100 units per send). Default 150.
+    /// Sends per minute per sender (15,000 quota units / 100 units per send). Default Gmail's,
+    /// 150 ([`SenderLimits::GMAIL`]).
     pub sender_per_minute: u32,
-    /// Sends per rolling day per sender (Google Workspace). Default 2000.
+    /// Sends per rolling day per sender (Google Workspace). Default Gmail's, 2000.
     pub sender_per_day: u32,
-    /// Sends per minute for the whole Google Cloud project. Default 12000.
+    /// Sends per minute for the whole Google Cloud project. Default Gmail's, 12000.
     pub project_per_minute: u32,
 }
 
 impl Default for QuotaSection {
     fn default() -> Self {
+        let gmail = SenderLimits::GMAIL;
         Self {
-            sender_per_minute: 150,
-            sender_per_day: 2000,
-            project_per_minute: 12_000,
+            sender_per_minute: gmail.per_minute,
+            sender_per_day: gmail.per_day,
+            project_per_minute: gmail.project_per_minute,
         }
     }
 }

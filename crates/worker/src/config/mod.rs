@@ -4,6 +4,12 @@
 //!
 //! Every section is a value with documented defaults; `config/default.toml` at the root of the
 //! workspace lists every key with its default.
+//!
+//! - `sections`: `[redis]`, `[worker]`, `[jobs]`, `[transport]`, `[http]`, `[log]`;
+//! - `google`: `[google]`, `[credentials]`, `[quota]`;
+//! - `redis_url`: [`RedisUrl`], which never shows its password;
+//! - `load`: the layers, file and environment;
+//! - `validate`: the rules, each naming its key.
 
 mod google;
 mod load;

@@ -12,155 +12,29 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
-use mailroom_queue::Queue;
-use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType};
-use oauth2::{
-    AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
-    HttpClientError, HttpRequest, HttpResponse, RefreshToken, RequestTokenError, TokenResponse,
-    TokenUrl,
-};
+use mailroom_queue::{Queue, normalize_sender};
+use oauth2::{RefreshToken, TokenResponse};
 use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
 
 use super::client_secrets::ClientSecrets;
 use super::keys::TokenKeys;
 use super::store::{StoreError, TokenStore};
+use super::token_endpoint::{TokenClient, classify_token_error, token_client};
 use super::{AccessToken, CredentialError, RecentFailure, RefreshHook, TokenSource};
 use crate::config::{Config, GoogleSection};
-use mailroom_queue::normalize_sender;
+use crate::google_http::{StatusRecorder, build_http_client};
 
 /// How long before its expiry a cached access token is refreshed.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
 /// Lifetime assumed for an access token whose answer gave no `expires_in`.
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
-
-/// An OAuth client with only its token endpoint set.
-pub(crate) type TokenClient =
-    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
-
-/// The error of an OAuth token request made with [`StatusRecorder`].
-pub(crate) type TokenRequestError =
-    RequestTokenError<HttpClientError<reqwest::Error>, BasicErrorResponse>;
-
-/// An HTTP client for Google's endpoints: redirects are not followed, every request is bounded
-/// by `[google] timeout`, and TLS is rustls with the ring provider.
-///
-/// # Errors
-/// The TLS backend or the proxy settings of the environment could not be set up.
-pub fn build_http_client(google: &GoogleSection) -> Result<reqwest::Client, reqwest::Error> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(google.timeout)
-        .connect_timeout(google.timeout)
-        .user_agent(concat!("mailroom/", env!("CARGO_PKG_VERSION")))
-        .build()
-}
-
-/// An OAuth client for `secrets` that talks to `[google] token_url`, sending the client
-/// credentials in the request body.
-pub(crate) fn token_client(
-    secrets: &ClientSecrets,
-    google: &GoogleSection,
-) -> Result<TokenClient, CredentialError> {
-    let token_url = TokenUrl::new(google.token_url.clone())
-        .map_err(|e| CredentialError::BadKey(format!("google.token_url: {e}")))?;
-    Ok(BasicClient::new(ClientId::new(secrets.client_id.clone()))
-        .set_client_secret(ClientSecret::new(secrets.expose_secret().to_owned()))
-        .set_auth_type(AuthType::RequestBody)
-        .set_token_uri(token_url))
-}
-
-/// A `reqwest` client for `oauth2` that remembers the HTTP status of the last answer, so an
-/// error can be classified by status as well as by OAuth error code.
-pub(crate) struct StatusRecorder<'a> {
-    http: &'a reqwest::Client,
-    status: AtomicU16,
-}
-
-impl<'a> StatusRecorder<'a> {
-    pub(crate) fn new(http: &'a reqwest::Client) -> Self {
-        Self {
-            http,
-            status: AtomicU16::new(0),
-        }
-    }
-
-    /// The status of the last answer; 0 when none came.
-    pub(crate) fn status(&self) -> u16 {
-        self.status.load(Ordering::Relaxed)
-    }
-}
-
-impl<'c> AsyncHttpClient<'c> for StatusRecorder<'_> {
-    type Error = HttpClientError<reqwest::Error>;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Self::Error>> + Send + 'c>>;
-
-    fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(async move {
-            let response = self.http.call(request).await?;
-            self.status
-                .store(response.status().as_u16(), Ordering::Relaxed);
-            Ok(response)
-        })
-    }
-}
-
-/// An error and its sources, joined with `: `.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
-/// What a failed token request means for the sender. Never includes a response body (a
-/// malformed success could carry a token).
-pub(crate) fn classify(e: &TokenRequestError, status: u16) -> CredentialError {
-    match e {
-        RequestTokenError::ServerResponse(answer) => {
-            let description = answer
-                .error_description()
-                .cloned()
-                .unwrap_or_else(|| answer.error().as_ref().to_owned());
-            match answer.error() {
-                BasicErrorResponseType::InvalidGrant => CredentialError::Revoked(description),
-                BasicErrorResponseType::InvalidClient
-                | BasicErrorResponseType::UnauthorizedClient => {
-                    CredentialError::BadKey(format!("{answer}"))
-                }
-                _ if status >= 500 || status == 429 || status == 0 => {
-                    CredentialError::Unavailable(format!("HTTP {status}: {answer}"))
-                }
-                _ => CredentialError::BadKey(format!("HTTP {status}: {answer}")),
-            }
-        }
-        RequestTokenError::Request(inner) => CredentialError::Unavailable(chain(inner)),
-        RequestTokenError::Parse(error, _) => CredentialError::Unavailable(format!(
-            "HTTP {status}: the token endpoint's answer is not an OAuth JSON response \
-             (at `{}`)",
-            error.path()
-        )),
-        RequestTokenError::Other(message) => {
-            CredentialError::Unavailable(format!("HTTP {status}: {message}"))
-        }
-    }
-}
 
 /// A cached access token and when to refresh it.
 struct Cached {
@@ -330,7 +204,7 @@ impl AuthorizedUserSource {
             .exchange_refresh_token(&refresh_token)
             .request_async(&recorder)
             .await
-            .map_err(|e| classify(&e, recorder.status()))?;
+            .map_err(|e| classify_token_error(&e, recorder.status()))?;
         let lifetime = answer.expires_in().unwrap_or(DEFAULT_LIFETIME);
         let expires_at = chrono::Duration::from_std(lifetime)
             .ok()
@@ -382,49 +256,5 @@ impl TokenSource for AuthorizedUserSource {
         if busy {
             slots.remove(&sender);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn server(error: &str, description: Option<&str>) -> TokenRequestError {
-        let body = serde_json::json!({ "error": error, "error_description": description });
-        RequestTokenError::ServerResponse(serde_json::from_value(body).unwrap())
-    }
-
-    #[test]
-    fn errors_are_classified_by_code_then_status() {
-        assert_eq!(
-            classify(
-                &server("invalid_grant", Some("Token has been expired or revoked.")),
-                400
-            ),
-            CredentialError::Revoked("Token has been expired or revoked.".into())
-        );
-        assert_eq!(
-            classify(&server("invalid_grant", None), 400),
-            CredentialError::Revoked("invalid_grant".into())
-        );
-        assert!(matches!(
-            classify(&server("invalid_client", Some("The OAuth client was not found.")), 401),
-            CredentialError::BadKey(m) if m == "invalid_client: The OAuth client was not found."
-        ));
-        assert!(matches!(
-            classify(&server("unauthorized_client", None), 400),
-            CredentialError::BadKey(_)
-        ));
-        assert!(matches!(
-            classify(&server("internal_failure", None), 503),
-            CredentialError::Unavailable(m) if m == "HTTP 503: internal_failure"
-        ));
-        assert!(matches!(
-            classify(
-                &RequestTokenError::Other("server returned empty error response".into()),
-                502
-            ),
-            CredentialError::Unavailable(_)
-        ));
     }
 }

@@ -1,6 +1,6 @@
 //! [`ClientSecrets`]: the OAuth client's `client_secret.json`, as downloaded from Google Cloud
 //! Console, in either of its two shapes: `{"installed": {…}}` (a Desktop app, for
-//! `mailroom auth login`) or `{"web": {…}}` (a Web application, for the web onboarding flow).
+//! `mailroom auth login`) or `{"web": {…}}` (a Web application, for the web enrollment flow).
 
 use std::fmt;
 use std::path::Path;

@@ -5,29 +5,41 @@
 //! A failure says at its birth what it means for the sender: [`CredentialError::quarantines`]
 //! is true when only an operator can fix it (revoked grant, delegation not granted, bad key, no
 //! stored token), false when the token endpoint is merely unavailable.
+//!
+//! - `service_account`: delegated tokens, one authenticator per sender;
+//! - `authorized_user`: tokens refreshed from stored refresh tokens, cached per sender;
+//! - `token_endpoint`: the OAuth token endpoint's client and what its errors mean;
+//! - `client_secrets`: the OAuth client file;
+//! - `keys`: the AES-256-GCM keyring; `sealed`: how a sealed value is written down;
+//! - `store`: the encrypted refresh tokens in Redis;
+//! - `health`: whether refreshes work, for `/readyz`.
 
 mod authorized_user;
 mod client_secrets;
 mod health;
 mod keys;
+mod sealed;
 mod service_account;
 mod store;
+mod token_endpoint;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
 
-pub use authorized_user::{AuthorizedUserSource, REFRESH_MARGIN, build_http_client};
-pub(crate) use authorized_user::{StatusRecorder, chain, classify};
+pub use authorized_user::{AuthorizedUserSource, REFRESH_MARGIN};
 pub use client_secrets::{ClientSecrets, ClientSecretsError, ClientType};
-pub use health::{CredentialHealth, CredentialsCheck, UNUSABLE_AFTER};
-pub use keys::{KeyError, Sealed, TOKEN_KEYS_ENV, TokenKeys, check_id as check_key_id};
+pub use health::{CredentialHealth, UNUSABLE_AFTER};
+pub use keys::{KeyError, TOKEN_KEYS_ENV, TokenKeys, check_id as check_key_id};
+pub use sealed::{Sealed, SealedError};
 pub use service_account::ServiceAccountSource;
 pub use store::{Rotation, StoreError, StoredToken, TokenInfo, TokenStore};
+pub(crate) use token_endpoint::classify_token_error;
 
 /// The OAuth scope a sender's token needs: send mail, nothing else.
 pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
@@ -95,17 +107,6 @@ impl CredentialError {
     pub fn quarantines(&self) -> bool {
         !matches!(self, Self::Unavailable(_))
     }
-
-    /// A short bounded label for metrics.
-    #[must_use]
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::Revoked(_) | Self::NotEnrolled => "invalid_grant",
-            Self::DelegationDenied(_) => "delegation_denied",
-            Self::BadKey(_) => "unauthorized",
-            Self::Unavailable(_) => "connection",
-        }
-    }
 }
 
 /// After the token endpoint failed to refresh a sender's token ([`CredentialError::Unavailable`]),
@@ -115,7 +116,7 @@ impl CredentialError {
 pub const REFRESH_RETRY: Duration = Duration::from_secs(1);
 
 /// A sender's last refresh failure while the token endpoint is unavailable, handed to callers
-/// for [`REFRESH_RETRY`] instead of a new request.
+/// for [`REFRESH_RETRY`] instead of a new request. The clock is tokio's.
 #[derive(Debug, Default)]
 pub(crate) struct RecentFailure(Mutex<Option<(Instant, CredentialError)>>);
 
@@ -170,5 +171,34 @@ pub fn from_config(
         crate::config::CredentialKind::AuthorizedUser => Ok(Arc::new(
             AuthorizedUserSource::from_config(config, queue.clone(), hook)?,
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unavailable_endpoint_answers_for_refresh_retry_only() {
+        let failed = RecentFailure::default();
+        assert_eq!(failed.get(), None);
+        let outage = CredentialError::Unavailable("HTTP 503".into());
+        failed.record::<()>(&Err(outage.clone()));
+        assert_eq!(failed.get(), Some(outage.clone()));
+        tokio::time::advance(REFRESH_RETRY - Duration::from_millis(1)).await;
+        assert_eq!(
+            failed.get(),
+            Some(outage.clone()),
+            "still within the period"
+        );
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(failed.get(), None, "the endpoint is asked again");
+
+        failed.record::<()>(&Err(outage));
+        failed.record::<()>(&Err(CredentialError::Revoked("gone".into())));
+        assert_eq!(failed.get(), None, "only an outage is remembered");
+        failed.record::<()>(&Err(CredentialError::Unavailable("again".into())));
+        failed.record(&Ok(()));
+        assert_eq!(failed.get(), None, "a token forgets the outage");
     }
 }

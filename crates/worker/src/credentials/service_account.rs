@@ -159,7 +159,7 @@ impl ServiceAccountSource {
                 self.timeout
             ))
         })?
-        .map_err(classify)?;
+        .map_err(classify_mint_error)?;
         let token = minted.token().ok_or_else(|| {
             CredentialError::Unavailable("the token endpoint sent no access token".to_owned())
         })?;
@@ -226,8 +226,8 @@ impl TokenSource for ServiceAccountSource {
     }
 }
 
-/// What a yup-oauth2 failure means for the sender.
-fn classify(e: yup_oauth2::Error) -> CredentialError {
+/// What a failure to mint a delegated token (a yup-oauth2 error) means for the sender.
+fn classify_mint_error(e: yup_oauth2::Error) -> CredentialError {
     match e {
         yup_oauth2::Error::AuthError(auth) => {
             let text = auth
@@ -291,11 +291,11 @@ mod tests {
         assert!(!shown.contains("SECRETSECRET"), "{shown}");
     }
 
-    #[tokio::test(flavor = "multi_thread")]
+    #[tokio::test]
     async fn while_the_token_endpoint_fails_one_request_answers_a_senders_callers() {
         use mailroom_testkit::google::{FakeGoogle, Fault, FaultRule};
 
-        crate::transport::gmail::install_crypto();
+        crate::google_http::install_crypto();
         let google = FakeGoogle::start();
         let account = google.service_account("mailer@demo.iam.gserviceaccount.com");
         google.grant_delegation(&account.client_id, &[GMAIL_SEND_SCOPE]);
@@ -325,7 +325,10 @@ mod tests {
             "the failure still answers within REFRESH_RETRY"
         );
         assert_eq!(google.token_grants().len(), 2);
-        tokio::time::sleep(super::super::REFRESH_RETRY).await;
+        // The period passes on tokio's clock, without waiting for it; real time goes on after.
+        tokio::time::pause();
+        tokio::time::advance(super::super::REFRESH_RETRY).await;
+        tokio::time::resume();
         source
             .token("a@example.com")
             .await

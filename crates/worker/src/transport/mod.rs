@@ -3,11 +3,14 @@
 //!
 //! - [`OutboxTransport`] writes `<dir>/<job id>.eml` (the laptop default);
 //! - [`NullTransport`] discards (benchmarks);
-//! - [`GmailTransport`] sends through the Gmail API.
+//! - [`GmailTransport`] sends through the Gmail API (`gmail::classify` reads its failures).
+//!
+//! A failure says why in a word ([`FailureReason`], module `reason`).
 
 pub mod gmail;
 mod null;
 mod outbox;
+mod reason;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +22,7 @@ use mailroom_jobs::{Address, JobId};
 pub use gmail::GmailTransport;
 pub use null::NullTransport;
 pub use outbox::OutboxTransport;
+pub use reason::FailureReason;
 
 use crate::config::{Config, TransportKind};
 use crate::credentials::{self, CredentialError, RefreshHook};
@@ -85,14 +89,14 @@ pub struct SendError {
     pub verdict: Verdict,
     /// What happened, without recipients or message content.
     pub message: String,
-    /// A short, bounded label for metrics (e.g. `backend_error`, `rate_limited`).
-    pub reason: &'static str,
+    /// Why, in a word, for metrics and a paused sender's reason.
+    pub reason: FailureReason,
     /// The earliest moment a retry makes sense, when the far end said (`Retry-After`).
     pub retry_after: Option<Duration>,
 }
 
 impl SendError {
-    fn new(verdict: Verdict, reason: &'static str, message: impl Into<String>) -> Self {
+    fn new(verdict: Verdict, reason: FailureReason, message: impl Into<String>) -> Self {
         Self {
             verdict,
             message: message.into(),
@@ -103,22 +107,22 @@ impl SendError {
 
     /// A failure worth retrying with backoff.
     pub fn transient(message: impl Into<String>) -> Self {
-        Self::new(Verdict::Transient, "other", message)
+        Self::new(Verdict::Transient, FailureReason::Other, message)
     }
 
     /// A rate limit: retry later without spending an attempt.
     pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
-        Self::new(Verdict::RateLimited, "rate_limited", message).after(retry_after)
+        Self::new(Verdict::RateLimited, FailureReason::RateLimited, message).after(retry_after)
     }
 
     /// A failure that no retry can fix.
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self::new(Verdict::Permanent, "other", message)
+        Self::new(Verdict::Permanent, FailureReason::Other, message)
     }
 
-    /// The same error with a verdict and metrics label of its own.
+    /// An error with a verdict and reason of its own.
     #[must_use]
-    pub fn with(verdict: Verdict, reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn with(verdict: Verdict, reason: FailureReason, message: impl Into<String>) -> Self {
         Self::new(verdict, reason, message)
     }
 
@@ -132,8 +136,8 @@ impl SendError {
 
 /// Sends rendered messages. Object-safe, so the worker holds an `Arc<dyn Transport>`.
 pub trait Transport: Send + Sync + std::fmt::Debug {
-    /// A short name for logs, e.g. `outbox`.
-    fn name(&self) -> &'static str;
+    /// Which transport this is (its name in logs and metrics is [`TransportKind::as_str`]).
+    fn kind(&self) -> TransportKind;
 
     /// Sends one message.
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>>;

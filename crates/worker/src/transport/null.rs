@@ -6,6 +6,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::{Delivered, Outgoing, SendError, Transport};
+use crate::config::TransportKind;
 
 /// Discards every message; its id is the job id. For benchmarks and dry runs, optionally
 /// taking a fixed time per send to stand in for a remote API.
@@ -23,8 +24,8 @@ impl NullTransport {
 }
 
 impl Transport for NullTransport {
-    fn name(&self) -> &'static str {
-        "null"
+    fn kind(&self) -> TransportKind {
+        TransportKind::Null
     }
 
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>> {

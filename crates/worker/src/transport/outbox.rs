@@ -8,6 +8,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::{Delivered, Outgoing, SendError, Transport};
+use crate::config::TransportKind;
 
 /// Writes each message to `<dir>/<job id>.eml`: first to `<dir>/.<job id>.eml.tmp`, then
 /// renamed, so a reader never sees half a message. The directory is created if missing. The
@@ -34,8 +35,8 @@ impl OutboxTransport {
 }
 
 impl Transport for OutboxTransport {
-    fn name(&self) -> &'static str {
-        "outbox"
+    fn kind(&self) -> TransportKind {
+        TransportKind::Outbox
     }
 
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>> {

@@ -1,6 +1,6 @@
-//! `mailroom auth login`: the installed-app flow. A loopback listener receives Google's
-//! redirect; `state` and PKCE are checked, the code is exchanged, and the sender's refresh
-//! token is stored encrypted.
+//! `mailroom auth login`: enrollment with the installed-app flow. A loopback listener receives
+//! Google's redirect; once its `state` matches, the shared finish step
+//! ([`Enroller::finish`]) exchanges the code and stores the sender's refresh token encrypted.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,12 +13,13 @@ use axum::response::Response;
 use axum::routing::get;
 use secrecy::ExposeSecret;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use super::keys;
 use crate::cli::{CliError, CliResult, connect, table};
 use crate::config::{Config, CredentialKind};
 use crate::credentials::{ClientSecrets, TokenStore};
-use crate::onboarding::{self, EnrollError, Enroller};
+use crate::enroll::{self, Authorization, EnrollError, Enrolled, Enroller, Redirect, same_secret};
 
 /// Arguments of `mailroom auth login`.
 #[derive(Debug, clap::Args)]
@@ -43,25 +44,97 @@ pub struct LoginArgs {
 }
 
 /// A redirect that reached the loopback listener, and where to send the browser's page.
-struct Redirect {
-    params: HashMap<String, String>,
+struct Answer {
+    redirect: Redirect,
     reply: oneshot::Sender<Response>,
 }
 
-async fn loopback(
-    State(tx): State<mpsc::Sender<Redirect>>,
+async fn receive(
+    State(tx): State<mpsc::Sender<Answer>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let (reply, page) = oneshot::channel();
-    if tx.send(Redirect { params, reply }).await.is_err() {
-        return onboarding::error_page(StatusCode::GONE, "mailroom is no longer waiting.");
+    let redirect = Redirect::new(params);
+    if tx.send(Answer { redirect, reply }).await.is_err() {
+        return enroll::error_page(StatusCode::GONE, "mailroom is no longer waiting.");
     }
     page.await.unwrap_or_else(|_| {
-        onboarding::error_page(StatusCode::GONE, "mailroom stopped before answering.")
+        enroll::error_page(StatusCode::GONE, "mailroom stopped before answering.")
     })
 }
 
+/// The loopback listener, serving until [`Loopback::stop`].
+struct Loopback {
+    redirect_uri: String,
+    answers: mpsc::Receiver<Answer>,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Loopback {
+    /// Listens on `127.0.0.1:port` (0: a free port).
+    async fn start(port: u16) -> Result<Self, CliError> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| {
+                CliError::Failed(anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e}"))
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| CliError::Failed(e.into()))?
+            .port();
+        let (tx, answers) = mpsc::channel::<Answer>(4);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = Router::new().route("/", get(receive)).with_state(tx);
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Self {
+            redirect_uri: format!("http://127.0.0.1:{port}/"),
+            answers,
+            stop,
+            server,
+        })
+    }
+
+    /// Stops, letting the last page reach the browser first.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.server).await;
+    }
+}
+
 pub(super) async fn login(config: &Config, args: LoginArgs) -> CliResult {
+    let enroller = enroller(config, &args).await?;
+    let port = args.port.unwrap_or(config.credentials.login_port);
+    let mut loopback = Loopback::start(port).await?;
+    let auth = enroller
+        .authorization(&loopback.redirect_uri)
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
+    eprintln!(
+        "Open this URL in a browser and sign in as the sender:\n\n    {}\n",
+        auth.url
+    );
+    if !args.no_browser {
+        open_browser(auth.url.as_str());
+    }
+    eprintln!(
+        "Waiting for Google's redirect to {} (up to {}; Ctrl-C gives up)…",
+        loopback.redirect_uri,
+        table::duration(args.timeout)
+    );
+    let outcome = wait(&enroller, &mut loopback, auth, &args).await;
+    loopback.stop().await;
+    report(&outcome?);
+    Ok(())
+}
+
+/// The enroller `[credentials]` (or `--client-secrets`) describes.
+async fn enroller(config: &Config, args: &LoginArgs) -> Result<Enroller, CliError> {
     let secrets = ClientSecrets::from_config(args.client_secrets.as_deref(), &config.credentials)
         .map_err(|e| CliError::Invalid(e.to_string()))?;
     let keys = keys(config)?;
@@ -74,120 +147,61 @@ pub(super) async fn login(config: &Config, args: LoginArgs) -> CliResult {
         );
     }
     let queue = connect(config).await?;
-    let enroller = Enroller::new(
+    Enroller::new(
         TokenStore::new(queue, keys),
         secrets,
         &config.google,
         &policy,
     )
-    .map_err(|e| CliError::Invalid(e.to_string()))?;
+    .map_err(|e| CliError::Invalid(e.to_string()))
+}
 
-    let port = args.port.unwrap_or(config.credentials.login_port);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| CliError::Failed(e.into()))?
-        .port();
-    let redirect_uri = format!("http://127.0.0.1:{port}/");
-    let auth = enroller
-        .authorization(&redirect_uri)
-        .map_err(|e| CliError::Invalid(e.to_string()))?;
-
-    let (tx, mut rx) = mpsc::channel::<Redirect>(4);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let app = Router::new().route("/", get(loopback)).with_state(tx);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-
-    eprintln!(
-        "Open this URL in a browser and sign in as the sender:\n\n    {}\n",
-        auth.url
-    );
-    if !args.no_browser {
-        open_browser(auth.url.as_str());
-    }
-    eprintln!(
-        "Waiting for Google's redirect to {redirect_uri} (up to {}; Ctrl-C gives up)…",
-        table::duration(args.timeout)
-    );
-
+/// Waits for the redirect that carries `auth`'s state (ignoring others) and finishes the
+/// enrollment with it; the browser gets the page of the outcome.
+async fn wait(
+    enroller: &Enroller,
+    loopback: &mut Loopback,
+    auth: Authorization,
+    args: &LoginArgs,
+) -> Result<Enrolled, CliError> {
     let deadline = tokio::time::Instant::now() + args.timeout;
-    let verifier = auth.verifier;
-    let outcome = loop {
-        let Ok(next) = tokio::time::timeout_at(deadline, rx.recv()).await else {
-            break Err(CliError::Failed(anyhow::anyhow!(
+    loop {
+        let Ok(next) = tokio::time::timeout_at(deadline, loopback.answers.recv()).await else {
+            return Err(CliError::Failed(anyhow::anyhow!(
                 "no answer from the browser within {}",
                 table::duration(args.timeout)
             )));
         };
-        let Some(Redirect { params, reply }) = next else {
-            break Err(CliError::Failed(anyhow::anyhow!(
+        let Some(Answer { redirect, reply }) = next else {
+            return Err(CliError::Failed(anyhow::anyhow!(
                 "the loopback listener stopped"
             )));
         };
-        let param = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-        let state_ok =
-            param("state").is_some_and(|s| onboarding::same_secret(s, auth.state.expose_secret()));
-        if !state_ok {
+        if !redirect
+            .state()
+            .is_some_and(|s| same_secret(s, auth.state.expose_secret()))
+        {
             eprintln!("warning: ignored a redirect whose state does not match this login");
-            let _ = reply.send(onboarding::error_page(
+            let _ = reply.send(enroll::error_page(
                 StatusCode::BAD_REQUEST,
                 "This answer does not belong to the sign-in mailroom is waiting for (the state \
                  does not match). Use the URL mailroom printed.",
             ));
             continue;
         }
-        if let Some(error) = param("error") {
-            let e = EnrollError::Denied(onboarding::describe_denial(
-                error,
-                param("error_description"),
-            ));
-            let _ = reply.send(onboarding::error_page(
-                StatusCode::BAD_REQUEST,
-                &e.to_string(),
-            ));
-            break Err(CliError::Failed(e.into()));
-        }
-        let Some(code) = param("code") else {
-            let _ = reply.send(onboarding::error_page(
-                StatusCode::BAD_REQUEST,
-                "Google's answer has no authorization code.",
-            ));
-            break Err(CliError::Failed(anyhow::anyhow!(
-                "Google's redirect had no authorization code"
-            )));
-        };
-        match enroller
-            .complete(code, verifier, &redirect_uri, args.force)
-            .await
-        {
-            Ok(enrolled) => {
-                let _ = reply.send(onboarding::confirmation(&enrolled));
-                break Ok(enrolled);
-            }
-            Err(e) => {
-                let _ = reply.send(onboarding::error_page(
-                    StatusCode::BAD_REQUEST,
-                    &e.to_string(),
-                ));
-                break Err(match e {
-                    EnrollError::NotAllowed(_) => CliError::Invalid(e.to_string()),
-                    e => CliError::Failed(e.into()),
-                });
-            }
-        }
-    };
-    // Let the page reach the browser before the listener goes.
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
-    let enrolled = outcome?;
+        let result = enroller
+            .finish(&redirect, auth.verifier, &loopback.redirect_uri, args.force)
+            .await;
+        let _ = reply.send(enroll::finished_page(&result));
+        return result.map_err(|e| match e {
+            EnrollError::NotAllowed(_) => CliError::Invalid(e.to_string()),
+            e => CliError::Failed(e.into()),
+        });
+    }
+}
+
+/// Tells the operator what was stored and what became of the quarantine.
+fn report(enrolled: &Enrolled) {
     if enrolled.released {
         eprintln!("lifted the quarantine of {}", enrolled.email);
     }
@@ -198,7 +212,6 @@ pub(super) async fn login(config: &Config, args: LoginArgs) -> CliResult {
         );
     }
     println!("stored a token for {}", enrolled.email);
-    Ok(())
 }
 
 /// Tries to open `url` in the desktop's browser; failures are ignored (the URL is printed).

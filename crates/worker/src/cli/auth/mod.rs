@@ -15,9 +15,10 @@ use super::{CliError, CliResult, connect, table};
 use crate::config::{Config, CredentialKind};
 use crate::credentials::{
     AuthorizedUserSource, RefreshHook, ServiceAccountSource, StoreError, TokenKeys, TokenSource,
-    TokenStore, build_http_client,
+    TokenStore,
 };
-use crate::onboarding::{self, Revoked};
+use crate::enroll::{self, Revoked};
+use crate::google_http::build_http_client;
 
 pub use login::LoginArgs;
 use login::login;
@@ -117,54 +118,12 @@ async fn list(config: &Config, json: bool) -> CliResult {
         .into_iter()
         .map(|s| (normalize_sender(&s.sender), s))
         .collect();
-    let mut rows = Vec::new();
-    match config.credentials.kind {
-        CredentialKind::AuthorizedUser => {
-            let kind = CredentialKind::AuthorizedUser.as_str();
-            let infos = TokenStore::without_keys(queue)
-                .list()
-                .await
-                .map_err(|e| store_failure(&e))?;
-            for info in &infos {
-                let fallback = match (&info.last_error, info.refreshed_at) {
-                    (Some(e), _) => format!("failing: {e}"),
-                    (None, Some(_)) => "ok".to_owned(),
-                    (None, None) => "never refreshed".to_owned(),
-                };
-                rows.push(Row {
-                    sender: info.sender.clone(),
-                    kind,
-                    last_refresh: info.refreshed_at,
-                    health: health(states.get(&info.sender), fallback),
-                });
-            }
-            for (sender, state) in &states {
-                if !infos.iter().any(|i| &i.sender == sender) {
-                    rows.push(Row {
-                        sender: sender.clone(),
-                        kind,
-                        last_refresh: None,
-                        health: health(Some(state), "no stored token".to_owned()),
-                    });
-                }
-            }
-        }
-        CredentialKind::ServiceAccount => {
-            let kind = CredentialKind::ServiceAccount.as_str();
-            let mut senders: Vec<String> = exact_senders(config);
-            senders.extend(states.keys().cloned());
-            senders.sort();
-            senders.dedup();
-            for sender in senders {
-                rows.push(Row {
-                    health: health(states.get(&sender), "ok".to_owned()),
-                    sender,
-                    kind,
-                    last_refresh: None,
-                });
-            }
-        }
-    }
+    let mut rows = match config.credentials.kind {
+        CredentialKind::AuthorizedUser => stored_rows(TokenStore::without_keys(queue), &states)
+            .await
+            .map_err(|e| store_failure(&e))?,
+        CredentialKind::ServiceAccount => delegated_rows(config, &states)?,
+    };
     rows.sort_by(|a, b| a.sender.cmp(&b.sender));
     if json {
         println!(
@@ -195,16 +154,70 @@ async fn list(config: &Config, json: bool) -> CliResult {
     Ok(())
 }
 
+/// The rows of `authorized_user`: every stored token, and every sender with a state but no
+/// token.
+async fn stored_rows(
+    store: TokenStore,
+    states: &BTreeMap<String, SenderState>,
+) -> Result<Vec<Row>, StoreError> {
+    let kind = CredentialKind::AuthorizedUser.as_str();
+    let infos = store.list().await?;
+    let mut rows = Vec::with_capacity(infos.len());
+    for info in &infos {
+        let fallback = match (&info.last_error, info.refreshed_at) {
+            (Some(e), _) => format!("failing: {e}"),
+            (None, Some(_)) => "ok".to_owned(),
+            (None, None) => "never refreshed".to_owned(),
+        };
+        rows.push(Row {
+            sender: info.sender.clone(),
+            kind,
+            last_refresh: info.refreshed_at,
+            health: health(states.get(&info.sender), fallback),
+        });
+    }
+    for (sender, state) in states {
+        if !infos.iter().any(|i| &i.sender == sender) {
+            rows.push(Row {
+                sender: sender.clone(),
+                kind,
+                last_refresh: None,
+                health: health(Some(state), "no stored token".to_owned()),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// The rows of `service_account`: the exactly allowed senders and every sender with a state.
+fn delegated_rows(
+    config: &Config,
+    states: &BTreeMap<String, SenderState>,
+) -> Result<Vec<Row>, CliError> {
+    let kind = CredentialKind::ServiceAccount.as_str();
+    let mut senders: Vec<String> = exact_senders(config)?;
+    senders.extend(states.keys().cloned());
+    senders.sort();
+    senders.dedup();
+    Ok(senders
+        .into_iter()
+        .map(|sender| Row {
+            health: health(states.get(&sender), "ok".to_owned()),
+            sender,
+            kind,
+            last_refresh: None,
+        })
+        .collect())
+}
+
 /// The exact addresses of `[jobs] allowed_senders` (not the `*@domain` patterns).
-fn exact_senders(config: &Config) -> Vec<String> {
-    config
-        .jobs
+fn exact_senders(config: &Config) -> Result<Vec<String>, CliError> {
+    Ok(config
+        .policy()?
         .allowed_senders
         .iter()
-        .map(|p| p.trim())
-        .filter(|p| !p.starts_with("*@") && p.contains('@'))
-        .map(normalize_sender)
-        .collect()
+        .flat_map(|list| list.addresses().map(normalize_sender))
+        .collect())
 }
 
 async fn revoke(config: &Config, sender: &str, local: bool) -> CliResult {
@@ -233,7 +246,7 @@ async fn revoke(config: &Config, sender: &str, local: bool) -> CliResult {
         Err(e) => return Err(store_failure(&e)),
     };
     let http = build_http_client(&config.google).map_err(|e| CliError::Failed(e.into()))?;
-    let said = onboarding::revoke_token(&http, &config.google.revoke_url, &stored.refresh_token)
+    let said = enroll::revoke_token(&http, &config.google.revoke_url, &stored.refresh_token)
         .await
         .map_err(|e| {
             CliError::Failed(anyhow::anyhow!(
@@ -276,7 +289,7 @@ async fn check(config: &Config, sender: Option<&str>) -> CliResult {
                 .map_err(|e| CliError::Invalid(e.to_string()))?;
             let senders = match sender {
                 Some(s) => vec![normalize_sender(s)],
-                None => exact_senders(config),
+                None => exact_senders(config)?,
             };
             (Box::new(source), senders)
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::transport::{SendError, Verdict};
+use crate::transport::{FailureReason, SendError, Verdict};
 
 /// Google's answer to a failed send.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -59,7 +59,7 @@ impl Failed {
 
 /// The verdict on `failed`, at `now`.
 #[must_use]
-pub fn classify(failed: &Failed, now: DateTime<Utc>) -> SendError {
+pub fn classify_send_error(failed: &Failed, now: DateTime<Utc>) -> SendError {
     let reason = failed.reason.as_deref().unwrap_or("");
     let text = |what: &str| match failed.status {
         Some(code) if reason.is_empty() => format!("gmail: {what} ({code}): {}", failed.message),
@@ -69,59 +69,70 @@ pub fn classify(failed: &Failed, now: DateTime<Utc>) -> SendError {
     let hinted = retry_after_in(&failed.message, now).or(failed.retry_after);
     let Some(status) = failed.status else {
         let label = if failed.timed_out {
-            "timeout"
+            FailureReason::Timeout
         } else {
-            "connection"
+            FailureReason::Connection
         };
         return SendError::with(Verdict::Transient, label, text("no answer"));
     };
-    let mail_sending = failed.message.contains("(Mail sending)");
+    if let Some((label, what)) = sender_limit(status, reason, &failed.message) {
+        let until = until(now, hinted, Duration::from_secs(3600));
+        return SendError::with(Verdict::SenderLimit { until }, label, text(what));
+    }
+    if let Some(label) = rate_limit(status, reason) {
+        return SendError::with(Verdict::RateLimited, label, text("rate limited")).after(hinted);
+    }
+    let (verdict, label, what) = other_failure(status, reason);
+    let server_side = matches!(
+        label,
+        FailureReason::BackendError | FailureReason::BadGateway | FailureReason::ServerError
+    );
+    SendError::with(verdict, label, text(what)).after(failed.retry_after.filter(|_| server_side))
+}
+
+/// A limit of the sender's that lasts: its daily limit, or Gmail's "(Mail sending)" limit.
+fn sender_limit(status: u16, reason: &str, message: &str) -> Option<(FailureReason, &'static str)> {
     match (status, reason) {
-        (_, "dailyLimitExceeded") => SendError::with(
-            Verdict::SenderLimit {
-                until: until(now, hinted, Duration::from_secs(3600)),
-            },
-            "daily_limit",
-            text("daily sending limit reached"),
-        ),
-        (429 | 403, _) if mail_sending => SendError::with(
-            Verdict::SenderLimit {
-                until: until(now, hinted, Duration::from_secs(3600)),
-            },
-            "mail_sending_limit",
-            text("mail sending limit reached"),
-        ),
-        (_, "userRateLimitExceeded") => SendError::with(
-            Verdict::RateLimited,
-            "user_rate_limited",
-            text("rate limited"),
-        )
-        .after(hinted),
-        (_, "rateLimitExceeded") | (429, _) => {
-            SendError::with(Verdict::RateLimited, "rate_limited", text("rate limited"))
-                .after(hinted)
+        (_, "dailyLimitExceeded") => {
+            Some((FailureReason::DailyLimit, "daily sending limit reached"))
         }
-        (_, "backendError") => {
-            SendError::with(Verdict::Transient, "backend_error", text("backend error"))
-                .after(failed.retry_after)
-        }
-        (502, _) => SendError::with(Verdict::Transient, "bad_gateway", text("bad gateway"))
-            .after(failed.retry_after),
-        (500..=599, _) => SendError::with(Verdict::Transient, "server_error", text("server error"))
-            .after(failed.retry_after),
-        (401, _) => SendError::with(
+        (429 | 403, _) if message.contains("(Mail sending)") => Some((
+            FailureReason::MailSendingLimit,
+            "mail sending limit reached",
+        )),
+        _ => None,
+    }
+}
+
+/// A rate limit: the sender slows down.
+fn rate_limit(status: u16, reason: &str) -> Option<FailureReason> {
+    match (status, reason) {
+        (_, "userRateLimitExceeded") => Some(FailureReason::UserRateLimited),
+        (_, "rateLimitExceeded") | (429, _) => Some(FailureReason::RateLimited),
+        _ => None,
+    }
+}
+
+/// Any other answer: a server error, a refused token, or a refused request.
+fn other_failure(status: u16, reason: &str) -> (Verdict, FailureReason, &'static str) {
+    use FailureReason as R;
+    match (status, reason) {
+        (_, "backendError") => (Verdict::Transient, R::BackendError, "backend error"),
+        (502, _) => (Verdict::Transient, R::BadGateway, "bad gateway"),
+        (500..=599, _) => (Verdict::Transient, R::ServerError, "server error"),
+        (401, _) => (
             Verdict::Transient,
-            "unauthorized",
-            text("access token refused after a refresh"),
+            R::Unauthorized,
+            "access token refused after a refresh",
         ),
-        (403, "insufficientPermissions") => SendError::with(
+        (403, "insufficientPermissions") => (
             Verdict::Credentials,
-            "unauthorized",
-            text("the token may not send mail"),
+            R::Unauthorized,
+            "the token may not send mail",
         ),
-        (403, _) => SendError::with(Verdict::Permanent, "forbidden", text("refused")),
-        (400..=499, _) => SendError::with(Verdict::Permanent, "bad_request", text("refused")),
-        _ => SendError::with(Verdict::Transient, "other", text("unexpected answer")),
+        (403, _) => (Verdict::Permanent, R::Forbidden, "refused"),
+        (400..=499, _) => (Verdict::Permanent, R::BadRequest, "refused"),
+        _ => (Verdict::Transient, R::Other, "unexpected answer"),
     }
 }
 
@@ -191,9 +202,9 @@ mod tests {
                 "connection",
             ),
         ] {
-            let e = classify(&failed, now);
+            let e = classify_send_error(&failed, now);
             assert_eq!(e.verdict, Verdict::Transient, "{failed:?}");
-            assert_eq!(e.reason, label);
+            assert_eq!(e.reason.as_str(), label);
         }
     }
 
@@ -206,15 +217,15 @@ mod tests {
             "Too many concurrent requests for user.",
         );
         failed.retry_after = Some(Duration::from_secs(7));
-        let e = classify(&failed, now);
+        let e = classify_send_error(&failed, now);
         assert_eq!(e.verdict, Verdict::RateLimited);
         assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
-        let e = classify(
+        let e = classify_send_error(
             &google(403, "userRateLimitExceeded", "User Rate Limit Exceeded"),
             now,
         );
         assert_eq!(
-            (e.verdict, e.reason),
+            (e.verdict, e.reason.as_str()),
             (Verdict::RateLimited, "user_rate_limited")
         );
     }
@@ -224,7 +235,7 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-11-25T18:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let e = classify(
+        let e = classify_send_error(
             &google(
                 429,
                 "rateLimitExceeded",
@@ -234,8 +245,8 @@ mod tests {
         );
         let want = DateTime::parse_from_rfc3339("2026-11-25T20:00:00Z").unwrap();
         assert_eq!(e.verdict, Verdict::SenderLimit { until: want.into() });
-        assert_eq!(e.reason, "mail_sending_limit");
-        let e = classify(
+        assert_eq!(e.reason.as_str(), "mail_sending_limit");
+        let e = classify_send_error(
             &google(403, "dailyLimitExceeded", "Daily Limit Exceeded"),
             now,
         );
@@ -250,10 +261,10 @@ mod tests {
     #[test]
     fn bad_requests_and_refusals_are_permanent_with_googles_message() {
         let now = Utc::now();
-        let e = classify(&google(400, "invalidArgument", "Invalid To header"), now);
+        let e = classify_send_error(&google(400, "invalidArgument", "Invalid To header"), now);
         assert_eq!(e.verdict, Verdict::Permanent);
         assert!(e.message.contains("Invalid To header"), "{}", e.message);
-        let e = classify(
+        let e = classify_send_error(
             &google(
                 403,
                 "domainPolicy",
@@ -261,12 +272,15 @@ mod tests {
             ),
             now,
         );
-        assert_eq!((e.verdict, e.reason), (Verdict::Permanent, "forbidden"));
+        assert_eq!(
+            (e.verdict, e.reason.as_str()),
+            (Verdict::Permanent, "forbidden")
+        );
     }
 
     #[test]
     fn a_token_without_the_send_scope_quarantines_the_sender() {
-        let e = classify(
+        let e = classify_send_error(
             &google(
                 403,
                 "insufficientPermissions",

@@ -17,9 +17,10 @@ use google_gmail1::{Gmail, common};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use self::classify::{Failed, classify};
+use self::classify::{Failed, classify_send_error};
+use crate::config::TransportKind;
 use crate::credentials::{CredentialError, TokenSource};
-use crate::transport::{Delivered, Outgoing, SendError, Transport, Verdict};
+use crate::transport::{Delivered, FailureReason, Outgoing, SendError, Transport, Verdict};
 
 type Connector = HttpsConnector<HttpConnector>;
 
@@ -41,11 +42,6 @@ impl std::fmt::Debug for GmailTransport {
     }
 }
 
-/// Installs ring as the process's rustls crypto provider (once; later calls do nothing).
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 impl GmailTransport {
     /// A transport calling the API at `api_base` (e.g. `https://gmail.googleapis.com/`) with
     /// tokens from `tokens`; each call may take up to `timeout`.
@@ -57,7 +53,7 @@ impl GmailTransport {
         tokens: Arc<dyn TokenSource>,
         timeout: Duration,
     ) -> std::io::Result<Self> {
-        install_crypto();
+        crate::google_http::install_crypto();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()?
             .https_or_http()
@@ -177,12 +173,22 @@ fn credential_error(e: &CredentialError) -> SendError {
     } else {
         Verdict::Unreachable
     };
-    SendError::with(verdict, e.reason(), format!("credentials: {e}"))
+    SendError::with(verdict, credential_reason(e), format!("credentials: {e}"))
+}
+
+/// The reason a credential failure is counted under.
+fn credential_reason(e: &CredentialError) -> FailureReason {
+    match e {
+        CredentialError::Revoked(_) | CredentialError::NotEnrolled => FailureReason::InvalidGrant,
+        CredentialError::DelegationDenied(_) => FailureReason::DelegationDenied,
+        CredentialError::BadKey(_) => FailureReason::Unauthorized,
+        CredentialError::Unavailable(_) => FailureReason::Connection,
+    }
 }
 
 impl Transport for GmailTransport {
-    fn name(&self) -> &'static str {
-        "gmail"
+    fn kind(&self) -> TransportKind {
+        TransportKind::Gmail
     }
 
     fn check_sender<'a>(&'a self, sender: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
@@ -216,9 +222,9 @@ impl Transport for GmailTransport {
                         .map_err(|e| credential_error(&e))?;
                     self.call(token.expose().to_owned(), msg)
                         .await
-                        .map_err(|f| classify(&f, Utc::now()))
+                        .map_err(|f| classify_send_error(&f, Utc::now()))
                 }
-                Err(f) => Err(classify(&f, Utc::now())),
+                Err(f) => Err(classify_send_error(&f, Utc::now())),
             }
         })
     }

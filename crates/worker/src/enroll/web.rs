@@ -1,0 +1,209 @@
+//! The web flow, served by the worker's HTTP listener: `GET /oauth2/start`, guarded by the
+//! admin bearer token of `[credentials] admin_token_file`, redirects to Google;
+//! `GET /oauth2/callback` takes the saved state and finishes ([`Enroller::finish`]).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use mailroom_queue::Queue;
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+
+use super::pages::{error_page, finished_page, no_store, page};
+use super::state::{StateError, StateStore};
+use super::{CALLBACK_PATH, Enroller, Redirect, same_secret};
+use crate::config::Config;
+use crate::credentials::{ClientSecrets, TokenKeys, TokenStore};
+
+/// The web flow's shared state: the enroller, the pending sign-ins, the admin token and the
+/// callback URL. Cheap to clone.
+#[derive(Clone)]
+pub struct WebFlow {
+    enroller: Enroller,
+    states: StateStore,
+    admin_token: SecretString,
+    redirect_uri: String,
+}
+
+impl fmt::Debug for WebFlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebFlow")
+            .field("enroller", &self.enroller)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebFlow {
+    /// The web flow for `enroller` (whose store must have a keyring), guarded by
+    /// `admin_token`, with Google redirecting to `<public_url>/oauth2/callback`.
+    ///
+    /// # Errors
+    /// An empty admin token, a store without keys, or a `public_url` that is not http(s).
+    pub fn new(
+        enroller: Enroller,
+        admin_token: &SecretString,
+        public_url: &str,
+    ) -> anyhow::Result<Self> {
+        let token = admin_token.expose_secret().trim();
+        anyhow::ensure!(!token.is_empty(), "the admin token is empty");
+        let keys = enroller
+            .store()
+            .keys()
+            .cloned()
+            .context("the token store has no keyring")?;
+        let base = public_url.trim().trim_end_matches('/');
+        let parsed = url::Url::parse(base)
+            .with_context(|| format!("credentials.public_url: {base:?} is not a URL"))?;
+        anyhow::ensure!(
+            matches!(parsed.scheme(), "http" | "https"),
+            "credentials.public_url: must be an http(s) URL"
+        );
+        Ok(Self {
+            states: StateStore::new(enroller.store().queue().clone(), keys),
+            enroller,
+            admin_token: SecretString::from(token.to_owned()),
+            redirect_uri: format!("{base}{CALLBACK_PATH}"),
+        })
+    }
+
+    /// The web flow as configured: `[credentials] client_secrets`, `token_keys`,
+    /// `admin_token_file` and `public_url`, `[google]` and `[jobs] allowed_senders`, storing
+    /// beside `queue`.
+    ///
+    /// # Errors
+    /// A missing or unreadable file or setting, named.
+    pub fn from_config(config: &Config, queue: Queue) -> anyhow::Result<Self> {
+        let c = &config.credentials;
+        let secrets = ClientSecrets::from_config(None, c)?;
+        let keys = Arc::new(TokenKeys::from_config(c)?);
+        let admin_file = c
+            .admin_token_file
+            .as_deref()
+            .context("credentials.admin_token_file: not set (the web flow needs an admin token)")?;
+        let admin = SecretString::from(std::fs::read_to_string(admin_file).with_context(|| {
+            format!(
+                "credentials.admin_token_file: cannot read {}",
+                admin_file.display()
+            )
+        })?);
+        let public_url = c
+            .public_url
+            .as_deref()
+            .context("credentials.public_url: not set (Google must know where to redirect)")?;
+        let enroller = Enroller::new(
+            TokenStore::new(queue, keys),
+            secrets,
+            &config.google,
+            &config.policy()?,
+        )?;
+        Self::new(enroller, &admin, public_url)
+            .with_context(|| format!("credentials.admin_token_file: {}", admin_file.display()))
+    }
+
+    /// The callback URL Google redirects to (register it with the OAuth client).
+    #[must_use]
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// Whether `headers` carry the admin token as a bearer token.
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .is_some_and(|(_, token)| same_secret(token.trim(), self.admin_token.expose_secret()))
+    }
+}
+
+/// The web flow's routes, `GET /oauth2/start` and `GET /oauth2/callback`, to merge into the
+/// worker's HTTP listener.
+pub fn routes(flow: WebFlow) -> Router {
+    Router::new()
+        .route("/oauth2/start", get(start))
+        .route(CALLBACK_PATH, get(callback))
+        .with_state(flow)
+}
+
+/// `GET /oauth2/start`: with the admin bearer token, a redirect to Google's consent screen.
+async fn start(State(flow): State<WebFlow>, headers: HeaderMap) -> Response {
+    if !flow.authorized(&headers) {
+        let mut response = page(
+            StatusCode::UNAUTHORIZED,
+            "Not authorized",
+            "<p>Starting an enrollment needs the admin token: send \
+             <code>Authorization: Bearer &lt;token&gt;</code>.</p>",
+        );
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"mailroom\""),
+        );
+        return response;
+    }
+    let auth = match flow.enroller.authorization(&flow.redirect_uri) {
+        Ok(auth) => auth,
+        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    if let Err(e) = flow.states.save(&auth).await {
+        tracing::warn!(error = %e, "could not save an OAuth state");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Redis is unavailable; try again in a moment.",
+        );
+    }
+    let mut response = StatusCode::FOUND.into_response();
+    if let Ok(location) = HeaderValue::from_str(auth.url.as_str()) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    no_store(&mut response);
+    response
+}
+
+/// `GET /oauth2/callback?code&state`: finishes the flow `start` began.
+async fn callback(
+    State(flow): State<WebFlow>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let redirect = Redirect::new(params);
+    let verifier = match flow.states.take(redirect.state().unwrap_or_default()).await {
+        Ok(Some(verifier)) => verifier,
+        Ok(None) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in is unknown, expired or already finished (the state does not \
+                 match). Start again.",
+            );
+        }
+        Err(StateError::Redis(e)) => {
+            tracing::warn!(error = %e, "could not read an OAuth state");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Redis is unavailable; start again in a moment.",
+            );
+        }
+        Err(e @ StateError::Damaged(_)) => {
+            tracing::warn!(error = %e, "a saved OAuth state does not read back");
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in's saved state cannot be read (was the token key changed?). \
+                 Start again.",
+            );
+        }
+    };
+    let result = flow
+        .enroller
+        .finish(&redirect, verifier, &flow.redirect_uri, false)
+        .await;
+    if let Err(e) = &result {
+        tracing::warn!(error = %e, "web enrollment failed");
+    }
+    finished_page(&result)
+}
