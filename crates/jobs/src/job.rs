@@ -29,20 +29,25 @@ pub enum EmailJob {
 /// Version 1 of the email-job format.
 ///
 /// Only `from` and `subject` are required in JSON; every other field has a
-/// default (a fresh `id`, empty lists and maps, no optional values) and is
-/// left out when serializing if it holds that default (except `id`).
-/// Unknown fields are refused.
+/// default (empty lists and maps, no optional values) and is left out when
+/// serializing if it holds that default. `id` is optional in JSON but not in
+/// this type: [`EmailJob::from_json`] (a job being created) mints one when it
+/// is absent, and [`EmailJob::from_record`] (a job read back from the queue)
+/// takes the id the record is stored under. Deserializing with serde alone
+/// requires it, so no decode mints an id by accident. Unknown fields are
+/// refused.
 ///
 /// Decoding only guarantees the shape and that every address parses; call
 /// [`EmailJob::validate`] for the remaining rules (recipients, header
 /// injection, size, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = id_is_optional)]
 pub struct EmailJobV1 {
     /// Unique id of the job; also the local part of the rendered Message-ID.
-    /// A fresh id is generated when absent.
-    #[serde(default = "JobId::new")]
-    #[schemars(transform = without_default)]
+    /// Optional: a producer that leaves it out gets the id the job is stored
+    /// under in the queue (the id the enqueue returns); a payload whose id
+    /// differs from that one is dead-lettered.
     pub id: JobId,
     /// Caller-chosen key identifying the logical send, so that a retried
     /// enqueue is recognised as a duplicate (1 to 200 characters).
@@ -99,10 +104,12 @@ pub struct EmailJobV1 {
     pub thread: Option<ThreadHint>,
 }
 
-/// Drops the `default` a schema would otherwise show for `id`: a sample
-/// fresh id, which would differ on every generation.
-fn without_default(schema: &mut schemars::Schema) {
-    schema.remove("default");
+/// Takes `id` out of the schema's required fields: the type always holds an
+/// id, but a producer may leave it to the queue (see [`EmailJobV1::id`]).
+fn id_is_optional(schema: &mut schemars::Schema) {
+    if let Some(serde_json::Value::Array(required)) = schema.get_mut("required") {
+        required.retain(|field| field != "id");
+    }
 }
 
 impl EmailJobV1 {

@@ -3,7 +3,7 @@
 use serde::de::Error as _;
 use serde_json::{Map, Value};
 
-use crate::{DecodeError, EmailJob, EmailJobV1};
+use crate::{DecodeError, EmailJob, EmailJobV1, JobId};
 
 /// The version tags this build can decode.
 pub const SUPPORTED_VERSIONS: &[&str] = &["v1"];
@@ -21,7 +21,11 @@ impl EmailJob {
         serde_json::to_string(self).expect("an EmailJob always serializes to JSON")
     }
 
-    /// Decodes a job from JSON.
+    /// Decodes a job **being created** from JSON, as a producer does (the
+    /// command line's `send --json`, the HTTP API): when the document has no
+    /// `id`, a fresh one is minted here, since this is where the job is born.
+    /// A worker reading a job back from the queue uses
+    /// [`EmailJob::from_record`], which never mints one.
     ///
     /// Unlike going through the [`Deserialize`](serde::Deserialize) impl,
     /// errors name the JSON path of the failing value, e.g.
@@ -34,44 +38,76 @@ impl EmailJob {
     /// object, `version` is missing or unknown, a field is unknown or
     /// missing, or a value has the wrong type or fails to parse.
     pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::new(".", e))?;
-        let Value::Object(mut map) = value else {
+        decode(bytes, JobId::new)
+    }
+
+    /// Decodes the payload of a job stored in the queue under `id`. That id
+    /// is the job's id: a payload without `id` gets it, and a payload whose
+    /// `id` differs is refused with an error naming both, so every delivery
+    /// of one job renders the same `Message-ID`.
+    ///
+    /// # Errors
+    ///
+    /// As [`EmailJob::from_json`], and a [`DecodeError`] at path `id` when the
+    /// payload's id is not `id`.
+    pub fn from_record(bytes: &[u8], id: JobId) -> Result<Self, DecodeError> {
+        let job = decode(bytes, || id)?;
+        if job.id() != id {
             return Err(DecodeError::new(
-                ".",
+                "id",
                 serde_json::Error::custom(format_args!(
-                    "expected a JSON object, found {}",
-                    kind(&value)
+                    "the payload's id {} differs from the id {id} it was enqueued under",
+                    job.id()
                 )),
             ));
-        };
-        let version = match map.remove("version") {
-            Some(Value::String(version)) => version,
-            Some(other) => {
-                return Err(DecodeError::new(
-                    "version",
-                    serde_json::Error::custom(format_args!(
-                        "expected a version string such as \"v1\", found {}",
-                        kind(&other)
-                    )),
-                ));
-            }
-            None => {
-                return Err(DecodeError::new(
-                    ".",
-                    serde_json::Error::missing_field("version"),
-                ));
-            }
-        };
-        match version.as_str() {
-            "v1" => decode_fields::<EmailJobV1>(map).map(EmailJob::V1),
-            other => Err(DecodeError::new(
+        }
+        Ok(job)
+    }
+}
+
+/// Decodes a job, taking `absent_id()` for its id when the document has none.
+fn decode(bytes: &[u8], absent_id: impl FnOnce() -> JobId) -> Result<EmailJob, DecodeError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::new(".", e))?;
+    let Value::Object(mut map) = value else {
+        return Err(DecodeError::new(
+            ".",
+            serde_json::Error::custom(format_args!(
+                "expected a JSON object, found {}",
+                kind(&value)
+            )),
+        ));
+    };
+    let version = match map.remove("version") {
+        Some(Value::String(version)) => version,
+        Some(other) => {
+            return Err(DecodeError::new(
                 "version",
                 serde_json::Error::custom(format_args!(
-                    "unknown version {other:?} (supported: {})",
-                    SUPPORTED_VERSIONS.join(", ")
+                    "expected a version string such as \"v1\", found {}",
+                    kind(&other)
                 )),
-            )),
+            ));
         }
+        None => {
+            return Err(DecodeError::new(
+                ".",
+                serde_json::Error::missing_field("version"),
+            ));
+        }
+    };
+    match version.as_str() {
+        "v1" => {
+            map.entry("id")
+                .or_insert_with(|| Value::String(absent_id().to_string()));
+            decode_fields::<EmailJobV1>(map).map(EmailJob::V1)
+        }
+        other => Err(DecodeError::new(
+            "version",
+            serde_json::Error::custom(format_args!(
+                "unknown version {other:?} (supported: {})",
+                SUPPORTED_VERSIONS.join(", ")
+            )),
+        )),
     }
 }
 

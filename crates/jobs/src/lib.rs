@@ -11,7 +11,9 @@
 //!   and its fields [`EmailJobV1`]; `attachment.rs` ([`Attachment`]) and
 //!   `thread.rs` ([`ThreadHint`]) hold the nested types.
 //! - `builder.rs`: [`EmailJobBuilder`], for building jobs in Rust.
-//! - `json.rs`: [`EmailJob::to_json`] and [`EmailJob::from_json`], whose
+//! - `json.rs`: [`EmailJob::to_json`], [`EmailJob::from_json`] (a job being
+//!   created: an absent id is minted) and [`EmailJob::from_record`] (a job
+//!   read back from the queue: the record's id counts), whose
 //!   [`DecodeError`] names the JSON path of the failing field.
 //! - `policy.rs`: [`Policy`] and [`SenderAllowlist`], the limits a job is
 //!   checked against; `validate.rs`: [`EmailJob::validate`], the rules.

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{addr, all_bytes, full_job};
-use mailroom_jobs::{Attachment, EmailJob, EmailJobV1};
+use mailroom_jobs::{Attachment, EmailJob, EmailJobV1, JobId};
 use serde_json::{Value, json};
 
 fn decode(value: Value) -> Result<EmailJob, mailroom_jobs::DecodeError> {
@@ -42,7 +42,7 @@ fn full_job_wire_shape() {
 }
 
 #[test]
-fn minimal_job_decodes_with_a_fresh_id() {
+fn a_created_job_without_an_id_gets_a_fresh_one() {
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -59,6 +59,40 @@ fn minimal_job_decodes_with_a_fresh_id() {
     assert_eq!(job.text.as_deref(), Some("x"));
     assert!(job.cc.is_empty() && job.bcc.is_empty() && job.attachments.is_empty());
     assert!(job.headers.is_empty() && job.metadata.is_empty() && job.thread.is_none());
+}
+
+#[test]
+fn a_stored_job_without_an_id_takes_the_record_id_every_time() {
+    let record: JobId = "01M8TXHYT8RBC3YWADV5FXJSBG".parse().unwrap();
+    let bytes = serde_json::to_vec(&minimal()).unwrap();
+    let first = EmailJob::from_record(&bytes, record).unwrap();
+    let again = EmailJob::from_record(&bytes, record).unwrap();
+    assert_eq!(first.id(), record);
+    assert_eq!(again.id(), record);
+    assert_eq!(first, again, "two decodes of one record are the same job");
+}
+
+#[test]
+fn a_stored_job_whose_id_disagrees_with_its_record_is_refused_naming_both() {
+    let record: JobId = "01M8TXHYT8RBC3YWADV5FXJSBG".parse().unwrap();
+    let mut value = minimal();
+    value["id"] = json!("01M8TXHYW9M1KS190MT7QH12N8");
+    let err = EmailJob::from_record(&serde_json::to_vec(&value).unwrap(), record).unwrap_err();
+    assert_eq!(err.path(), "id");
+    let text = err.to_string();
+    assert!(text.contains("01M8TXHYW9M1KS190MT7QH12N8"), "{text}");
+    assert!(text.contains("01M8TXHYT8RBC3YWADV5FXJSBG"), "{text}");
+
+    // The same id in the payload is fine.
+    value["id"] = json!(record.to_string());
+    let job = EmailJob::from_record(&serde_json::to_vec(&value).unwrap(), record).unwrap();
+    assert_eq!(job.id(), record);
+}
+
+#[test]
+fn serde_alone_never_mints_an_id() {
+    let err = serde_json::from_value::<EmailJob>(minimal()).unwrap_err();
+    assert!(err.to_string().contains("missing field `id`"), "{err}");
 }
 
 #[test]

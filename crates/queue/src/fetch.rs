@@ -199,10 +199,18 @@ impl Fetcher {
         payload: &str,
         (attempts, deliveries, created_ms): (u32, u32, i64),
     ) -> Result<Option<Task<EmailJob>>, QueueError> {
-        let parsed_id = id.parse::<JobId>();
-        let decoded = EmailJob::from_json(payload.as_bytes());
-        match (parsed_id, decoded) {
-            (Ok(job_id), Ok(job)) => {
+        // The id the record is stored under is the job's id: a payload without one takes it,
+        // one that disagrees is dead-lettered (so every delivery renders one Message-ID).
+        let decoded = id
+            .parse::<JobId>()
+            .map_err(|_| format!("malformed job id {id:?}"))
+            .and_then(|job_id| {
+                EmailJob::from_record(payload.as_bytes(), job_id)
+                    .map(|job| (job_id, job))
+                    .map_err(|e| format!("malformed payload: {e}"))
+            });
+        match decoded {
+            Ok((job_id, job)) => {
                 let delivery = Delivery {
                     entry,
                     id: job_id,
@@ -218,12 +226,7 @@ impl Fetcher {
                     .build();
                 Ok(Some(task))
             }
-            (parsed_id, decoded) => {
-                let reason = match (parsed_id, decoded) {
-                    (Err(_), _) => format!("malformed job id {id:?}"),
-                    (_, Err(e)) => format!("malformed payload: {e}"),
-                    _ => unreachable!("both parts decoded"),
-                };
+            Err(reason) => {
                 tracing::error!(job = %id, %reason, "dead-lettering undecodable job");
                 let settler = self.tracker.settler();
                 let changed = settler
