@@ -11,6 +11,7 @@
 //! The sizes are small enough for every CI run in a debug build; `MAILROOM_FAULTS=full`
 //! runs them at full size (see [`Size`]).
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

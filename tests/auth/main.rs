@@ -2,6 +2,7 @@
 //! `mailroom auth login` end to end, the web flow, refreshing, revocation, key rotation and
 //! the client secrets file.
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::collections::HashMap;

@@ -2,6 +2,7 @@
 //! notifications, and the operator commands (`config check`, `dead list/retry/purge` with
 //! filters, `queue stats`).
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::io::{Read as _, Write as _};

@@ -1,6 +1,7 @@
 //! The `gmail` transport end to end: the real `mailroom` binary, a real Redis, and the fake
 //! Google (OAuth token endpoint and Gmail `messages.send`) with faults injected per test.
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::time::{Duration, SystemTime};
