@@ -1,0 +1,408 @@
+//! Stored refresh tokens (`[credentials] kind = "authorized_user"`) in the test process: the
+//! web flow served by `mailroom_worker::onboarding::routes`, and the token source (caching,
+//! refreshing, classifying Google's answers). What runs through the `mailroom auth` commands is
+//! tested end to end in `tests/auth` at the top of the workspace.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use mailroom_queue::{Queue, QueueConfig};
+use mailroom_testkit::RedisServer;
+use mailroom_testkit::google::{ClientKind, FakeGoogle, Fault, FaultRule, OAuthClient};
+use mailroom_worker::config::{
+    Config, CredentialKind, CredentialsSection, GoogleSection, JobsSection,
+};
+use mailroom_worker::credentials::{
+    AuthorizedUserSource, ClientSecrets, CredentialError, REFRESH_RETRY, RefreshHook, TokenKeys,
+    TokenSource, TokenStore,
+};
+use redis::AsyncCommands as _;
+use secrecy::{ExposeSecret, SecretString};
+
+/// A Redis of its own and a directory for the files the credentials are read from.
+struct Env {
+    redis: RedisServer,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn queue(&self) -> Queue {
+        Queue::connect(&self.redis.url(), QueueConfig::default())
+            .await
+            .expect("connect to redis")
+    }
+}
+
+/// Writes a file in `dir` and returns its path.
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write file");
+    path
+}
+
+/// A world for stored tokens: Redis, the fake Google, an OAuth client and a key file.
+struct World {
+    env: Env,
+    google: FakeGoogle,
+    client: OAuthClient,
+    client_file: PathBuf,
+    keys_file: PathBuf,
+}
+
+impl World {
+    fn new(kind: ClientKind) -> Self {
+        let env = Env {
+            redis: RedisServer::start(),
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        let google = FakeGoogle::start();
+        let client = google.oauth_client(kind);
+        let client_file = write_file(env.dir.path(), "client_secret.json", client.json.as_bytes());
+        let keys_file = write_file(
+            env.dir.path(),
+            "token-keys",
+            format!("{}\n", TokenKeys::generate_line("k1")).as_bytes(),
+        );
+        Self {
+            env,
+            google,
+            client,
+            client_file,
+            keys_file,
+        }
+    }
+
+    fn google_section(&self) -> GoogleSection {
+        GoogleSection {
+            token_url: self.google.token_url(),
+            auth_url: self.google.auth_url(),
+            userinfo_url: self.google.userinfo_url(),
+            revoke_url: self.google.revoke_url(),
+            timeout: Duration::from_secs(10),
+            ..GoogleSection::default()
+        }
+    }
+
+    fn config(&self) -> Config {
+        Config {
+            google: self.google_section(),
+            credentials: CredentialsSection {
+                kind: CredentialKind::AuthorizedUser,
+                client_secrets: Some(self.client_file.clone()),
+                token_keys: Some(self.keys_file.clone()),
+                ..CredentialsSection::default()
+            },
+            jobs: JobsSection {
+                allowed_senders: vec!["*@example.com".to_owned()],
+                ..JobsSection::default()
+            },
+            ..Config::default()
+        }
+    }
+
+    fn keys(&self) -> Arc<TokenKeys> {
+        let text = std::fs::read_to_string(&self.keys_file).unwrap();
+        Arc::new(TokenKeys::parse(&text, "token-keys", false).unwrap())
+    }
+
+    async fn store(&self) -> TokenStore {
+        TokenStore::new(self.env.queue().await, self.keys())
+    }
+
+    /// Stores a refresh token the fake issued to `email`, as a login would; returns it.
+    async fn enroll(&self, email: &str) -> String {
+        let token = self.google.authorized_user(&self.client, email);
+        self.store()
+            .await
+            .put(
+                email,
+                &SecretString::from(token.clone()),
+                &self.client.client_id,
+                &[mailroom_worker::credentials::GMAIL_SEND_SCOPE.to_owned()],
+            )
+            .await
+            .unwrap();
+        token
+    }
+
+    fn source(&self, store: TokenStore, hook: RefreshHook) -> AuthorizedUserSource {
+        let secrets = ClientSecrets::parse(&self.client.json, "client_secret.json").unwrap();
+        AuthorizedUserSource::new(store, secrets, &self.google_section(), hook).unwrap()
+    }
+}
+
+/// Every key and value in the Redis, as text.
+async fn raw_redis(queue: &Queue) -> String {
+    let mut conn = queue.connection();
+    let names: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut dump = String::new();
+    for name in names {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&name)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let value = match kind.as_str() {
+            "hash" => format!(
+                "{:?}",
+                conn.hgetall::<_, HashMap<String, String>>(&name)
+                    .await
+                    .unwrap()
+            ),
+            "set" => format!(
+                "{:?}",
+                conn.smembers::<_, Vec<String>>(&name).await.unwrap()
+            ),
+            "string" => conn.get::<_, String>(&name).await.unwrap(),
+            other => format!("({other})"),
+        };
+        dump.push_str(&format!("{name} = {value}\n"));
+    }
+    dump
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    assert_eq!(response.status(), 302, "{response:?}");
+    response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn query(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_web_flow_needs_the_admin_token_and_stores_a_working_token() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let world = World::new(ClientKind::Web {
+        redirect_uris: vec![format!("{base}/oauth2/callback")],
+    });
+    world.google.set_consenting_user("bob@example.com");
+    let admin = write_file(world.env.dir.path(), "admin-token", b"s3cret-admin\n");
+    let mut config = world.config();
+    config.credentials.admin_token_file = Some(admin);
+    config.credentials.public_url = Some(format!("{base}/"));
+    let queue = world.env.queue().await;
+    queue
+        .quarantine_sender("bob@example.com", "invalid_grant")
+        .await
+        .unwrap();
+    let state =
+        mailroom_worker::onboarding::OnboardingState::from_config(&config, queue.clone()).unwrap();
+    assert_eq!(state.redirect_uri(), format!("{base}/oauth2/callback"));
+    let server = tokio::spawn(async move {
+        axum::serve(listener, mailroom_worker::onboarding::routes(state))
+            .await
+            .unwrap();
+    });
+    let http = http();
+    let start = format!("{base}/oauth2/start");
+
+    for request in [
+        http.get(&start),
+        http.get(&start).bearer_auth("wrong"),
+        http.get(format!("{start}?token=s3cret-admin")),
+        http.get(&start)
+            .header("Authorization", "Basic czNjcmV0LWFkbWlu"),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        assert!(response.headers().contains_key("www-authenticate"));
+    }
+    assert!(world.google.auth_requests().is_empty());
+
+    let response = http
+        .get(&start)
+        .bearer_auth("s3cret-admin")
+        .send()
+        .await
+        .unwrap();
+    let to_google = location(&response);
+    assert!(
+        to_google.starts_with(&world.google.auth_url()),
+        "{to_google}"
+    );
+    let params = query(&to_google);
+    assert_eq!(params["redirect_uri"], format!("{base}/oauth2/callback"));
+    assert_eq!(params["code_challenge_method"], "S256");
+    assert!(
+        raw_redis(&queue)
+            .await
+            .contains(&format!("{{mailroom}}:oauth:state:{}", params["state"]))
+    );
+    let ttl: i64 = queue
+        .connection()
+        .ttl(format!("{{mailroom}}:oauth:state:{}", params["state"]))
+        .await
+        .unwrap();
+    assert!((590..=600).contains(&ttl), "{ttl}");
+
+    let callback = location(&http.get(&to_google).send().await.unwrap());
+    let page = http.get(&callback).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let text = page.text().await.unwrap();
+    assert!(
+        text.contains("mailroom can now send as <strong>bob@example.com</strong>"),
+        "{text}"
+    );
+
+    // The state was single use.
+    let again = http.get(&callback).send().await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert!(!raw_redis(&queue).await.contains("oauth:state"));
+
+    let store = world.store().await;
+    let stored = store.get("bob@example.com").await.unwrap().expect("stored");
+    assert!(
+        !raw_redis(&queue)
+            .await
+            .contains(stored.refresh_token.expose_secret())
+    );
+    let states = queue.sender_states().await.unwrap();
+    assert!(states.iter().all(|s| s.quarantined.is_none()), "{states:?}");
+    let source = world.source(store, Arc::new(|_| {}));
+    source
+        .token("bob@example.com")
+        .await
+        .expect("a working token");
+
+    let unknown = http
+        .get(format!("{base}/oauth2/callback?code=x&state=unknownstate"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+    server.abort();
+}
+
+#[tokio::test]
+async fn the_source_caches_refreshes_and_classifies() {
+    let world = World::new(ClientKind::Installed);
+    world.enroll("carol@example.com").await;
+    let (oks, errs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let hook: RefreshHook = {
+        let (oks, errs) = (Arc::clone(&oks), Arc::clone(&errs));
+        Arc::new(move |ok| {
+            if ok { &oks } else { &errs }.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+    let store = world.store().await;
+    let source = world.source(store.clone(), hook);
+    let refreshes = || {
+        world
+            .google
+            .token_grants()
+            .iter()
+            .filter(|g| g.grant_type == "refresh_token")
+            .count()
+    };
+
+    // Cached: one refresh for many calls, even concurrent ones.
+    let first = source.token("carol@example.com").await.unwrap();
+    let again = source.token("Carol@Example.com").await.unwrap();
+    assert_eq!(first.expose(), again.expose());
+    assert_eq!(refreshes(), 1);
+    assert!(!format!("{first:?}").contains(first.expose()));
+    source.invalidate("carol@example.com");
+    let calls: Vec<_> = (0..8).map(|_| source.token("carol@example.com")).collect();
+    let tokens = futures::future::join_all(calls).await;
+    assert_eq!(refreshes(), 2, "concurrent callers share one refresh");
+    assert!(
+        tokens
+            .iter()
+            .all(|t| t.as_ref().unwrap().expose() == tokens[0].as_ref().unwrap().expose())
+    );
+    let info = &store.list().await.unwrap()[0];
+    assert!(info.refreshed_at.is_some() && info.last_error.is_none());
+
+    // Short-lived tokens are refreshed before they expire, without an error.
+    world.google.set_token_lifetime(Duration::from_secs(1));
+    source.invalidate("carol@example.com");
+    let short = source.token("carol@example.com").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let renewed = source.token("carol@example.com").await.unwrap();
+    assert_ne!(short.expose(), renewed.expose());
+    world.google.set_token_lifetime(Duration::from_secs(3600));
+
+    // Google failing is temporary. The failure answers the sender's callers for
+    // REFRESH_RETRY; then the token endpoint is asked again.
+    source.invalidate("carol@example.com");
+    world
+        .google
+        .inject(FaultRule::token(Fault::unavailable()).once());
+    let err = source.token("carol@example.com").await.unwrap_err();
+    assert!(matches!(err, CredentialError::Unavailable(_)), "{err:?}");
+    assert!(!err.quarantines());
+    let asked = refreshes();
+    let again = source.token("carol@example.com").await.unwrap_err();
+    assert_eq!(again, err);
+    assert_eq!(refreshes(), asked, "not asked again within REFRESH_RETRY");
+    tokio::time::sleep(REFRESH_RETRY).await;
+    world
+        .google
+        .inject(FaultRule::token(Fault::BadGateway).once());
+    let err = source.token("carol@example.com").await.unwrap_err();
+    assert!(matches!(err, CredentialError::Unavailable(_)), "{err:?}");
+    tokio::time::sleep(REFRESH_RETRY).await;
+    source.token("carol@example.com").await.unwrap();
+
+    // A revoked grant quarantines, and is recorded.
+    world.google.revoke_user("carol@example.com");
+    source.invalidate("carol@example.com");
+    let err = source.token("carol@example.com").await.unwrap_err();
+    assert_eq!(
+        err,
+        CredentialError::Revoked("Token has been expired or revoked.".into())
+    );
+    assert!(err.quarantines());
+    let info = &store.list().await.unwrap()[0];
+    assert_eq!(
+        info.last_error.as_deref(),
+        Some("grant refused (invalid_grant): Token has been expired or revoked.")
+    );
+
+    assert_eq!(
+        source.token("nobody@example.com").await.unwrap_err(),
+        CredentialError::NotEnrolled
+    );
+    assert!(oks.load(Ordering::SeqCst) >= 4);
+    assert!(errs.load(Ordering::SeqCst) >= 4);
+
+    // A client secret Google does not accept is a bad key.
+    world.enroll("dave@example.com").await;
+    let wrong = world
+        .client
+        .json
+        .replace(&world.client.client_secret, "GOCSPX-wrong");
+    let bad = AuthorizedUserSource::new(
+        store,
+        ClientSecrets::parse(&wrong, "client_secret.json").unwrap(),
+        &world.google_section(),
+        Arc::new(|_| {}),
+    )
+    .unwrap();
+    let err = bad.token("dave@example.com").await.unwrap_err();
+    assert!(matches!(err, CredentialError::BadKey(_)), "{err:?}");
+    assert!(!err.to_string().contains("GOCSPX"), "{err}");
+}
