@@ -9,7 +9,7 @@ use mailroom_jobs::EmailJob;
 use mailroom_queue::JobState;
 use mailroom_testkit::google::{FakeGoogle, Fault, FaultRule, GMAIL_SEND_SCOPE};
 
-use crate::common::google::{SENDER, gmail_env};
+use crate::common::google::{SENDER, gmail_env, wait_tokens_expired};
 use crate::common::{self, job};
 use crate::{enqueue, wait_state};
 
@@ -70,12 +70,13 @@ async fn short_lived_tokens_are_refreshed_without_a_failed_send() {
     let queue = env.queue().await;
     let worker = env.worker("w1", &[]);
     let mut ids = Vec::new();
-    for i in 0..6 {
-        ids.push(enqueue(&queue, &job(SENDER, &format!("u{i}@example.org"), "tick")).await);
-        tokio::time::sleep(Duration::from_millis(900)).await;
-    }
-    for id in &ids {
-        wait_state(&queue, *id, JobState::Sent, Duration::from_secs(20)).await;
+    // Each mail is enqueued once every token issued before it has expired: each send needs a
+    // fresh token, and a worker that sent with the expired one would meet a 401.
+    for i in 0..3 {
+        wait_tokens_expired(&google, Duration::from_secs(2)).await;
+        let id = enqueue(&queue, &job(SENDER, &format!("u{i}@example.org"), "tick")).await;
+        wait_state(&queue, id, JobState::Sent, Duration::from_secs(20)).await;
+        ids.push(id);
     }
     worker.stop();
     let statuses = google.responses_by_status();
@@ -170,7 +171,7 @@ async fn a_plain_gmail_account_with_a_stored_refresh_token_delivers() {
         wait_state(&queue, *id, JobState::Sent, Duration::from_secs(20)).await;
     }
     // Past the token's two seconds: the next send refreshes first and still goes through.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    wait_tokens_expired(&google, Duration::from_secs(2)).await;
     let late = enqueue(
         &queue,
         &job("alice@gmail.example", "late@example.org", "Later"),

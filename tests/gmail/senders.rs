@@ -8,7 +8,7 @@ use mailroom_queue::JobState;
 use mailroom_testkit::google::{FakeGoogle, Fault, FaultRule, Quota};
 
 use crate::common::google::{OTHER, SENDER, gmail_env, wait_sent};
-use crate::common::job;
+use crate::common::{eventually, job, states};
 use crate::{Hold, enqueue, wait_sender, wait_state};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -72,7 +72,22 @@ async fn two_workers_share_a_senders_quota_and_another_sender_is_unaffected() {
         wait_state(&queue, *id, JobState::Sent, Duration::from_secs(20)).await;
     }
     wait_sent(&google, 15, Duration::from_secs(20));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Every busy job has been through a worker: sent, or held for the next minute's quota.
+    // Nothing more can go out within this minute, so the counts below are final.
+    eventually(
+        Duration::from_secs(20),
+        "every busy job sent or held for quota",
+        || {
+            let (queue, busy) = (queue.clone(), busy.clone());
+            async move {
+                states(&queue, &busy)
+                    .await
+                    .iter()
+                    .all(|s| matches!(s, Some(JobState::Sent | JobState::Retrying)))
+            }
+        },
+    )
+    .await;
     w1.stop();
     w2.stop();
     assert_eq!(

@@ -1,7 +1,7 @@
 //! The operator commands: `config check` with secrets redacted, `dead list/retry/purge` with
 //! filters, and `queue stats` (as a table, as JSON, and redrawn with `--watch`).
 
-use std::io::Read as _;
+use std::io::{BufRead as _, BufReader};
 use std::time::{Duration, Instant};
 
 use mailroom_jobs::JobId;
@@ -171,7 +171,27 @@ async fn dead_letters_are_filtered_retried_in_bulk_and_queue_stats_show_totals()
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Read what it prints as it prints it, and interrupt it once a second table has begun.
+    let stdout = watching.stdout.take().unwrap();
+    let (tables, redrawn) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("METRIC") {
+                let _ = tables.send(());
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    });
+    for n in 1..=2 {
+        assert!(
+            redrawn.recv_timeout(Duration::from_secs(30)).is_ok(),
+            "--watch printed fewer than {n} tables"
+        );
+    }
     std::process::Command::new("kill")
         .args(["-INT", &watching.id().to_string()])
         .status()
@@ -184,13 +204,7 @@ async fn dead_letters_are_filtered_retried_in_bulk_and_queue_stats_show_totals()
         assert!(Instant::now() < deadline, "--watch did not stop on SIGINT");
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut out = String::new();
-    watching
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let out = reader.join().unwrap();
     assert!(status.success(), "{status}: {out}");
     assert!(
         out.matches("METRIC").count() >= 2 && !out.contains('\x1b'),

@@ -51,14 +51,14 @@ async fn metrics_health_and_readiness_of_a_running_worker() {
     std::fs::create_dir_all(env.outbox.join(format!("{}.eml", blocked.id())).join("x")).unwrap();
     let retried = queue.enqueue(&blocked).await.unwrap().id;
     assert!(queue.enqueue(&blocked).await.unwrap().duplicate);
-    let expired = queue
-        .enqueue(&expiring(
-            chrono::Utc::now() + chrono::Duration::milliseconds(200),
-        ))
-        .await
-        .unwrap()
-        .id;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let expires_at = chrono::Utc::now() + chrono::Duration::milliseconds(200);
+    let expired = queue.enqueue(&expiring(expires_at)).await.unwrap().id;
+    // The worker starts once that job's expiry has passed, so it finds the job expired.
+    eventually(Duration::from_secs(10), "the job's expiry to pass", || {
+        let passed = chrono::Utc::now() > expires_at;
+        async move { passed }
+    })
+    .await;
 
     let mut worker = env.worker("ops", &[]);
     let addr = listen_addr(&mut worker);
