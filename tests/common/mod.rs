@@ -16,6 +16,7 @@ use mailroom_testkit::{RedisCluster, RedisServer};
 
 pub mod google;
 pub mod http;
+pub mod report;
 mod worker;
 pub use worker::Worker;
 
@@ -47,6 +48,14 @@ impl Backing {
         match self {
             Self::Server(server) => server.url(),
             Self::Cluster(cluster) => cluster.url(),
+        }
+    }
+
+    /// `single` or `cluster`, as the fault suite's summary table says it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Server(_) => "single",
+            Self::Cluster(_) => "cluster",
         }
     }
 

@@ -9,6 +9,7 @@ use super::{
     MACHINE, assert_drained, fake_google, gmail_world, missing, wait_all_sent, wait_received,
 };
 use crate::common::google::Tally;
+use crate::common::report::Report;
 use crate::common::{Backing, enqueue_jobs, job_fields, stats};
 
 /// SIGKILL of a worker in the middle of a run, then a new worker: every job is received and
@@ -16,6 +17,8 @@ use crate::common::{Backing, enqueue_jobs, job_fields, stats};
 /// kill.
 pub async fn sigkill_mid_run_then_restart(redis: Backing, jobs: usize) {
     let _shared = MACHINE.read().await;
+    let mut report = Report::start("SIGKILL of a worker mid-run", &redis);
+    report.set("jobs", jobs);
     let google = fake_google();
     let env = gmail_world(
         redis,
@@ -48,12 +51,16 @@ pub async fn sigkill_mid_run_then_restart(redis: Backing, jobs: usize) {
         "the worker was killed before it finished"
     );
     assert!(!in_flight.is_empty(), "the kill left deliveries in flight");
+    report.set("in_flight_at_kill", in_flight.len());
 
     let mut rescuer = env.worker("rescuer", &[]);
     wait_all_sent(&queue, &ids, &mut [&mut rescuer], Duration::from_secs(300)).await;
     rescuer.stop();
 
     let tally = Tally::of(&google);
+    report.tally(&tally);
+    report.set("dead", stats(&queue).await.dead);
+    report.set("notes", format!("killed after {received_at_kill} messages"));
     println!(
         "SIGKILL after {received_at_kill} of {jobs} messages: {} jobs in flight at the kill \
          ({pending} stream entries pending); received {}, unique {}, duplicates {}",

@@ -1,12 +1,15 @@
 //! The fault-injection scenarios, each written once against a [`Backing`] so the same code runs
-//! on one `redis-server` (`tests/faults.rs`) and on a three-node cluster
-//! (`tests/faults_cluster.rs`): a worker killed mid-run, Redis killed mid-run, undecodable
-//! payloads amid valid jobs, SIGTERM with sends in flight, and a due backlog of a million.
+//! on one `redis-server` (`faults.rs`) and on a three-node cluster (`faults_cluster.rs`): a
+//! worker killed mid-run (`kill`), Redis killed mid-run (`outage`), undecodable payloads amid
+//! valid jobs (`malformed`), SIGTERM with sends in flight (`sigterm`), and a due backlog of a
+//! million (`backlog`).
 //!
 //! Each scenario runs real `mailroom run` processes against the fake Google (the `null`
 //! transport for the backlog, which is about the queue), then checks what a user cares about:
 //! what Gmail received, counted by `Message-ID` (a job's is the same on every attempt, so
-//! duplicates = messages received − distinct ids), and what Redis says afterwards.
+//! duplicates = messages received − distinct ids), and what Redis says afterwards. Counts are
+//! asserted exactly; timings are printed, never asserted. Each scenario also writes its
+//! figures for the suite's summary table (see `common/report.rs`).
 #![allow(dead_code)]
 
 mod backlog;
@@ -31,8 +34,8 @@ pub use malformed::malformed_payloads_amid_valid_jobs;
 pub use outage::redis_restart_mid_run;
 pub use sigterm::sigterm_with_sends_in_flight;
 
-/// Scenarios share the machine, except the one that measures throughput: it takes this lock
-/// for writing and so runs alone; every other scenario holds it for reading.
+/// Scenarios share the machine, except the due backlog (a million jobs in Redis at full size):
+/// it takes this lock for writing and so runs alone; every other scenario holds it for reading.
 static MACHINE: RwLock<()> = RwLock::const_new(());
 
 /// Limits far above anything a scenario sends, so Gmail's quota never paces a run.

@@ -4,10 +4,11 @@ use std::time::{Duration, Instant};
 
 use mailroom_testkit::google::{Endpoint, FakeGoogle, Fault, FaultRule};
 
+use crate::common::report::Report;
 use crate::common::{self, eventually};
 use crate::{
-    Size, assert_all_delivered_once, attempts_by_message, backing, enqueue, gmail_world, senders,
-    wait_accepted,
+    Size, assert_all_delivered_once, attempts_by_message, backing, enqueue, gmail_world,
+    report_received, senders, wait_accepted,
 };
 
 /// The Retry-After the fake answers its 429s with.
@@ -23,6 +24,9 @@ const CLOCK_TOLERANCE: Duration = Duration::from_millis(5);
 /// Gmail answering 30 % of the sends with 503 and 10 % with 429 + `Retry-After: 1`.
 pub async fn flaky_gmail(cluster: bool, size: Size) {
     let started = Instant::now();
+    let redis = backing(cluster);
+    let mut report = Report::start("Gmail 503 / 429 + Retry-After", &redis);
+    report.set("jobs", size.mails);
     let google = FakeGoogle::start();
     google.inject_all(FaultRule::one_of(
         Endpoint::Send,
@@ -36,7 +40,7 @@ pub async fn flaky_gmail(cluster: bool, size: Size) {
     // in a row, and so a dead letter by the default `max_attempts`, would come once in
     // 3^12 ≈ 530,000 mails. Twenty attempts make that one in 3.5 billion, so a dead letter
     // here is a fault of mailroom's, not bad luck.
-    let env = gmail_world(&google, backing(cluster), &senders, 20);
+    let env = gmail_world(&google, redis, &senders, 20);
     let queue = env.queue().await;
     let mails = enqueue(&queue, &senders, size.mails, "flaky").await;
     let mut worker = env.worker("w1", &[]);
@@ -48,6 +52,8 @@ pub async fn flaky_gmail(cluster: bool, size: Size) {
     .await;
     worker.stop();
     let elapsed = started.elapsed();
+    report_received(&mut report, &google);
+    report.set("dead", common::stats(&queue).await.dead);
 
     assert_all_delivered_once(&google, &queue, &mails).await;
     let log = google.send_log();
@@ -94,6 +100,13 @@ pub async fn flaky_gmail(cluster: bool, size: Size) {
             min_gap = Some(min_gap.map_or(gap, |m| m.min(gap)));
         }
     }
+    report.set(
+        "notes",
+        format!(
+            "{} attempts: {unavailable} × 503, {limited} × 429",
+            log.len()
+        ),
+    );
     eprintln!(
         "flaky gmail ({}, {} mails, {} senders): {} attempts, {ok} accepted, {unavailable} × 503, \
          {limited} × 429, shortest retry after a 429 {min_gap:?} (Retry-After {RETRY_AFTER:?}), \

@@ -6,25 +6,43 @@ use std::time::{Duration, Instant, SystemTime};
 use mailroom_testkit::google::{FakeGoogle, Fault, FaultRule};
 use mailroom_worker::credentials::REFRESH_RETRY;
 
+use crate::common::google::wait_tokens_expired;
+use crate::common::report::Report;
 use crate::common::{self, eventually, stats};
 use crate::{
-    Received, Size, assert_all_delivered_once, backing, enqueue, gmail_world, senders,
-    wait_accepted,
+    Received, Size, assert_all_delivered_once, backing, enqueue, gmail_world, report_received,
+    senders, wait_accepted,
 };
+
+/// The refused token requests of each sender (the impersonated user) since `since`.
+fn refused_since(google: &FakeGoogle, since: SystemTime) -> BTreeMap<String, usize> {
+    let mut refused = BTreeMap::new();
+    for grant in google.token_grants() {
+        if grant.at >= since
+            && !grant.ok
+            && let Some(subject) = grant.subject
+        {
+            *refused.entry(subject).or_default() += 1;
+        }
+    }
+    refused
+}
 
 /// How long access tokens live in the token-outage scenario; mailroom refreshes a token once
 /// three quarters of its life have passed.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(2);
 
-/// The token endpoint down for `outage` (longer than [`TOKEN_LIFETIME`]) while mail is queued
-/// and every access token expires.
-pub async fn token_outage(cluster: bool, size: Size, outage: Duration) {
+/// The token endpoint down, longer than [`TOKEN_LIFETIME`], while mail is queued and every
+/// access token expires; it comes back once every sender's refresh has been refused twice.
+pub async fn token_outage(cluster: bool, size: Size) {
     let started = Instant::now();
+    let redis = backing(cluster);
+    let mut report = Report::start("token endpoint outage", &redis);
     let google = FakeGoogle::start();
     google.set_token_lifetime(TOKEN_LIFETIME);
     let senders = senders(size.senders);
     // The default twelve attempts: a token outage spends none of them.
-    let env = gmail_world(&google, backing(cluster), &senders, 12);
+    let env = gmail_world(&google, redis, &senders, 12);
     let queue = env.queue().await;
     let mut worker = env.worker("w1", &[]);
 
@@ -39,16 +57,25 @@ pub async fn token_outage(cluster: bool, size: Size, outage: Duration) {
     // them, and cannot.
     let during = size.mails - size.senders;
     mails.extend(enqueue(&queue, &senders, during / 2, "early").await);
-    tokio::time::sleep(TOKEN_LIFETIME).await;
+    wait_tokens_expired(&google, TOKEN_LIFETIME).await;
     mails.extend(enqueue(&queue, &senders, during - during / 2, "late").await);
-    let remaining = outage.saturating_sub(down.elapsed().unwrap_or_default());
-    eventually(remaining, "a refresh refused during the outage", || {
-        let refused = google.token_grants().iter().any(|g| g.at >= down && !g.ok);
-        async move { refused }
-    })
+    report.set("jobs", mails.len());
+    // Every sender has mail waiting for a token now. The outage lasts until each one's
+    // refresh has been refused twice: the worker tried again after a refusal, for every
+    // sender, while its mail waited.
+    eventually(
+        Duration::from_secs(60),
+        "every sender's refresh refused twice during the outage",
+        || {
+            worker.assert_running();
+            let refused = refused_since(&google, down);
+            let all = senders
+                .iter()
+                .all(|s| refused.get(s.as_str()).copied().unwrap_or(0) >= 2);
+            async move { all }
+        },
+    )
     .await;
-    let remaining = outage.saturating_sub(down.elapsed().unwrap_or_default());
-    tokio::time::sleep(remaining).await;
     worker.assert_running();
     let held_back = mails.len() - Received::of(&google).accepted;
     google.clear_faults();
@@ -65,6 +92,8 @@ pub async fn token_outage(cluster: bool, size: Size, outage: Duration) {
     worker.assert_running();
     worker.stop();
     let elapsed = started.elapsed();
+    report_received(&mut report, &google);
+    report.set("dead", stats(&queue).await.dead);
 
     assert_all_delivered_once(&google, &queue, &mails).await;
     let grants = google.token_grants();
@@ -118,6 +147,13 @@ pub async fn token_outage(cluster: bool, size: Size, outage: Duration) {
     assert!(
         spent.iter().all(|&n| n == 0),
         "a token outage spends no attempt: {spent:?}"
+    );
+    report.set(
+        "notes",
+        format!(
+            "{held_back} mails held back; {refused} token requests refused in \
+             {outage_secs:.1} s, at most {most} for one sender"
+        ),
     );
     eprintln!(
         "token outage ({}, {} mails, {} senders): {held_back} mails held back, {refused} token \
