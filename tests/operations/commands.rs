@@ -171,14 +171,21 @@ async fn dead_letters_are_filtered_retried_in_bulk_and_queue_stats_show_totals()
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Read what it prints as it prints it, and interrupt it once a second table has begun.
+    // Read what it prints as it prints it, and interrupt it once a second table is complete
+    // (each ends with an empty line): between two redraws, where it waits for the next tick.
+    // A SIGINT that arrives while a table is being drawn is not seen: the command listens for
+    // Ctrl-C only while it waits.
     let stdout = watching.stdout.take().unwrap();
     let (tables, redrawn) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut out = String::new();
+        let mut in_table = false;
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             if line.contains("METRIC") {
+                in_table = true;
+            } else if in_table && line.is_empty() {
+                in_table = false;
                 let _ = tables.send(());
             }
             out.push_str(&line);
