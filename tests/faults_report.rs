@@ -94,8 +94,35 @@ fn cell(field: &str, value: &Value) -> String {
         ("passed", _) => "**FAILED**".to_owned(),
         ("seconds", Value::Number(n)) => format!("{:.1} s", n.as_f64().unwrap_or(0.0)),
         (_, Value::Number(n)) => n.as_u64().map_or_else(|| n.to_string(), thousands),
+        ("notes", other) => group_digits(&text_of(other)),
         (_, other) => text_of(other),
     }
+}
+
+/// Whole numbers of four digits or more in `text` with thousands separators (`1873 jobs` as
+/// `1,873 jobs`); decimals are left alone.
+fn group_digits(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        let run: String = chars[start..i].iter().collect();
+        let decimal = (start > 0 && chars[start - 1] == '.') || chars.get(i) == Some(&'.');
+        match run.parse::<u64>() {
+            Ok(n) if !decimal => out.push_str(&thousands(n)),
+            _ => out.push_str(&run),
+        }
+    }
+    out
 }
 
 fn text_of(value: &Value) -> String {
