@@ -5,6 +5,8 @@ REDIS_URL ?= redis://127.0.0.1:6379/
 CONFIG ?= config/default.toml
 RUN_DIR := .run
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+# Where the fault scenarios write their figures (one JSON line each) for the summary table.
+FAULTS_REPORT ?= $(TARGET_DIR)/faults-report.jsonl
 
 .PHONY: help run demo test test-faults lint lint-deploy fmt schema bench redis-server deps clean
 
@@ -77,8 +79,14 @@ bench: deps ## run the benchmarks (release build) against the BullMQ peer and th
 	$(CARGO) build --release -p mailroom-worker --bin mailroom -p mailroom-bench --bins
 	$(TARGET_DIR)/release/mailroom-bench BENCHMARKS.md
 
-test-faults: deps ## the fault-injection suite at full size (10,000-job kill, 1,000,000 due jobs), release build
-	MAILROOM_FAULTS=full $(CARGO) test --release -p mailroom-worker --test faults --test faults_cluster --test faults_google -- --nocapture
+test-faults: deps ## the fault-injection suite at full size (10,000-job kill, 1,000,000 due jobs), release build; ends with its summary table
+	@mkdir -p $(dir $(FAULTS_REPORT)) && : > $(FAULTS_REPORT)
+	@status=0; \
+	  MAILROOM_FAULTS=full MAILROOM_FAULTS_REPORT=$(abspath $(FAULTS_REPORT)) \
+	    $(CARGO) test --release --no-fail-fast -p mailroom-e2e --test faults --test faults_cluster --test faults_google -- --nocapture \
+	    || status=$$?; \
+	  $(CARGO) run --release -q -p mailroom-e2e --bin mailroom-faults-report -- $(FAULTS_REPORT) || status=1; \
+	  exit $$status
 
 clean: ## remove build output and the throwaway Redis data
 	-[ -f $(RUN_DIR)/redis.pid ] && kill $$(cat $(RUN_DIR)/redis.pid)

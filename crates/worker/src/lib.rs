@@ -26,11 +26,6 @@ use apalis::prelude::{WorkerBuilder, WorkerBuilderExt};
 use mailroom_queue::{Queue, RedisBackend};
 use tokio_util::sync::CancellationToken;
 
-/// The web enrollment flow under the names it had before [`enroll`].
-pub mod onboarding {
-    pub use crate::enroll::{WebFlow as OnboardingState, routes};
-}
-
 pub use config::Config;
 pub use handler::{Handler, handle};
 pub use metrics::Metrics;

@@ -44,6 +44,6 @@ async fn sigterm_with_64_sends_in_flight_exits_0_in_grace_losing_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_due_backlog_drains_as_fast_as_a_small_one() {
+async fn a_due_backlog_drains_and_a_job_for_now_is_not_stuck_behind_it() {
     scenarios::due_backlog(server(), faults_size(10_000, 1_000_000)).await;
 }

@@ -1,7 +1,8 @@
 //! The fault-injection scenarios of `faults.rs` on a three-node Redis Cluster, at reduced
 //! sizes: a worker killed mid-run, undecodable payloads amid valid jobs, SIGTERM with sends in
 //! flight, a backlog of jobs all due at once, and the node serving the queue's hash slot killed
-//! and restarted (it rejoins from its `nodes.conf` and reloads its append-only file). The scenarios themselves are in `faults/`.
+//! and restarted (it rejoins from its `nodes.conf` and reloads its append-only file). The
+//! scenarios themselves are in `faults/`.
 
 mod common;
 #[path = "faults/mod.rs"]
@@ -39,6 +40,6 @@ async fn sigterm_with_64_sends_in_flight_exits_0_in_grace_losing_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_due_backlog_drains_as_fast_as_a_small_one() {
+async fn a_due_backlog_drains_and_a_job_for_now_is_not_stuck_behind_it() {
     scenarios::due_backlog(cluster(), 5_000).await;
 }

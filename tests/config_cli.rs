@@ -8,7 +8,7 @@ use common::{Env, MAILROOM};
 #[test]
 fn defaults_apply_without_a_file() {
     let env = Env::new("");
-    let out = std::process::Command::new(MAILROOM)
+    let out = std::process::Command::new(&*MAILROOM)
         .env_clear()
         .env("MAILROOM__REDIS__URL", env.redis.url())
         .args(["queue", "stats", "--json"])

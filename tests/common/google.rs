@@ -1,7 +1,7 @@
 //! A world whose worker sends through the fake Google.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mailroom_jobs::JobId;
 use mailroom_testkit::RedisServer;
@@ -63,6 +63,31 @@ pub fn wait_sent(google: &FakeGoogle, n: usize, within: Duration) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Waits until every access token the fake has issued so far has expired, by the fake's own
+/// record: the last token it granted, plus `lifetime` (what the test set with
+/// [`FakeGoogle::set_token_lifetime`]). A send after this needs a fresh token.
+pub async fn wait_tokens_expired(google: &FakeGoogle, lifetime: Duration) {
+    let Some(last) = google
+        .token_grants()
+        .iter()
+        .filter(|g| g.ok)
+        .map(|g| g.at)
+        .max()
+    else {
+        return;
+    };
+    let expired = last + lifetime;
+    super::eventually(
+        lifetime + Duration::from_secs(10),
+        "the tokens issued so far to expire",
+        || {
+            let now = SystemTime::now();
+            async move { now >= expired }
+        },
+    )
+    .await;
 }
 
 /// The `Message-ID` (without angle brackets) of every message a job from `SENDER`'s domain

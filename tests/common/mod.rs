@@ -1,12 +1,13 @@
 //! Fixtures for the end-to-end tests: a Redis of their own, a temporary directory with a config
-//! file and an outbox, the real `mailroom` binary run as a child process, and a queue handle
-//! to look at the outcome.
+//! file and an outbox, the real `mailroom` binary (built on first use, see [`MAILROOM`]) run as
+//! a child process, and a queue handle to look at the outcome.
 #![allow(dead_code)]
 
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use mailroom_jobs::{EmailJob, JobId};
@@ -15,11 +16,25 @@ use mailroom_testkit::{RedisCluster, RedisServer};
 
 pub mod google;
 pub mod http;
+pub mod report;
 mod worker;
 pub use worker::Worker;
 
-/// The `mailroom` binary under test.
-pub const MAILROOM: &str = env!("CARGO_BIN_EXE_mailroom");
+/// The `mailroom` binary under test: package `mailroom-worker` built by cargo with the profile
+/// of this test (`cargo test --release` runs the release binary), once per test process, the
+/// first time a test asks for it. Cargo has released its build lock by the time tests run, and
+/// a binary that is up to date costs one no-op `cargo build`.
+pub static MAILROOM: LazyLock<PathBuf> = LazyLock::new(|| {
+    escargot::CargoBuild::new()
+        .manifest_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
+        .package("mailroom-worker")
+        .bin("mailroom")
+        .current_release()
+        .run()
+        .unwrap_or_else(|e| panic!("cargo build -p mailroom-worker --bin mailroom: {e}"))
+        .path()
+        .to_owned()
+});
 
 /// The Redis a world runs on: one server of its own, or a three-node cluster of its own.
 pub enum Backing {
@@ -33,6 +48,14 @@ impl Backing {
         match self {
             Self::Server(server) => server.url(),
             Self::Cluster(cluster) => cluster.url(),
+        }
+    }
+
+    /// `single` or `cluster`, as the fault suite's summary table says it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Server(_) => "single",
+            Self::Cluster(_) => "cluster",
         }
     }
 
@@ -122,7 +145,7 @@ impl Env {
 
     /// A `mailroom` command with this world's config and variables, and a clean environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(MAILROOM);
+        let mut cmd = Command::new(&*MAILROOM);
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("MAILROOM_CONFIG", &self.config)

@@ -13,6 +13,7 @@ use super::{
     wait_received,
 };
 use crate::common::google::Tally;
+use crate::common::report::Report;
 use crate::common::{Backing, Worker, enqueue_jobs, job_fields};
 
 /// How long Redis stays down: well under the lease, so every outcome recorded meanwhile is
@@ -104,6 +105,7 @@ async fn wait_until(
 /// before the kill may still be delivered, once).
 pub async fn redis_restart_mid_run(redis: Backing, preload: usize) {
     let _shared = MACHINE.read().await;
+    let mut report = Report::start("Redis killed and restarted (AOF) mid-run", &redis);
     let google = fake_google();
     let mut env = gmail_world(
         redis,
@@ -123,6 +125,10 @@ pub async fn redis_restart_mid_run(redis: Backing, preload: usize) {
     )
     .await;
 
+    report.set(
+        "in_flight_at_kill",
+        crate::common::stats(&queue).await.in_flight,
+    );
     env.redis.kill();
     let killed = Instant::now();
     wait_until(
@@ -169,6 +175,19 @@ pub async fn redis_restart_mid_run(redis: Backing, preload: usize) {
         })
         .collect();
     let tally = Tally::of(&google);
+    let expected = ids.len() + landed.len();
+    report.set("jobs", expected);
+    report.tally(&tally);
+    report.set("dead", crate::common::stats(&queue).await.dead);
+    report.set(
+        "notes",
+        format!(
+            "down {:.1} s; {} enqueues refused ({} landed before the kill)",
+            outage.as_secs_f64(),
+            produced.failed.len(),
+            landed.len()
+        ),
+    );
     println!(
         "Redis down for {outage:?}: {} enqueues ok, {} errors ({} of them landed before the \
          kill); received {}, unique {}, duplicates {}",
@@ -188,7 +207,6 @@ pub async fn redis_restart_mid_run(redis: Backing, preload: usize) {
         [],
         "jobs enqueued with Ok never received"
     );
-    let expected = ids.len() + landed.len();
     let twice: Vec<String> = ids
         .iter()
         .filter(|id| tally.times(**id) > 1)
