@@ -113,6 +113,62 @@ async fn a_job_sent_with_flags_lands_in_the_outbox_and_reads_back() {
     );
 }
 
+/// The queue's enqueue script, run exactly as `crates/queue/README.md` tells a service in
+/// another language to run it.
+const ENQUEUE_LUA: &str = include_str!("../crates/queue/src/lua/enqueue.lua");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_pushed_by_the_protocol_without_an_id_goes_out_under_its_record_id() {
+    let env = Env::new("");
+    let queue = env.queue().await;
+    let id = "01M8TXHYT8RBC3YWADV5FXJSBG";
+    let payload = r#"{"version":"v1","from":"py@example.com","to":["x@example.org"],"subject":"from python","text":"hi"}"#;
+    let keys: Vec<String> = ["ready", "scheduled", "dead", "workers"]
+        .iter()
+        .map(|k| format!("{{mailroom}}:{k}"))
+        .collect();
+    let target = mailroom_queue::RedisTarget::parse(&env.redis.url()).unwrap();
+    let mut conn = mailroom_queue::Conn::open(&target, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let _: redis::Value = redis::Script::new(ENQUEUE_LUA)
+        .key(&keys)
+        .arg("{mailroom}")
+        .arg(chrono::Utc::now().timestamp_millis())
+        .arg(86_400)
+        .arg(id)
+        .arg("")
+        .arg(payload)
+        .arg(0)
+        .arg(0)
+        .arg(r#"{"metadata":{},"tags":[]}"#)
+        .invoke_async(&mut conn)
+        .await
+        .unwrap();
+
+    let mut worker = env.worker("w", &[]);
+    env.wait_for_outbox(&mut worker, 1, Duration::from_secs(20));
+    let files = env.outbox_files();
+    assert_eq!(
+        files[0].file_name().unwrap().to_str().unwrap(),
+        format!("{id}.eml"),
+        "the outbox file is named by the record's id"
+    );
+    let raw = std::fs::read(&files[0]).unwrap();
+    let message = MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(
+        message.message_id(),
+        Some(format!("{id}@example.com").as_str())
+    );
+    let status = queue.status(id.parse().unwrap()).await.unwrap().unwrap();
+    assert_eq!(status.state, JobState::Sent);
+    let log = worker.stop();
+    assert!(
+        log.contains(&format!("\"job\":\"{id}\"")),
+        "the log names the record's id: {log}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_whole_job_is_read_as_json_from_stdin() {
     let env = Env::new("");

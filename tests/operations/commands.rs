@@ -172,9 +172,8 @@ async fn dead_letters_are_filtered_retried_in_bulk_and_queue_stats_show_totals()
         .spawn()
         .unwrap();
     // Read what it prints as it prints it, and interrupt it once a second table is complete
-    // (each ends with an empty line): between two redraws, where it waits for the next tick.
-    // A SIGINT that arrives while a table is being drawn is not seen: the command listens for
-    // Ctrl-C only while it waits.
+    // (each ends with an empty line); it listens for Ctrl-C from its first table on, while it
+    // waits for a tick and while it draws.
     let stdout = watching.stdout.take().unwrap();
     let (tables, redrawn) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {

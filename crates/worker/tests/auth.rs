@@ -208,8 +208,7 @@ async fn the_web_flow_needs_the_admin_token_and_stores_a_working_token() {
         .quarantine_sender("bob@example.com", "invalid_grant")
         .await
         .unwrap();
-    let state =
-        mailroom_worker::enroll::WebFlow::from_config(&config, queue.clone()).unwrap();
+    let state = mailroom_worker::enroll::WebFlow::from_config(&config, queue.clone()).unwrap();
     assert_eq!(state.redirect_uri(), format!("{base}/oauth2/callback"));
     let server = tokio::spawn(async move {
         axum::serve(listener, mailroom_worker::enroll::routes(state))

@@ -43,10 +43,18 @@ pub async fn run(config: &Config, cmd: QueueCommand) -> CliResult {
             };
             let mut tick = tokio::time::interval(Duration::from_secs(every));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // One Ctrl-C listener for the whole watch, so an interrupt that arrives while a
+            // table is being read or drawn is not lost.
+            let interrupted = tokio::signal::ctrl_c();
+            tokio::pin!(interrupted);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => print_stats(&queue, &config.queue.name, json, Some(redraw)).await?,
-                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                    _ = &mut interrupted => return Ok(()),
+                    _ = tick.tick() => {}
+                }
+                tokio::select! {
+                    _ = &mut interrupted => return Ok(()),
+                    drawn = print_stats(&queue, &config.queue.name, json, Some(redraw)) => drawn?,
                 }
             }
         }
