@@ -94,7 +94,13 @@ async fn a_worker_whose_tokens_all_fail_is_not_ready() {
     let queue = env.queue().await;
     let mut worker = env.worker("w1", &[]);
     let addr = listen_addr(&mut worker);
-    assert_eq!(get(&addr, "/readyz").status, 200, "nothing tried yet");
+    // The listener serves before the worker has registered, and /readyz says 503 until then;
+    // once started, with nothing tried yet, it is ready.
+    eventually(Duration::from_secs(20), "readyz to turn 200 once started", || {
+        let status = get(&addr, "/readyz").status;
+        async move { status == 200 }
+    })
+    .await;
     enqueue(&queue, &job("ghost@example.com", "ann@example.org", "boo")).await;
     let mut answer = get(&addr, "/readyz");
     eventually(Duration::from_secs(20), "readyz to turn 503", || {
