@@ -96,10 +96,14 @@ async fn a_worker_whose_tokens_all_fail_is_not_ready() {
     let addr = listen_addr(&mut worker);
     // The listener serves before the worker has registered, and /readyz says 503 until then;
     // once started, with nothing tried yet, it is ready.
-    eventually(Duration::from_secs(20), "readyz to turn 200 once started", || {
-        let status = get(&addr, "/readyz").status;
-        async move { status == 200 }
-    })
+    eventually(
+        Duration::from_secs(20),
+        "readyz to turn 200 once started",
+        || {
+            let status = get(&addr, "/readyz").status;
+            async move { status == 200 }
+        },
+    )
     .await;
     enqueue(&queue, &job("ghost@example.com", "ann@example.org", "boo")).await;
     let mut answer = get(&addr, "/readyz");
