@@ -117,14 +117,45 @@ fn the_environment_overrides_the_file() {
 }
 
 #[test]
-fn an_empty_sender_list_in_the_environment_means_any_sender() {
+fn an_empty_sender_list_needs_no_allowlist_where_nobody_is_impersonated() {
     let config = load_toml(
         "[jobs]\nallowed_senders = [\"a@example.com\"]\n",
         &[("MAILROOM__JOBS__ALLOWED_SENDERS", "")],
     )
     .unwrap();
     assert!(config.jobs.allowed_senders.is_empty());
-    assert_eq!(config.policy().unwrap().allowed_senders, None);
+    assert_eq!(config.policy().unwrap().allowed_senders, None, "outbox");
+}
+
+const GMAIL: &[(&str, &str)] = &[
+    ("MAILROOM__TRANSPORT__KIND", "gmail"),
+    ("MAILROOM__CREDENTIALS__SERVICE_ACCOUNT_KEY", "/run/secrets/sa.json"),
+];
+
+#[test]
+fn an_empty_sender_list_with_gmail_is_refused_naming_the_key() {
+    for environment in ["development", "production"] {
+        let vars = [GMAIL, &[("MAILROOM__ENVIRONMENT", environment)]].concat();
+        assert_names(load_with_env(None, env(&vars)), "jobs.allowed_senders");
+        // Set to nothing in the environment is the same empty list, never "any".
+        let cleared = [vars.as_slice(), &[("MAILROOM__JOBS__ALLOWED_SENDERS", "")]].concat();
+        let err = load_toml("[jobs]\nallowed_senders = [\"a@example.com\"]\n", &cleared)
+            .unwrap_err();
+        assert_eq!(err.key(), Some("jobs.allowed_senders"), "{err}");
+    }
+}
+
+#[test]
+fn any_sender_takes_an_explicit_star() {
+    let vars = [GMAIL, &[("MAILROOM__JOBS__ALLOWED_SENDERS", "*")]].concat();
+    let config = load_with_env(None, env(&vars)).unwrap();
+    let list = config.policy().unwrap().allowed_senders.expect("a list");
+    assert!(list.allows_any());
+    let vars = [GMAIL, &[("MAILROOM__JOBS__ALLOWED_SENDERS", "*@example.com")]].concat();
+    let config = load_with_env(None, env(&vars)).unwrap();
+    let list = config.policy().unwrap().allowed_senders.expect("a list");
+    assert!(!list.allows_any());
+    assert!(!list.allows(&"ceo@other.example".parse().unwrap()));
 }
 
 #[test]
@@ -275,6 +306,7 @@ fn the_gmail_transport_needs_its_credentials_named_by_key() {
                 "/run/secrets/sa.json",
             ),
             ("MAILROOM__QUOTA__SENDER_PER_DAY", "500"),
+            ("MAILROOM__JOBS__ALLOWED_SENDERS", "*@example.com"),
         ]),
     )
     .unwrap();
