@@ -36,12 +36,14 @@ pub fn gmail_env_on(redis: Backing, google: &FakeGoogle, extra: &str) -> Env {
     let toml = format!(
         "[transport]\nkind = \"gmail\"\n\n\
          [google]\napi_base = \"{base}\"\ntoken_url = \"{token}\"\nauth_url = \"{auth}\"\n\
-         userinfo_url = \"{userinfo}\"\nrevoke_url = \"{revoke}\"\ntimeout = \"3s\"\n\n\
+         userinfo_url = \"{userinfo}\"\ntokeninfo_url = \"{tokeninfo}\"\nrevoke_url = \"{revoke}\"\n\
+         timeout = \"3s\"\n\n\
          [retry]\nbase = \"200ms\"\ncap = \"1s\"\n\n{jobs}{extra}",
         base = google.base_url(),
         token = google.token_url(),
         auth = google.auth_url(),
         userinfo = google.userinfo_url(),
+        tokeninfo = google.tokeninfo_url(),
         revoke = google.revoke_url(),
     );
     let mut env = Env::on(redis, &toml);

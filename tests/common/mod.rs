@@ -342,6 +342,9 @@ pub async fn enqueue_jobs(queue: &Queue, n: usize) -> Vec<JobId> {
 pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     fs::write(&path, bytes).expect("write file");
+    // Secret files others may read are refused.
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod 600");
     path
 }
 

@@ -24,6 +24,9 @@ pub struct GoogleSection {
     /// OpenID userinfo endpoint, read after an enrollment to learn the account's address. Default
     /// `https://openidconnect.googleapis.com/v1/userinfo`.
     pub userinfo_url: String,
+    /// OAuth tokeninfo endpoint, asked which scopes a token has when a code exchange's answer
+    /// does not say. Default `https://oauth2.googleapis.com/tokeninfo`.
+    pub tokeninfo_url: String,
     /// Token revocation endpoint. Default `https://oauth2.googleapis.com/revoke`.
     pub revoke_url: String,
     /// Longest a single Google request may take before it counts as failed (and, for a send,
@@ -39,6 +42,7 @@ impl Default for GoogleSection {
             token_url: "https://oauth2.googleapis.com/token".to_owned(),
             auth_url: "https://accounts.google.com/o/oauth2/v2/auth".to_owned(),
             userinfo_url: "https://openidconnect.googleapis.com/v1/userinfo".to_owned(),
+            tokeninfo_url: "https://oauth2.googleapis.com/tokeninfo".to_owned(),
             revoke_url: "https://oauth2.googleapis.com/revoke".to_owned(),
             timeout: Duration::from_secs(30),
         }

@@ -209,6 +209,7 @@ impl Config {
             ("google.token_url", &g.token_url),
             ("google.auth_url", &g.auth_url),
             ("google.userinfo_url", &g.userinfo_url),
+            ("google.tokeninfo_url", &g.tokeninfo_url),
             ("google.revoke_url", &g.revoke_url),
         ] {
             rule(

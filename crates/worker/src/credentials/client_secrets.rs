@@ -112,6 +112,15 @@ impl ClientSecrets {
         let path = path
             .or(credentials.client_secrets.as_deref())
             .ok_or(ClientSecretsError::Missing)?;
+        super::secret_file::check(
+            path,
+            "credentials.client_secrets",
+            credentials.allow_group_readable_secrets,
+        )
+        .map_err(|e| ClientSecretsError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         Self::load(path)
     }
 

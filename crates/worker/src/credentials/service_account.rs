@@ -1,38 +1,55 @@
-//! A Google Workspace service account with domain-wide delegation: one yup-oauth2
-//! authenticator per sender (`subject = sender`), created on first use and kept; tokens are
-//! kept until shortly before they expire, then minted again at the key file's `token_uri`.
+//! A Google Workspace service account with domain-wide delegation: for each sender a JWT
+//! assertion (`sub = sender`) signed with the account's key is exchanged for an access token
+//! at the key file's `token_uri`. The key is parsed once and one HTTP client (one root
+//! certificate store) serves every sender; what is kept per sender (its token, its refresh
+//! lock) lives in a [`SenderCache`]: at most `credentials.max_cached_senders`, each dropped
+//! after `credentials.sender_idle` unused, so memory stays bounded whatever senders appear.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::future::BoxFuture;
-use yup_oauth2::authenticator::Authenticator;
-use yup_oauth2::error::AuthErrorCode;
-use yup_oauth2::{
-    DefaultHyperClientBuilder, HyperClientBuilder, ServiceAccountAuthenticator, ServiceAccountKey,
-};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
 
+use super::cache::SenderCache;
 use super::{
     AccessToken, CredentialError, GMAIL_SEND_SCOPE, RecentFailure, RefreshHook, TokenSource,
 };
+use crate::google_http::error_chain;
 
-type Connector = <DefaultHyperClientBuilder as HyperClientBuilder>::Connector;
+/// Longest lifetime believed of an access token, whatever `expires_in` says (Google's are
+/// an hour).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// The fields of a service account key file the worker uses.
+#[derive(Deserialize)]
+struct KeyFile {
+    #[serde(rename = "type")]
+    key_type: Option<String>,
+    private_key: String,
+    private_key_id: Option<String>,
+    client_email: String,
+    token_uri: String,
+}
 
 /// Tokens for every sender of a Workspace domain, through one service account key.
 pub struct ServiceAccountSource {
-    key: ServiceAccountKey,
-    timeout: Duration,
+    client_email: String,
+    token_uri: String,
+    key_id: Option<String>,
+    signer: EncodingKey,
+    http: reqwest::Client,
     hook: RefreshHook,
-    senders: Mutex<HashMap<String, Arc<Sender>>>,
+    senders: Arc<SenderCache<Sender>>,
 }
 
-/// One sender's authenticator and its last token.
-struct Sender {
-    auth: tokio::sync::OnceCell<Authenticator<Connector>>,
+/// One sender's last token and refresh state.
+#[derive(Default)]
+pub(crate) struct Sender {
     /// The last token and how long it was valid for when minted.
     token: Mutex<Option<(AccessToken, Duration)>>,
     refresh: tokio::sync::Mutex<()>,
@@ -44,10 +61,31 @@ impl fmt::Debug for ServiceAccountSource {
     // The key holds the private key: show who it is, nothing else.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceAccountSource")
-            .field("client_email", &self.key.client_email)
-            .field("token_uri", &self.key.token_uri)
+            .field("client_email", &self.client_email)
+            .field("token_uri", &self.token_uri)
+            .field("senders_cached", &self.senders.len())
             .finish_non_exhaustive()
     }
+}
+
+/// The claims of the JWT assertion.
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    scope: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+}
+
+/// The token endpoint's answer, success or OAuth error.
+#[derive(Deserialize)]
+struct Answer {
+    access_token: Option<String>,
+    expires_in: Option<serde_json::Value>,
+    error: Option<String>,
+    error_description: Option<String>,
 }
 
 impl ServiceAccountSource {
@@ -67,19 +105,24 @@ impl ServiceAccountSource {
             .map_err(|e| CredentialError::BadKey(format!("{}: {e}", path.display())))
     }
 
-    /// The source `[credentials] service_account_key` names.
+    /// The source `[credentials] service_account_key` names, keeping at most
+    /// `credentials.max_cached_senders` senders for `credentials.sender_idle` each.
     ///
     /// # Errors
     /// [`CredentialError::BadKey`] when the key is not configured or cannot be used.
     pub fn from_config(config: &crate::Config, hook: RefreshHook) -> Result<Self, CredentialError> {
-        let path = config
-            .credentials
-            .service_account_key
-            .as_deref()
-            .ok_or_else(|| {
-                CredentialError::BadKey("credentials.service_account_key is not set".to_owned())
-            })?;
-        Self::from_file(path, config.google.timeout, hook)
+        let c = &config.credentials;
+        let path = c.service_account_key.as_deref().ok_or_else(|| {
+            CredentialError::BadKey("credentials.service_account_key is not set".to_owned())
+        })?;
+        super::secret_file::check(
+            path,
+            "credentials.service_account_key",
+            c.allow_group_readable_secrets,
+        )
+        .map_err(|e| CredentialError::BadKey(e.to_string()))?;
+        Ok(Self::from_file(path, config.google.timeout, hook)?
+            .with_cache(c.max_cached_senders, c.sender_idle))
     }
 
     /// Parses a service account key (the JSON file Google Cloud gives you).
@@ -91,7 +134,7 @@ impl ServiceAccountSource {
         timeout: Duration,
         hook: RefreshHook,
     ) -> Result<Self, CredentialError> {
-        let key: ServiceAccountKey = serde_json::from_str(json)
+        let key: KeyFile = serde_json::from_str(json)
             .map_err(|e| CredentialError::BadKey(format!("not a service account key file: {e}")))?;
         if key
             .key_type
@@ -108,66 +151,111 @@ impl ServiceAccountSource {
                 "the key file has no PEM private key".to_owned(),
             ));
         }
+        let signer = EncodingKey::from_rsa_pem(key.private_key.as_bytes()).map_err(|e| {
+            CredentialError::BadKey(format!("the key file's private key cannot sign: {e}"))
+        })?;
+        crate::google_http::install_crypto();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("mailroom/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CredentialError::BadKey(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
-            key,
-            timeout,
+            client_email: key.client_email,
+            token_uri: key.token_uri,
+            key_id: key.private_key_id,
+            signer,
+            http,
             hook,
-            senders: Mutex::new(HashMap::new()),
+            senders: Arc::new(SenderCache::new(10_000, Duration::from_secs(3600))),
         })
+    }
+
+    /// Keeps at most `capacity` senders' tokens, each for `idle` after its last use (swept
+    /// in the background while a tokio runtime runs).
+    #[must_use]
+    pub fn with_cache(mut self, capacity: usize, idle: Duration) -> Self {
+        self.senders = Arc::new(SenderCache::new(capacity, idle));
+        SenderCache::sweep_in_background(&self.senders);
+        self
     }
 
     /// The service account's address.
     #[must_use]
     pub fn client_email(&self) -> &str {
-        &self.key.client_email
+        &self.client_email
     }
 
-    fn sender(&self, sender: &str) -> Arc<Sender> {
-        let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
-        senders
-            .entry(sender.to_ascii_lowercase())
-            .or_insert_with(|| {
-                Arc::new(Sender {
-                    auth: tokio::sync::OnceCell::new(),
-                    token: Mutex::new(None),
-                    refresh: tokio::sync::Mutex::new(()),
-                    failed: RecentFailure::default(),
-                })
-            })
-            .clone()
+    /// How many senders' tokens are kept in memory now.
+    #[must_use]
+    pub fn cached_senders(&self) -> usize {
+        self.senders.len()
     }
 
-    async fn mint(&self, sender: &str, entry: &Sender) -> Result<AccessToken, CredentialError> {
-        let auth = entry
-            .auth
-            .get_or_try_init(|| async {
-                ServiceAccountAuthenticator::builder(self.key.clone())
-                    .subject(sender)
-                    .build()
-                    .await
-                    .map_err(|e| CredentialError::BadKey(format!("cannot use the key: {e}")))
-            })
-            .await?;
-        let minted = tokio::time::timeout(
-            self.timeout,
-            auth.force_refreshed_token(&[GMAIL_SEND_SCOPE]),
-        )
-        .await
-        .map_err(|_| {
-            CredentialError::Unavailable(format!(
-                "no answer from the token endpoint within {:?}",
-                self.timeout
-            ))
-        })?
-        .map_err(classify_mint_error)?;
-        let token = minted.token().ok_or_else(|| {
-            CredentialError::Unavailable("the token endpoint sent no access token".to_owned())
+    /// The signed assertion asking for a `gmail.send` token as `sender`.
+    fn assertion(&self, sender: &str) -> Result<String, CredentialError> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            iss: &self.client_email,
+            sub: sender,
+            scope: GMAIL_SEND_SCOPE,
+            aud: &self.token_uri,
+            iat: now,
+            exp: now + 3600,
+        };
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid.clone_from(&self.key_id);
+        jsonwebtoken::encode(&header, &claims, &self.signer)
+            .map_err(|e| CredentialError::BadKey(format!("cannot sign the assertion: {e}")))
+    }
+
+    async fn mint(&self, sender: &str) -> Result<(AccessToken, Duration), CredentialError> {
+        let assertion = self.assertion(sender)?;
+        let response = self
+            .http
+            .post(&self.token_uri)
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| CredentialError::Unavailable(error_chain(&e)))?;
+        let status = response.status().as_u16();
+        let answer: Option<Answer> = response.json().await.ok();
+        let Some(answer) = answer else {
+            return Err(CredentialError::Unavailable(format!(
+                "HTTP {status}: the token endpoint's answer is not OAuth JSON"
+            )));
+        };
+        if let Some(code) = answer.error.as_deref() {
+            let text = answer.error_description.as_deref().unwrap_or(code);
+            return Err(classify_mint_error(status, code, text));
+        }
+        let token = answer.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
+            CredentialError::Unavailable(format!("HTTP {status}: no access token in the answer"))
         })?;
-        let expires_at = minted
-            .expiration_time()
-            .and_then(|t| DateTime::<Utc>::from_timestamp(t.unix_timestamp(), 0));
-        Ok(AccessToken::new(token, expires_at))
+        let lifetime = lifetime(answer.expires_in.as_ref());
+        let expires_at = chrono::Duration::from_std(lifetime)
+            .ok()
+            .and_then(|d| Utc::now().checked_add_signed(d));
+        Ok((AccessToken::new(token, expires_at), lifetime))
     }
+}
+
+/// An `expires_in` as a lifetime, clamped to [`MAX_TOKEN_LIFETIME`]: a number or a string of
+/// seconds, an hour when absent or unreadable.
+fn lifetime(expires_in: Option<&serde_json::Value>) -> Duration {
+    let seconds = expires_in.and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f.min(u64::MAX as f64) as u64))
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    });
+    seconds.map_or(Duration::from_secs(3600), |s| {
+        Duration::from_secs(s).min(MAX_TOKEN_LIFETIME)
+    })
 }
 
 /// True while `token` is good for a send: not within a quarter of its life (at most a
@@ -182,7 +270,7 @@ pub(crate) fn fresh(token: &AccessToken, lifetime_hint: Duration) -> bool {
 impl TokenSource for ServiceAccountSource {
     fn token<'a>(&'a self, sender: &'a str) -> BoxFuture<'a, Result<AccessToken, CredentialError>> {
         Box::pin(async move {
-            let entry = self.sender(sender);
+            let entry = self.senders.get(&sender.to_ascii_lowercase());
             let cached = |entry: &Sender| {
                 entry
                     .token
@@ -203,14 +291,10 @@ impl TokenSource for ServiceAccountSource {
             if let Some(failed) = entry.failed.get() {
                 return Err(failed);
             }
-            let minted = self.mint(sender, &entry).await;
+            let minted = self.mint(sender).await;
             entry.failed.record(&minted);
             (self.hook)(minted.is_ok());
-            let token = minted?;
-            let lifetime = token
-                .expires_at
-                .and_then(|at| (at - Utc::now()).to_std().ok())
-                .unwrap_or(Duration::from_secs(3600));
+            let (token, lifetime) = minted?;
             *entry.token.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some((token.clone(), lifetime));
             Ok(token)
@@ -218,39 +302,29 @@ impl TokenSource for ServiceAccountSource {
     }
 
     fn invalidate(&self, sender: &str) {
-        *self
-            .sender(sender)
-            .token
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
+        if let Some(entry) = self.senders.peek(&sender.to_ascii_lowercase()) {
+            *entry.token.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
     }
 }
 
-/// What a failure to mint a delegated token (a yup-oauth2 error) means for the sender.
-fn classify_mint_error(e: yup_oauth2::Error) -> CredentialError {
-    match e {
-        yup_oauth2::Error::AuthError(auth) => {
-            let text = auth
-                .error_description
-                .clone()
-                .unwrap_or_else(|| auth.error.as_str().to_owned());
-            match auth.error {
-                AuthErrorCode::InvalidGrant if text.to_ascii_lowercase().contains("signature") => {
-                    CredentialError::BadKey(text)
-                }
-                AuthErrorCode::InvalidGrant => CredentialError::Revoked(text),
-                AuthErrorCode::UnauthorizedClient
-                | AuthErrorCode::InvalidScope
-                | AuthErrorCode::AccessDenied => CredentialError::DelegationDenied(text),
-                AuthErrorCode::InvalidClient | AuthErrorCode::InvalidRequest => {
-                    CredentialError::BadKey(text)
-                }
-                _ => CredentialError::Unavailable(format!("{}: {text}", auth.error.as_str())),
-            }
+/// What a refused assertion (an OAuth error `code` with its `text`, at HTTP `status`) means
+/// for the sender.
+fn classify_mint_error(status: u16, code: &str, text: &str) -> CredentialError {
+    let text = text.to_owned();
+    match code {
+        "invalid_grant" if text.to_ascii_lowercase().contains("signature") => {
+            CredentialError::BadKey(text)
         }
-        yup_oauth2::Error::UserError(text) => CredentialError::BadKey(text),
-        yup_oauth2::Error::CredentialSourceError(e) => CredentialError::BadKey(e.to_string()),
-        other => CredentialError::Unavailable(other.to_string()),
+        "invalid_grant" => CredentialError::Revoked(text),
+        "unauthorized_client" | "invalid_scope" | "access_denied" => {
+            CredentialError::DelegationDenied(text)
+        }
+        "invalid_client" | "invalid_request" => CredentialError::BadKey(text),
+        _ if status >= 500 || status == 429 => {
+            CredentialError::Unavailable(format!("HTTP {status}: {code}: {text}"))
+        }
+        _ => CredentialError::BadKey(format!("HTTP {status}: {code}: {text}")),
     }
 }
 
