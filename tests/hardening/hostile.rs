@@ -289,7 +289,7 @@ async fn absurd_retry_after_and_expires_in_from_google_never_crash_the_worker() 
             .status(held)
             .await
             .unwrap()
-            .is_some_and(|s| s.state == JobState::Scheduled && s.last_error.is_some())
+            .is_some_and(|s| s.state == JobState::Retrying && s.last_error.is_some())
     })
     .await;
     let status = queue.status(held).await.unwrap().unwrap();

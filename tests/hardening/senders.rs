@@ -37,7 +37,7 @@ async fn ten_thousand_senders_fit_in_64_mb_and_leave_memory_when_idle() {
     for chunk in jobs.chunks(1000) {
         ids.extend(queue.enqueue_many(chunk).await.unwrap().into_iter().map(|e| e.id));
     }
-    let mut worker = env.worker(
+    let worker = env.worker(
         "w",
         &[("RUST_LOG", "info,mailroom_worker::credentials=debug")],
     );
