@@ -38,7 +38,15 @@ async fn an_address_google_has_not_verified_cannot_enroll() {
         "{stderr}"
     );
     assert!(page.contains("has not verified"), "{page}");
-    assert!(world.store().await.get("eve@example.com").await.unwrap().is_none());
+    assert!(
+        world
+            .store()
+            .await
+            .get("eve@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -111,7 +119,10 @@ async fn signing_in_again_revokes_the_token_it_replaces() {
         tokens.push(stored.unwrap().refresh_token.expose_secret().to_owned());
     }
     assert_ne!(tokens[0], tokens[1]);
-    assert!(!refresh_works(&world, &tokens[0]).await, "the replaced token is revoked");
+    assert!(
+        !refresh_works(&world, &tokens[0]).await,
+        "the replaced token is revoked"
+    );
     assert!(refresh_works(&world, &tokens[1]).await, "the new one works");
 }
 

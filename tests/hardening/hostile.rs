@@ -35,7 +35,11 @@ fn with(patch: Value) -> Vec<u8> {
 fn refused_at_enqueue() -> Vec<(&'static str, Vec<u8>, String)> {
     let crlf = "x\r\nBcc: all@evil.example";
     let mut rows: Vec<(&str, Vec<u8>, String)> = vec![
-        ("CRLF in subject", with(json!({"subject": crlf})), "subject:".into()),
+        (
+            "CRLF in subject",
+            with(json!({"subject": crlf})),
+            "subject:".into(),
+        ),
         (
             "CRLF in a header value",
             with(json!({"headers": {"X-Campaign": crlf}})),
@@ -117,8 +121,16 @@ fn refused_at_enqueue() -> Vec<(&'static str, Vec<u8>, String)> {
             ]})),
             "attachments[0].content:".into(),
         ),
-        ("a sender with {}", with(json!({"from": "{x}@example.com"})), "from:".into()),
-        ("a sender with :", with(json!({"from": "\"a:b\"@example.com"})), "from:".into()),
+        (
+            "a sender with {}",
+            with(json!({"from": "{x}@example.com"})),
+            "from:".into(),
+        ),
+        (
+            "a sender with :",
+            with(json!({"from": "\"a:b\"@example.com"})),
+            "from:".into(),
+        ),
         (
             "a sender off the allowlist",
             with(json!({"from": "ceo@other.example"})),
@@ -153,8 +165,15 @@ fn each_bad_input_is_refused_at_enqueue_naming_the_field() {
         let out = env.run_with_stdin(&["send", "--json", "-"], &payload);
         let stderr = out.stderr();
         assert_eq!(out.code(), Some(2), "{what}: {stderr}");
-        assert!(stderr.contains(&says), "{what}: expected {says:?} in {stderr}");
-        assert!(stderr.len() < 2_000, "{what}: {} bytes of error", stderr.len());
+        assert!(
+            stderr.contains(&says),
+            "{what}: expected {says:?} in {stderr}"
+        );
+        assert!(
+            stderr.len() < 2_000,
+            "{what}: {} bytes of error",
+            stderr.len()
+        );
     }
     assert_eq!(env.run(&["queue", "stats", "--json"]).code(), Some(0));
 }
@@ -185,7 +204,9 @@ fn dead_at_the_worker() -> Vec<(&'static str, EmailJob, &'static str)> {
     vec![
         (
             "CRLF in a header value",
-            job(SENDER).header("X-Campaign", "x\r\nBcc: all@evil.example").build(),
+            job(SENDER)
+                .header("X-Campaign", "x\r\nBcc: all@evil.example")
+                .build(),
             "invalid job: headers[X-Campaign]: value contains CR or LF",
         ),
         (
@@ -193,7 +214,11 @@ fn dead_at_the_worker() -> Vec<(&'static str, EmailJob, &'static str)> {
             job(SENDER).header("DKIM-Signature", "v=1").build(),
             "invalid job: headers[DKIM-Signature]: DKIM-Signature is reserved",
         ),
-        ("1,000 recipients", many.build(), "invalid job: to: 1001 recipients"),
+        (
+            "1,000 recipients",
+            many.build(),
+            "invalid job: to: 1001 recipients",
+        ),
         (
             "a sender with {}",
             job("{x}@example.com").build(),
@@ -216,7 +241,11 @@ fn dead_at_the_worker() -> Vec<(&'static str, EmailJob, &'static str)> {
         (
             "a 36 MB message",
             job(SENDER)
-                .attachment(Attachment::new("big.bin", "application/octet-stream", vec![7u8; 28 << 20]))
+                .attachment(Attachment::new(
+                    "big.bin",
+                    "application/octet-stream",
+                    vec![7u8; 28 << 20],
+                ))
                 .build(),
             "invalid job: message: rendered message",
         ),
@@ -247,7 +276,11 @@ async fn each_bad_job_in_redis_is_one_dead_letter_and_its_neighbours_are_sent() 
         let status = queue.status(*id).await.unwrap().expect("a status");
         assert_eq!(status.state, JobState::Sent, "{id}");
     }
-    assert_eq!(stats(&queue).await.dead, bad.len() as u64, "exactly one dead letter each");
+    assert_eq!(
+        stats(&queue).await.dead,
+        bad.len() as u64,
+        "exactly one dead letter each"
+    );
     worker.stop();
 }
 
@@ -257,8 +290,16 @@ fn absurd_durations_in_the_config_are_refused_naming_the_key() {
     for (var, value, key) in [
         ("MAILROOM__RETRY__CAP", "300years", "retry.cap"),
         ("MAILROOM__QUEUE__LEASE", "500years", "queue.lease"),
-        ("MAILROOM__CREDENTIALS__QUARANTINE_GIVE_UP", "1000years", "credentials.quarantine_give_up"),
-        ("MAILROOM__HTTP__HEADER_TIMEOUT", "99999999999999999999s", "http.header_timeout"),
+        (
+            "MAILROOM__CREDENTIALS__QUARANTINE_GIVE_UP",
+            "1000years",
+            "credentials.quarantine_give_up",
+        ),
+        (
+            "MAILROOM__HTTP__HEADER_TIMEOUT",
+            "99999999999999999999s",
+            "http.header_timeout",
+        ),
     ] {
         let out = env
             .command(&["config", "check"])
@@ -284,13 +325,17 @@ async fn absurd_retry_after_and_expires_in_from_google_never_crash_the_worker() 
         .unwrap()
         .id;
     let mut worker = env.worker("w", &[]);
-    eventually(Duration::from_secs(30), "the 429 to be recorded", || async {
-        queue
-            .status(held)
-            .await
-            .unwrap()
-            .is_some_and(|s| s.state == JobState::Retrying && s.last_error.is_some())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the 429 to be recorded",
+        || async {
+            queue
+                .status(held)
+                .await
+                .unwrap()
+                .is_some_and(|s| s.state == JobState::Retrying && s.last_error.is_some())
+        },
+    )
     .await;
     let status = queue.status(held).await.unwrap().unwrap();
     let due = status.due_at.expect("a retry time");

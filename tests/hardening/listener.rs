@@ -18,16 +18,19 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(3);
 async fn slow_client(addr: String) -> Option<Duration> {
     let mut stream = TcpStream::connect(&addr).await.ok()?;
     let opened = Instant::now();
-    let request = format!("GET /livez HTTP/1.1\r\nHost: {addr}\r\nX-Slow: {}", "a".repeat(60));
+    let request = format!(
+        "GET /livez HTTP/1.1\r\nHost: {addr}\r\nX-Slow: {}",
+        "a".repeat(60)
+    );
     let mut buf = [0u8; 512];
     for byte in request.bytes().take(30) {
         if stream.write_all(&[byte]).await.is_err() {
             return Some(opened.elapsed());
         }
         // The server closing shows as the end of the stream (or a reset) on a read.
-        match tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await {
-            Ok(Ok(0) | Err(_)) => return Some(opened.elapsed()),
-            Ok(Ok(_)) | Err(_) => {}
+        let read = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await;
+        if let Ok(Ok(0) | Err(_)) = read {
+            return Some(opened.elapsed());
         }
     }
     None
@@ -36,10 +39,7 @@ async fn slow_client(addr: String) -> Option<Duration> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_headers_flood_neither_blocks_livez_nor_holds_its_connections() {
     let env = Env::new("");
-    let mut worker = env.worker(
-        "w",
-        &[("MAILROOM__HTTP__HEADER_TIMEOUT", "3s")],
-    );
+    let mut worker = env.worker("w", &[("MAILROOM__HTTP__HEADER_TIMEOUT", "3s")]);
     let addr = listen_addr(&mut worker);
     let clients: Vec<_> = (0..FLOOD)
         .map(|_| tokio::spawn(slow_client(addr.clone())))
@@ -54,7 +54,10 @@ async fn a_slow_headers_flood_neither_blocks_livez_nor_holds_its_connections() {
             .unwrap();
         let took = asked.elapsed();
         assert_eq!(answer.status, 200, "{}", answer.body);
-        assert!(took < Duration::from_secs(1), "/livez took {took:?} under the flood");
+        assert!(
+            took < Duration::from_secs(1),
+            "/livez took {took:?} under the flood"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let mut lived = Vec::with_capacity(FLOOD);

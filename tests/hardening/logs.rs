@@ -26,7 +26,11 @@ async fn two_sends_across_a_refresh(env: &Env, google: &FakeGoogle) -> String {
     let send = |subject: &'static str| {
         let queue = queue.clone();
         async move {
-            let id: JobId = queue.enqueue(&job(SENDER, "ann@example.org", subject)).await.unwrap().id;
+            let id: JobId = queue
+                .enqueue(&job(SENDER, "ann@example.org", subject))
+                .await
+                .unwrap()
+                .id;
             wait_state(&queue, id, JobState::Sent, Duration::from_secs(30)).await;
         }
     };

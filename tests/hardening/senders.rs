@@ -35,7 +35,14 @@ async fn ten_thousand_senders_fit_in_64_mb_and_leave_memory_when_idle() {
         .collect();
     let mut ids = Vec::with_capacity(SENDERS);
     for chunk in jobs.chunks(1000) {
-        ids.extend(queue.enqueue_many(chunk).await.unwrap().into_iter().map(|e| e.id));
+        ids.extend(
+            queue
+                .enqueue_many(chunk)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.id),
+        );
     }
     let worker = env.worker(
         "w",

@@ -79,9 +79,15 @@ mod tests {
         let clipped = clip_quoted(&message);
         assert!(clipped.len() < 700, "{}", clipped.len());
         assert!(clipped.contains("(9800 more characters)"), "{clipped}");
-        assert_eq!(clip_quoted("expected `a`, found \"b\""), "expected `a`, found \"b\"");
+        assert_eq!(
+            clip_quoted("expected `a`, found \"b\""),
+            "expected `a`, found \"b\""
+        );
         assert_eq!(quote("ab"), "\"ab\"");
         assert!(quote(&long).ends_with("(9800 more characters)"));
-        assert_eq!(cut(&long).chars().filter(|c| *c == 'x').count(), MAX_QUOTED_CHARS);
+        assert_eq!(
+            cut(&long).chars().filter(|c| *c == 'x').count(),
+            MAX_QUOTED_CHARS
+        );
     }
 }

@@ -161,7 +161,13 @@ impl Handler {
                     why,
                     quarantined: held,
                 } => match held.then(|| {
-                    quarantined(&why, lease.enqueued_at(), Utc::now(), at, &self.quarantine())
+                    quarantined(
+                        &why,
+                        lease.enqueued_at(),
+                        Utc::now(),
+                        at,
+                        &self.quarantine(),
+                    )
                 }) {
                     Some(Failure::Dead(reason)) => {
                         lease.dead(&reason).await?;

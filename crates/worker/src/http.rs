@@ -116,10 +116,7 @@ pub async fn bind(config: &HttpSection) -> anyhow::Result<Option<TcpListener>> {
 ///
 /// # Errors
 /// The address is taken or not available; the message names `key`.
-pub async fn bind_key(
-    key: &str,
-    addr: Option<SocketAddr>,
-) -> anyhow::Result<Option<TcpListener>> {
+pub async fn bind_key(key: &str, addr: Option<SocketAddr>) -> anyhow::Result<Option<TcpListener>> {
     let Some(addr) = addr else {
         return Ok(None);
     };

@@ -58,9 +58,11 @@ pub async fn run_with(
     mut extras: http::Extras,
 ) -> anyhow::Result<()> {
     let listener = http::bind(&config.http).await?;
-    let onboarding =
-        http::bind_key("credentials.onboarding_listen", config.credentials.onboarding_listen)
-            .await?;
+    let onboarding = http::bind_key(
+        "credentials.onboarding_listen",
+        config.credentials.onboarding_listen,
+    )
+    .await?;
     let queue = Queue::connect(config.redis.url.expose(), config.queue_config())
         .await
         .with_context(|| format!("redis unavailable at {}", config.redis.url))?;

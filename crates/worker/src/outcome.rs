@@ -300,11 +300,30 @@ mod tests {
         let creds = SendError::with(Verdict::Credentials, FailureReason::InvalidGrant, "revoked");
         let young = now - chrono::Duration::days(7) + chrono::Duration::seconds(1);
         assert!(matches!(
-            decide(&creds, 0, young, now, &RetryPolicy::default(), &RECHECK, &mut rng()),
-            Failure::Retry { spend_attempt: false, .. }
+            decide(
+                &creds,
+                0,
+                young,
+                now,
+                &RetryPolicy::default(),
+                &RECHECK,
+                &mut rng()
+            ),
+            Failure::Retry {
+                spend_attempt: false,
+                ..
+            }
         ));
         let old = now - chrono::Duration::days(7);
-        match decide(&creds, 0, old, now, &RetryPolicy::default(), &RECHECK, &mut rng()) {
+        match decide(
+            &creds,
+            0,
+            old,
+            now,
+            &RetryPolicy::default(),
+            &RECHECK,
+            &mut rng(),
+        ) {
             Failure::Dead(reason) => assert!(
                 reason.starts_with(
                     "gave up waiting for a quarantined sender after 7days \
@@ -318,9 +337,15 @@ mod tests {
         let at = now + chrono::Duration::minutes(5);
         assert_eq!(
             quarantined("sender quarantined: x", young, now, at, &RECHECK),
-            Failure::Retry { at, spend_attempt: false }
+            Failure::Retry {
+                at,
+                spend_attempt: false
+            }
         );
-        assert!(matches!(quarantined("x", old, now, at, &RECHECK), Failure::Dead(_)));
+        assert!(matches!(
+            quarantined("x", old, now, at, &RECHECK),
+            Failure::Dead(_)
+        ));
     }
 
     #[test]

@@ -118,7 +118,10 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let router = Router::new()
             .route("/", get(|| async { "ok" }))
-            .route("/body", post(|body: String| async move { body.len().to_string() }))
+            .route(
+                "/body",
+                post(|body: String| async move { body.len().to_string() }),
+            )
             .route(
                 "/slow",
                 get(|| async {
@@ -147,13 +150,19 @@ mod tests {
         };
         let (addr, _stop) = start(limits).await;
         let mut slow = TcpStream::connect(addr).await.unwrap();
-        slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
         let mut buf = [0u8; 256];
         let closed = tokio::time::timeout(Duration::from_secs(3), slow.read(&mut buf))
             .await
             .expect("the server closes the connection");
         assert!(matches!(closed, Ok(_) | Err(_)));
-        let ok = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        let ok = exchange(
+            addr,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
         assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     }
 
@@ -172,16 +181,28 @@ mod tests {
         );
         let answer = exchange(addr, big.as_bytes()).await;
         assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-        let answer = exchange(addr, b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        let answer = exchange(
+            addr,
+            b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
         assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 
-        let _held: Vec<TcpStream> = futures::future::join_all((0..2).map(|_| TcpStream::connect(addr)))
-            .await
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
+        let _held: Vec<TcpStream> =
+            futures::future::join_all((0..2).map(|_| TcpStream::connect(addr)))
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let refused = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
-        assert_eq!(refused, "", "closed without an answer while two connections are held");
+        let refused = exchange(
+            addr,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(
+            refused, "",
+            "closed without an answer while two connections are held"
+        );
     }
 }

@@ -75,7 +75,10 @@ mod tests {
             "h2::codec",
             "reqwest::connect",
         ] {
-            assert!(!caps.would_enable(target, &Level::DEBUG), "{target} at debug");
+            assert!(
+                !caps.would_enable(target, &Level::DEBUG),
+                "{target} at debug"
+            );
             assert!(caps.would_enable(target, &Level::INFO), "{target} at info");
         }
         assert!(caps.would_enable("mailroom_worker::handler", &Level::TRACE));

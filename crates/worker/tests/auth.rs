@@ -203,7 +203,11 @@ async fn the_web_flow_needs_the_admin_token_and_stores_a_working_token() {
         redirect_uris: vec![format!("{base}/oauth2/callback")],
     });
     world.google.set_consenting_user("bob@example.com");
-    let admin = write_file(world.env.dir.path(), "admin-token", b"s3cret-admin-0123456789-0123456789\n");
+    let admin = write_file(
+        world.env.dir.path(),
+        "admin-token",
+        b"s3cret-admin-0123456789-0123456789\n",
+    );
     let mut config = world.config();
     config.credentials.admin_token_file = Some(admin);
     config.credentials.public_url = Some(format!("{base}/"));

@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use serde_json::json;
 
-use super::request::{Params, bearer_or_param, parse_form, simple_fault};
 use super::quirks::verified;
+use super::request::{Params, bearer_or_param, parse_form, simple_fault};
 use super::respond;
 use super::state::{Shared, TokenProblem};
 use super::types::{USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE};

@@ -30,6 +30,7 @@ pub use sections::{
     Environment, HttpSection, JobsSection, LogFormat, LogSection, NullSection, OutboxSection,
     RedisSection, TransportKind, TransportSection, WorkerSection,
 };
+pub use validate::MAX_DURATION;
 
 /// Everything `mailroom` reads at start.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -129,7 +129,10 @@ fn an_empty_sender_list_needs_no_allowlist_where_nobody_is_impersonated() {
 
 const GMAIL: &[(&str, &str)] = &[
     ("MAILROOM__TRANSPORT__KIND", "gmail"),
-    ("MAILROOM__CREDENTIALS__SERVICE_ACCOUNT_KEY", "/run/secrets/sa.json"),
+    (
+        "MAILROOM__CREDENTIALS__SERVICE_ACCOUNT_KEY",
+        "/run/secrets/sa.json",
+    ),
 ];
 
 #[test]
@@ -139,8 +142,8 @@ fn an_empty_sender_list_with_gmail_is_refused_naming_the_key() {
         assert_names(load_with_env(None, env(&vars)), "jobs.allowed_senders");
         // Set to nothing in the environment is the same empty list, never "any".
         let cleared = [vars.as_slice(), &[("MAILROOM__JOBS__ALLOWED_SENDERS", "")]].concat();
-        let err = load_toml("[jobs]\nallowed_senders = [\"a@example.com\"]\n", &cleared)
-            .unwrap_err();
+        let err =
+            load_toml("[jobs]\nallowed_senders = [\"a@example.com\"]\n", &cleared).unwrap_err();
         assert_eq!(err.key(), Some("jobs.allowed_senders"), "{err}");
     }
 }
@@ -151,7 +154,11 @@ fn any_sender_takes_an_explicit_star() {
     let config = load_with_env(None, env(&vars)).unwrap();
     let list = config.policy().unwrap().allowed_senders.expect("a list");
     assert!(list.allows_any());
-    let vars = [GMAIL, &[("MAILROOM__JOBS__ALLOWED_SENDERS", "*@example.com")]].concat();
+    let vars = [
+        GMAIL,
+        &[("MAILROOM__JOBS__ALLOWED_SENDERS", "*@example.com")],
+    ]
+    .concat();
     let config = load_with_env(None, env(&vars)).unwrap();
     let list = config.policy().unwrap().allowed_senders.expect("a list");
     assert!(!list.allows_any());

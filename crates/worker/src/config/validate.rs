@@ -178,7 +178,9 @@ impl Config {
         )?;
         let onboarding = self.credentials.onboarding_listen;
         rule(
-            onboarding.is_none() || onboarding != h.listen || onboarding.is_some_and(|a| a.port() == 0),
+            onboarding.is_none()
+                || onboarding != h.listen
+                || onboarding.is_some_and(|a| a.port() == 0),
             "credentials.onboarding_listen",
             "must differ from http.listen: the onboarding flow has a listener of its own",
         )

@@ -135,7 +135,11 @@ impl<T: Default + Send + Sync + 'static> SenderCache<T> {
                 let before = cache.len();
                 let kept = cache.sweep();
                 if kept < before {
-                    tracing::debug!(expired = before - kept, kept, "idle senders' credentials dropped");
+                    tracing::debug!(
+                        expired = before - kept,
+                        kept,
+                        "idle senders' credentials dropped"
+                    );
                 }
             }
         });

@@ -38,11 +38,11 @@ use tokio::time::Instant;
 
 pub use authorized_user::{AuthorizedUserSource, REFRESH_MARGIN};
 pub use cache::SenderCache;
-pub use secret_file::{SecretFileError, check as check_secret_file};
 pub use client_secrets::{ClientSecrets, ClientSecretsError, ClientType};
 pub use health::{CredentialHealth, UNUSABLE_AFTER};
 pub use keys::{KeyError, TOKEN_KEYS_ENV, TokenKeys, check_id as check_key_id};
 pub use sealed::{Sealed, SealedError};
+pub use secret_file::{SecretFileError, check as check_secret_file};
 pub use service_account::{MAX_TOKEN_LIFETIME, ServiceAccountSource};
 pub use store::{Rotation, StoreError, StoredToken, TokenInfo, TokenStore};
 pub(crate) use token_endpoint::classify_token_error;

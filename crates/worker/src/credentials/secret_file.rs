@@ -25,8 +25,8 @@ pub fn check(path: &Path, key: &str, allow_group: bool) -> Result<(), SecretFile
         key: key.to_owned(),
         message,
     };
-    let metadata =
-        std::fs::metadata(path).map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
     let mode = mode_of(&metadata);
     let others = mode & 0o007 != 0;
     let group = if allow_group {
@@ -82,14 +82,24 @@ mod tests {
         let group = file(0o640);
         let err = check(group.path(), "credentials.token_keys", false).unwrap_err();
         assert_eq!(err.key, "credentials.token_keys");
-        assert!(err.message.contains("open to its group (mode 0640)"), "{err}");
+        assert!(
+            err.message.contains("open to its group (mode 0640)"),
+            "{err}"
+        );
         assert!(
             err.message
                 .contains(&format!("run `chmod 600 {}`", group.path().display())),
             "{err}"
         );
-        assert!(err.message.contains("allow_group_readable_secrets"), "{err}");
-        assert_eq!(check(file(0o440).path(), "k", true), Ok(()), "a Secret mount");
+        assert!(
+            err.message.contains("allow_group_readable_secrets"),
+            "{err}"
+        );
+        assert_eq!(
+            check(file(0o440).path(), "k", true),
+            Ok(()),
+            "a Secret mount"
+        );
         assert!(check(file(0o460).path(), "k", true).is_err(), "group write");
         let world = check(file(0o444).path(), "k", true).unwrap_err();
         assert!(world.message.contains("open to everyone"), "{world}");

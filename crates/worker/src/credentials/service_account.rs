@@ -234,9 +234,14 @@ impl ServiceAccountSource {
             let text = answer.error_description.as_deref().unwrap_or(code);
             return Err(classify_mint_error(status, code, text));
         }
-        let token = answer.access_token.filter(|t| !t.is_empty()).ok_or_else(|| {
-            CredentialError::Unavailable(format!("HTTP {status}: no access token in the answer"))
-        })?;
+        let token = answer
+            .access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                CredentialError::Unavailable(format!(
+                    "HTTP {status}: no access token in the answer"
+                ))
+            })?;
         let lifetime = lifetime(answer.expires_in.as_ref());
         let expires_at = chrono::Duration::from_std(lifetime)
             .ok()
@@ -250,7 +255,11 @@ impl ServiceAccountSource {
 fn lifetime(expires_in: Option<&serde_json::Value>) -> Duration {
     let seconds = expires_in.and_then(|v| {
         v.as_u64()
-            .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f.min(u64::MAX as f64) as u64))
+            .or_else(|| {
+                v.as_f64()
+                    .filter(|f| *f >= 0.0)
+                    .map(|f| f.min(u64::MAX as f64) as u64)
+            })
             .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
     });
     seconds.map_or(Duration::from_secs(3600), |s| {

@@ -99,7 +99,9 @@ pub enum EnrollError {
     #[error("Google has not verified the address {0}; it cannot enroll")]
     Unverified(String),
     /// The account is not of `[credentials] hosted_domain`.
-    #[error("{email} is not an account of the Workspace domain {expected} (credentials.hosted_domain)")]
+    #[error(
+        "{email} is not an account of the Workspace domain {expected} (credentials.hosted_domain)"
+    )]
     WrongDomain {
         /// The account's address.
         email: String,

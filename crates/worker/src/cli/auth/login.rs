@@ -249,8 +249,13 @@ mod tests {
 
     #[test]
     fn the_browser_starts_without_mailroom_variables() {
-        let vars = ["MAILROOM_TOKEN_KEYS", "MAILROOM__REDIS__URL", "HOME", "DISPLAY"]
-            .map(std::ffi::OsString::from);
+        let vars = [
+            "MAILROOM_TOKEN_KEYS",
+            "MAILROOM__REDIS__URL",
+            "HOME",
+            "DISPLAY",
+        ]
+        .map(std::ffi::OsString::from);
         let command = browser_command("https://accounts.example/auth", vars.into_iter());
         let removed: Vec<_> = command
             .get_envs()
