@@ -324,7 +324,12 @@ pub async fn enqueue_jobs(queue: &Queue, n: usize) -> Vec<JobId> {
             )
         })
         .collect();
-    let mut ids = Vec::with_capacity(n);
+    enqueue_all(queue, &jobs).await
+}
+
+/// Enqueues `jobs` in batches of 1,000; returns their ids.
+pub async fn enqueue_all(queue: &Queue, jobs: &[EmailJob]) -> Vec<JobId> {
+    let mut ids = Vec::with_capacity(jobs.len());
     for chunk in jobs.chunks(1000) {
         ids.extend(
             queue

@@ -30,60 +30,54 @@ fn with(patch: Value) -> Vec<u8> {
     job.to_string().into_bytes()
 }
 
+/// A valid job with every field that ends up in a header.
+fn full() -> Value {
+    json!({
+        "version": "v1", "from": "noreply@example.com", "to": ["Ann <ann@example.org>"],
+        "subject": "Hello", "text": "Hello there", "headers": {"X-Campaign": "spring"},
+        "idempotency_key": "k-1", "thread": {"thread_id": "t-1", "in_reply_to": "<a@b.example>"},
+        "attachments": [{"filename": "a.txt", "content_type": "text/plain", "content": "aGk="}],
+    })
+}
+
 /// Inputs refused at enqueue (`mailroom send --json -`): the bytes, and what the error must
 /// say (the field, or for a document that is not a job at all, why).
 fn refused_at_enqueue() -> Vec<(&'static str, Vec<u8>, String)> {
-    let crlf = "x\r\nBcc: all@evil.example";
-    let mut rows: Vec<(&str, Vec<u8>, String)> = vec![
-        (
-            "CRLF in subject",
-            with(json!({"subject": crlf})),
-            "subject:".into(),
-        ),
-        (
-            "CRLF in a header value",
-            with(json!({"headers": {"X-Campaign": crlf}})),
-            "headers[X-Campaign]:".into(),
-        ),
-        (
-            "CRLF in a header name",
-            with(json!({"headers": {"X-A\r\nBcc": "x"}})),
-            "headers[X-A".into(),
-        ),
-        (
-            "CRLF in a display name",
-            with(json!({"to": ["Eve\r\nBcc: x@evil.example <eve@example.org>"]})),
-            "to[0]:".into(),
-        ),
-        (
-            "CRLF in an attachment file name",
-            with(json!({"attachments": [
-                {"filename": "a.txt\r\nX: y", "content_type": "text/plain", "content": "aGk="}
-            ]})),
-            "attachments[0].filename:".into(),
-        ),
-        (
-            "CRLF in an attachment content type",
-            with(json!({"attachments": [
-                {"filename": "a.txt", "content_type": "text/plain\r\nX: y", "content": "aGk="}
-            ]})),
-            "attachments[0].content_type:".into(),
-        ),
-        (
-            "CRLF in the idempotency key",
-            with(json!({"idempotency_key": crlf})),
-            "idempotency_key:".into(),
-        ),
-        (
-            "CRLF in the thread id",
-            with(json!({"thread": {"thread_id": crlf}})),
-            "thread.thread_id:".into(),
-        ),
-        (
-            "CRLF in In-Reply-To",
-            with(json!({"thread": {"in_reply_to": "<a@b>\r\nBcc: x@evil.example"}})),
-            "thread.in_reply_to:".into(),
-        ),
+    let mut rows: Vec<(&str, Vec<u8>, String)> = Vec::new();
+    // Header injection: CR/LF at each place that ends up in a header, by JSON pointer into a
+    // job that has every such field.
+    for (pointer, field) in [
+        ("/subject", "subject"),
+        ("/headers/X-Campaign", "headers[X-Campaign]"),
+        ("/to/0", "to[0]"),
+        ("/attachments/0/filename", "attachments[0].filename"),
+        ("/attachments/0/content_type", "attachments[0].content_type"),
+        ("/idempotency_key", "idempotency_key"),
+        ("/thread/thread_id", "thread.thread_id"),
+        ("/thread/in_reply_to", "thread.in_reply_to"),
+    ] {
+        let mut job = full();
+        let value = job.pointer_mut(pointer).expect("a field of the full job");
+        let text = value.as_str().expect("text").to_owned();
+        *value = Value::from(match text.split_once(' ') {
+            // A display name: the injection goes into the name.
+            Some((name, addr)) => format!("{name}\r\nBcc: x@evil.example {addr}"),
+            None => format!("{text}\r\nBcc: all@evil.example"),
+        });
+        rows.push((
+            "header injection",
+            job.to_string().into_bytes(),
+            format!("{field}:"),
+        ));
+    }
+    let mut renamed = full();
+    renamed["headers"] = json!({"X-A\r\nBcc": "x"});
+    rows.push((
+        "CRLF in a header name",
+        renamed.to_string().into_bytes(),
+        "headers[X-A".into(),
+    ));
+    rows.extend([
         (
             "1,000 recipients",
             with(json!({"to": (0..1000).map(|i| format!("u{i}@example.org")).collect::<Vec<_>>()})),
@@ -136,7 +130,7 @@ fn refused_at_enqueue() -> Vec<(&'static str, Vec<u8>, String)> {
             with(json!({"from": "ceo@other.example"})),
             "from: sender ceo@other.example is not on the allowlist".into(),
         ),
-    ];
+    ]);
     for name in [
         "Resent-From",
         "Resent-Message-ID",

@@ -10,7 +10,7 @@ use mailroom_jobs::EmailJob;
 use mailroom_testkit::google::{FakeGoogle, Quota};
 
 use crate::common::google::gmail_env;
-use crate::common::{all_sent, eventually, job};
+use crate::common::{all_sent, enqueue_all, eventually, job};
 use crate::proc_status_kb;
 
 const SENDERS: usize = 10_000;
@@ -33,17 +33,7 @@ async fn ten_thousand_senders_fit_in_64_mb_and_leave_memory_when_idle() {
         .iter()
         .map(|s| job(s, "ann@example.org", "hello"))
         .collect();
-    let mut ids = Vec::with_capacity(SENDERS);
-    for chunk in jobs.chunks(1000) {
-        ids.extend(
-            queue
-                .enqueue_many(chunk)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|e| e.id),
-        );
-    }
+    let ids = enqueue_all(&queue, &jobs).await;
     let worker = env.worker(
         "w",
         &[("RUST_LOG", "info,mailroom_worker::credentials=debug")],

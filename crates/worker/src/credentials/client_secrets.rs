@@ -99,6 +99,15 @@ struct Entry {
     redirect_uris: Vec<String>,
 }
 
+impl From<super::SecretFileError> for ClientSecretsError {
+    fn from(e: super::SecretFileError) -> Self {
+        Self::Invalid {
+            origin: e.key,
+            message: e.message,
+        }
+    }
+}
+
 impl ClientSecrets {
     /// The file named by `path`, else by `[credentials] client_secrets`.
     ///
@@ -112,15 +121,8 @@ impl ClientSecrets {
         let path = path
             .or(credentials.client_secrets.as_deref())
             .ok_or(ClientSecretsError::Missing)?;
-        super::secret_file::check(
-            path,
-            "credentials.client_secrets",
-            credentials.allow_group_readable_secrets,
-        )
-        .map_err(|e| ClientSecretsError::Read {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let allow_group = credentials.allow_group_readable_secrets;
+        super::secret_file::check(path, "credentials.client_secrets", allow_group)?;
         Self::load(path)
     }
 

@@ -28,15 +28,12 @@ impl TokenKeys {
     pub fn from_config(credentials: &CredentialsSection) -> Result<Self, KeyError> {
         let env = std::env::var(TOKEN_KEYS_ENV).ok();
         if let Some(path) = credentials.token_keys.as_deref() {
-            crate::credentials::check_secret_file(
-                path,
-                "credentials.token_keys",
-                credentials.allow_group_readable_secrets,
-            )
-            .map_err(|e| KeyError::Read {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
+            let allow_group = credentials.allow_group_readable_secrets;
+            crate::credentials::check_secret_file(path, "credentials.token_keys", allow_group)
+                .map_err(|e| KeyError::Read {
+                    path: e.key,
+                    message: e.message,
+                })?;
         }
         Self::load(credentials.token_keys.as_deref(), env.as_deref())
     }
