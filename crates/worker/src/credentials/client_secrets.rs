@@ -321,6 +321,10 @@ mod tests {
         let b = dir.path().join("b.json");
         std::fs::write(&a, INSTALLED).unwrap();
         std::fs::write(&b, WEB).unwrap();
+        for file in [&a, &b] {
+            std::fs::set_permissions(file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+        }
         let config = CredentialsSection {
             client_secrets: Some(b.clone()),
             ..CredentialsSection::default()

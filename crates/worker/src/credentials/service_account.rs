@@ -360,18 +360,46 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_private_key() {
+        let google = mailroom_testkit::google::FakeGoogle::start();
+        let account = google.service_account("mailer@project.iam.gserviceaccount.com");
+        let source =
+            ServiceAccountSource::from_json(&account.key_json, Duration::from_secs(5), hook())
+                .unwrap();
+        let shown = format!("{source:?}");
+        assert!(shown.contains("mailer@project"), "{shown}");
+        let key: serde_json::Value = serde_json::from_str(&account.key_json).unwrap();
+        let pem = key["private_key"].as_str().unwrap();
+        for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+            assert!(!shown.contains(line), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_key_that_cannot_sign_is_refused_by_name() {
         let json = serde_json::json!({
             "type": "service_account",
             "private_key": "-----BEGIN PRIVATE KEY-----\nSECRETSECRET\n-----END PRIVATE KEY-----\n",
             "client_email": "mailer@project.iam.gserviceaccount.com",
             "token_uri": "http://127.0.0.1:1/token",
         });
-        let source =
+        let err =
             ServiceAccountSource::from_json(&json.to_string(), Duration::from_secs(5), hook())
-                .unwrap();
-        let shown = format!("{source:?}");
-        assert!(shown.contains("mailer@project"), "{shown}");
-        assert!(!shown.contains("SECRETSECRET"), "{shown}");
+                .unwrap_err();
+        assert!(
+            matches!(&err, CredentialError::BadKey(m) if m.contains("cannot sign") && !m.contains("SECRETSECRET")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn expires_in_is_clamped_and_read_in_any_form() {
+        use serde_json::json;
+        assert_eq!(lifetime(None), Duration::from_secs(3600));
+        assert_eq!(lifetime(Some(&json!(3599))), Duration::from_secs(3599));
+        assert_eq!(lifetime(Some(&json!("120"))), Duration::from_secs(120));
+        assert_eq!(lifetime(Some(&json!(u64::MAX))), MAX_TOKEN_LIFETIME);
+        assert_eq!(lifetime(Some(&json!(1e300))), MAX_TOKEN_LIFETIME);
+        assert_eq!(lifetime(Some(&json!(-5))), Duration::from_secs(3600));
     }
 
     #[tokio::test]
