@@ -38,6 +38,7 @@ async fn slow_client(addr: String) -> Option<Duration> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_headers_flood_neither_blocks_livez_nor_holds_its_connections() {
+    let _alone = crate::HEAVY.lock().await;
     let env = Env::new("");
     let mut worker = env.worker("w", &[("MAILROOM__HTTP__HEADER_TIMEOUT", "3s")]);
     let addr = listen_addr(&mut worker);
@@ -66,9 +67,12 @@ async fn a_slow_headers_flood_neither_blocks_livez_nor_holds_its_connections() {
     }
     let kept = lived.iter().filter(|l| l.is_none()).count();
     assert_eq!(kept, 0, "{kept} slow connections were never dropped");
+    // Measured from the client's connect, which the kernel completes before the worker
+    // accepts: under load the accept itself may come late. Without the timeout a connection
+    // lives until its client gives up, 30 s.
     let longest = lived.iter().flatten().max().copied().unwrap_or_default();
     assert!(
-        longest < HEADER_TIMEOUT + Duration::from_secs(3),
+        longest < HEADER_TIMEOUT * 4,
         "a slow connection lived {longest:?} (header timeout {HEADER_TIMEOUT:?})"
     );
     let shortest = lived.iter().flatten().min().copied().unwrap_or_default();

@@ -12,6 +12,10 @@ mod senders;
 
 use std::time::Duration;
 
+/// Held by the tests that load the machine (thousands of connections or senders), so that one
+/// does not time the other.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 use common::eventually;
 use mailroom_jobs::JobId;
 use mailroom_queue::{JobState, Queue};

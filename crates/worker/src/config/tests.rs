@@ -348,3 +348,43 @@ fn the_http_listener_is_an_address_or_off() {
     let err = load_toml("", &[("MAILROOM__HTTP__REFRESH", "10ms")]).unwrap_err();
     assert_eq!(err.key(), Some("http.refresh"));
 }
+
+#[test]
+fn production_refuses_plain_http_google_endpoints_by_key() {
+    let vars = [
+        GMAIL,
+        &[
+            ("MAILROOM__JOBS__ALLOWED_SENDERS", "noreply@example.com"),
+            ("MAILROOM__GOOGLE__TOKEN_URL", "http://oauth.example/token"),
+        ],
+    ]
+    .concat();
+    let development = load_with_env(None, env(&vars));
+    assert!(development.is_ok(), "{development:?}");
+    let production = [vars.as_slice(), &[("MAILROOM__ENVIRONMENT", "production")]].concat();
+    let err = load_with_env(None, env(&production)).unwrap_err();
+    assert_eq!(err.key(), Some("google.token_url"), "{err}");
+    assert!(err.to_string().contains("https://"), "{err}");
+}
+
+#[test]
+fn centuries_are_refused_naming_the_key() {
+    for (var, key) in [
+        ("MAILROOM__RETRY__MAX_RETRY_AFTER", "retry.max_retry_after"),
+        (
+            "MAILROOM__CREDENTIALS__SENDER_IDLE",
+            "credentials.sender_idle",
+        ),
+        ("MAILROOM__WORKER__SHUTDOWN_GRACE", "worker.shutdown_grace"),
+    ] {
+        let err = load_with_env(None, env(&[(var, "200years")])).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{err}");
+    }
+    assert!(
+        load_with_env(
+            None,
+            env(&[("MAILROOM__QUEUE__DEAD_RETENTION", "3650days")])
+        )
+        .is_ok()
+    );
+}

@@ -121,8 +121,17 @@ impl ServiceAccountSource {
             c.allow_group_readable_secrets,
         )
         .map_err(|e| CredentialError::BadKey(e.to_string()))?;
-        Ok(Self::from_file(path, config.google.timeout, hook)?
-            .with_cache(c.max_cached_senders, c.sender_idle))
+        let source = Self::from_file(path, config.google.timeout, hook)?;
+        if config.environment == crate::config::Environment::Production
+            && !source.token_uri.starts_with("https://")
+        {
+            return Err(CredentialError::BadKey(format!(
+                "{}: the key file's token_uri {} is not https://, refused in production",
+                path.display(),
+                source.token_uri
+            )));
+        }
+        Ok(source.with_cache(c.max_cached_senders, c.sender_idle))
     }
 
     /// Parses a service account key (the JSON file Google Cloud gives you).
