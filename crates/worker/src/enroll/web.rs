@@ -24,6 +24,17 @@ use crate::credentials::{ClientSecrets, TokenKeys, TokenStore};
 /// The shortest admin token accepted, in characters.
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
 
+/// Refuses an admin token shorter than [`MIN_ADMIN_TOKEN_CHARS`] (after trimming).
+fn check_admin_token(token: &str) -> anyhow::Result<()> {
+    let chars = token.trim().chars().count();
+    anyhow::ensure!(
+        chars >= MIN_ADMIN_TOKEN_CHARS,
+        "the admin token has {chars} characters, fewer than {MIN_ADMIN_TOKEN_CHARS}: make one \
+         with `openssl rand -base64 33`"
+    );
+    Ok(())
+}
+
 /// The web flow's shared state: the enroller, the pending sign-ins, the admin token and the
 /// callback URL. Cheap to clone.
 #[derive(Clone)]
@@ -55,12 +66,7 @@ impl WebFlow {
         public_url: &str,
     ) -> anyhow::Result<Self> {
         let token = admin_token.expose_secret().trim();
-        anyhow::ensure!(
-            token.chars().count() >= MIN_ADMIN_TOKEN_CHARS,
-            "the admin token has {} characters, fewer than {MIN_ADMIN_TOKEN_CHARS}: make one with \
-             `openssl rand -base64 33`",
-            token.chars().count()
-        );
+        check_admin_token(token)?;
         let keys = enroller
             .store()
             .keys()
@@ -220,4 +226,22 @@ async fn callback(
         tracing::warn!(error = %e, "web enrollment failed");
     }
     finished_page(&result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_token_needs_32_characters() {
+        let short = check_admin_token(" s3cret-admin \n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            short.contains("has 12 characters, fewer than 32"),
+            "{short}"
+        );
+        assert!(check_admin_token(&"x".repeat(31)).is_err());
+        assert!(check_admin_token(&format!("{}\n", "x".repeat(32))).is_ok());
+    }
 }
