@@ -7,6 +7,7 @@
 //! stored token), false when the token endpoint is merely unavailable.
 //!
 //! - `service_account`: delegated tokens, a signed assertion per sender;
+//! - `jwt_grant`: that assertion, its exchange and what the answer means;
 //! - `cache`: what is kept per sender, bounded ([`SenderCache`]);
 //! - `secret_file`: secret files others may read are refused ([`check_secret_file`]);
 //! - `authorized_user`: tokens refreshed from stored refresh tokens, cached per sender;
@@ -20,6 +21,7 @@ mod authorized_user;
 mod cache;
 mod client_secrets;
 mod health;
+mod jwt_grant;
 mod keys;
 mod sealed;
 mod secret_file;
@@ -40,10 +42,11 @@ pub use authorized_user::{AuthorizedUserSource, REFRESH_MARGIN};
 pub use cache::SenderCache;
 pub use client_secrets::{ClientSecrets, ClientSecretsError, ClientType};
 pub use health::{CredentialHealth, UNUSABLE_AFTER};
+pub use jwt_grant::MAX_TOKEN_LIFETIME;
 pub use keys::{KeyError, TOKEN_KEYS_ENV, TokenKeys, check_id as check_key_id};
 pub use sealed::{Sealed, SealedError};
 pub use secret_file::{SecretFileError, check as check_secret_file};
-pub use service_account::{MAX_TOKEN_LIFETIME, ServiceAccountSource};
+pub use service_account::ServiceAccountSource;
 pub use store::{Rotation, StoreError, StoredToken, TokenInfo, TokenStore};
 pub(crate) use token_endpoint::classify_token_error;
 

@@ -1,6 +1,6 @@
 //! A Google Workspace service account with domain-wide delegation: for each sender a JWT
 //! assertion (`sub = sender`) signed with the account's key is exchanged for an access token
-//! at the key file's `token_uri`. The key is parsed once and one HTTP client (one root
+//! at the key file's `token_uri` (`jwt_grant`). The key is parsed once and one HTTP client (one root
 //! certificate store) serves every sender; what is kept per sender (its token, its refresh
 //! lock) lives in a [`SenderCache`]: at most `credentials.max_cached_senders`, each dropped
 //! after `credentials.sender_idle` unused, so memory stays bounded whatever senders appear.
@@ -12,18 +12,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::{Deserialize, Serialize};
+use jsonwebtoken::EncodingKey;
+use serde::Deserialize;
 
 use super::cache::SenderCache;
-use super::{
-    AccessToken, CredentialError, GMAIL_SEND_SCOPE, RecentFailure, RefreshHook, TokenSource,
-};
-use crate::google_http::error_chain;
-
-/// Longest lifetime believed of an access token, whatever `expires_in` says (Google's are
-/// an hour).
-pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+use super::jwt_grant::JwtGrant;
+use super::{AccessToken, CredentialError, RecentFailure, RefreshHook, TokenSource};
 
 /// The fields of a service account key file the worker uses.
 #[derive(Deserialize)]
@@ -66,26 +60,6 @@ impl fmt::Debug for ServiceAccountSource {
             .field("senders_cached", &self.senders.len())
             .finish_non_exhaustive()
     }
-}
-
-/// The claims of the JWT assertion.
-#[derive(Serialize)]
-struct Claims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    scope: &'a str,
-    aud: &'a str,
-    iat: i64,
-    exp: i64,
-}
-
-/// The token endpoint's answer, success or OAuth error.
-#[derive(Deserialize)]
-struct Answer {
-    access_token: Option<String>,
-    expires_in: Option<serde_json::Value>,
-    error: Option<String>,
-    error_description: Option<String>,
 }
 
 impl ServiceAccountSource {
@@ -203,77 +177,15 @@ impl ServiceAccountSource {
         self.senders.len()
     }
 
-    /// The signed assertion asking for a `gmail.send` token as `sender`.
-    fn assertion(&self, sender: &str) -> Result<String, CredentialError> {
-        let now = Utc::now().timestamp();
-        let claims = Claims {
-            iss: &self.client_email,
-            sub: sender,
-            scope: GMAIL_SEND_SCOPE,
-            aud: &self.token_uri,
-            iat: now,
-            exp: now + 3600,
-        };
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid.clone_from(&self.key_id);
-        jsonwebtoken::encode(&header, &claims, &self.signer)
-            .map_err(|e| CredentialError::BadKey(format!("cannot sign the assertion: {e}")))
-    }
-
     async fn mint(&self, sender: &str) -> Result<(AccessToken, Duration), CredentialError> {
-        let assertion = self.assertion(sender)?;
-        let response = self
-            .http
-            .post(&self.token_uri)
-            .form(&[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                ("assertion", assertion.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(|e| CredentialError::Unavailable(error_chain(&e)))?;
-        let status = response.status().as_u16();
-        let answer: Option<Answer> = response.json().await.ok();
-        let Some(answer) = answer else {
-            return Err(CredentialError::Unavailable(format!(
-                "HTTP {status}: the token endpoint's answer is not OAuth JSON"
-            )));
+        let grant = JwtGrant {
+            issuer: &self.client_email,
+            token_uri: &self.token_uri,
+            key_id: self.key_id.as_deref(),
+            signer: &self.signer,
         };
-        if let Some(code) = answer.error.as_deref() {
-            let text = answer.error_description.as_deref().unwrap_or(code);
-            return Err(classify_mint_error(status, code, text));
-        }
-        let token = answer
-            .access_token
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                CredentialError::Unavailable(format!(
-                    "HTTP {status}: no access token in the answer"
-                ))
-            })?;
-        let lifetime = lifetime(answer.expires_in.as_ref());
-        let expires_at = chrono::Duration::from_std(lifetime)
-            .ok()
-            .and_then(|d| Utc::now().checked_add_signed(d));
-        Ok((AccessToken::new(token, expires_at), lifetime))
+        grant.exchange(&self.http, sender).await
     }
-}
-
-/// An `expires_in` as a lifetime, clamped to [`MAX_TOKEN_LIFETIME`]: a number or a string of
-/// seconds, an hour when absent or unreadable.
-fn lifetime(expires_in: Option<&serde_json::Value>) -> Duration {
-    let seconds = expires_in.and_then(|v| {
-        v.as_u64()
-            .or_else(|| {
-                v.as_f64()
-                    .filter(|f| *f >= 0.0)
-                    .map(|f| f.min(u64::MAX as f64) as u64)
-            })
-            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-    });
-    seconds.map_or(Duration::from_secs(3600), |s| {
-        Duration::from_secs(s).min(MAX_TOKEN_LIFETIME)
-    })
 }
 
 /// True while `token` is good for a send: not within a quarter of its life (at most a
@@ -323,26 +235,6 @@ impl TokenSource for ServiceAccountSource {
         if let Some(entry) = self.senders.peek(&sender.to_ascii_lowercase()) {
             *entry.token.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
-    }
-}
-
-/// What a refused assertion (an OAuth error `code` with its `text`, at HTTP `status`) means
-/// for the sender.
-fn classify_mint_error(status: u16, code: &str, text: &str) -> CredentialError {
-    let text = text.to_owned();
-    match code {
-        "invalid_grant" if text.to_ascii_lowercase().contains("signature") => {
-            CredentialError::BadKey(text)
-        }
-        "invalid_grant" => CredentialError::Revoked(text),
-        "unauthorized_client" | "invalid_scope" | "access_denied" => {
-            CredentialError::DelegationDenied(text)
-        }
-        "invalid_client" | "invalid_request" => CredentialError::BadKey(text),
-        _ if status >= 500 || status == 429 => {
-            CredentialError::Unavailable(format!("HTTP {status}: {code}: {text}"))
-        }
-        _ => CredentialError::BadKey(format!("HTTP {status}: {code}: {text}")),
     }
 }
 
@@ -400,17 +292,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn expires_in_is_clamped_and_read_in_any_form() {
-        use serde_json::json;
-        assert_eq!(lifetime(None), Duration::from_secs(3600));
-        assert_eq!(lifetime(Some(&json!(3599))), Duration::from_secs(3599));
-        assert_eq!(lifetime(Some(&json!("120"))), Duration::from_secs(120));
-        assert_eq!(lifetime(Some(&json!(u64::MAX))), MAX_TOKEN_LIFETIME);
-        assert_eq!(lifetime(Some(&json!(1e300))), MAX_TOKEN_LIFETIME);
-        assert_eq!(lifetime(Some(&json!(-5))), Duration::from_secs(3600));
-    }
-
     #[tokio::test]
     async fn while_the_token_endpoint_fails_one_request_answers_a_senders_callers() {
         use mailroom_testkit::google::{FakeGoogle, Fault, FaultRule};
@@ -418,7 +299,7 @@ mod tests {
         crate::google_http::install_crypto();
         let google = FakeGoogle::start();
         let account = google.service_account("mailer@demo.iam.gserviceaccount.com");
-        google.grant_delegation(&account.client_id, &[GMAIL_SEND_SCOPE]);
+        google.grant_delegation(&account.client_id, &[super::super::GMAIL_SEND_SCOPE]);
         google.add_domain_user("a@example.com");
         google.add_domain_user("b@example.com");
         google.inject(FaultRule::token(Fault::unavailable()));
