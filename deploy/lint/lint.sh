@@ -79,6 +79,11 @@ run "hadolint" "deploy/docker/Dockerfile" "$HADOLINT" --no-color deploy/docker/D
   || fail "check_promql.py"
 ok "grafana + PromQL" "$(cat "$work/out")"
 
+# Hardening: start limit, socket binds and IP guidance of the unit, egress of the
+# NetworkPolicy, what .dockerignore keeps out, placeholder senders.
+"$PY" deploy/lint/check_hardening.py >"$work/out" 2>&1 || fail "check_hardening.py"
+ok "hardening" "$(cat "$work/out")"
+
 # What ties the files together.
 run "consistency" "alerts.yml = PrometheusRule, runbook anchors, TOML keys, stop timeouts" \
   "$PY" deploy/lint/check_consistency.py

@@ -15,15 +15,15 @@ use crate::common::write_file;
 use crate::{World, http, location, query, raw_redis};
 
 /// A running `mailroom auth login --no-browser`, its printed URL and its stderr so far.
-struct Login {
+pub(crate) struct Login {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     stderr: Arc<Mutex<String>>,
     reader: Option<JoinHandle<()>>,
 }
 
 impl Login {
-    fn start(world: &World, extra: &[&str]) -> Self {
+    pub(crate) fn start(world: &World, extra: &[&str]) -> Self {
         let mut args = vec!["auth", "login", "--no-browser"];
         args.extend_from_slice(extra);
         let mut child = world
@@ -74,7 +74,7 @@ impl Login {
     }
 
     /// Waits for the exit; returns (status, stdout, stderr).
-    fn finish(mut self) -> (Option<i32>, String, String) {
+    pub(crate) fn finish(mut self) -> (Option<i32>, String, String) {
         let mut stdout = String::new();
         std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
         let status = self.child.wait().unwrap();
@@ -94,7 +94,7 @@ impl Drop for Login {
 }
 
 /// Plays the browser: consent screen, then the redirect to the loopback listener.
-async fn follow(url: &str) -> (u16, String) {
+pub(crate) async fn follow(url: &str) -> (u16, String) {
     let http = http();
     let consent = http.get(url).send().await.unwrap();
     let back = location(&consent);
@@ -150,7 +150,6 @@ async fn login_stores_an_encrypted_token_end_to_end() {
         [
             "https://www.googleapis.com/auth/gmail.send",
             "https://www.googleapis.com/auth/userinfo.email",
-            "https://www.googleapis.com/auth/userinfo.profile",
             "openid",
         ]
     );

@@ -1,8 +1,10 @@
 //! Stored refresh tokens (`[credentials] kind = "authorized_user"`) against the fake Google,
 //! through the real `mailroom auth` commands: `auth login` end to end (`login`), and key
-//! rotation, revocation, `auth list` and `auth check` (`tokens`). The web flow and the token
+//! rotation, revocation, `auth list` and `auth check` (`tokens`), and what an enrollment
+//! refuses or cleans up (`checks`). The web flow and the token
 //! source, which run in the test process, are tested in `crates/worker/tests/auth.rs`.
 
+mod checks;
 #[path = "../common/mod.rs"]
 mod common;
 mod login;
@@ -46,12 +48,13 @@ impl World {
         let allowed: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
         let extra = format!(
             "\n[google]\ntoken_url = \"{}\"\nauth_url = \"{}\"\nuserinfo_url = \"{}\"\n\
-             revoke_url = \"{}\"\ntimeout = \"10s\"\n\n\
+             tokeninfo_url = \"{}\"\nrevoke_url = \"{}\"\ntimeout = \"10s\"\n\n\
              [credentials]\nkind = \"authorized_user\"\nclient_secrets = \"{}\"\n\
              token_keys = \"{}\"\n\n[jobs]\nallowed_senders = [{}]\n",
             google.token_url(),
             google.auth_url(),
             google.userinfo_url(),
+            google.tokeninfo_url(),
             google.revoke_url(),
             client_file.display(),
             keys_file.display(),
@@ -73,6 +76,7 @@ impl World {
             token_url: self.google.token_url(),
             auth_url: self.google.auth_url(),
             userinfo_url: self.google.userinfo_url(),
+            tokeninfo_url: self.google.tokeninfo_url(),
             revoke_url: self.google.revoke_url(),
             timeout: Duration::from_secs(10),
             ..GoogleSection::default()

@@ -21,21 +21,29 @@ pub fn gmail_env(google: &FakeGoogle, extra: &str) -> Env {
 }
 
 /// A world like [`gmail_env`]'s on a Redis of the caller's choosing (a server with
-/// persistence, a cluster).
+/// persistence, a cluster). Unless `extra` has a `[jobs]` table, the senders allowed are
+/// `*@example.com` (the gmail transport refuses an empty list).
 pub fn gmail_env_on(redis: Backing, google: &FakeGoogle, extra: &str) -> Env {
     let account = google.service_account("mailer@demo-project.iam.gserviceaccount.com");
     google.grant_delegation(&account.client_id, &[GMAIL_SEND_SCOPE]);
     google.add_domain_user(SENDER);
     google.add_domain_user(OTHER);
+    let jobs = if extra.contains("[jobs]") {
+        ""
+    } else {
+        "[jobs]\nallowed_senders = [\"*@example.com\"]\n\n"
+    };
     let toml = format!(
         "[transport]\nkind = \"gmail\"\n\n\
          [google]\napi_base = \"{base}\"\ntoken_url = \"{token}\"\nauth_url = \"{auth}\"\n\
-         userinfo_url = \"{userinfo}\"\nrevoke_url = \"{revoke}\"\ntimeout = \"3s\"\n\n\
-         [retry]\nbase = \"200ms\"\ncap = \"1s\"\n\n{extra}",
+         userinfo_url = \"{userinfo}\"\ntokeninfo_url = \"{tokeninfo}\"\nrevoke_url = \"{revoke}\"\n\
+         timeout = \"3s\"\n\n\
+         [retry]\nbase = \"200ms\"\ncap = \"1s\"\n\n{jobs}{extra}",
         base = google.base_url(),
         token = google.token_url(),
         auth = google.auth_url(),
         userinfo = google.userinfo_url(),
+        tokeninfo = google.tokeninfo_url(),
         revoke = google.revoke_url(),
     );
     let mut env = Env::on(redis, &toml);

@@ -324,7 +324,12 @@ pub async fn enqueue_jobs(queue: &Queue, n: usize) -> Vec<JobId> {
             )
         })
         .collect();
-    let mut ids = Vec::with_capacity(n);
+    enqueue_all(queue, &jobs).await
+}
+
+/// Enqueues `jobs` in batches of 1,000; returns their ids.
+pub async fn enqueue_all(queue: &Queue, jobs: &[EmailJob]) -> Vec<JobId> {
+    let mut ids = Vec::with_capacity(jobs.len());
     for chunk in jobs.chunks(1000) {
         ids.extend(
             queue
@@ -342,6 +347,9 @@ pub async fn enqueue_jobs(queue: &Queue, n: usize) -> Vec<JobId> {
 pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     fs::write(&path, bytes).expect("write file");
+    // Secret files others may read are refused.
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod 600");
     path
 }
 

@@ -132,7 +132,10 @@ async fn a_plain_gmail_account_with_a_stored_refresh_token_delivers() {
     google.set_token_lifetime(Duration::from_secs(2));
     let client = google.oauth_client(ClientKind::Installed);
     let refresh = google.authorized_user(&client, "alice@gmail.example");
-    let env = gmail_env(&google, "");
+    let env = gmail_env(
+        &google,
+        "[jobs]\nallowed_senders = [\"alice@gmail.example\"]\n",
+    );
     let secrets = common::write_file(env.dir.path(), "client_secret.json", client.json.as_bytes());
     let key_line = TokenKeys::generate_line("k1");
     let keys = TokenKeys::parse(&key_line, "test", false).expect("a key");

@@ -14,7 +14,7 @@ use crate::common::{Env, eventually, job, states};
 /// Allows only example.com senders (so a job from evil.example dies as invalid), and backs
 /// off so far that a failed send stays retrying for the whole test.
 const CONFIG: &str = "[jobs]\nallowed_senders = [\"*@example.com\", \"ops@example.com\"]\n\n\
-    [retry]\nbase = \"3650days\"\ncap = \"3650days\"\ngive_up_after = \"36500days\"\n\n\
+    [retry]\nbase = \"3650days\"\ncap = \"3650days\"\ngive_up_after = \"3650days\"\n\n\
     [http]\nrefresh = \"200ms\"\n";
 
 /// A valid job that expires at `expires_at`.

@@ -4,9 +4,11 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::clip::{clip_quoted, cut, quote};
+
 /// A string is not a valid [`JobId`](crate::JobId).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid job id {input:?}: {reason}")]
+#[error("invalid job id {}: {reason}", quote(input))]
 pub struct JobIdError {
     input: String,
     reason: String,
@@ -29,9 +31,10 @@ impl JobIdError {
 
 /// A string is not a valid [`Address`](crate::Address).
 ///
-/// Displays as `invalid address "bob@": <reason>`.
+/// Displays as `invalid address "bob@": <reason>`, quoting at most
+/// [`MAX_QUOTED_CHARS`](crate::MAX_QUOTED_CHARS) characters of the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid address {input:?}: {reason}")]
+#[error("invalid address {}: {reason}", quote(input))]
 pub struct AddressError {
     input: String,
     reason: String,
@@ -61,7 +64,7 @@ impl AddressError {
 /// A pattern given to [`SenderAllowlist::new`](crate::SenderAllowlist::new)
 /// is neither an address nor `*@domain`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid sender pattern {pattern:?}: {reason}")]
+#[error("invalid sender pattern {}: {reason}", quote(pattern))]
 pub struct AllowlistError {
     pattern: String,
     reason: String,
@@ -86,9 +89,11 @@ impl AllowlistError {
 ///
 /// `field` names the offending part of the job in the same path syntax as
 /// decoding errors (`to`, `headers[X-Foo]`, `attachments[0].filename`, or
-/// `message` for the rendered size). Displays as `field: message`.
+/// `message` for the rendered size). Displays as `field: message`, with at most
+/// [`MAX_QUOTED_CHARS`](crate::MAX_QUOTED_CHARS) characters of the field's path and of
+/// anything the message quotes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
+#[error("{}: {}", cut(field), clip_quoted(message))]
 pub struct ValidationError {
     /// Path of the offending field, e.g. `headers[X-Foo]`.
     pub field: String,
@@ -111,7 +116,9 @@ impl ValidationError {
 /// Displays as `path: message`, where `path` is the JSON path of the
 /// failing value (e.g. `to[1]: invalid address "bob@": ...`); errors about
 /// the document as a whole (syntax errors, unknown fields of the job) have
-/// no path prefix.
+/// no path prefix. The path and anything the message quotes are cut to
+/// [`MAX_QUOTED_CHARS`](crate::MAX_QUOTED_CHARS) characters each, since the message can
+/// quote the caller's input and reaches logs and the job's `last_error`.
 #[derive(Debug)]
 pub struct DecodeError {
     path: String,
@@ -145,19 +152,17 @@ impl DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = clip_quoted(&self.source.to_string());
         if self.path.is_empty() || self.path == "." {
-            write!(f, "{}", self.source)
+            write!(f, "{message}")
         } else {
-            write!(f, "{}: {}", self.path, self.source)
+            write!(f, "{}: {message}", cut(&self.path))
         }
     }
 }
 
-impl std::error::Error for DecodeError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
-}
+/// No source: the parser's own message would quote the input whole.
+impl std::error::Error for DecodeError {}
 
 /// A job could not be rendered into a MIME message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

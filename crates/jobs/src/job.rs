@@ -83,7 +83,10 @@ pub struct EmailJobV1 {
     /// must be valid field names that differ from each other ignoring case
     /// and must not be a header the job sets itself (`From`, `To`, `Cc`,
     /// `Bcc`, `Reply-To`, `Subject`, `Date`, `Message-ID`, `MIME-Version`,
-    /// `Content-*`, `Sender`, `Return-Path`, `In-Reply-To`, `References`).
+    /// `Content-*`, `Sender`, `Return-Path`, `In-Reply-To`, `References`) or
+    /// one only a mail system writes (`Resent-*`, `ARC-*`, `DKIM-Signature`,
+    /// `Received`, `Received-SPF`, `Authentication-Results`,
+    /// `Disposition-Notification-To`, `Return-Receipt-To`, `Errors-To`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Do not send before this instant (RFC 3339).
@@ -94,6 +97,7 @@ pub struct EmailJobV1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
     /// Free-form key/value data for the caller's bookkeeping; not rendered.
+    /// With `tags`, at most 64 KiB of text in all.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
     /// Labels for metrics and logs; not rendered.

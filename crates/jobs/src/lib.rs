@@ -22,7 +22,8 @@
 //! - `render.rs`: [`EmailJob::render`] builds the MIME message with
 //!   lettre; [`message_id_for`] gives its `Message-ID`.
 //! - `schema.rs`: [`json_schema`], the JSON Schema of the wire format.
-//! - `error.rs`: every error type.
+//! - `error.rs`: every error type; `clip.rs`: caller text they quote, cut to
+//!   [`MAX_QUOTED_CHARS`].
 //!
 //! # Wire format
 //!
@@ -61,6 +62,7 @@
 mod address;
 mod attachment;
 mod builder;
+mod clip;
 mod error;
 mod id;
 mod job;
@@ -75,6 +77,7 @@ mod validate;
 pub use address::Address;
 pub use attachment::Attachment;
 pub use builder::EmailJobBuilder;
+pub use clip::MAX_QUOTED_CHARS;
 pub use error::{
     AddressError, AllowlistError, DecodeError, JobIdError, RenderError, ValidationError,
 };
@@ -84,6 +87,6 @@ pub use json::SUPPORTED_VERSIONS;
 pub use policy::{DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_RECIPIENTS, Policy, SenderAllowlist};
 pub use render::{Rendered, message_id_for};
 pub use schema::{SCHEMA_FILE, json_schema};
-pub use text::{MAX_HEADER_NAME_LEN, RESERVED_HEADERS};
+pub use text::{MAX_HEADER_NAME_LEN, RESERVED_HEADERS, RESERVED_PREFIXES};
 pub use thread::ThreadHint;
-pub use validate::MAX_IDEMPOTENCY_KEY_CHARS;
+pub use validate::{MAX_CALLER_DATA_BYTES, MAX_IDEMPOTENCY_KEY_CHARS};

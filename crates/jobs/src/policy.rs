@@ -36,7 +36,9 @@ pub struct Policy {
     /// Largest rendered message, in bytes.
     /// Default: 36 700 160 = 35 MiB ([`DEFAULT_MAX_MESSAGE_BYTES`]).
     pub max_message_bytes: usize,
-    /// Senders allowed in `from`. Default: `None`, meaning any sender.
+    /// Senders allowed in `from`. Default: `None`, no allowlist: any sender
+    /// (what a producer checks before the worker's own allowlist; a worker
+    /// that sends as the job's sender always has one, see the README).
     pub allowed_senders: Option<SenderAllowlist>,
 }
 
@@ -52,9 +54,10 @@ impl Default for Policy {
 
 /// The senders a job may use as `from`.
 ///
-/// Each pattern is either an exact addr-spec (`noreply@example.com`) or a
-/// whole domain (`*@example.com`; subdomains are not included). Matching
-/// ignores case and the display name. An empty list allows nobody.
+/// Each pattern is an exact addr-spec (`noreply@example.com`), a whole
+/// domain (`*@example.com`; subdomains are not included), or `*`, any sender
+/// at all, which must be asked for explicitly. Matching ignores case and the
+/// display name. An empty list allows nobody.
 ///
 /// ```
 /// use mailroom_jobs::{Address, SenderAllowlist};
@@ -64,6 +67,7 @@ impl Default for Policy {
 /// assert!(list.allows(&Address::parse("ALERTS@example.org").unwrap()));
 /// assert!(!list.allows(&Address::parse("other@example.org").unwrap()));
 /// assert!(!list.allows(&Address::parse("x@mail.example.com").unwrap()));
+/// assert!(SenderAllowlist::new(["*"]).unwrap().allows_any());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<String>", into = "Vec<String>")]
@@ -71,6 +75,7 @@ pub struct SenderAllowlist {
     patterns: Vec<String>,
     addresses: BTreeSet<String>,
     domains: BTreeSet<String>,
+    any: bool,
 }
 
 impl SenderAllowlist {
@@ -87,17 +92,20 @@ impl SenderAllowlist {
             patterns: Vec::new(),
             addresses: BTreeSet::new(),
             domains: BTreeSet::new(),
+            any: false,
         };
         for pattern in patterns {
             let pattern = pattern.as_ref().trim();
-            if let Some(domain) = pattern.strip_prefix("*@") {
+            if pattern == "*" {
+                list.any = true;
+            } else if let Some(domain) = pattern.strip_prefix("*@") {
                 lettre::Address::new("x", domain)
                     .map_err(|e| AllowlistError::new(pattern, format!("bad domain: {e}")))?;
                 list.domains.insert(domain.to_lowercase());
             } else if pattern.contains('*') {
                 return Err(AllowlistError::new(
                     pattern,
-                    "the only wildcard form is *@domain",
+                    "the only wildcard forms are *@domain and * alone (any sender)",
                 ));
             } else {
                 let address: lettre::Address = pattern.parse().map_err(|e| {
@@ -113,8 +121,21 @@ impl SenderAllowlist {
     /// Whether `sender` matches one of the patterns.
     #[must_use]
     pub fn allows(&self, sender: &Address) -> bool {
-        self.addresses.contains(&sender.email().to_lowercase())
+        self.any
+            || self.addresses.contains(&sender.email().to_lowercase())
             || self.domains.contains(&sender.domain().to_lowercase())
+    }
+
+    /// Whether the list holds `*`: any sender at all.
+    #[must_use]
+    pub fn allows_any(&self) -> bool {
+        self.any
+    }
+
+    /// Whether the list allows nobody (it has no pattern).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
     }
 
     /// The patterns as given (trimmed).
@@ -158,7 +179,7 @@ mod tests {
     fn refuses_bad_patterns() {
         for bad in [
             "",
-            "*",
+            "**",
             "*@",
             "*.example.com",
             "foo@*",
@@ -176,6 +197,16 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_star_allows_any_sender() {
+        let list = SenderAllowlist::new(["*"]).unwrap();
+        assert!(list.allows_any());
+        assert!(list.allows(&Address::parse("anyone@anywhere.example").unwrap()));
+        assert_eq!(list.patterns(), ["*"]);
+        let narrow = SenderAllowlist::new(["*@example.com"]).unwrap();
+        assert!(!narrow.allows_any());
+    }
+
+    #[test]
     fn policy_deserializes_with_defaults() {
         let policy: Policy =
             serde_json::from_str(r#"{"allowed_senders":["*@example.com"]}"#).unwrap();
@@ -185,6 +216,6 @@ mod tests {
             policy.allowed_senders.unwrap().patterns(),
             ["*@example.com"]
         );
-        assert!(serde_json::from_str::<Policy>(r#"{"allowed_senders":["*"]}"#).is_err());
+        assert!(serde_json::from_str::<Policy>(r#"{"allowed_senders":["*.com"]}"#).is_err());
     }
 }

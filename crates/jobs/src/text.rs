@@ -5,8 +5,10 @@ use lettre::message::header::ContentType;
 /// Longest accepted extra header name (lettre refuses longer ones).
 pub const MAX_HEADER_NAME_LEN: usize = 76;
 
-/// Headers the job sets itself, which `headers` therefore cannot set
-/// (compared ignoring case; every `Content-*` header is reserved too).
+/// Headers `headers` cannot set (compared ignoring case): those the job sets
+/// itself, and those only a mail system may write, which a receiver would
+/// trust (trace, authentication and bounce-routing fields). Every header
+/// starting with one of [`RESERVED_PREFIXES`] is reserved too.
 pub const RESERVED_HEADERS: &[&str] = &[
     "From",
     "To",
@@ -21,7 +23,18 @@ pub const RESERVED_HEADERS: &[&str] = &[
     "Return-Path",
     "In-Reply-To",
     "References",
+    "DKIM-Signature",
+    "Received",
+    "Received-SPF",
+    "Authentication-Results",
+    "Disposition-Notification-To",
+    "Return-Receipt-To",
+    "Errors-To",
 ];
+
+/// Prefixes of reserved header names: `Content-*` (the job's MIME structure),
+/// `Resent-*` (a resent message's trace) and `ARC-*` (authentication chains).
+pub const RESERVED_PREFIXES: &[&str] = &["Content-", "Resent-", "ARC-"];
 
 /// Most octets in a line of a message, CRLF excluded (RFC 5322 §2.1.1).
 pub(crate) const MAX_LINE_OCTETS: usize = 998;
@@ -80,11 +93,16 @@ pub(crate) fn header_name_problem(name: &str) -> Option<String> {
     let reserved = RESERVED_HEADERS
         .iter()
         .any(|r| r.eq_ignore_ascii_case(name))
-        || name
-            .get(..8)
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("Content-"));
-    reserved
-        .then(|| format!("{name} is set from the job's own fields and cannot be an extra header"))
+        || RESERVED_PREFIXES.iter().any(|prefix| {
+            name.get(..prefix.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+        });
+    reserved.then(|| {
+        format!(
+            "{name} is reserved (set from the job's own fields, or only by a mail system) and \
+             cannot be an extra header"
+        )
+    })
 }
 
 /// Why `content_type` cannot be an attachment's content type, if it cannot.

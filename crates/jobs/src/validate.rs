@@ -11,6 +11,10 @@ use crate::{Address, EmailJob, EmailJobV1, Policy, ValidationError};
 /// Longest accepted idempotency key, in characters.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 
+/// Most bytes of caller data a job may carry: the keys and values of `metadata` and the
+/// `tags`, together. They are stored with the job and echoed in its status, never sent.
+pub const MAX_CALLER_DATA_BYTES: usize = 64 * 1024;
+
 type Check = Result<(), ValidationError>;
 
 impl EmailJob {
@@ -30,7 +34,9 @@ impl EmailJobV1 {
     ///
     /// - at least one recipient in `to`, `cc` or `bcc` (`to`), and at most
     ///   `policy.max_recipients` in total (`to`);
-    /// - `from` is allowed by `policy.allowed_senders`, if set (`from`);
+    /// - `from` is allowed by `policy.allowed_senders`, if set, and its
+    ///   address has none of `{ } : " \` or white space, since it names the
+    ///   sender's keys in Redis and its Google account (`from`);
     /// - no CR, LF or NUL in the subject, display names, header values,
     ///   attachment file names and content types, the idempotency key or
     ///   the thread hint (header injection);
@@ -47,6 +53,8 @@ impl EmailJobV1 {
     ///   `content_id`, if any, is printable ASCII without spaces or `<>`;
     /// - thread message ids look like `<id@host>` (`thread.in_reply_to`,
     ///   `thread.references[i]`);
+    /// - `metadata` and `tags` hold at most [`MAX_CALLER_DATA_BYTES`] in all
+    ///   (`metadata`);
     /// - the rendered message fits in `policy.max_message_bytes` (`message`).
     ///
     /// # Errors
@@ -59,6 +67,7 @@ impl EmailJobV1 {
         self.check_headers()?;
         self.check_body()?;
         self.check_thread()?;
+        self.check_caller_data()?;
         match (self.send_at, self.expires_at) {
             (Some(send_at), Some(expires_at)) if expires_at < send_at => {
                 return Err(ValidationError::new(
@@ -95,6 +104,17 @@ impl EmailJobV1 {
                 format!("sender {} is not on the allowlist", self.from.email()),
             ));
         }
+        if let Some(c) = self
+            .from
+            .email()
+            .chars()
+            .find(|c| matches!(c, '{' | '}' | ':' | '"' | '\\') || c.is_whitespace())
+        {
+            return Err(ValidationError::new(
+                "from",
+                format!("a sender address cannot contain {c:?}"),
+            ));
+        }
         display_name("from", &self.from)?;
         for (list, addresses) in [
             ("to", &self.to),
@@ -105,6 +125,22 @@ impl EmailJobV1 {
             for (i, address) in addresses.iter().enumerate() {
                 display_name(&format!("{list}[{i}]"), address)?;
             }
+        }
+        Ok(())
+    }
+
+    fn check_caller_data(&self) -> Check {
+        let metadata: usize = self.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let tags: usize = self.tags.iter().map(String::len).sum();
+        let total = metadata + tags;
+        if total > MAX_CALLER_DATA_BYTES {
+            return Err(ValidationError::new(
+                "metadata",
+                format!(
+                    "metadata and tags hold {total} bytes, more than the limit of \
+                     {MAX_CALLER_DATA_BYTES}"
+                ),
+            ));
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use mailroom_queue::{Lease, RetryPolicy};
 use crate::config::TransportKind;
 use crate::gate::{Gate, Pass};
 use crate::metrics::{Metrics, Outcome, QuotaWindow};
-use crate::outcome::{Failure, decide};
+use crate::outcome::{Failure, Quarantine, decide, quarantined};
 use crate::transport::{Outgoing, SendError, Transport};
 
 /// What every job's handling shares: the transport, the policies and the sender gate.
@@ -23,6 +23,7 @@ pub struct Handler {
     retry: RetryPolicy,
     gate: Option<Gate>,
     metrics: Metrics,
+    quarantine_give_up: std::time::Duration,
 }
 
 impl Handler {
@@ -41,6 +42,26 @@ impl Handler {
             retry,
             gate: None,
             metrics,
+            quarantine_give_up: std::time::Duration::from_secs(7 * 86_400),
+        }
+    }
+
+    /// Dead-letters a job whose sender is still quarantined once it is older than `give_up`
+    /// (`credentials.quarantine_give_up`; default 7 days).
+    #[must_use]
+    pub fn with_quarantine_give_up(mut self, give_up: std::time::Duration) -> Self {
+        self.quarantine_give_up = give_up;
+        self
+    }
+
+    /// How the jobs of a quarantined sender wait.
+    fn quarantine(&self) -> Quarantine {
+        Quarantine {
+            recheck: self
+                .gate
+                .as_ref()
+                .map_or(self.retry.base, |g| g.limits().quarantine_recheck),
+            give_up: self.quarantine_give_up,
         }
     }
 
@@ -135,10 +156,28 @@ impl Handler {
                 Logged::Dead { reason }
             }
             Ok(outgoing) => match self.admit(&outgoing).await? {
-                Pass::Wait { at, why, .. } => {
-                    lease.retry_at(at, &why, false).await?;
-                    Logged::Held { at, why }
-                }
+                Pass::Wait {
+                    at,
+                    why,
+                    quarantined: held,
+                } => match held.then(|| {
+                    quarantined(
+                        &why,
+                        lease.enqueued_at(),
+                        Utc::now(),
+                        at,
+                        &self.quarantine(),
+                    )
+                }) {
+                    Some(Failure::Dead(reason)) => {
+                        lease.dead(&reason).await?;
+                        Logged::Dead { reason }
+                    }
+                    _ => {
+                        lease.retry_at(at, &why, false).await?;
+                        Logged::Held { at, why }
+                    }
+                },
                 Pass::Go => match self.send(&outgoing).await {
                     Ok(delivered) => {
                         lease
@@ -198,17 +237,13 @@ impl Handler {
         if self.transport.kind() == TransportKind::Gmail {
             self.metrics.gmail_error(error.reason);
         }
-        let recheck = self
-            .gate
-            .as_ref()
-            .map_or(self.retry.base, |g| g.limits().quarantine_recheck);
         let failure = decide(
             error,
             lease.attempts(),
             lease.enqueued_at(),
             Utc::now(),
             &self.retry,
-            recheck,
+            &self.quarantine(),
             &mut rand::rng(),
         );
         match failure {

@@ -2,7 +2,8 @@
 //! `GET /livez` (is the worker loop alive?) and `GET /readyz` (can it work: Redis answers and
 //! every registered [`ReadyCheck`] passes; see [`crate::health`]). [`router`] builds the
 //! routes, so more (e.g. the web enrollment flow) can be merged in; [`Extras`] carries them
-//! into [`crate::run_with`]. [`bind`] opens the listener, [`Server`] serves it.
+//! into [`crate::run_with`]. [`bind`] opens a listener, [`Server`] serves it within the
+//! bounds of [`crate::serve`].
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::HttpSection;
 use crate::health::{Health, ReadyCheck};
 use crate::metrics::Metrics;
+use crate::serve::{Limits, serve};
 
 /// What the routes of [`router`] read.
 #[derive(Debug, Clone)]
@@ -79,13 +81,16 @@ async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
 }
 
 /// What an embedding adds to the listener: routes merged into [`router`]'s, and readiness
-/// checks on top of "Redis answers".
+/// checks on top of "Redis answers"; and what the worker serves on the onboarding listener
+/// (`credentials.onboarding_listen`).
 #[derive(Default)]
 pub struct Extras {
     /// Extra routes (merged; their paths must not clash with the built-in ones).
     pub routes: Router,
     /// Extra readiness conditions.
     pub checks: Vec<Arc<dyn ReadyCheck>>,
+    /// Routes of the onboarding listener (the web enrollment flow), when there is one.
+    pub onboarding: Option<Router>,
 }
 
 impl std::fmt::Debug for Extras {
@@ -104,16 +109,27 @@ impl std::fmt::Debug for Extras {
 /// # Errors
 /// The address is taken or not available; the message names `http.listen`.
 pub async fn bind(config: &HttpSection) -> anyhow::Result<Option<TcpListener>> {
-    let Some(addr) = config.listen else {
+    bind_key("http.listen", config.listen).await
+}
+
+/// Binds `addr`, the value of the config key `key`; `None` when it is `off`.
+///
+/// # Errors
+/// The address is taken or not available; the message names `key`.
+pub async fn bind_key(key: &str, addr: Option<SocketAddr>) -> anyhow::Result<Option<TcpListener>> {
+    let Some(addr) = addr else {
         return Ok(None);
     };
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-            " (another process, perhaps another mailroom, holds it; set http.listen to another address or \"off\")"
+            format!(
+                " (another process, perhaps another mailroom, holds it; set {key} to another \
+                 address or \"off\")"
+            )
         } else {
-            ""
+            String::new()
         };
-        anyhow::anyhow!("http.listen: cannot listen on {addr}: {e}{hint}")
+        anyhow::anyhow!("{key}: cannot listen on {addr}: {e}{hint}")
     })?;
     Ok(Some(listener))
 }
@@ -127,25 +143,23 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves `router` on `listener` from a task of its own.
+    /// Serves `router` on `listener` within `limits` from a task of its own; `what` names it
+    /// in the log.
     ///
     /// # Errors
     /// The listener's address cannot be read.
-    pub fn start(listener: TcpListener, router: Router) -> anyhow::Result<Self> {
+    pub fn start(
+        listener: TcpListener,
+        router: Router,
+        limits: Limits,
+        what: &str,
+    ) -> anyhow::Result<Self> {
         let addr = listener
             .local_addr()
             .context("reading the http listener's address")?;
         let stop = CancellationToken::new();
-        let until = stop.clone().cancelled_owned();
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(until)
-                .await
-            {
-                tracing::error!(error = %e, "the http listener failed");
-            }
-        });
-        tracing::info!(addr = %addr, "http listener serving /metrics, /livez, /readyz");
+        let task = tokio::spawn(serve(listener, router, limits, stop.clone()));
+        tracing::info!(addr = %addr, "http listener serving {what}");
         Ok(Self { addr, stop, task })
     }
 
@@ -163,7 +177,7 @@ impl Server {
     /// Stops accepting, lets requests under way finish for up to a second, then ends.
     pub async fn stop(mut self) {
         self.stop.cancel();
-        if tokio::time::timeout(Duration::from_secs(1), &mut self.task)
+        if tokio::time::timeout(Duration::from_secs(2), &mut self.task)
             .await
             .is_err()
         {

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod notify;
 mod ops;
 pub mod outcome;
+pub mod serve;
 pub mod signal;
 pub mod telemetry;
 pub mod transport;
@@ -57,13 +58,26 @@ pub async fn run_with(
     mut extras: http::Extras,
 ) -> anyhow::Result<()> {
     let listener = http::bind(&config.http).await?;
+    let onboarding = http::bind_key(
+        "credentials.onboarding_listen",
+        config.credentials.onboarding_listen,
+    )
+    .await?;
     let queue = Queue::connect(config.redis.url.expose(), config.queue_config())
         .await
         .with_context(|| format!("redis unavailable at {}", config.redis.url))?;
     let policy = config.policy()?;
+    warn_any_sender(&policy);
     let metrics = Metrics::new(policy.allowed_senders.as_ref(), config.transport.kind);
     let handler = build_handler(&config, &queue, policy, &metrics, &mut extras)?;
-    let mut ops = ops::Ops::start(listener, &config.http, metrics, queue.clone(), extras)?;
+    let mut ops = ops::Ops::start(
+        listener,
+        onboarding,
+        &config.http,
+        metrics,
+        queue.clone(),
+        extras,
+    )?;
     let backend = RedisBackend::new(queue.clone(), &config.worker.name)
         .await
         .with_context(|| format!("registering the worker at {}", config.redis.url))?;
@@ -105,9 +119,23 @@ pub async fn run_with(
     result.context("the worker failed")
 }
 
+/// Says at start that `jobs.allowed_senders` is `"*"`: any sender the credentials can act as.
+fn warn_any_sender(policy: &mailroom_jobs::Policy) {
+    if policy
+        .allowed_senders
+        .as_ref()
+        .is_some_and(mailroom_jobs::SenderAllowlist::allows_any)
+    {
+        tracing::warn!(
+            "jobs.allowed_senders is \"*\": a job may send as any sender the credentials can act as \
+             (with domain-wide delegation, any user of the domain); list the senders instead"
+        );
+    }
+}
+
 /// The handler `config` describes, sending through its transport; for Gmail also the sender
 /// gate, the credentials' readiness check and, when configured, the web enrollment routes
-/// (added to `extras`).
+/// (`extras.onboarding`, for the onboarding listener).
 fn build_handler(
     config: &Config,
     queue: &Queue,
@@ -125,7 +153,8 @@ fn build_handler(
     };
     let transport =
         transport::build(config, queue, refreshes).context("loading the gmail credentials")?;
-    let mut handler = Handler::new(transport, policy, config.retry_policy(), metrics.clone());
+    let mut handler = Handler::new(transport, policy, config.retry_policy(), metrics.clone())
+        .with_quarantine_give_up(config.credentials.quarantine_give_up);
     if config.transport.kind == config::TransportKind::Gmail {
         handler = handler.with_gate(gate::Gate::new(queue.clone(), config.sender_limits()));
         extras
@@ -135,7 +164,7 @@ fn build_handler(
             && config.credentials.admin_token_file.is_some()
         {
             let flow = enroll::WebFlow::from_config(config, queue.clone())?;
-            extras.routes = std::mem::take(&mut extras.routes).merge(enroll::routes(flow));
+            extras.onboarding = Some(enroll::routes(flow));
         }
     }
     Ok(handler)

@@ -1,5 +1,5 @@
 //! The operations side of a running worker ([`Ops`]): the HTTP listener with its health, the
-//! task that refreshes the queue gauges from Redis every `[http] refresh`, and the systemd
+//! onboarding listener (the web enrollment flow, when configured), the task that refreshes the queue gauges from Redis every `[http] refresh`, and the systemd
 //! notifications (`READY=1`, the watchdog, `STOPPING=1`), from start-up to the end of the
 //! drain.
 
@@ -24,13 +24,16 @@ pub(crate) struct Ops {
     queue: Queue,
     refresh: Duration,
     server: Option<Server>,
+    onboarding: Option<Server>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Ops {
-    /// Starts serving on `listener` (if any), with Redis and `extras`' checks for readiness.
+    /// Starts serving on `listener` (if any), with Redis and `extras`' checks for readiness,
+    /// and `extras`' onboarding routes on `onboarding` (if both are there).
     pub(crate) fn start(
         listener: Option<TcpListener>,
+        onboarding: Option<TcpListener>,
         config: &HttpSection,
         metrics: Metrics,
         queue: Queue,
@@ -48,9 +51,23 @@ impl Ops {
                     metrics: metrics.clone(),
                     health: health.clone(),
                 };
-                Some(Server::start(listener, router(state).merge(extras.routes))?)
+                Some(Server::start(
+                    listener,
+                    router(state).merge(extras.routes),
+                    config.limits(),
+                    "/metrics, /livez, /readyz",
+                )?)
             }
             None => None,
+        };
+        let onboarding = match (onboarding, extras.onboarding) {
+            (Some(listener), Some(routes)) => Some(Server::start(
+                listener,
+                routes,
+                config.limits(),
+                "the enrollment flow: /oauth2/start, /oauth2/callback",
+            )?),
+            _ => None,
         };
         Ok(Self {
             health,
@@ -58,6 +75,7 @@ impl Ops {
             queue,
             refresh: config.refresh,
             server,
+            onboarding,
             tasks: Vec::new(),
         })
     }
@@ -96,6 +114,9 @@ impl Ops {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+        if let Some(server) = self.onboarding.take() {
+            server.stop().await;
+        }
     }
 }
 
@@ -105,7 +126,7 @@ impl Drop for Ops {
         for task in &self.tasks {
             task.abort();
         }
-        if let Some(server) = &self.server {
+        for server in self.server.iter().chain(&self.onboarding) {
             server.cancel();
         }
     }

@@ -1,4 +1,7 @@
-//! What becomes of a job whose send failed: a pure decision, so every branch is testable.
+//! What becomes of a job whose send failed, or whose sender is quarantined: pure decisions,
+//! taking the time as an argument, so every branch is testable.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mailroom_queue::{RetryDecision, RetryPolicy};
@@ -20,21 +23,62 @@ pub enum Failure {
     Dead(String),
 }
 
+/// How the jobs of a quarantined sender wait: they look again every `recheck`, and a job
+/// older than `give_up` (from its enqueue) is dead-lettered instead
+/// (`credentials.quarantine_recheck`, `credentials.quarantine_give_up`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quarantine {
+    /// How long a job waits before its sender is looked at again.
+    pub recheck: Duration,
+    /// The age past which a job stops waiting for its sender.
+    pub give_up: Duration,
+}
+
+/// `now + d`, or the latest time chrono can hold when that overflows.
+fn after(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// What becomes of a job whose sender is quarantined (`reason`): it waits until `at`
+/// without spending an attempt, unless it is older than `quarantine.give_up` at `now`, when
+/// it is dead-lettered with the reason.
+#[must_use]
+pub fn quarantined(
+    reason: &str,
+    created_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    at: DateTime<Utc>,
+    quarantine: &Quarantine,
+) -> Failure {
+    if after(created_at, quarantine.give_up) <= now {
+        return Failure::Dead(format!(
+            "gave up waiting for a quarantined sender after {} (credentials.quarantine_give_up): \
+             {reason}",
+            humantime_serde::re::humantime::format_duration(quarantine.give_up)
+        ));
+    }
+    Failure::Retry {
+        at,
+        spend_attempt: false,
+    }
+}
+
 /// Decides after `error`: `failed_before` counts the failed attempts before this one,
-/// `created_at` is when the job was enqueued, and `recheck` is how long the jobs of a
-/// quarantined sender wait before they look again.
+/// `created_at` is when the job was enqueued, and `quarantine` says how the jobs of a
+/// quarantined sender wait. Never panics, whatever the times and durations.
 pub fn decide<R: Rng + ?Sized>(
     error: &SendError,
     failed_before: u32,
     created_at: DateTime<Utc>,
     now: DateTime<Utc>,
     policy: &RetryPolicy,
-    recheck: std::time::Duration,
+    quarantine: &Quarantine,
     rng: &mut R,
 ) -> Failure {
-    let later = |d: std::time::Duration| {
-        now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-    };
+    let later = |d: Duration| after(now, d);
     match error.verdict {
         Verdict::Transient => {
             let attempts = failed_before.saturating_add(1);
@@ -64,10 +108,13 @@ pub fn decide<R: Rng + ?Sized>(
             at: later(policy.delay(1, None, rng)),
             spend_attempt: false,
         },
-        Verdict::Credentials => Failure::Retry {
-            at: later(recheck),
-            spend_attempt: false,
-        },
+        Verdict::Credentials => quarantined(
+            &error.to_string(),
+            created_at,
+            now,
+            later(quarantine.recheck),
+            quarantine,
+        ),
         Verdict::Permanent => Failure::Dead(error.to_string()),
     }
 }
@@ -82,7 +129,10 @@ mod tests {
     use super::*;
     use crate::transport::FailureReason;
 
-    const RECHECK: Duration = Duration::from_secs(300);
+    const RECHECK: Quarantine = Quarantine {
+        recheck: Duration::from_secs(300),
+        give_up: Duration::from_secs(7 * 86_400),
+    };
 
     fn rng() -> StdRng {
         StdRng::seed_from_u64(3)
@@ -96,7 +146,7 @@ mod tests {
             now,
             now,
             &RetryPolicy::default(),
-            RECHECK,
+            &RECHECK,
             &mut rng(),
         )
     }
@@ -106,7 +156,7 @@ mod tests {
         let policy = RetryPolicy::default();
         let now = Utc::now();
         let err = SendError::transient("disk full");
-        match decide(&err, 0, now, now, &policy, RECHECK, &mut rng()) {
+        match decide(&err, 0, now, now, &policy, &RECHECK, &mut rng()) {
             Failure::Retry { at, spend_attempt } => {
                 assert!(spend_attempt);
                 assert!(
@@ -127,11 +177,11 @@ mod tests {
         let now = Utc::now();
         let err = SendError::transient("disk full");
         assert!(matches!(
-            decide(&err, 1, now, now, &policy, RECHECK, &mut rng()),
+            decide(&err, 1, now, now, &policy, &RECHECK, &mut rng()),
             Failure::Retry { .. }
         ));
         assert_eq!(
-            decide(&err, 2, now, now, &policy, RECHECK, &mut rng()),
+            decide(&err, 2, now, now, &policy, &RECHECK, &mut rng()),
             Failure::Dead("gave up after 3 attempts: disk full".into())
         );
     }
@@ -143,7 +193,7 @@ mod tests {
         let created = now - chrono::Duration::days(4);
         let err = SendError::transient("timeout");
         assert!(
-            matches!(decide(&err, 0, created, now, &policy, RECHECK, &mut rng()), Failure::Dead(r) if r.starts_with("gave up after 1 attempts"))
+            matches!(decide(&err, 0, created, now, &policy, &RECHECK, &mut rng()), Failure::Dead(r) if r.starts_with("gave up after 1 attempts"))
         );
     }
 
@@ -153,7 +203,7 @@ mod tests {
         let now = Utc::now();
         let hinted = SendError::rate_limited("slow down", Some(Duration::from_secs(90)));
         assert_eq!(
-            decide(&hinted, 11, now, now, &policy, RECHECK, &mut rng()),
+            decide(&hinted, 11, now, now, &policy, &RECHECK, &mut rng()),
             Failure::Retry {
                 at: now + chrono::Duration::seconds(90),
                 spend_attempt: false
@@ -161,7 +211,7 @@ mod tests {
         );
         let bare = SendError::rate_limited("slow down", None);
         assert_eq!(
-            decide(&bare, 0, now, now, &policy, RECHECK, &mut rng()),
+            decide(&bare, 0, now, now, &policy, &RECHECK, &mut rng()),
             Failure::Retry {
                 at: now + chrono::Duration::seconds(5),
                 spend_attempt: false
@@ -169,7 +219,7 @@ mod tests {
         );
         let huge = SendError::rate_limited("slow down", Some(Duration::from_secs(10 * 86_400)));
         assert_eq!(
-            decide(&huge, 0, now, now, &policy, RECHECK, &mut rng()),
+            decide(&huge, 0, now, now, &policy, &RECHECK, &mut rng()),
             Failure::Retry {
                 at: now + chrono::Duration::hours(24),
                 spend_attempt: false
@@ -188,7 +238,7 @@ mod tests {
                 now,
                 now,
                 &RetryPolicy::default(),
-                RECHECK,
+                &RECHECK,
                 &mut rand::rng(),
             ) {
                 Failure::Retry { at, spend_attempt } => {
@@ -242,6 +292,86 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_quarantined_senders_job_dies_once_older_than_the_give_up() {
+        let now = Utc::now();
+        let creds = SendError::with(Verdict::Credentials, FailureReason::InvalidGrant, "revoked");
+        let young = now - chrono::Duration::days(7) + chrono::Duration::seconds(1);
+        assert!(matches!(
+            decide(
+                &creds,
+                0,
+                young,
+                now,
+                &RetryPolicy::default(),
+                &RECHECK,
+                &mut rng()
+            ),
+            Failure::Retry {
+                spend_attempt: false,
+                ..
+            }
+        ));
+        let old = now - chrono::Duration::days(7);
+        match decide(
+            &creds,
+            0,
+            old,
+            now,
+            &RetryPolicy::default(),
+            &RECHECK,
+            &mut rng(),
+        ) {
+            Failure::Dead(reason) => assert!(
+                reason.starts_with(
+                    "gave up waiting for a quarantined sender after 7days \
+                     (credentials.quarantine_give_up): "
+                ) && reason.ends_with("revoked"),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // The gate's hold, on an explicit clock: the same boundary.
+        let at = now + chrono::Duration::minutes(5);
+        assert_eq!(
+            quarantined("sender quarantined: x", young, now, at, &RECHECK),
+            Failure::Retry {
+                at,
+                spend_attempt: false
+            }
+        );
+        assert!(matches!(
+            quarantined("x", old, now, at, &RECHECK),
+            Failure::Dead(_)
+        ));
+    }
+
+    #[test]
+    fn absurd_hints_and_durations_never_overflow() {
+        let policy = RetryPolicy {
+            max_retry_after: Duration::MAX,
+            ..RetryPolicy::default()
+        };
+        let now = Utc::now();
+        let huge = SendError::rate_limited("slow down", Some(Duration::from_secs(u64::MAX)));
+        let eternal = Quarantine {
+            recheck: Duration::MAX,
+            give_up: Duration::MAX,
+        };
+        assert_eq!(
+            decide(&huge, 0, now, now, &policy, &eternal, &mut rng()),
+            Failure::Retry {
+                at: DateTime::<Utc>::MAX_UTC,
+                spend_attempt: false
+            }
+        );
+        let creds = SendError::with(Verdict::Credentials, FailureReason::InvalidGrant, "revoked");
+        assert!(matches!(
+            decide(&creds, 0, now, now, &policy, &eternal, &mut rng()),
+            Failure::Retry { .. }
+        ));
     }
 
     #[test]

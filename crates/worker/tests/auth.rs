@@ -40,6 +40,9 @@ impl Env {
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).expect("write file");
+    // Secret files others may read are refused.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod 600");
     path
 }
 
@@ -80,6 +83,7 @@ impl World {
             token_url: self.google.token_url(),
             auth_url: self.google.auth_url(),
             userinfo_url: self.google.userinfo_url(),
+            tokeninfo_url: self.google.tokeninfo_url(),
             revoke_url: self.google.revoke_url(),
             timeout: Duration::from_secs(10),
             ..GoogleSection::default()
@@ -199,7 +203,11 @@ async fn the_web_flow_needs_the_admin_token_and_stores_a_working_token() {
         redirect_uris: vec![format!("{base}/oauth2/callback")],
     });
     world.google.set_consenting_user("bob@example.com");
-    let admin = write_file(world.env.dir.path(), "admin-token", b"s3cret-admin\n");
+    let admin = write_file(
+        world.env.dir.path(),
+        "admin-token",
+        b"s3cret-admin-0123456789-0123456789\n",
+    );
     let mut config = world.config();
     config.credentials.admin_token_file = Some(admin);
     config.credentials.public_url = Some(format!("{base}/"));
@@ -221,7 +229,7 @@ async fn the_web_flow_needs_the_admin_token_and_stores_a_working_token() {
     for request in [
         http.get(&start),
         http.get(&start).bearer_auth("wrong"),
-        http.get(format!("{start}?token=s3cret-admin")),
+        http.get(format!("{start}?token=s3cret-admin-0123456789-0123456789")),
         http.get(&start)
             .header("Authorization", "Basic czNjcmV0LWFkbWlu"),
     ] {
@@ -233,7 +241,7 @@ async fn the_web_flow_needs_the_admin_token_and_stores_a_working_token() {
 
     let response = http
         .get(&start)
-        .bearer_auth("s3cret-admin")
+        .bearer_auth("s3cret-admin-0123456789-0123456789")
         .send()
         .await
         .unwrap();

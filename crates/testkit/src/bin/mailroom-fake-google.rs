@@ -151,6 +151,7 @@ fn write_credentials(google: &FakeGoogle, dir: &Path, sender: &str) -> io::Resul
          MAILROOM__GOOGLE__TOKEN_URL={}\n\
          MAILROOM__GOOGLE__AUTH_URL={}\n\
          MAILROOM__GOOGLE__USERINFO_URL={}\n\
+         MAILROOM__GOOGLE__TOKENINFO_URL={}\n\
          MAILROOM__GOOGLE__REVOKE_URL={}\n\
          MAILROOM__CREDENTIALS__KIND=service_account\n\
          MAILROOM__CREDENTIALS__SERVICE_ACCOUNT_KEY={}\n\
@@ -159,6 +160,7 @@ fn write_credentials(google: &FakeGoogle, dir: &Path, sender: &str) -> io::Resul
         google.token_url(),
         google.auth_url(),
         google.userinfo_url(),
+        google.tokeninfo_url(),
         google.revoke_url(),
         files.key.display(),
         files.client.display(),

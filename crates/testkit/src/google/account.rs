@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use serde_json::json;
 
+use super::quirks::verified;
 use super::request::{Params, bearer_or_param, parse_form, simple_fault};
 use super::respond;
 use super::state::{Shared, TokenProblem};
@@ -62,7 +63,7 @@ pub(crate) async fn userinfo(
     }
     if has(USERINFO_EMAIL_SCOPE) {
         body["email"] = json!(user.email);
-        body["email_verified"] = json!(true);
+        body["email_verified"] = json!(verified(&state.quirks, &user.email));
         if user.domain_user
             && let Some((_, domain)) = user.email.split_once('@')
         {
@@ -124,7 +125,7 @@ pub(crate) async fn tokeninfo(AxumState(shared): SharedState, Params(params): Pa
         body["sub"] = json!(user.sub);
         if has_email_scope {
             body["email"] = json!(user.email);
-            body["email_verified"] = json!("true");
+            body["email_verified"] = json!(verified(&state.quirks, &user.email).to_string());
         }
     } else if let Some(account) = state.service_accounts.get(&record.subject) {
         // A service account acting as itself.

@@ -75,6 +75,8 @@
 //! * `send_body.rs`: the raw message read from either form of a send.
 //! * `mime.rs`: multipart bodies, header fields and base64.
 //! * `faults/`: [`FaultRule`], [`Fault`] and how rules are picked.
+//! * `quirks.rs`: answers that differ from Google's usual ones, and every
+//!   secret handed out ([`FakeGoogle::secrets`]).
 //! * `quota.rs`: [`Quota`] and its sliding windows.
 //! * `keys.rs`: the cached RSA key pairs and JWT verification.
 //! * `respond.rs`: Google-style JSON errors, HTML pages, dropped connections.
@@ -94,6 +96,7 @@ mod gmail;
 mod inspect;
 mod keys;
 mod mime;
+mod quirks;
 mod quota;
 mod request;
 mod respond;

@@ -138,6 +138,7 @@ pub(crate) struct State {
     pub send_log: Vec<SendAttempt>,
     pub send_statuses: BTreeMap<u16, u64>,
     pub rate_limited: HashMap<String, u64>,
+    pub quirks: super::quirks::Quirks,
 }
 
 impl State {
@@ -163,6 +164,7 @@ impl State {
             auth_requests: Vec::new(),
             send_attempts: 0,
             send_log: Vec::new(),
+            quirks: super::quirks::Quirks::default(),
             send_statuses: BTreeMap::new(),
             rate_limited: HashMap::new(),
         }

@@ -58,6 +58,8 @@ pub fn redact(value: &mut toml::Value, key: Option<&str>) {
                 redact(item, key);
             }
         }
+        // A flag holds no secret (`allow_group_readable_secrets = false`).
+        toml::Value::Boolean(_) => {}
         other => {
             let Some(key) = key.map(str::to_ascii_lowercase) else {
                 return;

@@ -24,6 +24,9 @@ pub struct GoogleSection {
     /// OpenID userinfo endpoint, read after an enrollment to learn the account's address. Default
     /// `https://openidconnect.googleapis.com/v1/userinfo`.
     pub userinfo_url: String,
+    /// OAuth tokeninfo endpoint, asked which scopes a token has when a code exchange's answer
+    /// does not say. Default `https://oauth2.googleapis.com/tokeninfo`.
+    pub tokeninfo_url: String,
     /// Token revocation endpoint. Default `https://oauth2.googleapis.com/revoke`.
     pub revoke_url: String,
     /// Longest a single Google request may take before it counts as failed (and, for a send,
@@ -39,6 +42,7 @@ impl Default for GoogleSection {
             token_url: "https://oauth2.googleapis.com/token".to_owned(),
             auth_url: "https://accounts.google.com/o/oauth2/v2/auth".to_owned(),
             userinfo_url: "https://openidconnect.googleapis.com/v1/userinfo".to_owned(),
+            tokeninfo_url: "https://oauth2.googleapis.com/tokeninfo".to_owned(),
             revoke_url: "https://oauth2.googleapis.com/revoke".to_owned(),
             timeout: Duration::from_secs(30),
         }
@@ -98,6 +102,30 @@ pub struct CredentialsSection {
     /// before the worker looks again. Default `5m` ([`SenderLimits::GMAIL`]).
     #[serde(with = "humantime_serde")]
     pub quarantine_recheck: Duration,
+    /// Age (from the enqueue) after which a job whose sender is still quarantined is
+    /// dead-lettered with the reason, so a job for a user who does not exist cannot wait
+    /// forever. Default `7days`.
+    #[serde(with = "humantime_serde")]
+    pub quarantine_give_up: Duration,
+    /// A Workspace domain every enrolled account must belong to (the `hd` claim of Google's
+    /// userinfo); unset: any account. Default unset.
+    pub hosted_domain: Option<String>,
+    /// Where the web enrollment flow (`/oauth2/start`, `/oauth2/callback`) is served: an IP
+    /// address and port, or `"off"`. Kept apart from `http.listen`, so exposing the callback
+    /// does not expose `/metrics` and `/readyz`. Default `"off"`.
+    #[serde(with = "super::sections::listen_addr")]
+    pub onboarding_listen: Option<std::net::SocketAddr>,
+    /// Accept secret files (key file, client secrets, token keys, admin token) that the file's
+    /// group may read, as Kubernetes Secret mounts are (0440, owned by the pod's group). Files
+    /// anyone may read are refused all the same. Default false.
+    pub allow_group_readable_secrets: bool,
+    /// Most senders whose credentials (an authenticator, a cached token) are kept in memory;
+    /// the least recently used go first. Default 10000.
+    pub max_cached_senders: usize,
+    /// A sender's credentials unused this long leave memory (a token is minted again on its
+    /// next send). Default `1h`.
+    #[serde(with = "humantime_serde")]
+    pub sender_idle: Duration,
 }
 
 impl Default for CredentialsSection {
@@ -111,6 +139,12 @@ impl Default for CredentialsSection {
             public_url: None,
             login_port: 0,
             quarantine_recheck: SenderLimits::GMAIL.quarantine_recheck,
+            quarantine_give_up: Duration::from_secs(7 * 86_400),
+            hosted_domain: None,
+            onboarding_listen: None,
+            allow_group_readable_secrets: false,
+            max_cached_senders: 10_000,
+            sender_idle: Duration::from_secs(3600),
         }
     }
 }

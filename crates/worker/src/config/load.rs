@@ -100,7 +100,8 @@ fn unknown_key(text: &str) -> String {
 
 impl Config {
     /// Tidies values that arrive from the environment in a looser form: blank entries of a
-    /// comma-separated list are dropped, so `MAILROOM__JOBS__ALLOWED_SENDERS=` means "any".
+    /// comma-separated list are dropped, so `MAILROOM__JOBS__ALLOWED_SENDERS=` is the empty
+    /// list (nobody; an error with the gmail transport), never "any".
     fn normalized(mut self) -> Self {
         self.jobs.allowed_senders = self
             .jobs

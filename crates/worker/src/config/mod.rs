@@ -30,6 +30,7 @@ pub use sections::{
     Environment, HttpSection, JobsSection, LogFormat, LogSection, NullSection, OutboxSection,
     RedisSection, TransportKind, TransportSection, WorkerSection,
 };
+pub use validate::MAX_DURATION;
 
 /// Everything `mailroom` reads at start.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -111,14 +112,17 @@ impl Config {
         self.retry.clone()
     }
 
-    /// The validation policy for jobs; an empty `jobs.allowed_senders` allows any sender.
+    /// The validation policy for jobs. `jobs.allowed_senders` lists who a job may send as
+    /// (`"*"`: anyone). An empty list allows nobody, except that the `outbox` and `null`
+    /// transports send as nobody at all, so with them an empty list means no allowlist
+    /// (`allowed_senders: None`); with `gmail` [`Config::validate`] refuses an empty list.
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming `jobs.allowed_senders[i]` for a bad pattern
     /// ([`Config::validate`] reports the same).
     pub fn policy(&self) -> Result<Policy, ConfigError> {
         let j = &self.jobs;
-        let allowed_senders = if j.allowed_senders.is_empty() {
+        let allowed_senders = if j.allowed_senders.is_empty() && !self.impersonates() {
             None
         } else {
             for (i, pattern) in j.allowed_senders.iter().enumerate() {
@@ -136,6 +140,13 @@ impl Config {
             max_message_bytes: j.max_message_bytes,
             allowed_senders,
         })
+    }
+
+    /// Whether the transport sends as each job's sender (`gmail`), so that the allowlist is
+    /// all that stands between a job and any user of the domain.
+    #[must_use]
+    pub fn impersonates(&self) -> bool {
+        self.transport.kind == TransportKind::Gmail
     }
 
     /// Gmail's limits as the sender gate enforces them.

@@ -73,8 +73,10 @@ pub struct JobsSection {
     pub max_recipients: usize,
     /// Largest rendered message, in bytes. Default 36700160 (35 MiB, Gmail's limit).
     pub max_message_bytes: usize,
-    /// Senders a job may use: exact addresses (`noreply@example.com`) or whole domains
-    /// (`*@example.com`). In the environment, a comma-separated list. Default empty: any sender.
+    /// Senders a job may use: exact addresses (`noreply@example.com`), whole domains
+    /// (`*@example.com`), or `"*"` for any sender (logged as a warning at start). In the
+    /// environment, a comma-separated list. Default empty: nobody, which the `gmail` transport
+    /// refuses as a configuration error; `outbox` and `null` send as nobody and need no list.
     pub allowed_senders: Vec<String>,
 }
 
@@ -184,7 +186,8 @@ impl Default for LogSection {
     }
 }
 
-/// `[http]`: the HTTP listener for `/metrics`, `/livez` and `/readyz`.
+/// `[http]`: the HTTP listener for `/metrics`, `/livez` and `/readyz`, and the bounds of
+/// every listener of the worker (this one and `credentials.onboarding_listen`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpSection {
@@ -195,19 +198,48 @@ pub struct HttpSection {
     /// How often the queue gauges of `/metrics` are read from Redis. Default `5s`.
     #[serde(with = "humantime_serde")]
     pub refresh: Duration,
+    /// Longest a client may take to send a request's headers before its connection is
+    /// closed (also an idle keep-alive connection's wait for its next request). Default `10s`.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Longest a request may take to be answered (else 408). Default `30s`.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Most connections a listener keeps open; more are closed at once. Default 4096.
+    pub max_connections: usize,
+    /// Largest request body, in bytes (else 413). Default 65536.
+    pub max_body_bytes: usize,
 }
 
 impl Default for HttpSection {
     fn default() -> Self {
+        let limits = crate::serve::Limits::default();
         Self {
             listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9187))),
             refresh: Duration::from_secs(5),
+            header_timeout: limits.header_timeout,
+            request_timeout: limits.request_timeout,
+            max_connections: limits.max_connections,
+            max_body_bytes: limits.max_body_bytes,
         }
     }
 }
 
-/// `http.listen` as a string: an address and port, or `off`.
-mod listen_addr {
+impl HttpSection {
+    /// The bounds every listener of the worker serves within.
+    #[must_use]
+    pub fn limits(&self) -> crate::serve::Limits {
+        crate::serve::Limits {
+            header_timeout: self.header_timeout,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+}
+
+/// A listen address as a string: an address and port, or `off`.
+pub(crate) mod listen_addr {
     use std::net::SocketAddr;
 
     use serde::{Deserialize, Deserializer, Serializer, de::Error as _};

@@ -117,14 +117,52 @@ fn the_environment_overrides_the_file() {
 }
 
 #[test]
-fn an_empty_sender_list_in_the_environment_means_any_sender() {
+fn an_empty_sender_list_needs_no_allowlist_where_nobody_is_impersonated() {
     let config = load_toml(
         "[jobs]\nallowed_senders = [\"a@example.com\"]\n",
         &[("MAILROOM__JOBS__ALLOWED_SENDERS", "")],
     )
     .unwrap();
     assert!(config.jobs.allowed_senders.is_empty());
-    assert_eq!(config.policy().unwrap().allowed_senders, None);
+    assert_eq!(config.policy().unwrap().allowed_senders, None, "outbox");
+}
+
+const GMAIL: &[(&str, &str)] = &[
+    ("MAILROOM__TRANSPORT__KIND", "gmail"),
+    (
+        "MAILROOM__CREDENTIALS__SERVICE_ACCOUNT_KEY",
+        "/run/secrets/sa.json",
+    ),
+];
+
+#[test]
+fn an_empty_sender_list_with_gmail_is_refused_naming_the_key() {
+    for environment in ["development", "production"] {
+        let vars = [GMAIL, &[("MAILROOM__ENVIRONMENT", environment)]].concat();
+        assert_names(load_with_env(None, env(&vars)), "jobs.allowed_senders");
+        // Set to nothing in the environment is the same empty list, never "any".
+        let cleared = [vars.as_slice(), &[("MAILROOM__JOBS__ALLOWED_SENDERS", "")]].concat();
+        let err =
+            load_toml("[jobs]\nallowed_senders = [\"a@example.com\"]\n", &cleared).unwrap_err();
+        assert_eq!(err.key(), Some("jobs.allowed_senders"), "{err}");
+    }
+}
+
+#[test]
+fn any_sender_takes_an_explicit_star() {
+    let vars = [GMAIL, &[("MAILROOM__JOBS__ALLOWED_SENDERS", "*")]].concat();
+    let config = load_with_env(None, env(&vars)).unwrap();
+    let list = config.policy().unwrap().allowed_senders.expect("a list");
+    assert!(list.allows_any());
+    let vars = [
+        GMAIL,
+        &[("MAILROOM__JOBS__ALLOWED_SENDERS", "*@example.com")],
+    ]
+    .concat();
+    let config = load_with_env(None, env(&vars)).unwrap();
+    let list = config.policy().unwrap().allowed_senders.expect("a list");
+    assert!(!list.allows_any());
+    assert!(!list.allows(&"ceo@other.example".parse().unwrap()));
 }
 
 #[test]
@@ -275,6 +313,7 @@ fn the_gmail_transport_needs_its_credentials_named_by_key() {
                 "/run/secrets/sa.json",
             ),
             ("MAILROOM__QUOTA__SENDER_PER_DAY", "500"),
+            ("MAILROOM__JOBS__ALLOWED_SENDERS", "*@example.com"),
         ]),
     )
     .unwrap();
@@ -308,4 +347,44 @@ fn the_http_listener_is_an_address_or_off() {
     assert!(err.to_string().starts_with("http.listen: "), "{err}");
     let err = load_toml("", &[("MAILROOM__HTTP__REFRESH", "10ms")]).unwrap_err();
     assert_eq!(err.key(), Some("http.refresh"));
+}
+
+#[test]
+fn production_refuses_plain_http_google_endpoints_by_key() {
+    let vars = [
+        GMAIL,
+        &[
+            ("MAILROOM__JOBS__ALLOWED_SENDERS", "noreply@example.com"),
+            ("MAILROOM__GOOGLE__TOKEN_URL", "http://oauth.example/token"),
+        ],
+    ]
+    .concat();
+    let development = load_with_env(None, env(&vars));
+    assert!(development.is_ok(), "{development:?}");
+    let production = [vars.as_slice(), &[("MAILROOM__ENVIRONMENT", "production")]].concat();
+    let err = load_with_env(None, env(&production)).unwrap_err();
+    assert_eq!(err.key(), Some("google.token_url"), "{err}");
+    assert!(err.to_string().contains("https://"), "{err}");
+}
+
+#[test]
+fn centuries_are_refused_naming_the_key() {
+    for (var, key) in [
+        ("MAILROOM__RETRY__MAX_RETRY_AFTER", "retry.max_retry_after"),
+        (
+            "MAILROOM__CREDENTIALS__SENDER_IDLE",
+            "credentials.sender_idle",
+        ),
+        ("MAILROOM__WORKER__SHUTDOWN_GRACE", "worker.shutdown_grace"),
+    ] {
+        let err = load_with_env(None, env(&[(var, "200years")])).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{err}");
+    }
+    assert!(
+        load_with_env(
+            None,
+            env(&[("MAILROOM__QUEUE__DEAD_RETENTION", "3650days")])
+        )
+        .is_ok()
+    );
 }

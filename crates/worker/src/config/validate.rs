@@ -7,6 +7,9 @@ use super::{Config, ConfigError, CredentialKind, Environment, TransportKind};
 
 type Check = Result<(), ConfigError>;
 
+/// The longest duration any key accepts: ten years.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(10 * 365 * 86_400);
+
 fn rule(ok: bool, key: &str, message: &str) -> Check {
     if ok {
         Ok(())
@@ -41,6 +44,7 @@ impl Config {
     /// # Errors
     /// [`ConfigError::Invalid`] naming the key.
     pub fn validate(&self) -> Check {
+        self.check_durations()?;
         self.check_redis()?;
         self.check_queue()?;
         self.check_worker()?;
@@ -52,6 +56,46 @@ impl Config {
         EnvFilter::try_new(&self.log.level)
             .map(drop)
             .map_err(|e| ConfigError::invalid("log.level", format!("not a tracing filter: {e}")))
+    }
+
+    /// No duration may exceed [`MAX_DURATION`]: a century would overflow the clocks it is
+    /// added to.
+    fn check_durations(&self) -> Check {
+        let (q, r) = (&self.queue, &self.retry);
+        let c = &self.credentials;
+        for (key, value) in [
+            ("queue.lease", q.lease),
+            ("queue.dedup_ttl", q.dedup_ttl),
+            ("queue.retention", q.retention),
+            ("queue.dead_retention", q.dead_retention),
+            ("queue.block", q.block),
+            ("queue.schedule_tick", q.schedule_tick),
+            ("retry.base", r.base),
+            ("retry.cap", r.cap),
+            ("retry.give_up_after", r.give_up_after),
+            ("retry.max_retry_after", r.max_retry_after),
+            ("worker.shutdown_grace", self.worker.shutdown_grace),
+            ("transport.null.latency", self.transport.null.latency),
+            ("google.timeout", self.google.timeout),
+            ("credentials.quarantine_recheck", c.quarantine_recheck),
+            ("credentials.quarantine_give_up", c.quarantine_give_up),
+            ("credentials.sender_idle", c.sender_idle),
+            ("http.refresh", self.http.refresh),
+            ("http.header_timeout", self.http.header_timeout),
+            ("http.request_timeout", self.http.request_timeout),
+        ] {
+            if value > MAX_DURATION {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "{} is longer than the longest duration accepted, {}",
+                        humantime_serde::re::humantime::format_duration(value),
+                        humantime_serde::re::humantime::format_duration(MAX_DURATION)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_redis(&self) -> Check {
@@ -109,10 +153,36 @@ impl Config {
     }
 
     fn check_http(&self) -> Check {
+        let h = &self.http;
+        let ms = std::time::Duration::from_millis(100);
+        rule(h.refresh >= ms, "http.refresh", "must be at least 100ms")?;
         rule(
-            self.http.refresh >= std::time::Duration::from_millis(100),
-            "http.refresh",
+            h.header_timeout >= ms,
+            "http.header_timeout",
             "must be at least 100ms",
+        )?;
+        rule(
+            h.request_timeout >= ms,
+            "http.request_timeout",
+            "must be at least 100ms",
+        )?;
+        rule(
+            h.max_connections >= 1,
+            "http.max_connections",
+            "must be at least 1",
+        )?;
+        rule(
+            h.max_body_bytes >= 1,
+            "http.max_body_bytes",
+            "must be at least 1",
+        )?;
+        let onboarding = self.credentials.onboarding_listen;
+        rule(
+            onboarding.is_none()
+                || onboarding != h.listen
+                || onboarding.is_some_and(|a| a.port() == 0),
+            "credentials.onboarding_listen",
+            "must differ from http.listen: the onboarding flow has a listener of its own",
         )
     }
 
@@ -141,12 +211,18 @@ impl Config {
             ("google.token_url", &g.token_url),
             ("google.auth_url", &g.auth_url),
             ("google.userinfo_url", &g.userinfo_url),
+            ("google.tokeninfo_url", &g.tokeninfo_url),
             ("google.revoke_url", &g.revoke_url),
         ] {
             rule(
                 url.starts_with("https://") || url.starts_with("http://"),
                 key,
                 "must be an http(s) URL",
+            )?;
+            rule(
+                self.environment != Environment::Production || url.starts_with("https://"),
+                key,
+                "must be an https:// URL in production (tokens and keys travel over it)",
             )?;
         }
         rule(
@@ -173,6 +249,28 @@ impl Config {
             "credentials.quarantine_recheck",
             "must be more than 0",
         )?;
+        rule(
+            !c.quarantine_give_up.is_zero(),
+            "credentials.quarantine_give_up",
+            "must be more than 0",
+        )?;
+        rule(
+            !c.sender_idle.is_zero(),
+            "credentials.sender_idle",
+            "must be more than 0",
+        )?;
+        rule(
+            c.max_cached_senders >= 1,
+            "credentials.max_cached_senders",
+            "must be at least 1",
+        )?;
+        if let Some(domain) = &c.hosted_domain {
+            rule(
+                lettre_domain(domain),
+                "credentials.hosted_domain",
+                "must be a domain such as example.com",
+            )?;
+        }
         if self.transport.kind != TransportKind::Gmail {
             return Ok(());
         }
@@ -187,6 +285,26 @@ impl Config {
                 "credentials.client_secrets",
                 "the gmail transport with stored refresh tokens needs the OAuth client's client_secret.json",
             ),
-        }
+        }?;
+        rule(
+            c.kind != CredentialKind::AuthorizedUser
+                || c.admin_token_file.is_none()
+                || c.onboarding_listen.is_some(),
+            "credentials.onboarding_listen",
+            "the web enrollment flow (credentials.admin_token_file is set) is served on a listener \
+             of its own, apart from /metrics and /readyz: set an address such as \"0.0.0.0:9188\"",
+        )?;
+        rule(
+            !self.jobs.allowed_senders.is_empty(),
+            "jobs.allowed_senders",
+            "is empty, which allows no sender, and the gmail transport sends as each job's \
+             sender: list the senders (\"noreply@example.com\", \"*@example.com\"), or \"*\" \
+             to allow any user Google lets the credentials act as",
+        )
     }
+}
+
+/// Whether `domain` is a mail domain (`x@domain` is an address).
+fn lettre_domain(domain: &str) -> bool {
+    !domain.trim().is_empty() && mailroom_jobs::Address::new(None, &format!("x@{domain}")).is_ok()
 }

@@ -99,6 +99,15 @@ struct Entry {
     redirect_uris: Vec<String>,
 }
 
+impl From<super::SecretFileError> for ClientSecretsError {
+    fn from(e: super::SecretFileError) -> Self {
+        Self::Invalid {
+            origin: e.key,
+            message: e.message,
+        }
+    }
+}
+
 impl ClientSecrets {
     /// The file named by `path`, else by `[credentials] client_secrets`.
     ///
@@ -112,6 +121,8 @@ impl ClientSecrets {
         let path = path
             .or(credentials.client_secrets.as_deref())
             .ok_or(ClientSecretsError::Missing)?;
+        let allow_group = credentials.allow_group_readable_secrets;
+        super::secret_file::check(path, "credentials.client_secrets", allow_group)?;
         Self::load(path)
     }
 
@@ -310,6 +321,10 @@ mod tests {
         let b = dir.path().join("b.json");
         std::fs::write(&a, INSTALLED).unwrap();
         std::fs::write(&b, WEB).unwrap();
+        for file in [&a, &b] {
+            std::fs::set_permissions(file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+        }
         let config = CredentialsSection {
             client_secrets: Some(b.clone()),
             ..CredentialsSection::default()

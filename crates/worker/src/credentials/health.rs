@@ -73,6 +73,22 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn one_failing_sender_never_makes_the_worker_unready() {
+        let health = CredentialHealth::default();
+        // The other senders' tokens refresh as they expire; the ghost fails at every recheck.
+        for minute in 0..180u64 {
+            if minute % 5 == 0 {
+                health.record(true);
+            }
+            if minute % 5 == 1 {
+                health.record(false);
+            }
+            assert!(health.usable().is_ok(), "unready at minute {minute}");
+            tokio::time::advance(Duration::from_secs(60)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_success_keeps_failures_harmless_for_a_while_only() {
         let health = CredentialHealth::default();
         health.record(true);

@@ -6,7 +6,10 @@
 //! is true when only an operator can fix it (revoked grant, delegation not granted, bad key, no
 //! stored token), false when the token endpoint is merely unavailable.
 //!
-//! - `service_account`: delegated tokens, one authenticator per sender;
+//! - `service_account`: delegated tokens, a signed assertion per sender;
+//! - `jwt_grant`: that assertion, its exchange and what the answer means;
+//! - `cache`: what is kept per sender, bounded ([`SenderCache`]);
+//! - `secret_file`: secret files others may read are refused ([`check_secret_file`]);
 //! - `authorized_user`: tokens refreshed from stored refresh tokens, cached per sender;
 //! - `token_endpoint`: the OAuth token endpoint's client and what its errors mean;
 //! - `client_secrets`: the OAuth client file;
@@ -15,10 +18,13 @@
 //! - `health`: whether refreshes work, for `/readyz`.
 
 mod authorized_user;
+mod cache;
 mod client_secrets;
 mod health;
+mod jwt_grant;
 mod keys;
 mod sealed;
+mod secret_file;
 mod service_account;
 mod store;
 mod token_endpoint;
@@ -33,10 +39,13 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
 pub use authorized_user::{AuthorizedUserSource, REFRESH_MARGIN};
+pub use cache::SenderCache;
 pub use client_secrets::{ClientSecrets, ClientSecretsError, ClientType};
 pub use health::{CredentialHealth, UNUSABLE_AFTER};
+pub use jwt_grant::MAX_TOKEN_LIFETIME;
 pub use keys::{KeyError, TOKEN_KEYS_ENV, TokenKeys, check_id as check_key_id};
 pub use sealed::{Sealed, SealedError};
+pub use secret_file::{SecretFileError, check as check_secret_file};
 pub use service_account::ServiceAccountSource;
 pub use store::{Rotation, StoreError, StoredToken, TokenInfo, TokenStore};
 pub(crate) use token_endpoint::classify_token_error;

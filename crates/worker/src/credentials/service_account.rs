@@ -1,38 +1,49 @@
-//! A Google Workspace service account with domain-wide delegation: one yup-oauth2
-//! authenticator per sender (`subject = sender`), created on first use and kept; tokens are
-//! kept until shortly before they expire, then minted again at the key file's `token_uri`.
+//! A Google Workspace service account with domain-wide delegation: for each sender a JWT
+//! assertion (`sub = sender`) signed with the account's key is exchanged for an access token
+//! at the key file's `token_uri` (`jwt_grant`). The key is parsed once and one HTTP client (one root
+//! certificate store) serves every sender; what is kept per sender (its token, its refresh
+//! lock) lives in a [`SenderCache`]: at most `credentials.max_cached_senders`, each dropped
+//! after `credentials.sender_idle` unused, so memory stays bounded whatever senders appear.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::future::BoxFuture;
-use yup_oauth2::authenticator::Authenticator;
-use yup_oauth2::error::AuthErrorCode;
-use yup_oauth2::{
-    DefaultHyperClientBuilder, HyperClientBuilder, ServiceAccountAuthenticator, ServiceAccountKey,
-};
+use jsonwebtoken::EncodingKey;
+use serde::Deserialize;
 
-use super::{
-    AccessToken, CredentialError, GMAIL_SEND_SCOPE, RecentFailure, RefreshHook, TokenSource,
-};
+use super::cache::SenderCache;
+use super::jwt_grant::JwtGrant;
+use super::{AccessToken, CredentialError, RecentFailure, RefreshHook, TokenSource};
 
-type Connector = <DefaultHyperClientBuilder as HyperClientBuilder>::Connector;
+/// The fields of a service account key file the worker uses.
+#[derive(Deserialize)]
+struct KeyFile {
+    #[serde(rename = "type")]
+    key_type: Option<String>,
+    private_key: String,
+    private_key_id: Option<String>,
+    client_email: String,
+    token_uri: String,
+}
 
 /// Tokens for every sender of a Workspace domain, through one service account key.
 pub struct ServiceAccountSource {
-    key: ServiceAccountKey,
-    timeout: Duration,
+    client_email: String,
+    token_uri: String,
+    key_id: Option<String>,
+    signer: EncodingKey,
+    http: reqwest::Client,
     hook: RefreshHook,
-    senders: Mutex<HashMap<String, Arc<Sender>>>,
+    senders: Arc<SenderCache<Sender>>,
 }
 
-/// One sender's authenticator and its last token.
-struct Sender {
-    auth: tokio::sync::OnceCell<Authenticator<Connector>>,
+/// One sender's last token and refresh state.
+#[derive(Default)]
+pub(crate) struct Sender {
     /// The last token and how long it was valid for when minted.
     token: Mutex<Option<(AccessToken, Duration)>>,
     refresh: tokio::sync::Mutex<()>,
@@ -44,8 +55,9 @@ impl fmt::Debug for ServiceAccountSource {
     // The key holds the private key: show who it is, nothing else.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceAccountSource")
-            .field("client_email", &self.key.client_email)
-            .field("token_uri", &self.key.token_uri)
+            .field("client_email", &self.client_email)
+            .field("token_uri", &self.token_uri)
+            .field("senders_cached", &self.senders.len())
             .finish_non_exhaustive()
     }
 }
@@ -67,19 +79,33 @@ impl ServiceAccountSource {
             .map_err(|e| CredentialError::BadKey(format!("{}: {e}", path.display())))
     }
 
-    /// The source `[credentials] service_account_key` names.
+    /// The source `[credentials] service_account_key` names, keeping at most
+    /// `credentials.max_cached_senders` senders for `credentials.sender_idle` each.
     ///
     /// # Errors
     /// [`CredentialError::BadKey`] when the key is not configured or cannot be used.
     pub fn from_config(config: &crate::Config, hook: RefreshHook) -> Result<Self, CredentialError> {
-        let path = config
-            .credentials
-            .service_account_key
-            .as_deref()
-            .ok_or_else(|| {
-                CredentialError::BadKey("credentials.service_account_key is not set".to_owned())
-            })?;
-        Self::from_file(path, config.google.timeout, hook)
+        let c = &config.credentials;
+        let path = c.service_account_key.as_deref().ok_or_else(|| {
+            CredentialError::BadKey("credentials.service_account_key is not set".to_owned())
+        })?;
+        super::secret_file::check(
+            path,
+            "credentials.service_account_key",
+            c.allow_group_readable_secrets,
+        )
+        .map_err(|e| CredentialError::BadKey(e.to_string()))?;
+        let source = Self::from_file(path, config.google.timeout, hook)?;
+        if config.environment == crate::config::Environment::Production
+            && !source.token_uri.starts_with("https://")
+        {
+            return Err(CredentialError::BadKey(format!(
+                "{}: the key file's token_uri {} is not https://, refused in production",
+                path.display(),
+                source.token_uri
+            )));
+        }
+        Ok(source.with_cache(c.max_cached_senders, c.sender_idle))
     }
 
     /// Parses a service account key (the JSON file Google Cloud gives you).
@@ -91,7 +117,7 @@ impl ServiceAccountSource {
         timeout: Duration,
         hook: RefreshHook,
     ) -> Result<Self, CredentialError> {
-        let key: ServiceAccountKey = serde_json::from_str(json)
+        let key: KeyFile = serde_json::from_str(json)
             .map_err(|e| CredentialError::BadKey(format!("not a service account key file: {e}")))?;
         if key
             .key_type
@@ -108,65 +134,57 @@ impl ServiceAccountSource {
                 "the key file has no PEM private key".to_owned(),
             ));
         }
+        let signer = EncodingKey::from_rsa_pem(key.private_key.as_bytes()).map_err(|e| {
+            CredentialError::BadKey(format!("the key file's private key cannot sign: {e}"))
+        })?;
+        crate::google_http::install_crypto();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("mailroom/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CredentialError::BadKey(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
-            key,
-            timeout,
+            client_email: key.client_email,
+            token_uri: key.token_uri,
+            key_id: key.private_key_id,
+            signer,
+            http,
             hook,
-            senders: Mutex::new(HashMap::new()),
+            senders: Arc::new(SenderCache::new(10_000, Duration::from_secs(3600))),
         })
+    }
+
+    /// Keeps at most `capacity` senders' tokens, each for `idle` after its last use (swept
+    /// in the background while a tokio runtime runs).
+    #[must_use]
+    pub fn with_cache(mut self, capacity: usize, idle: Duration) -> Self {
+        self.senders = Arc::new(SenderCache::new(capacity, idle));
+        SenderCache::sweep_in_background(&self.senders);
+        self
     }
 
     /// The service account's address.
     #[must_use]
     pub fn client_email(&self) -> &str {
-        &self.key.client_email
+        &self.client_email
     }
 
-    fn sender(&self, sender: &str) -> Arc<Sender> {
-        let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
-        senders
-            .entry(sender.to_ascii_lowercase())
-            .or_insert_with(|| {
-                Arc::new(Sender {
-                    auth: tokio::sync::OnceCell::new(),
-                    token: Mutex::new(None),
-                    refresh: tokio::sync::Mutex::new(()),
-                    failed: RecentFailure::default(),
-                })
-            })
-            .clone()
+    /// How many senders' tokens are kept in memory now.
+    #[must_use]
+    pub fn cached_senders(&self) -> usize {
+        self.senders.len()
     }
 
-    async fn mint(&self, sender: &str, entry: &Sender) -> Result<AccessToken, CredentialError> {
-        let auth = entry
-            .auth
-            .get_or_try_init(|| async {
-                ServiceAccountAuthenticator::builder(self.key.clone())
-                    .subject(sender)
-                    .build()
-                    .await
-                    .map_err(|e| CredentialError::BadKey(format!("cannot use the key: {e}")))
-            })
-            .await?;
-        let minted = tokio::time::timeout(
-            self.timeout,
-            auth.force_refreshed_token(&[GMAIL_SEND_SCOPE]),
-        )
-        .await
-        .map_err(|_| {
-            CredentialError::Unavailable(format!(
-                "no answer from the token endpoint within {:?}",
-                self.timeout
-            ))
-        })?
-        .map_err(classify_mint_error)?;
-        let token = minted.token().ok_or_else(|| {
-            CredentialError::Unavailable("the token endpoint sent no access token".to_owned())
-        })?;
-        let expires_at = minted
-            .expiration_time()
-            .and_then(|t| DateTime::<Utc>::from_timestamp(t.unix_timestamp(), 0));
-        Ok(AccessToken::new(token, expires_at))
+    async fn mint(&self, sender: &str) -> Result<(AccessToken, Duration), CredentialError> {
+        let grant = JwtGrant {
+            issuer: &self.client_email,
+            token_uri: &self.token_uri,
+            key_id: self.key_id.as_deref(),
+            signer: &self.signer,
+        };
+        grant.exchange(&self.http, sender).await
     }
 }
 
@@ -182,7 +200,7 @@ pub(crate) fn fresh(token: &AccessToken, lifetime_hint: Duration) -> bool {
 impl TokenSource for ServiceAccountSource {
     fn token<'a>(&'a self, sender: &'a str) -> BoxFuture<'a, Result<AccessToken, CredentialError>> {
         Box::pin(async move {
-            let entry = self.sender(sender);
+            let entry = self.senders.get(&sender.to_ascii_lowercase());
             let cached = |entry: &Sender| {
                 entry
                     .token
@@ -203,14 +221,10 @@ impl TokenSource for ServiceAccountSource {
             if let Some(failed) = entry.failed.get() {
                 return Err(failed);
             }
-            let minted = self.mint(sender, &entry).await;
+            let minted = self.mint(sender).await;
             entry.failed.record(&minted);
             (self.hook)(minted.is_ok());
-            let token = minted?;
-            let lifetime = token
-                .expires_at
-                .and_then(|at| (at - Utc::now()).to_std().ok())
-                .unwrap_or(Duration::from_secs(3600));
+            let (token, lifetime) = minted?;
             *entry.token.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some((token.clone(), lifetime));
             Ok(token)
@@ -218,39 +232,9 @@ impl TokenSource for ServiceAccountSource {
     }
 
     fn invalidate(&self, sender: &str) {
-        *self
-            .sender(sender)
-            .token
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = None;
-    }
-}
-
-/// What a failure to mint a delegated token (a yup-oauth2 error) means for the sender.
-fn classify_mint_error(e: yup_oauth2::Error) -> CredentialError {
-    match e {
-        yup_oauth2::Error::AuthError(auth) => {
-            let text = auth
-                .error_description
-                .clone()
-                .unwrap_or_else(|| auth.error.as_str().to_owned());
-            match auth.error {
-                AuthErrorCode::InvalidGrant if text.to_ascii_lowercase().contains("signature") => {
-                    CredentialError::BadKey(text)
-                }
-                AuthErrorCode::InvalidGrant => CredentialError::Revoked(text),
-                AuthErrorCode::UnauthorizedClient
-                | AuthErrorCode::InvalidScope
-                | AuthErrorCode::AccessDenied => CredentialError::DelegationDenied(text),
-                AuthErrorCode::InvalidClient | AuthErrorCode::InvalidRequest => {
-                    CredentialError::BadKey(text)
-                }
-                _ => CredentialError::Unavailable(format!("{}: {text}", auth.error.as_str())),
-            }
+        if let Some(entry) = self.senders.peek(&sender.to_ascii_lowercase()) {
+            *entry.token.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
-        yup_oauth2::Error::UserError(text) => CredentialError::BadKey(text),
-        yup_oauth2::Error::CredentialSourceError(e) => CredentialError::BadKey(e.to_string()),
-        other => CredentialError::Unavailable(other.to_string()),
     }
 }
 
@@ -277,18 +261,35 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_private_key() {
+        let google = mailroom_testkit::google::FakeGoogle::start();
+        let account = google.service_account("mailer@project.iam.gserviceaccount.com");
+        let source =
+            ServiceAccountSource::from_json(&account.key_json, Duration::from_secs(5), hook())
+                .unwrap();
+        let shown = format!("{source:?}");
+        assert!(shown.contains("mailer@project"), "{shown}");
+        let key: serde_json::Value = serde_json::from_str(&account.key_json).unwrap();
+        let pem = key["private_key"].as_str().unwrap();
+        for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+            assert!(!shown.contains(line), "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_key_that_cannot_sign_is_refused_by_name() {
         let json = serde_json::json!({
             "type": "service_account",
             "private_key": "-----BEGIN PRIVATE KEY-----\nSECRETSECRET\n-----END PRIVATE KEY-----\n",
             "client_email": "mailer@project.iam.gserviceaccount.com",
             "token_uri": "http://127.0.0.1:1/token",
         });
-        let source =
+        let err =
             ServiceAccountSource::from_json(&json.to_string(), Duration::from_secs(5), hook())
-                .unwrap();
-        let shown = format!("{source:?}");
-        assert!(shown.contains("mailer@project"), "{shown}");
-        assert!(!shown.contains("SECRETSECRET"), "{shown}");
+                .unwrap_err();
+        assert!(
+            matches!(&err, CredentialError::BadKey(m) if m.contains("cannot sign") && !m.contains("SECRETSECRET")),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]
@@ -298,7 +299,7 @@ mod tests {
         crate::google_http::install_crypto();
         let google = FakeGoogle::start();
         let account = google.service_account("mailer@demo.iam.gserviceaccount.com");
-        google.grant_delegation(&account.client_id, &[GMAIL_SEND_SCOPE]);
+        google.grant_delegation(&account.client_id, &[super::super::GMAIL_SEND_SCOPE]);
         google.add_domain_user("a@example.com");
         google.add_domain_user("b@example.com");
         google.inject(FaultRule::token(Fault::unavailable()));

@@ -1,8 +1,9 @@
 //! The step both flows share once Google has redirected the browser back, with the `state`
 //! checked by the flow: read the redirect, exchange the code (with the PKCE verifier), check the
-//! granted scopes, read the account's address, check it against the allowlist, store the
-//! refresh token and lift the sender's quarantine. A refresh token that is not stored is
-//! revoked, so it does not linger.
+//! granted scopes (asking tokeninfo when the answer names none), read the account's address
+//! (verified, of the hosted domain when one is set), check it against the allowlist, store the
+//! refresh token, revoke the one it replaces, and lift the sender's quarantine. A refresh token
+//! that is not stored is revoked, so it does not linger.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use mailroom_jobs::Address;
 use oauth2::{AuthorizationCode, PkceCodeVerifier, RedirectUrl, TokenResponse};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{ENROLL_SCOPES, EnrollError, Enrolled, Enroller, config_error};
+use super::{EnrollError, Enrolled, Enroller, config_error};
 use crate::credentials::{GMAIL_SEND_SCOPE, classify_token_error};
 use crate::google_http::{StatusRecorder, error_chain};
 
@@ -43,11 +44,18 @@ impl Redirect {
     }
 }
 
-/// What the code exchange granted.
+/// What the code exchange granted; `scopes` is `None` when the answer did not say.
 struct Granted {
     access: SecretString,
     refresh: SecretString,
-    scopes: Vec<String>,
+    scopes: Option<Vec<String>>,
+}
+
+/// The scopes that let a token send mail.
+fn sends(scopes: &[String]) -> bool {
+    scopes
+        .iter()
+        .any(|s| s == GMAIL_SEND_SCOPE || s == "https://mail.google.com/")
 }
 
 /// `error` and `error_description` of a refused sign-in, for a message.
@@ -84,8 +92,8 @@ impl Enroller {
             return Err(EnrollError::Denied(describe_denial(error, description)));
         }
         let code = redirect.param("code").ok_or(EnrollError::NoCode)?;
-        let granted = self.exchange(code, verifier, redirect_uri).await?;
-        let kept = match self.admit(&granted, force).await {
+        let mut granted = self.exchange(code, verifier, redirect_uri).await?;
+        let kept = match self.admit(&mut granted, force).await {
             Ok(email) => self.keep(&email, &granted).await.map(|()| email),
             Err(e) => Err(e),
         };
@@ -126,10 +134,9 @@ impl Enroller {
             .request_async(&recorder)
             .await
             .map_err(|e| EnrollError::Exchange(classify_token_error(&e, recorder.status())))?;
-        let scopes: Vec<String> = answer.scopes().map_or_else(
-            || ENROLL_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
-            |granted| granted.iter().map(|s| s.to_string()).collect(),
-        );
+        let scopes = answer
+            .scopes()
+            .map(|granted| granted.iter().map(|s| s.to_string()).collect());
         let refresh = answer.refresh_token().ok_or(EnrollError::NoRefreshToken)?;
         Ok(Granted {
             access: SecretString::from(answer.access_token().secret().clone()),
@@ -138,13 +145,13 @@ impl Enroller {
         })
     }
 
-    /// The account's address, when the grant may send mail and the account may enroll.
-    async fn admit(&self, granted: &Granted, force: bool) -> Result<String, EnrollError> {
-        if !granted
-            .scopes
-            .iter()
-            .any(|s| s == GMAIL_SEND_SCOPE || s == "https://mail.google.com/")
-        {
+    /// The account's address, when the grant may send mail and the account may enroll. An
+    /// answer that names no scope is not taken to grant `gmail.send`: tokeninfo says.
+    async fn admit(&self, granted: &mut Granted, force: bool) -> Result<String, EnrollError> {
+        if granted.scopes.is_none() {
+            granted.scopes = Some(self.tokeninfo_scopes(&granted.access).await?);
+        }
+        if !granted.scopes.as_deref().is_some_and(sends) {
             return Err(EnrollError::ScopeNotGranted);
         }
         let email = self.userinfo(&granted.access).await?;
@@ -154,12 +161,54 @@ impl Enroller {
         Ok(email)
     }
 
-    /// Stores the refresh token of `email`.
-    async fn keep(&self, email: &str, granted: &Granted) -> Result<(), EnrollError> {
-        self.store()
-            .put(email, &granted.refresh, self.client_id(), &granted.scopes)
+    /// The scopes Google's tokeninfo endpoint says `access` has.
+    async fn tokeninfo_scopes(&self, access: &SecretString) -> Result<Vec<String>, EnrollError> {
+        let failed = |m: String| EnrollError::Userinfo(format!("tokeninfo: {m}"));
+        let response = self
+            .inner
+            .http
+            .post(&self.inner.tokeninfo_url)
+            .form(&[("access_token", access.expose_secret())])
+            .send()
             .await
-            .map_err(|e| EnrollError::Store(e.to_string()))
+            .map_err(|e| failed(error_chain(&e)))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(failed(format!("HTTP {status}")));
+        }
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|_| failed("the answer is not JSON".to_owned()))?;
+        Ok(body
+            .get("scope")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Stores the refresh token of `email`, then revokes the one it replaces, if any.
+    async fn keep(&self, email: &str, granted: &Granted) -> Result<(), EnrollError> {
+        let replaced = match self.store().get(email).await {
+            Ok(old) => old.map(|old| old.refresh_token),
+            Err(e) => {
+                tracing::warn!(sender = %email, error = %e, "could not read the token being replaced");
+                None
+            }
+        };
+        let scopes = granted.scopes.clone().unwrap_or_default();
+        self.store()
+            .put(email, &granted.refresh, self.client_id(), &scopes)
+            .await
+            .map_err(|e| EnrollError::Store(e.to_string()))?;
+        if let Some(old) = replaced
+            && old.expose_secret() != granted.refresh.expose_secret()
+        {
+            self.revoke_quietly(&old).await;
+        }
+        Ok(())
     }
 
     fn allowed(&self, email: &str) -> bool {
@@ -186,20 +235,30 @@ impl Enroller {
             .json()
             .await
             .map_err(|_| EnrollError::Userinfo("the answer is not JSON".to_owned()))?;
-        if body
-            .get("email_verified")
-            .and_then(serde_json::Value::as_bool)
-            == Some(false)
-        {
-            return Err(EnrollError::Userinfo(
-                "Google says the account's address is not verified".to_owned(),
-            ));
-        }
-        body.get("email")
+        let email = body
+            .get("email")
             .and_then(serde_json::Value::as_str)
             .filter(|e| e.contains('@'))
             .map(|e| e.trim().to_ascii_lowercase())
-            .ok_or_else(|| EnrollError::Userinfo("the answer has no email".to_owned()))
+            .ok_or_else(|| EnrollError::Userinfo("the answer has no email".to_owned()))?;
+        let verified = match body.get("email_verified") {
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(serde_json::Value::String(s)) => s == "true",
+            _ => false,
+        };
+        if !verified {
+            return Err(EnrollError::Unverified(email));
+        }
+        if let Some(expected) = &self.inner.hosted_domain {
+            let hd = body.get("hd").and_then(serde_json::Value::as_str);
+            if !hd.is_some_and(|hd| hd.eq_ignore_ascii_case(expected)) {
+                return Err(EnrollError::WrongDomain {
+                    email,
+                    expected: expected.clone(),
+                });
+            }
+        }
+        Ok(email)
     }
 }
 

@@ -3,12 +3,14 @@
 //! and share everything after Google's redirect ([`Enroller::finish`]): `mailroom auth login`
 //! (a loopback redirect) and the web flow served by the worker's HTTP listener ([`routes`]).
 //!
-//! An enrollment asks Google for `openid`, the userinfo scopes and `gmail.send` with
-//! `access_type=offline` and `prompt=consent` (so a refresh token comes back every time),
-//! exchanges the code at `[google] token_url`, learns the account's address from
-//! `[google] userinfo_url`, checks it against `[jobs] allowed_senders`, stores the refresh
-//! token encrypted in Redis and lifts the sender's quarantine. A token that is not stored is
-//! revoked at once.
+//! An enrollment asks Google for `openid`, `userinfo.email` and `gmail.send` (nothing of the
+//! profile) with `access_type=offline` and `prompt=consent` (so a refresh token comes back
+//! every time), exchanges the code at `[google] token_url`, checks that `gmail.send` was
+//! granted (through `[google] tokeninfo_url` when the answer names no scope), learns the
+//! account's address from `[google] userinfo_url` (verified by Google, and in
+//! `[credentials] hosted_domain` when that is set), checks it against
+//! `[jobs] allowed_senders`, stores the refresh token encrypted in Redis, revokes the one it
+//! replaces, and lifts the sender's quarantine. A token that is not stored is revoked at once.
 //!
 //! - `finish`: Google's redirect ([`Redirect`]) to a stored token ([`Enrolled`]);
 //! - `revoke`: revoking a token at Google ([`revoke_token`]);
@@ -39,7 +41,7 @@ use subtle::ConstantTimeEq as _;
 pub use finish::{Redirect, describe_denial};
 pub use pages::{confirmation, error_page, finished_page};
 pub use revoke::{Revoked, revoke_token};
-pub use web::{WebFlow, routes};
+pub use web::{MIN_ADMIN_TOKEN_CHARS, WebFlow, routes};
 
 use crate::config::GoogleSection;
 use crate::credentials::{ClientSecrets, CredentialError, GMAIL_SEND_SCOPE, TokenStore};
@@ -47,16 +49,9 @@ use crate::google_http::build_http_client;
 
 /// `https://www.googleapis.com/auth/userinfo.email`.
 pub const USERINFO_EMAIL_SCOPE: &str = "https://www.googleapis.com/auth/userinfo.email";
-/// `https://www.googleapis.com/auth/userinfo.profile`.
-pub const USERINFO_PROFILE_SCOPE: &str = "https://www.googleapis.com/auth/userinfo.profile";
 
-/// The scopes an enrollment asks for: who the account is, and sending mail.
-pub const ENROLL_SCOPES: [&str; 4] = [
-    "openid",
-    USERINFO_EMAIL_SCOPE,
-    USERINFO_PROFILE_SCOPE,
-    GMAIL_SEND_SCOPE,
-];
+/// The scopes an enrollment asks for: the account's address, and sending mail.
+pub const ENROLL_SCOPES: [&str; 3] = ["openid", USERINFO_EMAIL_SCOPE, GMAIL_SEND_SCOPE];
 
 /// How long a web flow may take between `/oauth2/start` and `/oauth2/callback`.
 pub const STATE_TTL: Duration = Duration::from_secs(600);
@@ -100,6 +95,19 @@ pub enum EnrollError {
     /// The account's address could not be read.
     #[error("reading the account's address from the userinfo endpoint failed: {0}")]
     Userinfo(String),
+    /// Google does not vouch for the account's address (`email_verified` is not true).
+    #[error("Google has not verified the address {0}; it cannot enroll")]
+    Unverified(String),
+    /// The account is not of `[credentials] hosted_domain`.
+    #[error(
+        "{email} is not an account of the Workspace domain {expected} (credentials.hosted_domain)"
+    )]
+    WrongDomain {
+        /// The account's address.
+        email: String,
+        /// The domain configured.
+        expected: String,
+    },
     /// The account is not an allowed sender.
     #[error(
         "{0} is not in [jobs] allowed_senders; add it there (or pass --force to store it anyway)"
@@ -159,9 +167,11 @@ struct EnrollerInner {
     auth_url: AuthUrl,
     token_url: TokenUrl,
     userinfo_url: String,
+    tokeninfo_url: String,
     revoke_url: String,
     http: reqwest::Client,
     allowlist: Option<SenderAllowlist>,
+    hosted_domain: Option<String>,
 }
 
 /// Runs the authorization code flow for one OAuth client and stores the resulting tokens.
@@ -215,11 +225,23 @@ impl Enroller {
                 auth_url,
                 token_url,
                 userinfo_url: google.userinfo_url.clone(),
+                tokeninfo_url: google.tokeninfo_url.clone(),
                 revoke_url: google.revoke_url.clone(),
                 http,
                 allowlist: policy.allowed_senders.clone(),
+                hosted_domain: None,
             }),
         })
+    }
+
+    /// Enrolls only accounts of the Workspace domain `domain` (Google's `hd` claim), when
+    /// given (`[credentials] hosted_domain`).
+    #[must_use]
+    pub fn with_hosted_domain(mut self, domain: Option<&str>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.hosted_domain = domain.map(|d| d.trim().to_ascii_lowercase());
+        }
+        self
     }
 
     /// The store tokens go to.

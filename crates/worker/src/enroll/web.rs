@@ -21,6 +21,20 @@ use super::{CALLBACK_PATH, Enroller, Redirect, same_secret};
 use crate::config::Config;
 use crate::credentials::{ClientSecrets, TokenKeys, TokenStore};
 
+/// The shortest admin token accepted, in characters.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
+/// Refuses an admin token shorter than [`MIN_ADMIN_TOKEN_CHARS`] (after trimming).
+fn check_admin_token(token: &str) -> anyhow::Result<()> {
+    let chars = token.trim().chars().count();
+    anyhow::ensure!(
+        chars >= MIN_ADMIN_TOKEN_CHARS,
+        "the admin token has {chars} characters, fewer than {MIN_ADMIN_TOKEN_CHARS}: make one \
+         with `openssl rand -base64 33`"
+    );
+    Ok(())
+}
+
 /// The web flow's shared state: the enroller, the pending sign-ins, the admin token and the
 /// callback URL. Cheap to clone.
 #[derive(Clone)]
@@ -45,14 +59,14 @@ impl WebFlow {
     /// `admin_token`, with Google redirecting to `<public_url>/oauth2/callback`.
     ///
     /// # Errors
-    /// An empty admin token, a store without keys, or a `public_url` that is not http(s).
+    /// An admin token shorter than [`MIN_ADMIN_TOKEN_CHARS`], a store without keys, or a `public_url` that is not http(s).
     pub fn new(
         enroller: Enroller,
         admin_token: &SecretString,
         public_url: &str,
     ) -> anyhow::Result<Self> {
         let token = admin_token.expose_secret().trim();
-        anyhow::ensure!(!token.is_empty(), "the admin token is empty");
+        check_admin_token(token)?;
         let keys = enroller
             .store()
             .keys()
@@ -87,6 +101,11 @@ impl WebFlow {
             .admin_token_file
             .as_deref()
             .context("credentials.admin_token_file: not set (the web flow needs an admin token)")?;
+        crate::credentials::check_secret_file(
+            admin_file,
+            "credentials.admin_token_file",
+            c.allow_group_readable_secrets,
+        )?;
         let admin = SecretString::from(std::fs::read_to_string(admin_file).with_context(|| {
             format!(
                 "credentials.admin_token_file: cannot read {}",
@@ -102,7 +121,8 @@ impl WebFlow {
             secrets,
             &config.google,
             &config.policy()?,
-        )?;
+        )?
+        .with_hosted_domain(c.hosted_domain.as_deref());
         Self::new(enroller, &admin, public_url)
             .with_context(|| format!("credentials.admin_token_file: {}", admin_file.display()))
     }
@@ -206,4 +226,22 @@ async fn callback(
         tracing::warn!(error = %e, "web enrollment failed");
     }
     finished_page(&result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_token_needs_32_characters() {
+        let short = check_admin_token(" s3cret-admin \n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            short.contains("has 12 characters, fewer than 32"),
+            "{short}"
+        );
+        assert!(check_admin_token(&"x".repeat(31)).is_err());
+        assert!(check_admin_token(&format!("{}\n", "x".repeat(32))).is_ok());
+    }
 }

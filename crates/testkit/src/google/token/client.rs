@@ -108,7 +108,11 @@ fn code_grant(
     let refresh_token = record
         .issue_refresh_token
         .then(|| state.issue_refresh_token(&client_id, &record.user, record.scopes.clone()));
-    let mut extra = json!({ "scope": record.scopes.join(" ") });
+    let mut extra = if state.quirks.omit_scope {
+        json!({})
+    } else {
+        json!({ "scope": record.scopes.join(" ") })
+    };
     if let Some(refresh_token) = &refresh_token {
         extra["refresh_token"] = json!(refresh_token);
     }

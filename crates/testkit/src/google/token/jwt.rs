@@ -30,6 +30,7 @@ pub(super) fn jwt_grant(
             "Missing required parameter: assertion",
         );
     };
+    state.quirks.assertions.push(assertion.clone());
     let Some(jwt) = Jwt::parse(assertion) else {
         return Outcome::refuse(400, "invalid_grant", "Invalid JWT Signature.");
     };

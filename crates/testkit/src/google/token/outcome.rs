@@ -36,9 +36,10 @@ impl Outcome {
     ) -> Outcome {
         let client_id = grant.client_id.clone();
         let (access_token, lifetime) = state.issue_access_token(grant);
+        let expires_in = state.quirks.expires_in.unwrap_or(lifetime.as_secs());
         let mut body = json!({
             "access_token": access_token,
-            "expires_in": lifetime.as_secs(),
+            "expires_in": expires_in,
             "token_type": "Bearer",
         });
         if let (Value::Object(body), Value::Object(extra)) = (&mut body, extra) {

@@ -153,6 +153,7 @@ async fn enroller(config: &Config, args: &LoginArgs) -> Result<Enroller, CliErro
         &config.google,
         &policy,
     )
+    .map(|e| e.with_hosted_domain(config.credentials.hosted_domain.as_deref()))
     .map_err(|e| CliError::Invalid(e.to_string()))
 }
 
@@ -216,15 +217,51 @@ fn report(enrolled: &Enrolled) {
 
 /// Tries to open `url` in the desktop's browser; failures are ignored (the URL is printed).
 fn open_browser(url: &str) {
+    let _ = browser_command(url, std::env::vars_os().map(|(k, _)| k)).spawn();
+}
+
+/// The command that opens `url`, without any `MAILROOM*` variable of `vars` (the token keys,
+/// a Redis password): the browser and whatever it starts never see them.
+fn browser_command(
+    url: &str,
+    vars: impl Iterator<Item = std::ffi::OsString>,
+) -> std::process::Command {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else {
         "xdg-open"
     };
-    let _ = std::process::Command::new(opener)
+    let mut command = std::process::Command::new(opener);
+    command
         .arg(url)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
+        .stderr(std::process::Stdio::null());
+    for name in vars.filter(|k| k.to_string_lossy().starts_with("MAILROOM")) {
+        command.env_remove(name);
+    }
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_starts_without_mailroom_variables() {
+        let vars = [
+            "MAILROOM_TOKEN_KEYS",
+            "MAILROOM__REDIS__URL",
+            "HOME",
+            "DISPLAY",
+        ]
+        .map(std::ffi::OsString::from);
+        let command = browser_command("https://accounts.example/auth", vars.into_iter());
+        let removed: Vec<_> = command
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(removed, ["MAILROOM_TOKEN_KEYS", "MAILROOM__REDIS__URL"]);
+    }
 }

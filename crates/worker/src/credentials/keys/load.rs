@@ -27,6 +27,14 @@ impl TokenKeys {
     /// [`KeyError`] naming the file (or variable) and line at fault, or [`KeyError::Missing`].
     pub fn from_config(credentials: &CredentialsSection) -> Result<Self, KeyError> {
         let env = std::env::var(TOKEN_KEYS_ENV).ok();
+        if let Some(path) = credentials.token_keys.as_deref() {
+            let allow_group = credentials.allow_group_readable_secrets;
+            crate::credentials::check_secret_file(path, "credentials.token_keys", allow_group)
+                .map_err(|e| KeyError::Read {
+                    path: e.key,
+                    message: e.message,
+                })?;
+        }
         Self::load(credentials.token_keys.as_deref(), env.as_deref())
     }
 

@@ -137,7 +137,10 @@ fn other_failure(status: u16, reason: &str) -> (Verdict, FailureReason, &'static
 }
 
 fn until(now: DateTime<Utc>, hinted: Option<Duration>, fallback: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(hinted.unwrap_or(fallback)).unwrap_or(chrono::Duration::MAX)
+    chrono::Duration::from_std(hinted.unwrap_or(fallback))
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Gmail writes its limits' end into the message: `User-rate limit exceeded.  Retry after

@@ -116,6 +116,8 @@ pub(super) async fn run_mailroom(
         serde_json::from_str(&world.account.key_json).expect("a key file");
     key_json["token_uri"] = world.sink.token_url().into();
     std::fs::write(&key, key_json.to_string()).expect("write the key file");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod 600 the key file");
     let base = world.sink.base_url();
     let unlimited = "100000000".to_owned();
     let vars = [
@@ -129,6 +131,7 @@ pub(super) async fn run_mailroom(
         ("MAILROOM__QUOTA__SENDER_PER_MINUTE", unlimited.clone()),
         ("MAILROOM__QUOTA__SENDER_PER_DAY", unlimited.clone()),
         ("MAILROOM__QUOTA__PROJECT_PER_MINUTE", unlimited),
+        ("MAILROOM__JOBS__ALLOWED_SENDERS", "*".to_owned()),
     ];
     let skip = world.sink.arrived();
     let target = world.sink.accepted() + jobs as u64;
