@@ -18,6 +18,7 @@
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
 //! * `schedule` (worker): when the fetcher promotes and reclaims, and how long it reads.
 //! * `lease` (worker): a delivery's lease and the deliveries a worker holds.
+//! * `keeper` (worker): renewing held leases, the heartbeat, housekeeping.
 //! * `settle` (worker): one task per worker recording outcomes in batches.
 //! * `backoff` (worker): waiting out Redis failures (fetch pauses, outcome retries).
 //! * `retry` (worker): the retry policy.
@@ -33,6 +34,8 @@ mod dead;
 mod error;
 #[cfg(feature = "worker")]
 mod fetch;
+#[cfg(feature = "worker")]
+mod keeper;
 mod keys;
 #[cfg(feature = "worker")]
 mod lease;

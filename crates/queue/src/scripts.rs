@@ -22,6 +22,7 @@ pub(crate) struct Scripts {
     pub maintain: Script,
     pub deregister: Script,
     pub admit: Script,
+    pub renew: Script,
 }
 
 impl Scripts {
@@ -39,6 +40,7 @@ impl Scripts {
             maintain: Script::new(include_str!("lua/maintain.lua")),
             deregister: Script::new(include_str!("lua/deregister.lua")),
             admit: Script::new(include_str!("lua/admit.lua")),
+            renew: Script::new(include_str!("lua/renew.lua")),
         }
     }
 }
