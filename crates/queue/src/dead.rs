@@ -191,6 +191,7 @@ impl Queue {
             finished_at: Some(ms_to_time(score)),
             expires_at: None,
             transport_id: None,
+            duplicate_ids: Vec::new(),
             thread_id: None,
             metadata: Default::default(),
             tags: Vec::new(),

@@ -111,6 +111,10 @@ pub struct JobStatus {
     /// The transport's id for the sent message (Gmail message id, outbox file name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport_id: Option<String>,
+    /// The transport ids of later sends of the same job, when it went out more than once
+    /// (both copies sent after a lease takeover); `transport_id` is the first one's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicate_ids: Vec<String>,
     /// The transport's thread id, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<String>,
@@ -166,6 +170,10 @@ impl JobStatus {
             finished_at: time("finished_at"),
             expires_at: time("expires_at"),
             transport_id: text("transport_id"),
+            duplicate_ids: h
+                .get("duplicate_ids")
+                .and_then(|ids| serde_json::from_str(ids).ok())
+                .unwrap_or_default(),
             thread_id: text("thread_id"),
             metadata: meta.metadata,
             tags: meta.tags,

@@ -8,11 +8,15 @@ mod common;
 use std::time::Duration;
 
 use common::{Behaviour, Redis, TestWorker, config, eventually, job, queue, redis_conn};
-use mailroom_queue::{Conn, Queue, QueueConfig};
+use mailroom_jobs::JobId;
+use mailroom_queue::{Conn, JobState, Lease, Queue, QueueConfig};
 use mailroom_testkit::{RedisCluster, RedisServer};
 use redis::AsyncCommands;
 
-on_both!(renewal_leaves_a_delivery_taken_over_by_another_worker);
+on_both!(
+    renewal_leaves_a_delivery_taken_over_by_another_worker,
+    both_sends_after_a_takeover_are_kept_and_the_later_one_counted,
+);
 
 /// The pending deliveries of the queue's stream: (entry id, consumer holding it).
 async fn pending(c: &mut Conn, q: &Queue) -> Vec<(String, String)> {
@@ -91,4 +95,77 @@ async fn renewal_leaves_a_delivery_taken_over_by_another_worker(redis: Redis) {
         "the delivery stays with the worker that took it over"
     );
     a.crash();
+}
+
+/// Takes the lease of job `id` out of `kept`.
+fn take(kept: &common::Kept, id: JobId) -> Lease {
+    let mut kept = kept.0.lock().unwrap();
+    let at = kept
+        .iter()
+        .position(|l| l.job_id() == id)
+        .expect("a kept lease");
+    kept.swap_remove(at)
+}
+
+/// Worker A holds two jobs and stops renewing (it hangs); worker B takes both over once their
+/// lease runs out, and both copies of each job go out. For the first job B records its send
+/// first, for the second A does. Either way the record keeps the first transport id, lists the
+/// later one in `duplicate_ids`, and the later `sent` is counted as a duplicate send.
+async fn both_sends_after_a_takeover_are_kept_and_the_later_one_counted(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let jobs = [job("a@example.com"), job("b@example.com")];
+    q.enqueue_many(&jobs).await.unwrap();
+    let a = TestWorker::start(&q, "a", Behaviour::Keep).await;
+    let a_kept = a.kept.clone();
+    eventually(Duration::from_secs(10), "A holds both jobs", async || {
+        (a_kept.0.lock().unwrap().len() == 2).then_some(())
+    })
+    .await;
+    // A's fetcher and keeper stop; the leases it handed out stay with the test.
+    a.crash();
+    let b = TestWorker::start(&q, "b", Behaviour::Keep).await;
+    eventually(
+        Duration::from_secs(15),
+        "B takes both jobs over",
+        async || (b.kept.0.lock().unwrap().len() == 2).then_some(()),
+    )
+    .await;
+    let (first, second) = (jobs[0].id(), jobs[1].id());
+
+    take(&b.kept, first)
+        .sent(Some("gmail-b1"), None)
+        .await
+        .unwrap();
+    take(&a_kept, first)
+        .sent(Some("gmail-a1"), None)
+        .await
+        .unwrap();
+    take(&a_kept, second)
+        .sent(Some("gmail-a2"), None)
+        .await
+        .unwrap();
+    take(&b.kept, second)
+        .sent(Some("gmail-b2"), None)
+        .await
+        .unwrap();
+
+    for (id, kept, later) in [
+        (first, "gmail-b1", "gmail-a1"),
+        (second, "gmail-a2", "gmail-b2"),
+    ] {
+        let s = q.status(id).await.unwrap().expect("a status");
+        assert_eq!(s.state, JobState::Sent);
+        assert_eq!(
+            s.transport_id.as_deref(),
+            Some(kept),
+            "the first send's id stays"
+        );
+        assert_eq!(
+            s.duplicate_ids,
+            [later],
+            "the later send's id is kept beside it"
+        );
+    }
+    assert_eq!(q.activity().duplicate_sends, 2, "{:?}", q.activity());
+    b.stop().await;
 }
