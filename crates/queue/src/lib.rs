@@ -16,6 +16,7 @@
 //! * `error`: [`QueueError`] and whether an error is worth retrying.
 //! * `backend` (worker): the apalis backend that feeds a worker and hands back what it holds.
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
+//! * `rows` (worker): `begin.lua`'s answer read row by row, so one bad row spoils nothing else.
 //! * `schedule` (worker): when the fetcher promotes and reclaims, and how long it reads.
 //! * `lease` (worker): a delivery's lease and the deliveries a worker holds.
 //! * `keeper` (worker): renewing held leases, the heartbeat, housekeeping.
@@ -42,6 +43,8 @@ mod lease;
 mod queue;
 #[cfg(feature = "worker")]
 mod retry;
+#[cfg(feature = "worker")]
+mod rows;
 #[cfg(feature = "worker")]
 mod schedule;
 mod scripts;

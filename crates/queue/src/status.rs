@@ -4,9 +4,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, TimeZone, Utc};
 use mailroom_jobs::JobId;
+use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
 use crate::QueueError;
+use crate::conn::Conn;
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -133,6 +135,18 @@ pub(crate) struct Meta {
     pub metadata: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+}
+
+/// The fields of the job record at `key`, read leniently: bytes that are not UTF-8 (a payload
+/// written by a careless producer, say) read as U+FFFD instead of failing the whole read, so
+/// such a job's status and dead letter can still be shown.
+pub(crate) async fn read_record(
+    conn: &mut Conn,
+    key: &str,
+) -> Result<HashMap<String, String>, QueueError> {
+    let raw: HashMap<Vec<u8>, Vec<u8>> = conn.hgetall(key).await?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Ok(raw.iter().map(|(k, v)| (text(k), text(v))).collect())
 }
 
 pub(crate) fn ms_to_time(ms: i64) -> DateTime<Utc> {
