@@ -243,6 +243,17 @@ fn dead_at_the_worker() -> Vec<(&'static str, EmailJob, &'static str)> {
                 .build(),
             "invalid job: message: rendered message",
         ),
+        (
+            "a 100 MB record pushed straight into Redis",
+            job(SENDER)
+                .attachment(Attachment::new(
+                    "huge.bin",
+                    "application/octet-stream",
+                    vec![7u8; 75 << 20],
+                ))
+                .build(),
+            "invalid job: message: rendered message",
+        ),
     ]
 }
 

@@ -9,6 +9,7 @@ pub mod google_http;
 pub mod handler;
 pub mod health;
 pub mod http;
+pub mod logline;
 pub mod metrics;
 pub mod notify;
 mod ops;
