@@ -40,6 +40,12 @@ async fn malformed_fields_are_dead_lettered_alone_and_valid_jobs_sent_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "under a 256 MiB cap no job ran out of memory and every job arrived, but 25 of 208 arrived twice on a loaded machine; the cause is not established yet"]
+async fn large_jobs_under_a_memory_cap_are_each_sent_once() {
+    scenarios::large_jobs_under_a_memory_cap(cluster(), 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sigterm_with_64_sends_in_flight_exits_0_in_grace_losing_nothing() {
     scenarios::sigterm_with_sends_in_flight(cluster(), 300).await;
 }

@@ -145,7 +145,21 @@ impl Env {
 
     /// A `mailroom` command with this world's config and variables, and a clean environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&*MAILROOM);
+        self.command_via(&[], args)
+    }
+
+    /// Like [`Env::command`], run through `wrapper`: a program and its arguments that end by
+    /// executing the command after them (`prlimit --data=N --`), so the process it starts is
+    /// `mailroom` itself. An empty wrapper runs `mailroom` directly.
+    pub fn command_via(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(&*MAILROOM);
+                cmd
+            }
+            None => Command::new(&*MAILROOM),
+        };
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("MAILROOM_CONFIG", &self.config)
@@ -180,10 +194,15 @@ impl Env {
 
     /// Starts `mailroom run` with `vars` on top of this world's, its log in `<dir>/<name>.log`.
     pub fn worker(&self, name: &str, vars: &[(&str, &str)]) -> Worker {
+        self.worker_via(&[], name, vars)
+    }
+
+    /// Like [`Env::worker`], started through `wrapper` (see [`Env::command_via`]).
+    pub fn worker_via(&self, wrapper: &[&str], name: &str, vars: &[(&str, &str)]) -> Worker {
         let log = self.dir.path().join(format!("{name}.log"));
         let file = fs::File::create(&log).expect("log file");
         let child = self
-            .command(&["run"])
+            .command_via(wrapper, &["run"])
             .env("MAILROOM__WORKER__NAME", name)
             .envs(vars.iter().copied())
             .stdout(Stdio::null())

@@ -2,7 +2,8 @@
 //! on one `redis-server` (`faults.rs`) and on a three-node cluster (`faults_cluster.rs`): a
 //! worker killed mid-run (`kill`), Redis killed mid-run (`outage`), undecodable payloads amid
 //! valid jobs (`malformed`), records with a malformed field amid valid jobs (`fields`),
-//! SIGTERM with sends in flight (`sigterm`), and a due backlog of a million (`backlog`).
+//! large jobs under a memory cap (`memory`), SIGTERM with sends in flight (`sigterm`), and a
+//! due backlog of a million (`backlog`).
 //!
 //! Each scenario runs real `mailroom run` processes against the fake Google (the `null`
 //! transport for the backlog, which is about the queue), then checks what a user cares about:
@@ -16,6 +17,7 @@ mod backlog;
 mod fields;
 mod kill;
 mod malformed;
+mod memory;
 mod outage;
 mod sigterm;
 
@@ -33,6 +35,7 @@ pub use backlog::due_backlog;
 pub use fields::malformed_fields_amid_valid_jobs;
 pub use kill::sigkill_mid_run_then_restart;
 pub use malformed::malformed_payloads_amid_valid_jobs;
+pub use memory::large_jobs_under_a_memory_cap;
 pub use outage::redis_restart_mid_run;
 pub use sigterm::sigterm_with_sends_in_flight;
 

@@ -197,7 +197,7 @@ impl Fetcher {
         }
         let reply: Vec<redis::Value> = run(&inv, &mut self.conn).await?;
         let mut tasks = Vec::with_capacity(reply.len());
-        for row in rows(&reply) {
+        for row in rows(reply) {
             match row {
                 Ok(row) => {
                     if let Some(task) = self.started(row).await? {

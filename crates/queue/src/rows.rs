@@ -26,16 +26,18 @@ pub(crate) struct Unreadable {
     pub reason: String,
 }
 
-/// Reads the rows of `begin.lua`'s answer, each on its own.
-pub(crate) fn rows(reply: &[Value]) -> Vec<Result<Row, Unreadable>> {
-    reply.iter().map(row).collect()
+/// Reads the rows of `begin.lua`'s answer, each on its own. The rows are consumed, so a
+/// payload moves into its row rather than being copied (a large job is held once).
+pub(crate) fn rows(reply: Vec<Value>) -> impl Iterator<Item = Result<Row, Unreadable>> {
+    reply.into_iter().map(row)
 }
 
-fn row(value: &Value) -> Result<Row, Unreadable> {
+fn row(value: Value) -> Result<Row, Unreadable> {
     type Fields = (String, String, String, Vec<u8>, u32, u32, i64, usize);
+    let head = first_two(&value);
     let (entry, id, verdict, detail, attempts, deliveries, created_ms, bytes): Fields =
-        FromRedisValue::from_redis_value_ref(value).map_err(|e| Unreadable {
-            entry_and_id: first_two(value),
+        FromRedisValue::from_redis_value(value).map_err(|e| Unreadable {
+            entry_and_id: head,
             reason: format!("malformed record: {e}"),
         })?;
     let detail = String::from_utf8(detail).map_err(|e| Unreadable {
@@ -94,7 +96,7 @@ mod tests {
             run_row(b"{\"text\":\"caf\xe9\"}"),
             run_row(b"{}"),
         ];
-        let rows = rows(&reply);
+        let rows: Vec<_> = rows(reply.to_vec()).collect();
         assert!(rows[0].is_ok() && rows[2].is_ok(), "{rows:?}");
         let bad = rows[1].as_ref().unwrap_err();
         assert_eq!(bad.entry_and_id, Some(("1-0".into(), "job".into())));
@@ -106,8 +108,8 @@ mod tests {
 
     #[test]
     fn a_row_of_the_wrong_shape_keeps_its_entry_and_id() {
-        let reply = [Value::Array(vec![bulk(b"1-0"), bulk(b"job"), bulk(b"run")])];
-        let rows = rows(&reply);
+        let reply = vec![Value::Array(vec![bulk(b"1-0"), bulk(b"job"), bulk(b"run")])];
+        let rows: Vec<_> = rows(reply).collect();
         let bad = rows[0].as_ref().unwrap_err();
         assert_eq!(bad.entry_and_id, Some(("1-0".into(), "job".into())));
         assert!(
