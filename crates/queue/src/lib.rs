@@ -7,6 +7,8 @@
 //! * `queue`: the handle: connect, enqueue, status, cancel, stats, promotion, housekeeping.
 //! * `dead`: dead-letter operations: list, find, show, retry, purge.
 //! * `senders`: Gmail's sending limits in Redis, and paused and quarantined senders.
+//! * `tokens`: stored credentials' records (sealed by the worker) and the enrolled senders.
+//! * `oauth_state`: the web sign-in flow's pending states, each taken once.
 //! * `status`: a job's state and its status record.
 //! * `activity`: what the worker side counts without a handler seeing it.
 //! * `config`: [`QueueConfig`], the queue's settings with their defaults.
@@ -36,6 +38,7 @@ mod fetch;
 mod keys;
 #[cfg(feature = "worker")]
 mod lease;
+mod oauth_state;
 mod queue;
 #[cfg(feature = "worker")]
 mod retry;
@@ -46,6 +49,7 @@ mod senders;
 #[cfg(feature = "worker")]
 mod settle;
 mod status;
+mod tokens;
 
 pub use activity::QueueActivity;
 #[cfg(feature = "worker")]

@@ -138,14 +138,18 @@ impl Queue {
         self.inner.conn.clone()
     }
 
-    /// A connection to the queue's Redis (single server or cluster), for data that lives
-    /// beside the queue under its hash tag (see [`Queue::key`]).
+    /// A connection to the queue's Redis (single server or cluster), for tests and tools that
+    /// look at Redis directly. The product's crates never use it: every key they need is
+    /// behind a typed function of this crate.
+    #[doc(hidden)]
     #[must_use]
     pub fn connection(&self) -> Conn {
         self.inner.conn.clone()
     }
 
-    /// The name of a key beside the queue's own: `{name}:<suffix>`, in the queue's hash slot.
+    /// The name of a key beside the queue's own: `{name}:<suffix>`, in the queue's hash slot,
+    /// for tools and tests that look at Redis. Every key the product writes is written by a
+    /// function of this crate (the crate's README lists them).
     #[must_use]
     pub fn key(&self, suffix: &str) -> String {
         format!("{}:{suffix}", self.inner.keys.prefix)
