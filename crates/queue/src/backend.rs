@@ -13,16 +13,16 @@ use apalis_core::worker::context::WorkerContext;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use mailroom_jobs::{EmailJob, JobId};
-use redis::AsyncCommands;
 use tokio::task::JoinHandle;
 use tower_layer::Identity;
 
 use crate::activity::Event;
 use crate::backoff::fetch_backoff;
 use crate::fetch::Fetcher;
+use crate::keeper::{heartbeat, keep};
 use crate::keys::GROUP;
 use crate::lease::{LeaseSlot, Tracker};
-use crate::queue::{Queue, now_ms};
+use crate::queue::Queue;
 use crate::scripts::{call, run};
 use crate::{QueueConfig, QueueError};
 
@@ -240,54 +240,12 @@ impl BackendConfig for RedisBackend {
     }
 }
 
-async fn heartbeat(queue: &Queue, consumer: &str) -> Result<(), QueueError> {
-    let () = queue
-        .conn()
-        .hset(&queue.keys().workers, consumer, now_ms())
-        .await?;
-    Ok(())
-}
-
 async fn deregister(queue: &Queue, consumer: &str) -> Result<(), QueueError> {
     let i = &queue.inner;
     let mut inv = call(&i.scripts.deregister, &i.keys);
     inv.arg(GROUP).arg(consumer);
     let _: i64 = run(&inv, &mut queue.conn()).await?;
     Ok(())
-}
-
-/// Renews the leases of held deliveries and the worker's heartbeat; runs housekeeping.
-async fn keep(queue: Queue, consumer: String, tracker: Tracker) {
-    let every = (queue.config().lease / 3).min(Duration::from_secs(10));
-    let mut last_maintenance = tokio::time::Instant::now();
-    loop {
-        tokio::time::sleep(every).await;
-        let entries: Vec<String> = tracker.snapshot().into_iter().map(|(e, _)| e).collect();
-        let result = async {
-            heartbeat(&queue, &consumer).await?;
-            for chunk in entries.chunks(200) {
-                let mut cmd = redis::cmd("XCLAIM");
-                cmd.arg(&queue.keys().ready)
-                    .arg(GROUP)
-                    .arg(&consumer)
-                    .arg(0)
-                    .arg(chunk)
-                    .arg("JUSTID");
-                let _: redis::Value = cmd.query_async(&mut queue.conn()).await?;
-            }
-            if last_maintenance.elapsed() >= Duration::from_secs(60) {
-                last_maintenance = tokio::time::Instant::now();
-                let (trimmed, forgotten) = queue.maintain().await?;
-                tracing::debug!(trimmed, forgotten, "queue housekeeping done");
-            }
-            Ok::<_, QueueError>(())
-        }
-        .await;
-        if let Err(e) = result {
-            queue.record(Event::RedisError, 1);
-            tracing::warn!(error = %e, "renewing leases failed");
-        }
-    }
 }
 
 impl Queue {

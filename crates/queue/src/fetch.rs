@@ -17,6 +17,7 @@ use crate::conn::Conn;
 use crate::keys::GROUP;
 use crate::lease::{Delivery, Lease, LeaseSlot, Tracker};
 use crate::queue::{Queue, ms, now_ms};
+use crate::rows::{Row, Unreadable, rows};
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
 
@@ -156,39 +157,71 @@ impl Fetcher {
         for (entry, id) in &entries {
             inv.arg(entry).arg(id);
         }
-        let rows: Vec<(String, String, String, String, u32, u32, i64)> =
-            run(&inv, &mut self.conn).await?;
-        let mut tasks = Vec::with_capacity(rows.len());
-        for (entry, id, verdict, detail, attempts, deliveries, created_ms) in rows {
-            match verdict.as_str() {
-                "run" => {
-                    if let Some(task) = self
-                        .start(entry, &id, &detail, (attempts, deliveries, created_ms))
-                        .await?
-                    {
+        let reply: Vec<redis::Value> = run(&inv, &mut self.conn).await?;
+        let mut tasks = Vec::with_capacity(reply.len());
+        for row in rows(&reply) {
+            match row {
+                Ok(row) => {
+                    if let Some(task) = self.started(row).await? {
                         tasks.push(task);
                     }
                 }
-                "skip" => {
-                    let event = if detail == "cancelled" {
-                        Event::Cancelled
-                    } else {
-                        Event::Duplicate
-                    };
-                    self.queue.record(event, 1);
-                    tracing::debug!(job = %id, state = %detail, "delivery skipped: job already {detail}")
-                }
-                "expired" => {
-                    self.queue.record(Event::Expired, 1);
-                    tracing::info!(job = %id, "job expired before it could be sent");
-                }
-                _ => {
-                    self.queue.record(Event::Missing, 1);
-                    tracing::warn!(job = %id, entry = %entry, "delivery without a job record dropped")
-                }
+                Err(unreadable) => self.unreadable(unreadable).await?,
             }
         }
         Ok(tasks)
+    }
+
+    /// Acts on one row of `begin.lua`'s answer: a task for a job that runs, a count and a log
+    /// line for the others.
+    async fn started(&mut self, row: Row) -> Result<Option<Task<EmailJob>>, QueueError> {
+        let Row {
+            entry, id, detail, ..
+        } = &row;
+        match row.verdict.as_str() {
+            "run" => {
+                return self
+                    .start(
+                        row.entry.clone(),
+                        id,
+                        detail,
+                        (row.attempts, row.deliveries, row.created_ms),
+                    )
+                    .await;
+            }
+            "skip" => {
+                let event = if detail == "cancelled" {
+                    Event::Cancelled
+                } else {
+                    Event::Duplicate
+                };
+                self.queue.record(event, 1);
+                tracing::debug!(job = %id, state = %detail, "delivery skipped: job already {detail}");
+            }
+            "expired" => {
+                self.queue.record(Event::Expired, 1);
+                tracing::info!(job = %id, "job expired before it could be sent");
+            }
+            "malformed" => {
+                self.queue.record(Event::Undecodable, 1);
+                tracing::error!(job = %id, reason = %detail, "dead-lettered a malformed job record");
+            }
+            _ => {
+                self.queue.record(Event::Missing, 1);
+                tracing::warn!(job = %id, entry = %entry, "delivery without a job record dropped");
+            }
+        }
+        Ok(None)
+    }
+
+    /// Dead-letters the job of a row that could not be read; a row without even its entry and
+    /// id is left pending, to be dead-lettered as poison after its deliveries.
+    async fn unreadable(&mut self, row: Unreadable) -> Result<(), QueueError> {
+        let Some((entry, id)) = row.entry_and_id else {
+            tracing::error!(reason = %row.reason, "a started delivery could not be read");
+            return Ok(());
+        };
+        self.dead_letter(&entry, &id, &row.reason).await
     }
 
     /// Decodes a started job into a task, or dead-letters it with the decode error.
@@ -227,16 +260,23 @@ impl Fetcher {
                 Ok(Some(task))
             }
             Err(reason) => {
-                tracing::error!(job = %id, %reason, "dead-lettering undecodable job");
-                let settler = self.tracker.settler();
-                let changed = settler
-                    .settle(&entry, id, "dead", [&reason, "", ""])
-                    .await?;
-                if changed >= 0 {
-                    self.queue.record(Event::Undecodable, 1);
-                }
+                self.dead_letter(&entry, id, &reason).await?;
                 Ok(None)
             }
         }
+    }
+
+    /// Dead-letters a started job that cannot run, with `reason`.
+    async fn dead_letter(&mut self, entry: &str, id: &str, reason: &str) -> Result<(), QueueError> {
+        tracing::error!(job = %id, %reason, "dead-lettering undecodable job");
+        let changed = self
+            .tracker
+            .settler()
+            .settle(entry, id, "dead", [reason, "", ""])
+            .await?;
+        if changed >= 0 {
+            self.queue.record(Event::Undecodable, 1);
+        }
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use mailroom_jobs::{EmailJob, JobId};
 
 use crate::QueueError;
+use crate::activity::Event;
 use crate::backoff::ConnectionRetry;
 use crate::queue::Queue;
 use crate::settle::Settler;
@@ -144,6 +145,10 @@ impl Lease {
     }
 
     /// Records the job as sent (with the transport's message and thread ids) and acknowledges it.
+    /// When another delivery of the job was recorded as sent first (this worker's lease ran
+    /// out and both copies went out), the record keeps the first transport id and lists this
+    /// one in `duplicate_ids`, and the duplicate is counted in
+    /// [`QueueActivity::duplicate_sends`](crate::QueueActivity::duplicate_sends).
     ///
     /// # Errors
     /// Redis stayed unreachable for a whole lease time.
@@ -153,16 +158,25 @@ impl Lease {
         thread_id: Option<&str>,
     ) -> Result<(), QueueError> {
         let retention = self.queue.config().retention.as_secs().max(1).to_string();
-        self.finish(
-            "sent",
-            [
-                &retention,
-                transport_id.unwrap_or(""),
-                thread_id.unwrap_or(""),
-            ],
-        )
-        .await
-        .map(drop)
+        let answer = self
+            .finish(
+                "sent",
+                [
+                    &retention,
+                    transport_id.unwrap_or(""),
+                    thread_id.unwrap_or(""),
+                ],
+            )
+            .await?;
+        if answer == 1 {
+            self.queue.record(Event::DuplicateSend, 1);
+            tracing::warn!(
+                job = %self.id,
+                transport_id = transport_id.unwrap_or(""),
+                "job sent twice: another delivery was recorded as sent first (its lease had run out)"
+            );
+        }
+        Ok(())
     }
 
     /// Schedules the job again at `at`, recording `error`; `spend_attempt` is false for delays

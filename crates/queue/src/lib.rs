@@ -18,8 +18,10 @@
 //! * `error`: [`QueueError`] and whether an error is worth retrying.
 //! * `backend` (worker): the apalis backend that feeds a worker and hands back what it holds.
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
+//! * `rows` (worker): `begin.lua`'s answer read row by row, so one bad row spoils nothing else.
 //! * `schedule` (worker): when the fetcher promotes and reclaims, and how long it reads.
 //! * `lease` (worker): a delivery's lease and the deliveries a worker holds.
+//! * `keeper` (worker): renewing held leases, the heartbeat, housekeeping.
 //! * `settle` (worker): one task per worker recording outcomes in batches.
 //! * `backoff` (worker): waiting out Redis failures (fetch pauses, outcome retries).
 //! * `retry` (worker): the retry policy.
@@ -35,6 +37,8 @@ mod dead;
 mod error;
 #[cfg(feature = "worker")]
 mod fetch;
+#[cfg(feature = "worker")]
+mod keeper;
 mod keys;
 #[cfg(feature = "worker")]
 mod lease;
@@ -42,6 +46,8 @@ mod oauth_state;
 mod queue;
 #[cfg(feature = "worker")]
 mod retry;
+#[cfg(feature = "worker")]
+mod rows;
 #[cfg(feature = "worker")]
 mod schedule;
 mod scripts;

@@ -1,20 +1,18 @@
 //! The queue handle: enqueue, status, cancel and stats. Cheap to clone; clones share one
 //! multiplexed connection.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use mailroom_jobs::{EmailJob, JobId};
-use redis::AsyncCommands;
 
 use crate::activity::{Activity, QueueActivity};
 
 use crate::conn::{Conn, RedisTarget};
 use crate::keys::{GROUP, Keys};
 use crate::scripts::{Scripts, call, run};
-use crate::status::{JobStatus, Meta};
+use crate::status::{JobStatus, Meta, read_record};
 use crate::{QueueConfig, QueueError};
 
 /// The result of an enqueue.
@@ -259,10 +257,7 @@ impl Queue {
     /// # Errors
     /// Redis unreachable.
     pub async fn status(&self, id: JobId) -> Result<Option<JobStatus>, QueueError> {
-        let h: HashMap<String, String> = self
-            .conn()
-            .hgetall(self.inner.keys.job(&id.to_string()))
-            .await?;
+        let h = read_record(&mut self.conn(), &self.inner.keys.job(&id.to_string())).await?;
         JobStatus::from_hash(id, &h)
     }
 

@@ -24,6 +24,7 @@ pub(crate) struct Scripts {
     pub admit: Script,
     pub token_mark: Script,
     pub token_swap: Script,
+    pub renew: Script,
 }
 
 impl Scripts {
@@ -43,6 +44,7 @@ impl Scripts {
             admit: Script::new(include_str!("lua/admit.lua")),
             token_mark: Script::new(include_str!("lua/token_mark.lua")),
             token_swap: Script::new(include_str!("lua/token_swap.lua")),
+            renew: Script::new(include_str!("lua/renew.lua")),
         }
     }
 }

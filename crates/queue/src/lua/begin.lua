@@ -1,26 +1,50 @@
--- Start delivered stream entries: decide for each whether it runs.
+-- Start delivered stream entries: decide for each whether it runs. Each entry is judged on its
+-- own: a record with a malformed field is dead-lettered alone, naming the field, and the rest
+-- of the batch carries on.
 -- KEYS: ready, scheduled, dead, workers
 -- ARGV: prefix, now_ms, group, retention_s, consumer, then per entry: entry_id, job_id
 -- Returns per entry: { entry_id, job_id, verdict, payload|reason, attempts, deliveries, created_ms }
---   verdict: 'run' | 'skip' (already finished or cancelled) | 'missing' (no job record) | 'expired'
+--   verdict: 'run' | 'skip' (already finished or cancelled) | 'missing' (no job record) |
+--   'expired' | 'malformed' (dead-lettered here; the reason names the field)
 local prefix, now, group, retention, consumer = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local out = {}
 local function settle(entry)
   redis.call('XACK', KEYS[1], group, entry)
   redis.call('XDEL', KEYS[1], entry)
 end
+-- The numeric fields of a record, with the most digits each may have: counts fit a u32,
+-- times (ms since the epoch) an i64 with room to spare. Absent fields are fine.
+local numeric = { { 'attempts', 9 }, { 'deliveries', 9 }, { 'created_at', 15 }, { 'expires_at', 15 } }
+local function malformed(f)
+  for i, field in ipairs(numeric) do
+    local v = f[i + 2]
+    if v and not (#v <= field[2] and string.match(v, '^%d+$')) then
+      local shown = string.gsub(string.sub(v, 1, 40), '[^%w%p ]', '?')
+      return 'malformed record: field ' .. field[1] .. ' is not a whole number of at most '
+        .. field[2] .. ' digits: "' .. shown .. '"'
+    end
+  end
+  return nil
+end
 for i = 6, #ARGV, 2 do
   local entry, id = ARGV[i], ARGV[i + 1]
   local jk = prefix .. ':job:' .. id
-  local f = redis.call('HMGET', jk, 'state', 'payload', 'attempts', 'expires_at', 'created_at')
+  local f = redis.call('HMGET', jk, 'state', 'payload', 'attempts', 'deliveries', 'created_at', 'expires_at')
   local state = f[1]
+  local bad = state and malformed(f)
   if not state then
     settle(entry)
     out[#out + 1] = { entry, id, 'missing', 'no job record', 0, 0, 0 }
   elseif state == 'sent' or state == 'cancelled' or state == 'expired' or state == 'dead' then
     settle(entry)
     out[#out + 1] = { entry, id, 'skip', state, 0, 0, 0 }
-  elseif f[4] and tonumber(f[4]) < now then
+  elseif bad then
+    settle(entry)
+    redis.call('HSET', jk, 'state', 'dead', 'last_error', bad, 'finished_at', now, 'updated_at', now)
+    redis.call('HDEL', jk, 'entry', 'owner', 'due_at')
+    redis.call('ZADD', KEYS[3], now, id)
+    out[#out + 1] = { entry, id, 'malformed', bad, 0, 0, 0 }
+  elseif f[6] and tonumber(f[6]) < now then
     settle(entry)
     redis.call('HSET', jk, 'state', 'expired', 'finished_at', now, 'updated_at', now,
       'last_error', 'expired before it could be sent')
