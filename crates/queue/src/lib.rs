@@ -20,7 +20,8 @@
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
 //! * `rows` (worker): `begin.lua`'s answer read row by row, so one bad row spoils nothing else.
 //! * `schedule` (worker): when the fetcher promotes and reclaims, and how long it reads.
-//! * `lease` (worker): a delivery's lease and the deliveries a worker holds.
+//! * `lease` (worker): a delivery's lease.
+//! * `tracker` (worker): the deliveries a worker holds, their bytes, and those it deferred.
 //! * `keeper` (worker): renewing held leases, the heartbeat, housekeeping.
 //! * `settle` (worker): one task per worker recording outcomes in batches.
 //! * `backoff` (worker): waiting out Redis failures (fetch pauses, outcome retries).
@@ -56,6 +57,8 @@ mod senders;
 mod settle;
 mod status;
 mod tokens;
+#[cfg(feature = "worker")]
+mod tracker;
 
 pub use activity::QueueActivity;
 #[cfg(feature = "worker")]
@@ -65,9 +68,11 @@ pub use conn::{Conn, RedisTarget};
 pub use dead::{DeadFilter, DeadJob, DeadSelection};
 pub use error::QueueError;
 #[cfg(feature = "worker")]
-pub use lease::{Lease, LeaseTaken, Tracker};
+pub use lease::{Lease, LeaseTaken};
 pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
 pub use senders::{Admission, Hold, STATE_KEEP, SenderLimits, SenderState, normalize_sender};
 pub use status::{JobState, JobStatus};
+#[cfg(feature = "worker")]
+pub use tracker::Tracker;

@@ -43,6 +43,7 @@ fn defaults_load_without_a_file() {
     assert_eq!(config.redis.url.expose(), "redis://127.0.0.1:6379/");
     assert_eq!(config.worker.concurrency, 64);
     assert_eq!(config.worker.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(config.worker.max_held_bytes, 64 << 20);
     assert!(!config.worker.name.is_empty());
     assert_eq!(
         config.queue_config(),
@@ -226,6 +227,10 @@ fn each_rule_names_its_key() {
             "worker.concurrency: must be at least 1",
         ),
         ("[worker]\nname = \" \"", "worker.name"),
+        (
+            "[worker]\nmax_held_bytes = 1000",
+            "worker.max_held_bytes: must be at least 1048576",
+        ),
         ("[redis]\nurl = \"http://localhost\"", "redis.url"),
         ("[redis]\nurl = \"redis+cluster://\"", "redis.url"),
         ("[queue]\nname = \"a b\"", "queue.name"),

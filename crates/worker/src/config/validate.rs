@@ -130,6 +130,11 @@ impl Config {
             w.concurrency <= 10_000,
             "worker.concurrency",
             "must be at most 10000",
+        )?;
+        rule(
+            w.max_held_bytes >= 1 << 20,
+            "worker.max_held_bytes",
+            "must be at least 1048576 (1 MiB)",
         )
     }
 
