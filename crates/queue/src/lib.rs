@@ -7,6 +7,7 @@
 //! * `queue`: the handle: connect, enqueue, status, cancel, stats, promotion, housekeeping.
 //! * `dead`: dead-letter operations: list, find, show, retry, purge.
 //! * `senders`: Gmail's sending limits in Redis, and paused and quarantined senders.
+//! * `usage`: the sends counted in each sender's quota windows now.
 //! * `status`: a job's state and its status record.
 //! * `activity`: what the worker side counts without a handler seeing it.
 //! * `config`: [`QueueConfig`], the queue's settings with their defaults.
@@ -46,6 +47,7 @@ mod senders;
 #[cfg(feature = "worker")]
 mod settle;
 mod status;
+mod usage;
 
 pub use activity::QueueActivity;
 #[cfg(feature = "worker")]
@@ -61,3 +63,4 @@ pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 pub use retry::{RetryDecision, RetryPolicy};
 pub use senders::{Admission, Hold, SenderLimits, SenderState, normalize_sender};
 pub use status::{JobState, JobStatus};
+pub use usage::SenderUsage;
