@@ -64,7 +64,7 @@ pub struct Page {
 
 /// Dead letters, newest first.
 #[utoipa::path(
-    get, path = "/v1/dead", tag = "dead",
+    get, path = "/v1/dead", operation_id = "listDead", tag = "dead",
     params(Filters, Page),
     responses(
         (status = 200, description = "The matching dead letters, newest first.", body = Vec<DeadJobDoc>),
@@ -168,7 +168,7 @@ async fn act(
 
 /// Put dead letters back in the queue with their attempts reset.
 #[utoipa::path(
-    post, path = "/v1/dead/retry", tag = "dead",
+    post, path = "/v1/dead/retry", operation_id = "retryDead", tag = "dead",
     request_body(content = Selection, content_type = "application/json"),
     responses(
         (status = 200, description = "How many were retried.", body = Done),
@@ -191,7 +191,7 @@ pub async fn retry(
 
 /// Delete dead letters for good.
 #[utoipa::path(
-    post, path = "/v1/dead/purge", tag = "dead",
+    post, path = "/v1/dead/purge", operation_id = "purgeDead", tag = "dead",
     request_body(content = Selection, content_type = "application/json"),
     responses(
         (status = 200, description = "How many were purged.", body = Done),

@@ -121,7 +121,7 @@ fn rewrite_refs(value: &mut Value) {
 
 /// This document.
 #[utoipa::path(
-    get, path = "/v1/openapi.json", tag = "meta",
+    get, path = "/v1/openapi.json", operation_id = "getOpenApi", tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document of this API.", body = Object)),
 )]
 pub async fn openapi() -> Json<Value> {

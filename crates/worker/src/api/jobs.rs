@@ -20,7 +20,7 @@ fn parse(id: &str) -> Result<mailroom_jobs::JobId, Problem> {
 
 /// A job's status.
 #[utoipa::path(
-    get, path = "/v1/messages/{id}", tag = "messages",
+    get, path = "/v1/messages/{id}", operation_id = "getMessage", tag = "messages",
     params(("id" = String, Path, description = "The job id `POST /v1/messages` answered.")),
     responses(
         (status = 200, description = "Where the job is.", body = JobStatusDoc),
@@ -47,6 +47,7 @@ pub async fn status(
 
 /// What a cancel did.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Cancelled)]
 pub struct CancelledDoc {
     /// The job.
     pub id: String,
@@ -56,7 +57,7 @@ pub struct CancelledDoc {
 
 /// Cancel a job that has not started sending.
 #[utoipa::path(
-    delete, path = "/v1/messages/{id}", tag = "messages",
+    delete, path = "/v1/messages/{id}", operation_id = "cancelMessage", tag = "messages",
     params(("id" = String, Path, description = "The job id.")),
     responses(
         (status = 200, description = "Cancelled: it will not be sent.", body = CancelledDoc),

@@ -119,7 +119,7 @@ fn enqueue_failed(e: EnqueueError) -> Problem {
 
 /// Enqueue one job.
 #[utoipa::path(
-    post, path = "/v1/messages", tag = "messages",
+    post, path = "/v1/messages", operation_id = "sendMessage", tag = "messages",
     request_body(content = inline(Object), description = "One job in the wire format (`\"version\": \"v1\"`); see the `EmailJob` schema.", content_type = "application/json"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeated request a duplicate of the first instead of a second message.")),
     responses(
@@ -155,7 +155,7 @@ pub async fn send(
 
 /// Enqueue up to 1,000 jobs, all or none.
 #[utoipa::path(
-    post, path = "/v1/messages/batch", tag = "messages",
+    post, path = "/v1/messages/batch", operation_id = "sendBatch", tag = "messages",
     request_body(content = inline(Object), description = "`{\"jobs\": [job, …]}`, at most 1,000 jobs in the wire format.", content_type = "application/json"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Sets job i's idempotency key to `KEY:i` (for jobs without one of their own).")),
     responses(

@@ -12,7 +12,7 @@ use super::schema::QueueStatsDoc;
 
 /// The queue's counts.
 #[utoipa::path(
-    get, path = "/v1/queue", tag = "queue",
+    get, path = "/v1/queue", operation_id = "getQueue", tag = "queue",
     responses(
         (status = 200, description = "Counts by state, the oldest ready job, workers.", body = QueueStatsDoc),
         (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),

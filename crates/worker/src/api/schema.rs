@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 /// Where a job is in its life.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = JobState)]
 pub enum JobStateDoc {
     /// Waiting in the ready stream.
     Queued,

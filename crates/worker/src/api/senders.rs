@@ -22,7 +22,7 @@ pub(super) fn admin_failed(e: AdminError) -> Problem {
 
 /// Every sender.
 #[utoipa::path(
-    get, path = "/v1/senders", tag = "senders",
+    get, path = "/v1/senders", operation_id = "listSenders", tag = "senders",
     responses(
         (status = 200, description = "Senders, sorted by address.", body = Vec<SenderRow>),
         (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
