@@ -9,6 +9,7 @@
 //! * `senders`: Gmail's sending limits in Redis, and paused and quarantined senders.
 //! * `tokens`: stored credentials' records (sealed by the worker) and the enrolled senders.
 //! * `oauth_state`: the web sign-in flow's pending states, each taken once.
+//! * `usage`: the sends counted in each sender's quota windows now.
 //! * `status`: a job's state and its status record.
 //! * `activity`: what the worker side counts without a handler seeing it.
 //! * `config`: [`QueueConfig`], the queue's settings with their defaults.
@@ -59,6 +60,7 @@ mod status;
 mod tokens;
 #[cfg(feature = "worker")]
 mod tracker;
+mod usage;
 
 pub use activity::QueueActivity;
 #[cfg(feature = "worker")]
@@ -76,3 +78,4 @@ pub use senders::{Admission, Hold, STATE_KEEP, SenderLimits, SenderState, normal
 pub use status::{JobState, JobStatus};
 #[cfg(feature = "worker")]
 pub use tracker::Tracker;
+pub use usage::SenderUsage;

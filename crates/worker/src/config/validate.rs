@@ -52,6 +52,7 @@ impl Config {
         self.check_jobs()?;
         self.check_transport()?;
         self.check_http()?;
+        self.check_api()?;
         self.check_gmail()?;
         EnvFilter::try_new(&self.log.level)
             .map(drop)
