@@ -39,8 +39,10 @@ impl QueueError {
 
     /// True when the error is about reaching Redis (worth retrying), not about the request:
     /// Redis unreachable, up but not serving yet (`LOADING` while it reads its data back after
-    /// a restart, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`), or a cluster redirection the client
-    /// gave up following (`MOVED`, `ASK`: the command did not run).
+    /// a restart, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`), a primary demoted to replica by a
+    /// failover (`READONLY`: the write did not run; a Sentinel connection looks the new primary
+    /// up), a primary Sentinel cannot name yet, or a cluster redirection the client gave up
+    /// following (`MOVED`, `ASK`: the command did not run).
     #[must_use]
     pub fn is_connection(&self) -> bool {
         match self {
@@ -51,6 +53,7 @@ impl QueueError {
                     || e.is_timeout()
                     || e.is_unrecoverable_error()
                     || e.is_cluster_error()
+                    || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
                     || matches!(e.retry_method(), redis::RetryMethod::WaitAndRetry)
             }
             _ => false,
@@ -75,6 +78,7 @@ mod tests {
             ServerErrorKind::TryAgain,
             ServerErrorKind::ClusterDown,
             ServerErrorKind::MasterDown,
+            ServerErrorKind::ReadOnly,
             ServerErrorKind::Moved,
             ServerErrorKind::Ask,
         ] {

@@ -12,7 +12,10 @@
 //! * `status`: a job's state and its status record.
 //! * `activity`: what the worker side counts without a handler seeing it.
 //! * `config`: [`QueueConfig`], the queue's settings with their defaults.
-//! * `conn`: one connection type for a single server and for a cluster.
+//! * `conn`: one connection type for a single server, a Sentinel-watched primary and a cluster.
+//! * `sentinel_url`: the `redis+sentinel://` URL: Sentinels, primary name, credentials.
+//! * `sentinel`: the connection that finds the primary through Sentinel and follows it.
+//! * `switch_watch`: listening for Sentinel's `+switch-master` announcements.
 //! * `keys`: the key names, all under the queue's hash tag.
 //! * `scripts`: the Lua scripts in `src/lua/` and how they are called.
 //! * `error`: [`QueueError`] and whether an error is worth retrying.
@@ -52,9 +55,12 @@ mod rows;
 mod schedule;
 mod scripts;
 mod senders;
+mod sentinel;
+mod sentinel_url;
 #[cfg(feature = "worker")]
 mod settle;
 mod status;
+mod switch_watch;
 mod tokens;
 
 pub use activity::QueueActivity;
@@ -70,4 +76,6 @@ pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
 pub use senders::{Admission, Hold, STATE_KEEP, SenderLimits, SenderState, normalize_sender};
+pub use sentinel::SentinelConn;
+pub use sentinel_url::SentinelTarget;
 pub use status::{JobState, JobStatus};

@@ -24,8 +24,11 @@ pub enum Environment {
 #[serde(default, deny_unknown_fields)]
 pub struct RedisSection {
     /// `redis://host:port/db`, `rediss://…` (TLS), `redis+unix:///path.sock`, or
-    /// `redis+cluster://host1:port,host2:port` for Redis Cluster. A password in the URL never
-    /// reaches logs. Default `redis://127.0.0.1:6379/`.
+    /// `redis+cluster://host1:port,host2:port` for Redis Cluster, or
+    /// `redis+sentinel://host1:26379,host2:26379/MASTER_NAME[/db]` for a primary found through
+    /// Redis Sentinel (the URL's password is the data nodes'; a `sentinel_password` query
+    /// parameter is the Sentinels'). A password in the URL never reaches logs. Default
+    /// `redis://127.0.0.1:6379/`.
     pub url: RedisUrl,
 }
 

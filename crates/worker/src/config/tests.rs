@@ -228,6 +228,10 @@ fn each_rule_names_its_key() {
         ("[worker]\nname = \" \"", "worker.name"),
         ("[redis]\nurl = \"http://localhost\"", "redis.url"),
         ("[redis]\nurl = \"redis+cluster://\"", "redis.url"),
+        (
+            "[redis]\nurl = \"redis+sentinel://s1:26379\"",
+            "redis.url: url: names no primary",
+        ),
         ("[queue]\nname = \"a b\"", "queue.name"),
         ("[queue]\nlease = \"500ms\"", "queue.lease"),
         ("[queue]\nmax_deliveries = 0", "queue.max_deliveries"),

@@ -32,6 +32,8 @@ const SCHEMES: &[&str] = &[
     "redis://",
     "rediss://",
     "redis+unix://",
+    "redis+sentinel://",
+    "rediss+sentinel://",
     "unix://",
     "redis+cluster://",
     "rediss+cluster://",
@@ -103,7 +105,7 @@ impl Config {
         rule(
             SCHEMES.iter().any(|s| url.starts_with(s)),
             "redis.url",
-            "must start with redis://, rediss://, redis+unix:// or redis+cluster://",
+            "must start with redis://, rediss://, redis+unix://, redis+cluster:// or redis+sentinel://",
         )?;
         RedisTarget::parse(url)
             .map(drop)
