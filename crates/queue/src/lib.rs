@@ -19,6 +19,7 @@
 //! * `keys`: the key names, all under the queue's hash tag.
 //! * `scripts`: the Lua scripts in `src/lua/` and how they are called.
 //! * `error`: [`QueueError`] and whether an error is worth retrying.
+//! * `replicas`: `WAIT` for `min_replicas_ack` replicas after an enqueue or an outcome.
 //! * `backend` (worker): the apalis backend that feeds a worker and hands back what it holds.
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
 //! * `rows` (worker): `begin.lua`'s answer read row by row, so one bad row spoils nothing else.
@@ -47,6 +48,7 @@ mod keys;
 mod lease;
 mod oauth_state;
 mod queue;
+mod replicas;
 #[cfg(feature = "worker")]
 mod retry;
 #[cfg(feature = "worker")]
