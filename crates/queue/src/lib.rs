@@ -13,10 +13,14 @@
 //! * `status`: a job's state and its status record.
 //! * `activity`: what the worker side counts without a handler seeing it.
 //! * `config`: [`QueueConfig`], the queue's settings with their defaults.
-//! * `conn`: one connection type for a single server and for a cluster.
+//! * `conn`: one connection type for a single server, a Sentinel-watched primary and a cluster.
+//! * `sentinel_url`: the `redis+sentinel://` URL: Sentinels, primary name, credentials.
+//! * `sentinel`: the connection that finds the primary through Sentinel and follows it.
+//! * `switch_watch`: listening for Sentinel's `+switch-master` announcements.
 //! * `keys`: the key names, all under the queue's hash tag.
 //! * `scripts`: the Lua scripts in `src/lua/` and how they are called.
 //! * `error`: [`QueueError`] and whether an error is worth retrying.
+//! * `replicas`: `WAIT` for `min_replicas_ack` replicas after an enqueue or an outcome.
 //! * `backend` (worker): the apalis backend that feeds a worker and hands back what it holds.
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
 //! * `rows` (worker): `begin.lua`'s answer read row by row, so one bad row spoils nothing else.
@@ -46,6 +50,7 @@ mod keys;
 mod lease;
 mod oauth_state;
 mod queue;
+mod replicas;
 #[cfg(feature = "worker")]
 mod retry;
 #[cfg(feature = "worker")]
@@ -54,9 +59,12 @@ mod rows;
 mod schedule;
 mod scripts;
 mod senders;
+mod sentinel;
+mod sentinel_url;
 #[cfg(feature = "worker")]
 mod settle;
 mod status;
+mod switch_watch;
 mod tokens;
 #[cfg(feature = "worker")]
 mod tracker;
@@ -75,6 +83,8 @@ pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
 pub use senders::{Admission, Hold, STATE_KEEP, SenderLimits, SenderState, normalize_sender};
+pub use sentinel::SentinelConn;
+pub use sentinel_url::SentinelTarget;
 pub use status::{JobState, JobStatus};
 #[cfg(feature = "worker")]
 pub use tracker::Tracker;

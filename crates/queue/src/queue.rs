@@ -213,7 +213,10 @@ impl Queue {
     /// thousand jobs: the batch runs as one script.
     ///
     /// # Errors
-    /// Redis unreachable: no job of the batch was queued.
+    /// Redis unreachable: no job of the batch was queued. [`QueueError::NotReplicated`] (with
+    /// [`QueueConfig::min_replicas_ack`] above 0): the batch was queued on the primary but too
+    /// few replicas have it, so it may be lost if the primary fails; enqueue it again (the same
+    /// job ids are queued once).
     pub async fn enqueue_many(&self, jobs: &[EmailJob]) -> Result<Vec<Enqueued>, QueueError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
@@ -237,7 +240,9 @@ impl Queue {
                 .arg(job.expires_at().map_or(0, |t| t.timestamp_millis()))
                 .arg(meta);
         }
+        let mark = crate::replicas::Mark::before(self);
         let reply: Vec<(String, i64)> = run(&inv, &mut self.conn()).await?;
+        crate::replicas::confirm(self, mark).await?;
         reply
             .into_iter()
             .map(|(id, dup)| {

@@ -233,6 +233,18 @@ fn each_rule_names_its_key() {
         ),
         ("[redis]\nurl = \"http://localhost\"", "redis.url"),
         ("[redis]\nurl = \"redis+cluster://\"", "redis.url"),
+        (
+            "[redis]\nurl = \"redis+sentinel://s1:26379\"",
+            "redis.url: url: names no primary",
+        ),
+        (
+            "[redis]\nmin_replicas_ack = 101",
+            "redis.min_replicas_ack: must be at most 100",
+        ),
+        (
+            "[redis]\nreplica_ack_timeout = \"0s\"",
+            "redis.replica_ack_timeout: must be at least 1ms",
+        ),
         ("[queue]\nname = \"a b\"", "queue.name"),
         ("[queue]\nlease = \"500ms\"", "queue.lease"),
         ("[queue]\nmax_deliveries = 0", "queue.max_deliveries"),
