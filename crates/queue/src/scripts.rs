@@ -22,6 +22,8 @@ pub(crate) struct Scripts {
     pub maintain: Script,
     pub deregister: Script,
     pub admit: Script,
+    pub token_mark: Script,
+    pub token_swap: Script,
     pub renew: Script,
 }
 
@@ -40,6 +42,8 @@ impl Scripts {
             maintain: Script::new(include_str!("lua/maintain.lua")),
             deregister: Script::new(include_str!("lua/deregister.lua")),
             admit: Script::new(include_str!("lua/admit.lua")),
+            token_mark: Script::new(include_str!("lua/token_mark.lua")),
+            token_swap: Script::new(include_str!("lua/token_swap.lua")),
             renew: Script::new(include_str!("lua/renew.lua")),
         }
     }

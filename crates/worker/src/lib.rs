@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod admin;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod credentials;
