@@ -59,5 +59,5 @@ pub use lease::{Lease, LeaseTaken, Tracker};
 pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
-pub use senders::{Admission, Hold, SenderLimits, SenderState, normalize_sender};
+pub use senders::{Admission, Hold, SenderKeys, SenderLimits, SenderState, normalize_sender};
 pub use status::{JobState, JobStatus};

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use apalis::prelude::{BoxDynError, Data};
 use chrono::{DateTime, Utc};
-use mailroom_jobs::{Address, EmailJob, Policy};
+use mailroom_jobs::{EmailJob, Policy};
 use mailroom_queue::{Lease, RetryPolicy};
 
 use crate::config::TransportKind;
@@ -145,10 +145,6 @@ impl Handler {
         let attempt = lease.attempts() + 1;
         self.metrics.job_started();
         let _in_flight = self.metrics.in_flight();
-        let v1 = job.v1();
-        let recipients = masked(v1.recipients());
-        let message_id = mailroom_jobs::message_id_for(&job.id(), &v1.from);
-        let (tags, metadata) = echoed(v1);
 
         let logged = match self.prepare(job) {
             Err(reason) => {
@@ -198,32 +194,42 @@ impl Handler {
         if let Some(outcome) = logged.outcome() {
             self.metrics.job_finished(outcome, attempt);
         }
+        self.log(job, attempt, started, logged);
+        Ok(())
+    }
+
+    /// Logs the delivery's one line. Its fields are built only when the line's level is
+    /// enabled: the job's own text is written straight into the log line.
+    fn log(&self, job: &EmailJob, attempt: u32, started: Instant, logged: Logged) {
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let job_id = job.id();
+        let v1 = job.v1();
         let transport = self.transport.kind().as_str();
+        let message_id = Lazy(|| mailroom_jobs::message_id_for(&job_id, &v1.from));
+        let recipients = Masked(v1);
+        let (tags, metadata) = (Tags(&v1.tags), Metadata(&v1.metadata));
         match logged {
             Logged::Sent { transport_id } => tracing::info!(
-                job = %job_id, message_id, recipients, attempt, latency_ms, transport, transport_id,
-                tags, metadata, outcome = "sent", "message sent"
+                job = %job_id, %message_id, %recipients, attempt, latency_ms, transport, transport_id,
+                %tags, %metadata, outcome = "sent", "message sent"
             ),
             Logged::Retry {
                 at,
                 spend_attempt,
                 error,
             } => tracing::warn!(
-                job = %job_id, message_id, recipients, attempt, latency_ms, transport, error,
-                tags, metadata, retry_at = %at.to_rfc3339(), spend_attempt, outcome = "retry", "send failed; retrying later"
+                job = %job_id, %message_id, %recipients, attempt, latency_ms, transport, error,
+                %tags, %metadata, retry_at = %at.to_rfc3339(), spend_attempt, outcome = "retry", "send failed; retrying later"
             ),
             Logged::Held { at, why } => tracing::info!(
-                job = %job_id, message_id, recipients, attempt, latency_ms, transport, why,
-                tags, metadata, retry_at = %at.to_rfc3339(), outcome = "held", "sender must wait; job rescheduled"
+                job = %job_id, %message_id, %recipients, attempt, latency_ms, transport, why,
+                %tags, %metadata, retry_at = %at.to_rfc3339(), outcome = "held", "sender must wait; job rescheduled"
             ),
             Logged::Dead { reason } => tracing::error!(
-                job = %job_id, message_id, recipients, attempt, latency_ms, transport,
-                tags, metadata, reason = log_safe(&reason), outcome = "dead", "job dead-lettered"
+                job = %job_id, %message_id, %recipients, attempt, latency_ms, transport,
+                %tags, %metadata, reason = log_safe(&reason), outcome = "dead", "job dead-lettered"
             ),
         }
-        Ok(())
     }
 
     /// Records what becomes of a failed send: a retry (holding the sender too when the error
@@ -336,7 +342,6 @@ impl Handler {
         Ok(Outgoing {
             job_id: job.id(),
             from: v1.from.clone(),
-            recipients: v1.recipients().cloned().collect(),
             raw: rendered.bytes,
             message_id: rendered.message_id,
             thread_id: v1.thread.as_ref().and_then(|t| t.thread_id.clone()),
@@ -344,22 +349,61 @@ impl Handler {
     }
 }
 
-/// The job's tags and metadata for its log line: `a,b` and `k=v,k2=v2`.
-fn echoed(v1: &mailroom_jobs::EmailJobV1) -> (String, String) {
-    let metadata: Vec<String> = v1
-        .metadata
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    (v1.tags.join(","), metadata.join(","))
+/// A value formatted only when a log line is written.
+struct Lazy<F>(F);
+
+impl<F: Fn() -> String> std::fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&(self.0)())
+    }
 }
 
-/// Recipients for a log line: masked, at most three, then a count of the rest.
-fn masked<'a>(recipients: impl Iterator<Item = &'a Address>) -> String {
-    let all: Vec<String> = recipients.map(Address::masked).collect();
-    match all.len() {
-        0..=3 => all.join(","),
-        n => format!("{},… (+{} more)", all[..3].join(","), n - 3),
+/// A job's tags for its log line: `a,b`.
+struct Tags<'a>(&'a [String]);
+
+impl std::fmt::Display for Tags<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, tag) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(tag)?;
+        }
+        Ok(())
+    }
+}
+
+/// A job's metadata for its log line: `k=v,k2=v2`.
+struct Metadata<'a>(&'a std::collections::BTreeMap<String, String>);
+
+impl std::fmt::Display for Metadata<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (key, value)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{key}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A job's recipients for its log line: masked, at most three, then a count of the rest.
+struct Masked<'a>(&'a mailroom_jobs::EmailJobV1);
+
+impl std::fmt::Display for Masked<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut all = self.0.recipients();
+        for (i, address) in all.by_ref().take(3).enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(&address.masked())?;
+        }
+        match all.count() {
+            0 => Ok(()),
+            more => write!(f, ",… (+{more} more)"),
+        }
     }
 }
 
@@ -375,24 +419,49 @@ fn log_safe(reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mailroom_jobs::Address;
+
+    fn job(to: &[&str]) -> EmailJob {
+        let from = Address::parse("noreply@example.com").unwrap();
+        let mut builder = mailroom_jobs::EmailJobV1::builder(from)
+            .subject("hi")
+            .text("x");
+        for address in to {
+            builder = builder.to(Address::parse(address).unwrap());
+        }
+        builder.build()
+    }
 
     #[test]
     fn recipients_are_masked_and_capped() {
-        let list: Vec<Address> = [
+        let all = [
             "ann@a.example",
             "bob@b.example",
             "cy@c.example",
             "di@d.example",
             "ed@e.example",
-        ]
-        .iter()
-        .map(|a| Address::parse(a).unwrap())
-        .collect();
-        assert_eq!(masked(list[..2].iter()), "a***@a.example,b***@b.example");
+        ];
+        let two = job(&all[..2]);
         assert_eq!(
-            masked(list.iter()),
+            Masked(two.v1()).to_string(),
+            "a***@a.example,b***@b.example"
+        );
+        let five = job(&all);
+        assert_eq!(
+            Masked(five.v1()).to_string(),
             "a***@a.example,b***@b.example,c***@c.example,… (+2 more)"
         );
+    }
+
+    #[test]
+    fn tags_and_metadata_are_written_as_lists() {
+        let mut job = job(&["ann@a.example"]);
+        let v1 = job.v1_mut();
+        v1.tags = vec!["a".into(), "b".into()];
+        v1.metadata = [("k".into(), "v".into()), ("k2".into(), "v2".into())].into();
+        assert_eq!(Tags(&job.v1().tags).to_string(), "a,b");
+        assert_eq!(Metadata(&job.v1().metadata).to_string(), "k=v,k2=v2");
+        assert_eq!(Tags(&[]).to_string(), "");
     }
 
     #[test]
