@@ -11,6 +11,7 @@ use mailroom_queue::{Lease, RetryPolicy};
 
 use crate::config::TransportKind;
 use crate::gate::{Gate, Pass};
+use crate::logline::{Lazy, echoed, log_safe, masked};
 use crate::metrics::{Metrics, Outcome, QuotaWindow};
 use crate::outcome::{Failure, Quarantine, decide, quarantined};
 use crate::transport::{Outgoing, SendError, Transport};
@@ -206,8 +207,10 @@ impl Handler {
         let v1 = job.v1();
         let transport = self.transport.kind().as_str();
         let message_id = Lazy(|| mailroom_jobs::message_id_for(&job_id, &v1.from));
-        let recipients = Masked(v1);
-        let (tags, metadata) = (Tags(&v1.tags), Metadata(&v1.metadata));
+        let recipients = Lazy(|| masked(v1.recipients()));
+        let echo = std::cell::OnceCell::new();
+        let tags = Lazy(|| &echo.get_or_init(|| echoed(v1)).0);
+        let metadata = Lazy(|| &echo.get_or_init(|| echoed(v1)).1);
         match logged {
             Logged::Sent { transport_id } => tracing::info!(
                 job = %job_id, %message_id, %recipients, attempt, latency_ms, transport, transport_id,
@@ -346,133 +349,5 @@ impl Handler {
             message_id: rendered.message_id,
             thread_id: v1.thread.as_ref().and_then(|t| t.thread_id.clone()),
         })
-    }
-}
-
-/// A value formatted only when a log line is written.
-struct Lazy<F>(F);
-
-impl<F: Fn() -> String> std::fmt::Display for Lazy<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&(self.0)())
-    }
-}
-
-/// A job's tags for its log line: `a,b`.
-struct Tags<'a>(&'a [String]);
-
-impl std::fmt::Display for Tags<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, tag) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            f.write_str(tag)?;
-        }
-        Ok(())
-    }
-}
-
-/// A job's metadata for its log line: `k=v,k2=v2`.
-struct Metadata<'a>(&'a std::collections::BTreeMap<String, String>);
-
-impl std::fmt::Display for Metadata<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, (key, value)) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{key}={value}")?;
-        }
-        Ok(())
-    }
-}
-
-/// A job's recipients for its log line: masked, at most three, then a count of the rest.
-struct Masked<'a>(&'a mailroom_jobs::EmailJobV1);
-
-impl std::fmt::Display for Masked<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut all = self.0.recipients();
-        for (i, address) in all.by_ref().take(3).enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            f.write_str(&address.masked())?;
-        }
-        match all.count() {
-            0 => Ok(()),
-            more => write!(f, ",… (+{more} more)"),
-        }
-    }
-}
-
-/// A dead-letter reason for logs: an invalid job's reason is cut to its field, since the
-/// message may quote an address; the full reason is kept in the queue (`mailroom dead show`).
-fn log_safe(reason: &str) -> String {
-    match reason.strip_prefix("invalid job: ") {
-        Some(rest) => format!("invalid job: {}", rest.split(": ").next().unwrap_or(rest)),
-        None => reason.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use mailroom_jobs::Address;
-
-    fn job(to: &[&str]) -> EmailJob {
-        let from = Address::parse("noreply@example.com").unwrap();
-        let mut builder = mailroom_jobs::EmailJobV1::builder(from)
-            .subject("hi")
-            .text("x");
-        for address in to {
-            builder = builder.to(Address::parse(address).unwrap());
-        }
-        builder.build()
-    }
-
-    #[test]
-    fn recipients_are_masked_and_capped() {
-        let all = [
-            "ann@a.example",
-            "bob@b.example",
-            "cy@c.example",
-            "di@d.example",
-            "ed@e.example",
-        ];
-        let two = job(&all[..2]);
-        assert_eq!(
-            Masked(two.v1()).to_string(),
-            "a***@a.example,b***@b.example"
-        );
-        let five = job(&all);
-        assert_eq!(
-            Masked(five.v1()).to_string(),
-            "a***@a.example,b***@b.example,c***@c.example,… (+2 more)"
-        );
-    }
-
-    #[test]
-    fn tags_and_metadata_are_written_as_lists() {
-        let mut job = job(&["ann@a.example"]);
-        let v1 = job.v1_mut();
-        v1.tags = vec!["a".into(), "b".into()];
-        v1.metadata = [("k".into(), "v".into()), ("k2".into(), "v2".into())].into();
-        assert_eq!(Tags(&job.v1().tags).to_string(), "a,b");
-        assert_eq!(Metadata(&job.v1().metadata).to_string(), "k=v,k2=v2");
-        assert_eq!(Tags(&[]).to_string(), "");
-    }
-
-    #[test]
-    fn invalid_job_reasons_are_cut_to_the_field_for_logs() {
-        assert_eq!(
-            log_safe("invalid job: from: sender eve@evil.example is not on the allowlist"),
-            "invalid job: from"
-        );
-        assert_eq!(
-            log_safe("gave up after 12 attempts: disk full"),
-            "gave up after 12 attempts: disk full"
-        );
     }
 }

@@ -21,6 +21,7 @@ pub(super) struct Jobs {
     started: IntCounter,
     /// `mailroom_jobs_completed_total` of each outcome, in [`Outcome::ALL`]'s order.
     completed_by: [IntCounter; Outcome::ALL.len()],
+    pub(super) duplicate_sends: IntCounter,
     attempts: Histogram,
     in_flight: IntGauge,
     send_duration: HistogramVec,
@@ -56,6 +57,11 @@ impl Jobs {
                 "Deliveries this worker started handling (those the sender gate holds back for quota count no outcome).",
             ),
             completed_by: Outcome::ALL.map(|o| completed.with_label_values(&[o.as_str()])),
+            duplicate_sends: counter(
+                r,
+                "mailroom_duplicate_sends_total",
+                "Sends this worker recorded for a job another delivery had already recorded as sent (both copies went out after a lease takeover).",
+            ),
             attempts: register(
                 r,
                 Histogram::with_opts(
