@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Datelike, Utc};
 use lettre::Message;
+use lettre::address::Envelope;
 use lettre::message::header::{
     ContentTransferEncoding, ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0,
 };
@@ -95,8 +96,17 @@ impl EmailJobV1 {
             return Err(RenderError::DateOutOfRange(date));
         }
         let message_id = message_id_for(&self.id, &self.from);
+        // The envelope is given, so that lettre does not parse it back out of the headers.
+        let envelope = Envelope::new(
+            Some(self.from.as_mailbox().email.clone()),
+            self.recipients()
+                .map(|a| a.as_mailbox().email.clone())
+                .collect(),
+        )
+        .map_err(|e| RenderError::Build(e.to_string()))?;
         let mut builder = Message::builder()
             .keep_bcc()
+            .envelope(envelope)
             .from(self.from.as_mailbox().clone());
         for address in &self.to {
             builder = builder.to(address.as_mailbox().clone());

@@ -82,7 +82,9 @@ pub use lease::{Lease, LeaseTaken};
 pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
-pub use senders::{Admission, Hold, STATE_KEEP, SenderLimits, SenderState, normalize_sender};
+pub use senders::{
+    Admission, Hold, STATE_KEEP, SenderKeys, SenderLimits, SenderState, normalize_sender,
+};
 pub use sentinel::SentinelConn;
 pub use sentinel_url::SentinelTarget;
 pub use status::{JobState, JobStatus};

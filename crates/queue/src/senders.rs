@@ -116,9 +116,40 @@ pub fn normalize_sender(sender: &str) -> String {
     sender.trim().to_ascii_lowercase()
 }
 
+/// The keys [`Queue::admit_with`] reads and writes for one sender, built once by
+/// [`Queue::sender_keys`] so that a caller admitting many jobs of a sender (the worker's gate
+/// keeps them per sender) formats no key per job but the job's reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderKeys {
+    /// The sender, normalised.
+    sender: String,
+    state: String,
+    minute: String,
+    day: String,
+    project: String,
+    senders: String,
+    /// The reservation key of a job is this followed by its id.
+    reservation_prefix: String,
+}
+
 impl Queue {
     fn sender_key(&self, sender: &str) -> String {
         self.key(&format!("sender:{}", normalize_sender(sender)))
+    }
+
+    /// The keys of `sender`'s gate, for [`Queue::admit_with`].
+    #[must_use]
+    pub fn sender_keys(&self, sender: &str) -> SenderKeys {
+        let s = normalize_sender(sender);
+        SenderKeys {
+            state: self.sender_key(&s),
+            minute: self.key(&format!("quota:{s}:minute")),
+            day: self.key(&format!("quota:{s}:day")),
+            project: self.key("quota:project"),
+            senders: self.key("senders"),
+            reservation_prefix: self.key("quota:resv:"),
+            sender: s,
+        }
     }
 
     /// Asks whether `sender` may send `job` now, counting the send if so. Over a limit the
@@ -133,18 +164,32 @@ impl Queue {
         job: JobId,
         limits: &SenderLimits,
     ) -> Result<Admission, QueueError> {
-        let s = normalize_sender(sender);
+        self.admit_with(&self.sender_keys(sender), job, limits)
+            .await
+    }
+
+    /// [`Queue::admit`] with the sender's keys built beforehand ([`Queue::sender_keys`]).
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn admit_with(
+        &self,
+        keys: &SenderKeys,
+        job: JobId,
+        limits: &SenderLimits,
+    ) -> Result<Admission, QueueError> {
+        let job = job.to_string();
         let scripts = self.scripts();
         let mut inv = scripts.admit.prepare_invoke();
-        inv.key(self.sender_key(&s))
-            .key(self.key(&format!("quota:{s}:minute")))
-            .key(self.key(&format!("quota:{s}:day")))
-            .key(self.key("quota:project"))
-            .key(self.key(&format!("quota:resv:{job}")))
-            .key(self.key("senders"))
+        inv.key(&keys.state)
+            .key(&keys.minute)
+            .key(&keys.day)
+            .key(&keys.project)
+            .key([keys.reservation_prefix.as_bytes(), job.as_bytes()].concat())
+            .key(&keys.senders)
             .arg(now_ms())
-            .arg(job.to_string())
-            .arg(&s)
+            .arg(&job)
+            .arg(&keys.sender)
             .arg(limits.per_minute)
             .arg(limits.per_day)
             .arg(limits.project_per_minute)

@@ -3,9 +3,12 @@
 //! the sender (a rate limit, a daily limit, a credential problem), every replica's jobs for
 //! that sender wait, and other senders go on.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use chrono::{DateTime, TimeZone as _, Utc};
 use mailroom_jobs::JobId;
-use mailroom_queue::{Admission, Hold, Queue, QueueError, SenderLimits};
+use mailroom_queue::{Admission, Hold, Queue, QueueError, SenderKeys, SenderLimits};
 
 use crate::transport::{SendError, Verdict};
 
@@ -30,13 +33,36 @@ pub enum Pass {
 pub struct Gate {
     queue: Queue,
     limits: SenderLimits,
+    /// The Redis keys of each sender seen lately; emptied when it holds [`KEYS_KEPT`].
+    keys: Arc<Mutex<HashMap<String, Arc<SenderKeys>>>>,
 }
+
+/// Senders whose keys the gate keeps at hand.
+const KEYS_KEPT: usize = 4096;
 
 impl Gate {
     /// A gate over `queue`'s Redis with these limits.
     #[must_use]
     pub fn new(queue: Queue, limits: SenderLimits) -> Self {
-        Self { queue, limits }
+        Self {
+            queue,
+            limits,
+            keys: Arc::default(),
+        }
+    }
+
+    /// The keys of `sender`, built on its first send.
+    fn keys(&self, sender: &str) -> Arc<SenderKeys> {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(k) = keys.get(sender) {
+            return Arc::clone(k);
+        }
+        if keys.len() >= KEYS_KEPT {
+            keys.clear();
+        }
+        let k = Arc::new(self.queue.sender_keys(sender));
+        keys.insert(sender.to_owned(), Arc::clone(&k));
+        k
     }
 
     /// The limits.
@@ -51,38 +77,41 @@ impl Gate {
     /// # Errors
     /// Redis unreachable.
     pub async fn admit(&self, sender: &str, job: JobId) -> Result<(Pass, i64, i64), QueueError> {
-        Ok(match self.queue.admit(sender, job, &self.limits).await? {
-            Admission::Go {
-                minute_left,
-                day_left,
-            } => (Pass::Go, minute_left, day_left),
-            Admission::Wait {
-                until_ms,
-                hold,
-                minute_left,
-                day_left,
-            } => {
-                let quarantined = matches!(hold, Hold::Quarantined(_));
-                let why = match hold {
-                    Hold::Quota => "waiting for the sender's sending quota".to_owned(),
-                    Hold::Paused(reason) => format!("sender paused by Gmail: {reason}"),
-                    Hold::Quarantined(reason) => format!("sender quarantined: {reason}"),
-                };
-                let at = Utc
-                    .timestamp_millis_opt(until_ms)
-                    .single()
-                    .unwrap_or_else(Utc::now);
-                (
-                    Pass::Wait {
-                        at,
-                        why,
-                        quarantined,
-                    },
+        let keys = self.keys(sender);
+        Ok(
+            match self.queue.admit_with(&keys, job, &self.limits).await? {
+                Admission::Go {
                     minute_left,
                     day_left,
-                )
-            }
-        })
+                } => (Pass::Go, minute_left, day_left),
+                Admission::Wait {
+                    until_ms,
+                    hold,
+                    minute_left,
+                    day_left,
+                } => {
+                    let quarantined = matches!(hold, Hold::Quarantined(_));
+                    let why = match hold {
+                        Hold::Quota => "waiting for the sender's sending quota".to_owned(),
+                        Hold::Paused(reason) => format!("sender paused by Gmail: {reason}"),
+                        Hold::Quarantined(reason) => format!("sender quarantined: {reason}"),
+                    };
+                    let at = Utc
+                        .timestamp_millis_opt(until_ms)
+                        .single()
+                        .unwrap_or_else(Utc::now);
+                    (
+                        Pass::Wait {
+                            at,
+                            why,
+                            quarantined,
+                        },
+                        minute_left,
+                        day_left,
+                    )
+                }
+            },
+        )
     }
 
     /// Claims this recheck period's look at a quarantined sender (one worker in all).

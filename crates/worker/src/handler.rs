@@ -11,7 +11,7 @@ use mailroom_queue::{Lease, RetryPolicy};
 
 use crate::config::TransportKind;
 use crate::gate::{Gate, Pass};
-use crate::logline::{echoed, log_safe, masked};
+use crate::logline::{Lazy, echoed, log_safe, masked};
 use crate::metrics::{Metrics, Outcome, QuotaWindow};
 use crate::outcome::{Failure, Quarantine, decide, quarantined};
 use crate::transport::{Outgoing, SendError, Transport};
@@ -146,10 +146,6 @@ impl Handler {
         let attempt = lease.attempts() + 1;
         self.metrics.job_started();
         let _in_flight = self.metrics.in_flight();
-        let v1 = job.v1();
-        let recipients = masked(v1.recipients());
-        let message_id = mailroom_jobs::message_id_for(&job.id(), &v1.from);
-        let (tags, metadata) = echoed(v1);
 
         let logged = match self.prepare(job) {
             Err(reason) => {
@@ -199,32 +195,44 @@ impl Handler {
         if let Some(outcome) = logged.outcome() {
             self.metrics.job_finished(outcome, attempt);
         }
+        self.log(job, attempt, started, logged);
+        Ok(())
+    }
+
+    /// Logs the delivery's one line. Its fields are built only when the line's level is
+    /// enabled: the job's own text is written straight into the log line.
+    fn log(&self, job: &EmailJob, attempt: u32, started: Instant, logged: Logged) {
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let job_id = job.id();
+        let v1 = job.v1();
         let transport = self.transport.kind().as_str();
+        let message_id = Lazy(|| mailroom_jobs::message_id_for(&job_id, &v1.from));
+        let recipients = Lazy(|| masked(v1.recipients()));
+        let echo = std::cell::OnceCell::new();
+        let tags = Lazy(|| &echo.get_or_init(|| echoed(v1)).0);
+        let metadata = Lazy(|| &echo.get_or_init(|| echoed(v1)).1);
         match logged {
             Logged::Sent { transport_id } => tracing::info!(
-                job = %job_id, message_id, recipients, attempt, latency_ms, transport, transport_id,
-                tags, metadata, outcome = "sent", "message sent"
+                job = %job_id, %message_id, %recipients, attempt, latency_ms, transport, transport_id,
+                %tags, %metadata, outcome = "sent", "message sent"
             ),
             Logged::Retry {
                 at,
                 spend_attempt,
                 error,
             } => tracing::warn!(
-                job = %job_id, message_id, recipients, attempt, latency_ms, transport, error,
-                tags, metadata, retry_at = %at.to_rfc3339(), spend_attempt, outcome = "retry", "send failed; retrying later"
+                job = %job_id, %message_id, %recipients, attempt, latency_ms, transport, error,
+                %tags, %metadata, retry_at = %at.to_rfc3339(), spend_attempt, outcome = "retry", "send failed; retrying later"
             ),
             Logged::Held { at, why } => tracing::info!(
-                job = %job_id, message_id, recipients, attempt, latency_ms, transport, why,
-                tags, metadata, retry_at = %at.to_rfc3339(), outcome = "held", "sender must wait; job rescheduled"
+                job = %job_id, %message_id, %recipients, attempt, latency_ms, transport, why,
+                %tags, %metadata, retry_at = %at.to_rfc3339(), outcome = "held", "sender must wait; job rescheduled"
             ),
             Logged::Dead { reason } => tracing::error!(
-                job = %job_id, message_id, recipients, attempt, latency_ms, transport,
-                tags, metadata, reason = log_safe(&reason), outcome = "dead", "job dead-lettered"
+                job = %job_id, %message_id, %recipients, attempt, latency_ms, transport,
+                %tags, %metadata, reason = log_safe(&reason), outcome = "dead", "job dead-lettered"
             ),
         }
-        Ok(())
     }
 
     /// Records what becomes of a failed send: a retry (holding the sender too when the error
@@ -337,7 +345,6 @@ impl Handler {
         Ok(Outgoing {
             job_id: job.id(),
             from: v1.from.clone(),
-            recipients: v1.recipients().cloned().collect(),
             raw: rendered.bytes,
             message_id: rendered.message_id,
             thread_id: v1.thread.as_ref().and_then(|t| t.thread_id.clone()),

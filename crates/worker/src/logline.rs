@@ -34,6 +34,16 @@ fn clip(mut text: String, max: usize) -> String {
     text
 }
 
+/// A log field formatted only when its line is written: tracing evaluates a field's
+/// expression only when the line's level is enabled, and this defers the work to formatting.
+pub struct Lazy<F>(pub F);
+
+impl<F: Fn() -> T, T: std::fmt::Display> std::fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (self.0)().fmt(f)
+    }
+}
+
 /// Recipients for a log line: masked, at most three, then a count of the rest.
 pub fn masked<'a>(recipients: impl Iterator<Item = &'a Address>) -> String {
     let all: Vec<String> = recipients.map(Address::masked).collect();
@@ -73,6 +83,18 @@ mod tests {
             masked(list.iter()),
             "a***@a.example,b***@b.example,c***@c.example,… (+2 more)"
         );
+    }
+
+    #[test]
+    fn a_lazy_field_is_built_only_when_written() {
+        let built = std::cell::Cell::new(0);
+        let field = Lazy(|| {
+            built.set(built.get() + 1);
+            "x"
+        });
+        assert_eq!(built.get(), 0);
+        assert_eq!(field.to_string(), "x");
+        assert_eq!(built.get(), 1);
     }
 
     #[test]

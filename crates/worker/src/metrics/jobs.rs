@@ -1,7 +1,9 @@
 //! The families of this worker's deliveries: started, completed by outcome, the attempt they
-//! ended at, in flight now, and how long the transport took.
+//! ended at, in flight now, and how long the transport took. The handles a delivery records
+//! into (each outcome's counter, the process's transport's histogram) are looked up once, at
+//! registration, not per delivery.
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge};
+use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntGauge};
 
 use super::labels::Outcome;
 use super::{counter, counter_vec, register};
@@ -17,28 +19,44 @@ const SEND_BUCKETS: &[f64] = &[
 
 pub(super) struct Jobs {
     started: IntCounter,
-    pub(super) completed: IntCounterVec,
+    /// `mailroom_jobs_completed_total` of each outcome, in [`Outcome::ALL`]'s order.
+    completed_by: [IntCounter; Outcome::ALL.len()],
     pub(super) duplicate_sends: IntCounter,
     attempts: Histogram,
     in_flight: IntGauge,
     send_duration: HistogramVec,
+    /// `send_duration` of the process's transport.
+    own_send_duration: (TransportKind, Histogram),
 }
 
 impl Jobs {
     /// Registers the families, every outcome and `transport` at 0.
     pub(super) fn register(r: &prometheus::Registry, transport: TransportKind) -> Self {
-        let jobs = Self {
+        let completed = counter_vec(
+            r,
+            "mailroom_jobs_completed_total",
+            "Deliveries this worker finished, by outcome (sent, retried, dead, expired, cancelled, duplicate).",
+            &["outcome"],
+        );
+        let send_duration = register(
+            r,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "mailroom_send_duration_seconds",
+                    "Time the transport took to accept or refuse a message.",
+                )
+                .buckets(SEND_BUCKETS.to_vec()),
+                &["transport"],
+            )
+            .expect("a valid histogram"),
+        );
+        Self {
             started: counter(
                 r,
                 "mailroom_jobs_started_total",
                 "Deliveries this worker started handling (those the sender gate holds back for quota count no outcome).",
             ),
-            completed: counter_vec(
-                r,
-                "mailroom_jobs_completed_total",
-                "Deliveries this worker finished, by outcome (sent, retried, dead, expired, cancelled, duplicate).",
-                &["outcome"],
-            ),
+            completed_by: Outcome::ALL.map(|o| completed.with_label_values(&[o.as_str()])),
             duplicate_sends: counter(
                 r,
                 "mailroom_duplicate_sends_total",
@@ -63,24 +81,18 @@ impl Jobs {
                 )
                 .expect("a valid gauge"),
             ),
-            send_duration: register(
-                r,
-                HistogramVec::new(
-                    HistogramOpts::new(
-                        "mailroom_send_duration_seconds",
-                        "Time the transport took to accept or refuse a message.",
-                    )
-                    .buckets(SEND_BUCKETS.to_vec()),
-                    &["transport"],
-                )
-                .expect("a valid histogram"),
+            own_send_duration: (
+                transport,
+                send_duration.with_label_values(&[transport.as_str()]),
             ),
-        };
-        for outcome in Outcome::ALL {
-            jobs.completed.with_label_values(&[outcome.as_str()]);
+            send_duration,
         }
-        jobs.send_duration.with_label_values(&[transport.as_str()]);
-        jobs
+    }
+
+    /// The counter of `outcome`.
+    pub(super) fn completed(&self, outcome: Outcome) -> &IntCounter {
+        let i = Outcome::ALL.iter().position(|o| *o == outcome);
+        &self.completed_by[i.expect("ALL lists every outcome")]
     }
 
     pub(super) fn started(&self) {
@@ -88,7 +100,7 @@ impl Jobs {
     }
 
     pub(super) fn finished(&self, outcome: Outcome, attempt: u32) {
-        self.completed.with_label_values(&[outcome.as_str()]).inc();
+        self.completed(outcome).inc();
         if matches!(outcome, Outcome::Sent | Outcome::Dead) {
             self.attempts.observe(f64::from(attempt));
         }
@@ -99,8 +111,12 @@ impl Jobs {
     }
 
     pub(super) fn send_duration(&self, transport: TransportKind, seconds: f64) {
-        self.send_duration
-            .with_label_values(&[transport.as_str()])
-            .observe(seconds);
+        match &self.own_send_duration {
+            (own, histogram) if *own == transport => histogram.observe(seconds),
+            _ => self
+                .send_duration
+                .with_label_values(&[transport.as_str()])
+                .observe(seconds),
+        }
     }
 }

@@ -262,11 +262,7 @@ impl Metrics {
             ),
         ] {
             if n > 0 {
-                self.0
-                    .jobs
-                    .completed
-                    .with_label_values(&[outcome.as_str()])
-                    .inc_by(n);
+                self.0.jobs.completed(outcome).inc_by(n);
             }
         }
         self.0

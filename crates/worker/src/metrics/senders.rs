@@ -2,12 +2,12 @@
 //! is its own label value only when `jobs.allowed_senders` lists it exactly; every other
 //! sender shares [`OTHER_SENDER`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use mailroom_jobs::{Address, SenderAllowlist};
 use mailroom_queue::normalize_sender;
-use prometheus::{GaugeVec, IntGaugeVec, Opts};
+use prometheus::{Gauge, GaugeVec, IntGaugeVec, Opts};
 
 use super::labels::{OTHER_SENDER, QuotaWindow};
 use super::{gauge_vec, lock, register};
@@ -19,7 +19,14 @@ pub(super) struct Senders {
     listed: HashSet<String>,
     /// Unlisted senders quarantined now (they share the label `other`).
     quarantined_others: Mutex<HashSet<String>>,
+    /// The `quota` gauges of each sender seen lately, in [`QuotaWindow::ALL`]'s order, so
+    /// that a send does not look its labels up; emptied when it holds
+    /// [`QUOTA_CACHE_SENDERS`].
+    quota_by_sender: Mutex<HashMap<String, [Gauge; QuotaWindow::ALL.len()]>>,
 }
+
+/// Senders whose quota gauges are kept at hand.
+const QUOTA_CACHE_SENDERS: usize = 4096;
 
 impl Senders {
     /// Registers the families; every listed sender starts out not quarantined.
@@ -46,6 +53,7 @@ impl Senders {
                 .map(|list| list.addresses().map(normalize_sender).collect())
                 .unwrap_or_default(),
             quarantined_others: Mutex::new(HashSet::new()),
+            quota_by_sender: Mutex::new(HashMap::new()),
         };
         for sender in &senders.listed {
             senders.quarantined.with_label_values(&[sender]).set(0);
@@ -84,10 +92,20 @@ impl Senders {
     }
 
     pub(super) fn quota_remaining(&self, sender: &str, window: QuotaWindow, remaining: f64) {
+        let i = QuotaWindow::ALL.iter().position(|w| *w == window);
+        let i = i.expect("ALL lists every window");
+        let mut cache = lock(&self.quota_by_sender);
+        if let Some(gauges) = cache.get(sender) {
+            gauges[i].set(remaining);
+            return;
+        }
         let label = self.label(sender);
-        self.quota
-            .with_label_values(&[&label, window.as_str()])
-            .set(remaining);
+        let gauges = QuotaWindow::ALL.map(|w| self.quota.with_label_values(&[&label, w.as_str()]));
+        gauges[i].set(remaining);
+        if cache.len() >= QUOTA_CACHE_SENDERS {
+            cache.clear();
+        }
+        cache.insert(sender.to_owned(), gauges);
     }
 }
 

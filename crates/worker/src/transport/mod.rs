@@ -34,9 +34,6 @@ pub struct Outgoing {
     pub job_id: JobId,
     /// The sender.
     pub from: Address,
-    /// Every envelope recipient, for logs only (log them masked); the transport reads the
-    /// recipients from `raw`.
-    pub recipients: Vec<Address>,
     /// The complete RFC 5322 message, `Bcc` included.
     pub raw: Vec<u8>,
     /// The `Message-ID`, angle brackets included.

@@ -102,7 +102,6 @@ mod tests {
         Outgoing {
             job_id: JobId::new(),
             from: Address::parse("a@example.com").unwrap(),
-            recipients: vec![Address::parse("b@example.com").unwrap()],
             raw: raw.to_vec(),
             message_id: "<x@example.com>".into(),
             thread_id: None,

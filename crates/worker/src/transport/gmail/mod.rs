@@ -7,6 +7,7 @@
 pub mod classify;
 
 use std::io::Cursor;
+use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,17 +20,24 @@ use hyper_util::client::legacy::connect::HttpConnector;
 
 use self::classify::{Failed, classify_send_error};
 use crate::config::TransportKind;
-use crate::credentials::{CredentialError, TokenSource};
+use crate::credentials::{AccessToken, CredentialError, TokenSource};
 use crate::transport::{Delivered, FailureReason, Outgoing, SendError, Transport, Verdict};
 
 type Connector = HttpsConnector<HttpConnector>;
 
 /// Sends through the Gmail API.
+///
+/// One google-gmail1 hub serves every sender of the process: its authenticator
+/// (`TokenPerCall`) yields no token of its own, and each call's delegate (`Capture`)
+/// supplies the sender's, through google-gmail1's [`common::Delegate::token`]. The API base
+/// and the media type are set once.
 pub struct GmailTransport {
-    client: common::Client<Connector>,
+    hub: Gmail<Connector>,
     api_base: String,
     tokens: Arc<dyn TokenSource>,
     timeout: Duration,
+    /// `message/rfc822`, the upload's media type.
+    media_type: mime::Mime,
 }
 
 impl std::fmt::Debug for GmailTransport {
@@ -64,33 +72,32 @@ impl GmailTransport {
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(90))
                 .build(connector);
+        let mut hub = Gmail::new(client, TokenPerCall);
+        hub.root_url(api_base.to_owned());
+        hub.base_url(api_base.to_owned());
         Ok(Self {
-            client,
+            hub,
             api_base: api_base.to_owned(),
             tokens,
             timeout,
+            media_type: mime::Mime::from_str("message/rfc822").expect("a valid media type"),
         })
     }
 
     /// One `messages.send` call with `token`.
-    async fn call(&self, token: String, msg: &Outgoing) -> Result<Delivered, Failed> {
-        let mut hub = Gmail::new(self.client.clone(), token);
-        hub.root_url(self.api_base.clone());
-        hub.base_url(self.api_base.clone());
+    async fn call(&self, token: &AccessToken, msg: &Outgoing) -> Result<Delivered, Failed> {
         let request = Message {
             thread_id: msg.thread_id.clone(),
             ..Message::default()
         };
-        let mut capture = Capture::default();
-        let call = hub
+        let mut capture = Capture::with_token(token);
+        let call = self
+            .hub
             .users()
             .messages_send(request, "me")
             .add_scope(Scope::Send)
             .delegate(&mut capture)
-            .upload(
-                Cursor::new(msg.raw.as_slice()),
-                "message/rfc822".parse().expect("a valid media type"),
-            );
+            .upload(Cursor::new(&msg.raw[..]), self.media_type.clone());
         let answer = tokio::time::timeout(self.timeout, call).await;
         let retry_after = capture.retry_after;
         match answer {
@@ -105,6 +112,32 @@ impl GmailTransport {
             }),
             Ok(Err(e)) => Err(failed(e, capture.status, retry_after)),
         }
+    }
+}
+
+/// The shared hub's authenticator: it has no token of its own, so google-gmail1 asks the
+/// call's delegate ([`Capture`]) for the sender's.
+#[derive(Clone, Copy)]
+struct TokenPerCall;
+
+/// Why [`TokenPerCall`] gives no token: the call brings it.
+#[derive(Debug, thiserror::Error)]
+#[error("the access token comes with each call")]
+struct TokenComesWithCall;
+
+impl common::GetToken for TokenPerCall {
+    fn get_token<'a>(
+        &'a self,
+        _scopes: &'a [&str],
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<Option<String>, Box<dyn std::error::Error + Send + Sync>>,
+                > + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(std::future::ready(Err(Box::new(TokenComesWithCall).into())))
     }
 }
 
@@ -141,15 +174,34 @@ fn failed(e: google_gmail1::Error, status: Option<u16>, retry_after: Option<Dura
     failed
 }
 
-/// Keeps the status and `Retry-After` of a failed response, which google-gmail1's error value
-/// does not carry; never retries by itself (retries are scheduled in Redis).
-#[derive(Default)]
+/// One call's delegate: hands google-gmail1 the sender's access token, and keeps the status
+/// and `Retry-After` of a failed response, which google-gmail1's error value does not carry;
+/// never retries by itself (retries are scheduled in Redis).
 struct Capture {
+    /// The sender's token, taken by the one request of the call.
+    token: Option<String>,
     status: Option<u16>,
     retry_after: Option<Duration>,
 }
 
+impl Capture {
+    fn with_token(token: &AccessToken) -> Self {
+        Self {
+            token: Some(token.expose().to_owned()),
+            status: None,
+            retry_after: None,
+        }
+    }
+}
+
 impl common::Delegate for Capture {
+    fn token(
+        &mut self,
+        e: Box<dyn std::error::Error + Send + Sync>,
+    ) -> Result<Option<String>, Box<dyn std::error::Error + Send + Sync>> {
+        self.token.take().map(Some).ok_or(e)
+    }
+
     fn http_failure(
         &mut self,
         response: &common::Response,
@@ -210,7 +262,7 @@ impl Transport for GmailTransport {
                 .token(sender)
                 .await
                 .map_err(|e| credential_error(&e))?;
-            match self.call(token.expose().to_owned(), msg).await {
+            match self.call(&token, msg).await {
                 Ok(delivered) => Ok(delivered),
                 Err(f) if f.status == Some(401) => {
                     // The token was refused before its time: one fresh token, one more try.
@@ -220,7 +272,7 @@ impl Transport for GmailTransport {
                         .token(sender)
                         .await
                         .map_err(|e| credential_error(&e))?;
-                    self.call(token.expose().to_owned(), msg)
+                    self.call(&token, msg)
                         .await
                         .map_err(|f| classify_send_error(&f, Utc::now()))
                 }
