@@ -1,6 +1,6 @@
 //! Fault injection on one `redis-server`: a worker killed mid-run, Redis killed mid-run (and
-//! back from its append-only file), undecodable payloads amid valid jobs, SIGTERM with sends in
-//! flight, and a backlog of jobs all due at once. Real `mailroom run` processes send through
+//! back from its append-only file), undecodable payloads amid valid jobs, records with a
+//! malformed field amid valid jobs, SIGTERM with sends in flight, and a backlog of jobs all due at once. Real `mailroom run` processes send through
 //! the fake Google; each scenario counts what Gmail received by `Message-ID` and checks what
 //! Redis holds afterwards. Sizes are reduced unless `MAILROOM_FAULTS=full` (10,000 jobs for the
 //! kill, 1,000,000 due jobs); the scenarios themselves are in `faults/`.
@@ -36,6 +36,11 @@ async fn redis_restart_mid_run_loses_no_acknowledged_enqueue() {
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_payloads_are_dead_lettered_and_valid_jobs_sent_once() {
     scenarios::malformed_payloads_amid_valid_jobs(server(), faults_size(1_000, 10_000)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_fields_are_dead_lettered_alone_and_valid_jobs_sent_once() {
+    scenarios::malformed_fields_amid_valid_jobs(server(), faults_size(1_000, 10_000)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

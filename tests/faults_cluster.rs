@@ -1,6 +1,6 @@
 //! The fault-injection scenarios of `faults.rs` on a three-node Redis Cluster, at reduced
-//! sizes: a worker killed mid-run, undecodable payloads amid valid jobs, SIGTERM with sends in
-//! flight, a backlog of jobs all due at once, and the node serving the queue's hash slot killed
+//! sizes: a worker killed mid-run, undecodable payloads amid valid jobs, records with a
+//! malformed field amid valid jobs, SIGTERM with sends in flight, a backlog of jobs all due at once, and the node serving the queue's hash slot killed
 //! and restarted (it rejoins from its `nodes.conf` and reloads its append-only file). The
 //! scenarios themselves are in `faults/`.
 
@@ -32,6 +32,11 @@ async fn restart_of_the_queue_s_node_mid_run_loses_no_acknowledged_enqueue() {
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_payloads_are_dead_lettered_and_valid_jobs_sent_once() {
     scenarios::malformed_payloads_amid_valid_jobs(cluster(), 1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_fields_are_dead_lettered_alone_and_valid_jobs_sent_once() {
+    scenarios::malformed_fields_amid_valid_jobs(cluster(), 1_000).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

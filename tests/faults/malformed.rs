@@ -1,4 +1,5 @@
-//! Undecodable payloads pushed straight into Redis amid valid jobs.
+//! Broken job records pushed straight into Redis amid valid jobs: the scenario runner, and
+//! its case of undecodable payloads.
 
 use std::time::Duration;
 
@@ -9,57 +10,100 @@ use crate::common::google::{SENDER, Tally};
 use crate::common::report::Report;
 use crate::common::{Backing, enqueue_jobs, stats};
 
+/// A job record pushed straight into Redis, as a producer in another language might write it,
+/// with what its dead-letter reason must say.
+pub struct Broken {
+    /// The job id (the record's key and its stream entry's `id`).
+    pub id: String,
+    /// The record's fields; `state` `queued` is added.
+    pub fields: Vec<(&'static str, Vec<u8>)>,
+    /// Text the dead-letter reason must contain.
+    pub why: &'static str,
+}
+
+/// A v1 payload from `SENDER` with `subject`, as JSON bytes.
+pub fn payload(subject: &str) -> Vec<u8> {
+    format!(
+        r#"{{"version":"v1","from":"{SENDER}","to":["a@example.org"],"subject":"{subject}","text":"x"}}"#
+    )
+    .into_bytes()
+}
+
 /// Undecodable payloads pushed straight into Redis amid valid jobs: each is dead-lettered with
 /// a reason naming what is wrong, every valid job is received exactly once, and the worker
 /// never stops.
 pub async fn malformed_payloads_amid_valid_jobs(redis: Backing, valid: usize) {
-    let _shared = MACHINE.read().await;
-    let mut report = Report::start("malformed payloads amid valid jobs", &redis);
-    let google = fake_google();
-    let env = gmail_world(redis, &google, "[worker]\nconcurrency = 64");
-    let queue = env.queue().await;
-    // What a service in another language might push without validating; each entry is the
-    // job id, its payload, and what the dead-letter reason must say.
-    let bad_id = JobId::new();
-    let unknown_version = JobId::new();
-    let no_subject = JobId::new();
-    let broken: [(String, String, &str); 4] = [
-        (
-            bad_id.to_string(),
-            "{not json".to_owned(),
+    let broken = |id: String, payload: &[u8], why| Broken {
+        id,
+        fields: vec![("payload", payload.to_vec()), ("attempts", b"0".to_vec())],
+        why,
+    };
+    let v9 = String::from_utf8(payload("Hi"))
+        .unwrap()
+        .replace("v1", "v9");
+    let no_subject = String::from_utf8(payload("Hi"))
+        .unwrap()
+        .replace(r#""subject":"Hi","#, "");
+    let records = vec![
+        broken(
+            JobId::new().to_string(),
+            b"{not json",
             "malformed payload: ",
         ),
-        (
-            unknown_version.to_string(),
-            format!(
-                r#"{{"version":"v9","from":"{SENDER}","to":["a@example.org"],"subject":"Hi","text":"x"}}"#
-            ),
+        broken(
+            JobId::new().to_string(),
+            v9.as_bytes(),
             "unknown version \"v9\"",
         ),
-        (
-            no_subject.to_string(),
-            format!(r#"{{"version":"v1","from":"{SENDER}","to":["a@example.org"],"text":"x"}}"#),
+        broken(
+            JobId::new().to_string(),
+            no_subject.as_bytes(),
             "missing field `subject`",
         ),
-        (
+        broken(
             "not-a-job-id".to_owned(),
-            format!(
-                r#"{{"version":"v1","from":"{SENDER}","to":["a@example.org"],"subject":"Hi","text":"x"}}"#
-            ),
+            &payload("Hi"),
             "malformed job id \"not-a-job-id\"",
         ),
     ];
+    let notes = format!("{} undecodable", records.len());
+    broken_amid_valid(
+        redis,
+        valid,
+        "malformed payloads amid valid jobs",
+        &notes,
+        records,
+    )
+    .await;
+}
+
+/// Pushes `broken` records straight into Redis amid `valid` jobs, runs a worker, and checks
+/// that each broken record is dead-lettered alone with its reason, every valid job is received
+/// exactly once, and the worker never stops. Writes the figures as `scenario`.
+pub async fn broken_amid_valid(
+    redis: Backing,
+    valid: usize,
+    scenario: &str,
+    notes: &str,
+    broken: Vec<Broken>,
+) {
+    let _shared = MACHINE.read().await;
+    let mut report = Report::start(scenario, &redis);
+    let google = fake_google();
+    let env = gmail_world(redis, &google, "[worker]\nconcurrency = 64");
+    let queue = env.queue().await;
     // Valid jobs before, between and after the broken ones, so they share fetch batches.
     let mut ids = enqueue_jobs(&queue, valid / 2).await;
     let mut conn = queue.connection();
-    for (i, (id, payload, _)) in broken.iter().enumerate() {
-        let () = redis::cmd("HSET")
-            .arg(queue.key(&format!("job:{id}")))
-            .arg(&[
-                ("payload", payload.as_str()),
-                ("state", "queued"),
-                ("attempts", "0"),
-            ])
+    for (i, record) in broken.iter().enumerate() {
+        let mut hset = redis::cmd("HSET");
+        hset.arg(queue.key(&format!("job:{}", record.id)))
+            .arg("state")
+            .arg("queued");
+        for (field, value) in &record.fields {
+            hset.arg(*field).arg(value.as_slice());
+        }
+        let () = hset
             .query_async(&mut conn)
             .await
             .expect("push a broken job record");
@@ -67,7 +111,7 @@ pub async fn malformed_payloads_amid_valid_jobs(redis: Backing, valid: usize) {
             .arg(queue.key("ready"))
             .arg("*")
             .arg("id")
-            .arg(id)
+            .arg(&record.id)
             .query_async(&mut conn)
             .await
             .expect("push its stream entry");
@@ -80,7 +124,7 @@ pub async fn malformed_payloads_amid_valid_jobs(redis: Backing, valid: usize) {
     }
     assert_eq!(ids.len(), valid);
     report.set("jobs", valid + broken.len());
-    report.set("notes", format!("{} undecodable", broken.len()));
+    report.set("notes", notes);
 
     let mut worker = env.worker("w", &[]);
     wait_all_sent(&queue, &ids, &mut [&mut worker], Duration::from_secs(120)).await;
@@ -92,7 +136,7 @@ pub async fn malformed_payloads_amid_valid_jobs(redis: Backing, valid: usize) {
     report.tally(&tally);
     report.set("dead", dead);
     println!(
-        "{} broken payloads amid {valid} valid jobs: received {}, unique {}, duplicates {}, \
+        "{} broken records amid {valid} valid jobs: received {}, unique {}, duplicates {}, \
          dead {dead}",
         broken.len(),
         tally.received,
@@ -107,7 +151,7 @@ pub async fn malformed_payloads_amid_valid_jobs(redis: Backing, valid: usize) {
     );
     assert_drained(&queue, broken.len() as u64).await;
     let mut conn = queue.connection();
-    for (id, _, why) in &broken {
+    for Broken { id, why, .. } in &broken {
         let (state, reason): (Option<String>, Option<String>) = redis::cmd("HMGET")
             .arg(queue.key(&format!("job:{id}")))
             .arg(&["state", "last_error"])

@@ -1,8 +1,8 @@
 //! The fault-injection scenarios, each written once against a [`Backing`] so the same code runs
 //! on one `redis-server` (`faults.rs`) and on a three-node cluster (`faults_cluster.rs`): a
 //! worker killed mid-run (`kill`), Redis killed mid-run (`outage`), undecodable payloads amid
-//! valid jobs (`malformed`), SIGTERM with sends in flight (`sigterm`), and a due backlog of a
-//! million (`backlog`).
+//! valid jobs (`malformed`), records with a malformed field amid valid jobs (`fields`),
+//! SIGTERM with sends in flight (`sigterm`), and a due backlog of a million (`backlog`).
 //!
 //! Each scenario runs real `mailroom run` processes against the fake Google (the `null`
 //! transport for the backlog, which is about the queue), then checks what a user cares about:
@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 mod backlog;
+mod fields;
 mod kill;
 mod malformed;
 mod outage;
@@ -29,6 +30,7 @@ use crate::common::google::{SENDER, Tally, gmail_env_on};
 use crate::common::{Backing, Env, Worker, all_sent, idle, job, stats};
 
 pub use backlog::due_backlog;
+pub use fields::malformed_fields_amid_valid_jobs;
 pub use kill::sigkill_mid_run_then_restart;
 pub use malformed::malformed_payloads_amid_valid_jobs;
 pub use outage::redis_restart_mid_run;

@@ -22,6 +22,9 @@ pub struct QueueActivity {
     pub undecodable: u64,
     /// Jobs dead-lettered as poison: delivered `max_deliveries` times without an outcome.
     pub poisoned: u64,
+    /// Sends recorded for a job already recorded as sent by another delivery (both copies
+    /// went out after a lease takeover); the job's record lists their ids in `duplicate_ids`.
+    pub duplicate_sends: u64,
     /// Failed Redis operations of the worker side: fetch rounds, lease renewals and
     /// housekeeping, outcome batches, deregistration.
     pub redis_errors: u64,
@@ -36,6 +39,7 @@ pub(crate) struct Activity {
     missing: AtomicU64,
     undecodable: AtomicU64,
     poisoned: AtomicU64,
+    duplicate_sends: AtomicU64,
     redis_errors: AtomicU64,
 }
 
@@ -49,6 +53,7 @@ pub(crate) enum Event {
     Missing,
     Undecodable,
     Poisoned,
+    DuplicateSend,
     RedisError,
 }
 
@@ -62,6 +67,7 @@ impl Activity {
             Event::Missing => &self.missing,
             Event::Undecodable => &self.undecodable,
             Event::Poisoned => &self.poisoned,
+            Event::DuplicateSend => &self.duplicate_sends,
             Event::RedisError => &self.redis_errors,
         };
         counter.fetch_add(n, Ordering::Relaxed);
@@ -76,6 +82,7 @@ impl Activity {
             missing: get(&self.missing),
             undecodable: get(&self.undecodable),
             poisoned: get(&self.poisoned),
+            duplicate_sends: get(&self.duplicate_sends),
             redis_errors: get(&self.redis_errors),
         }
     }

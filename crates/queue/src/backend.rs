@@ -13,17 +13,18 @@ use apalis_core::worker::context::WorkerContext;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use mailroom_jobs::{EmailJob, JobId};
-use redis::AsyncCommands;
 use tokio::task::JoinHandle;
 use tower_layer::Identity;
 
 use crate::activity::Event;
 use crate::backoff::fetch_backoff;
 use crate::fetch::Fetcher;
+use crate::keeper::{heartbeat, keep};
 use crate::keys::GROUP;
-use crate::lease::{LeaseSlot, Tracker};
-use crate::queue::{Queue, now_ms};
+use crate::lease::LeaseSlot;
+use crate::queue::Queue;
 use crate::scripts::{call, run};
+use crate::tracker::Tracker;
 use crate::{QueueConfig, QueueError};
 
 /// A fetch round runs on a task of its own, so the next batch is fetched while the worker
@@ -80,6 +81,18 @@ impl RedisBackend {
             keeper,
             close: None,
         })
+    }
+
+    /// Bounds the bytes of the jobs this worker holds at once (fetched, waiting for a handler
+    /// or being handled), counted as their payload, metadata and tags are stored in Redis.
+    /// Fetching stops while the budget is spent; a job larger than the whole budget is still
+    /// taken, alone, so none starves. Default 64 MiB.
+    #[must_use]
+    pub fn max_held_bytes(mut self, bytes: usize) -> Self {
+        if let Some(fetcher) = self.fetcher.as_mut() {
+            fetcher.max_held_bytes = bytes;
+        }
+        self
     }
 
     /// The deliveries this worker holds; see [`Queue::release_held`].
@@ -240,54 +253,12 @@ impl BackendConfig for RedisBackend {
     }
 }
 
-async fn heartbeat(queue: &Queue, consumer: &str) -> Result<(), QueueError> {
-    let () = queue
-        .conn()
-        .hset(&queue.keys().workers, consumer, now_ms())
-        .await?;
-    Ok(())
-}
-
 async fn deregister(queue: &Queue, consumer: &str) -> Result<(), QueueError> {
     let i = &queue.inner;
     let mut inv = call(&i.scripts.deregister, &i.keys);
     inv.arg(GROUP).arg(consumer);
     let _: i64 = run(&inv, &mut queue.conn()).await?;
     Ok(())
-}
-
-/// Renews the leases of held deliveries and the worker's heartbeat; runs housekeeping.
-async fn keep(queue: Queue, consumer: String, tracker: Tracker) {
-    let every = (queue.config().lease / 3).min(Duration::from_secs(10));
-    let mut last_maintenance = tokio::time::Instant::now();
-    loop {
-        tokio::time::sleep(every).await;
-        let entries: Vec<String> = tracker.snapshot().into_iter().map(|(e, _)| e).collect();
-        let result = async {
-            heartbeat(&queue, &consumer).await?;
-            for chunk in entries.chunks(200) {
-                let mut cmd = redis::cmd("XCLAIM");
-                cmd.arg(&queue.keys().ready)
-                    .arg(GROUP)
-                    .arg(&consumer)
-                    .arg(0)
-                    .arg(chunk)
-                    .arg("JUSTID");
-                let _: redis::Value = cmd.query_async(&mut queue.conn()).await?;
-            }
-            if last_maintenance.elapsed() >= Duration::from_secs(60) {
-                last_maintenance = tokio::time::Instant::now();
-                let (trimmed, forgotten) = queue.maintain().await?;
-                tracing::debug!(trimmed, forgotten, "queue housekeeping done");
-            }
-            Ok::<_, QueueError>(())
-        }
-        .await;
-        if let Err(e) = result {
-            queue.record(Event::RedisError, 1);
-            tracing::warn!(error = %e, "renewing leases failed");
-        }
-    }
 }
 
 impl Queue {

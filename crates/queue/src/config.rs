@@ -40,6 +40,20 @@ pub struct QueueConfig {
     /// Scheduled jobs moved to ready per script call, so a huge due backlog never blocks
     /// Redis. Default 1,000.
     pub promote_batch: usize,
+    /// Replicas that must acknowledge an enqueue (single or batch) and a recorded outcome
+    /// (`WAIT`) before it counts as done; 0 (the default) waits for none. With N ≥ 1 an enqueue
+    /// that returned `Ok` survives the loss of the primary. Set from the worker's
+    /// `redis.min_replicas_ack`, so it is not read from the `[queue]` section.
+    #[serde(skip)]
+    pub min_replicas_ack: u32,
+    /// How long a write waits for [`QueueConfig::min_replicas_ack`] replicas before it fails.
+    /// Default 1 s. Set from the worker's `redis.replica_ack_timeout`.
+    #[serde(skip, default = "default_replica_ack_timeout")]
+    pub replica_ack_timeout: Duration,
+}
+
+fn default_replica_ack_timeout() -> Duration {
+    Duration::from_secs(1)
 }
 
 impl Default for QueueConfig {
@@ -55,6 +69,8 @@ impl Default for QueueConfig {
             schedule_tick: Duration::from_millis(100),
             batch: 64,
             promote_batch: 1000,
+            min_replicas_ack: 0,
+            replica_ack_timeout: default_replica_ack_timeout(),
         }
     }
 }
@@ -106,6 +122,11 @@ impl QueueConfig {
             self.promote_batch >= 1,
             "promote_batch",
             "must be at least 1",
+        )?;
+        rule(
+            self.replica_ack_timeout >= milli,
+            "replica_ack_timeout",
+            "must be at least 1ms",
         )
     }
 }

@@ -1,5 +1,5 @@
-//! One connection type for a single Redis (or Sentinel-fronted, or managed) server and for Redis
-//! Cluster, so every script and command runs the same way on both.
+//! One connection type for a single Redis (or managed) server, a primary found through Redis
+//! Sentinel, and Redis Cluster, so every script and command runs the same way on all three.
 
 use std::time::Duration;
 
@@ -9,18 +9,23 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use crate::QueueError;
+use crate::sentinel::SentinelConn;
+use crate::sentinel_url::SentinelTarget;
 
 /// Where the queue lives.
 ///
 /// Parsed from a URL: `redis://host:port/db`, `rediss://…` (TLS) or `redis+unix:///path.sock` for one
 /// server, and `redis+cluster://host1:port,host2:port,…` for Redis Cluster (the seed nodes; the
-/// rest of the topology is discovered).
+/// rest of the topology is discovered). `redis+sentinel://host1:26379,host2:26379/MASTER_NAME[/db]`
+/// (or `rediss+sentinel://`) names the Sentinels that watch the primary; see [`SentinelTarget`].
 #[derive(Clone, PartialEq, Eq)]
 pub enum RedisTarget {
     /// A single server.
     Single(String),
     /// Redis Cluster, by its seed node URLs.
     Cluster(Vec<String>),
+    /// A primary found (and followed) through Redis Sentinel.
+    Sentinel(SentinelTarget),
 }
 
 impl RedisTarget {
@@ -32,6 +37,11 @@ impl RedisTarget {
         let url = url.trim();
         if url.is_empty() {
             return Err(QueueError::config("url", "is empty"));
+        }
+        for (prefix, tls) in [("redis+sentinel://", false), ("rediss+sentinel://", true)] {
+            if let Some(rest) = url.strip_prefix(prefix) {
+                return SentinelTarget::parse(rest, tls).map(Self::Sentinel);
+            }
         }
         for (prefix, scheme) in [
             ("redis+cluster://", "redis"),
@@ -67,6 +77,7 @@ impl std::fmt::Debug for RedisTarget {
                 .debug_tuple("Cluster")
                 .field(&us.iter().map(|u| host(u)).collect::<Vec<_>>())
                 .finish(),
+            Self::Sentinel(t) => f.debug_tuple("Sentinel").field(t).finish(),
         }
     }
 }
@@ -78,6 +89,8 @@ pub enum Conn {
     Single(ConnectionManager),
     /// A cluster connection (reconnects per node).
     Cluster(ClusterConnection),
+    /// The primary named by Redis Sentinel, followed when it moves.
+    Sentinel(SentinelConn),
 }
 
 impl Conn {
@@ -109,6 +122,19 @@ impl Conn {
                     .build()?;
                 Ok(Self::Cluster(client.get_async_connection().await?))
             }
+            RedisTarget::Sentinel(t) => Ok(Self::Sentinel(
+                SentinelConn::open(t, response_timeout).await?,
+            )),
+        }
+    }
+
+    /// How many times this connection moved to a new primary after a failover (Sentinel only;
+    /// always 0 for a single server or a cluster).
+    #[must_use]
+    pub fn failovers(&self) -> u64 {
+        match self {
+            Self::Sentinel(c) => c.failovers(),
+            Self::Single(_) | Self::Cluster(_) => 0,
         }
     }
 }
@@ -118,6 +144,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Single(c) => c.req_packed_command(cmd),
             Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Sentinel(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -130,6 +157,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -137,6 +165,7 @@ impl ConnectionLike for Conn {
         match self {
             Self::Single(c) => c.get_db(),
             Self::Cluster(c) => c.get_db(),
+            Self::Sentinel(c) => c.get_db(),
         }
     }
 }
@@ -157,11 +186,29 @@ mod tests {
         );
         assert!(RedisTarget::parse(" ").is_err());
         assert!(RedisTarget::parse("redis+cluster://").is_err());
+        let RedisTarget::Sentinel(t) =
+            RedisTarget::parse("rediss+sentinel://:pw@a:1,b:2/main/3").unwrap()
+        else {
+            panic!("not a sentinel target");
+        };
+        assert_eq!((t.master.as_str(), t.db, t.tls), ("main", 3, true));
+        assert_eq!(t.sentinels.len(), 2);
     }
 
     #[test]
     fn debug_hides_passwords() {
         let t = RedisTarget::parse("redis://:hunter2@db:6379/0").unwrap();
         assert!(!format!("{t:?}").contains("hunter2"));
+        let t = RedisTarget::parse("redis+sentinel://:hunter2@a:1/m?sentinel_password=hunter3")
+            .unwrap();
+        let shown = format!("{t:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hunter3"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("\"a\"") && shown.contains("\"m\""),
+            "{shown}"
+        );
     }
 }

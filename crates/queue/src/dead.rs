@@ -1,7 +1,5 @@
 //! The dead-letter set: list, show, retry and purge.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use mailroom_jobs::JobId;
 use redis::AsyncCommands;
@@ -9,7 +7,7 @@ use redis::AsyncCommands;
 use crate::QueueError;
 use crate::queue::{Queue, now_ms};
 use crate::scripts::{call, run};
-use crate::status::{JobStatus, ms_to_time};
+use crate::status::{JobStatus, ms_to_time, read_record};
 
 /// A dead-lettered job: its status (with the reason in `last_error`) and its payload.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -176,7 +174,7 @@ impl Queue {
         let mut c = self.conn();
         let score: Option<i64> = c.zscore(&self.keys().dead, id.to_string()).await?;
         let Some(score) = score else { return Ok(None) };
-        let mut h: HashMap<String, String> = c.hgetall(self.keys().job(&id.to_string())).await?;
+        let mut h = read_record(&mut c, &self.keys().job(&id.to_string())).await?;
         let payload = h.remove("payload");
         let status = JobStatus::from_hash(id, &h)?.unwrap_or_else(|| JobStatus {
             id,
@@ -191,6 +189,7 @@ impl Queue {
             finished_at: Some(ms_to_time(score)),
             expires_at: None,
             transport_id: None,
+            duplicate_ids: Vec::new(),
             thread_id: None,
             metadata: Default::default(),
             tags: Vec::new(),

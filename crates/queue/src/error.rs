@@ -15,6 +15,19 @@ pub enum QueueError {
         /// What is wrong with it.
         message: String,
     },
+    /// Fewer replicas than `min_replicas_ack` acknowledged a write in time (or the primary
+    /// changed while it was written): the write may be lost if the primary fails now. Worth
+    /// retrying, like a lost connection.
+    #[error(
+        "not replicated: {acked} of the {wanted} replicas asked for acknowledged the write in time; \
+         it may be lost if the primary fails (redis.min_replicas_ack)"
+    )]
+    NotReplicated {
+        /// Replicas asked for (`min_replicas_ack`).
+        wanted: u32,
+        /// Replicas that acknowledged.
+        acked: u32,
+    },
     /// Redis answered with something this version of mailroom does not understand.
     #[error("unexpected reply from redis: {0}")]
     Protocol(String),
@@ -39,11 +52,15 @@ impl QueueError {
 
     /// True when the error is about reaching Redis (worth retrying), not about the request:
     /// Redis unreachable, up but not serving yet (`LOADING` while it reads its data back after
-    /// a restart, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`), or a cluster redirection the client
-    /// gave up following (`MOVED`, `ASK`: the command did not run).
+    /// a restart, `TRYAGAIN`, `CLUSTERDOWN`, `MASTERDOWN`), a primary demoted to replica by a
+    /// failover (`READONLY`: the write did not run; a Sentinel connection looks the new primary
+    /// up), a primary Sentinel cannot name yet, or a cluster redirection the client gave up
+    /// following (`MOVED`, `ASK`: the command did not run); or a write that too few replicas
+    /// acknowledged ([`QueueError::NotReplicated`]).
     #[must_use]
     pub fn is_connection(&self) -> bool {
         match self {
+            Self::NotReplicated { .. } => true,
             Self::Redis(e) => {
                 e.is_io_error()
                     || e.is_connection_dropped()
@@ -51,6 +68,7 @@ impl QueueError {
                     || e.is_timeout()
                     || e.is_unrecoverable_error()
                     || e.is_cluster_error()
+                    || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
                     || matches!(e.retry_method(), redis::RetryMethod::WaitAndRetry)
             }
             _ => false,
@@ -75,6 +93,7 @@ mod tests {
             ServerErrorKind::TryAgain,
             ServerErrorKind::ClusterDown,
             ServerErrorKind::MasterDown,
+            ServerErrorKind::ReadOnly,
             ServerErrorKind::Moved,
             ServerErrorKind::Ask,
         ] {

@@ -1,6 +1,7 @@
 //! The fetcher: promotes due jobs, takes over expired leases, reads new deliveries with a
 //! blocking read on its own connection, and starts them.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,10 +16,12 @@ use crate::QueueError;
 use crate::activity::Event;
 use crate::conn::Conn;
 use crate::keys::GROUP;
-use crate::lease::{Delivery, Lease, LeaseSlot, Tracker};
+use crate::lease::{Delivery, Lease, LeaseSlot};
 use crate::queue::{Queue, ms, now_ms};
+use crate::rows::{Row, Unreadable, rows};
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
+use crate::tracker::Tracker;
 
 pub(crate) struct Fetcher {
     queue: Queue,
@@ -27,7 +30,14 @@ pub(crate) struct Fetcher {
     pub consumer: String,
     tracker: Tracker,
     schedule: Schedule,
+    /// Most bytes of jobs (payload, metadata and tags as stored) held at once.
+    pub max_held_bytes: usize,
+    /// Deliveries read but not started for want of room in the budget, in stream order.
+    deferred: VecDeque<(String, String)>,
 }
+
+/// Default of [`Fetcher::max_held_bytes`]: 64 MiB.
+pub(crate) const DEFAULT_MAX_HELD_BYTES: usize = 64 << 20;
 
 impl Fetcher {
     pub async fn open(
@@ -43,6 +53,8 @@ impl Fetcher {
             consumer,
             tracker,
             schedule: Schedule::default(),
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
+            deferred: VecDeque::new(),
         })
     }
 
@@ -61,6 +73,23 @@ impl Fetcher {
     }
 
     async fn try_round(&mut self) -> Result<Vec<Task<EmailJob>>, QueueError> {
+        // Nothing new is read while the budget is spent or deferred deliveries wait: they go
+        // first, in order, as leases end.
+        if self.tracker.held_bytes() >= self.max_held_bytes {
+            self.wait_for_room().await;
+            return Ok(Vec::new());
+        }
+        if !self.deferred.is_empty() {
+            let entries: Vec<(String, String)> = std::mem::take(&mut self.deferred)
+                .into_iter()
+                .filter(|(entry, _)| self.tracker.undefer(entry))
+                .collect();
+            let tasks = self.begin(entries).await?;
+            if tasks.is_empty() && !self.deferred.is_empty() {
+                self.wait_for_room().await;
+            }
+            return Ok(tasks);
+        }
         let cfg = self.queue.config();
         let (promote_batch, tick, block) =
             (cfg.promote_batch, ms(cfg.schedule_tick), ms(cfg.block));
@@ -84,6 +113,11 @@ impl Fetcher {
             return Ok(Vec::new());
         }
         self.begin(entries).await
+    }
+
+    /// Waits until a lease ends, at most one blocking read's time.
+    async fn wait_for_room(&self) {
+        let _ = tokio::time::timeout(self.queue.config().block, self.tracker.freed()).await;
     }
 
     async fn read(&mut self, block_ms: usize) -> Result<Vec<(String, String)>, QueueError> {
@@ -152,53 +186,89 @@ impl Fetcher {
             .arg(now_ms())
             .arg(GROUP)
             .arg(q.config().retention.as_secs().max(1))
-            .arg(&self.consumer);
+            .arg(&self.consumer)
+            .arg(
+                self.max_held_bytes
+                    .saturating_sub(self.tracker.held_bytes()),
+            )
+            .arg(u8::from(self.tracker.is_empty()));
         for (entry, id) in &entries {
             inv.arg(entry).arg(id);
         }
-        let rows: Vec<(String, String, String, String, u32, u32, i64)> =
-            run(&inv, &mut self.conn).await?;
-        let mut tasks = Vec::with_capacity(rows.len());
-        for (entry, id, verdict, detail, attempts, deliveries, created_ms) in rows {
-            match verdict.as_str() {
-                "run" => {
-                    if let Some(task) = self
-                        .start(entry, &id, &detail, (attempts, deliveries, created_ms))
-                        .await?
-                    {
+        let reply: Vec<redis::Value> = run(&inv, &mut self.conn).await?;
+        let mut tasks = Vec::with_capacity(reply.len());
+        for row in rows(&reply) {
+            match row {
+                Ok(row) => {
+                    if let Some(task) = self.started(row).await? {
                         tasks.push(task);
                     }
                 }
-                "skip" => {
-                    let event = if detail == "cancelled" {
-                        Event::Cancelled
-                    } else {
-                        Event::Duplicate
-                    };
-                    self.queue.record(event, 1);
-                    tracing::debug!(job = %id, state = %detail, "delivery skipped: job already {detail}")
-                }
-                "expired" => {
-                    self.queue.record(Event::Expired, 1);
-                    tracing::info!(job = %id, "job expired before it could be sent");
-                }
-                _ => {
-                    self.queue.record(Event::Missing, 1);
-                    tracing::warn!(job = %id, entry = %entry, "delivery without a job record dropped")
-                }
+                Err(unreadable) => self.unreadable(unreadable).await?,
             }
         }
         Ok(tasks)
     }
 
+    /// Acts on one row of `begin.lua`'s answer: a task for a job that runs, a count and a log
+    /// line for the others.
+    async fn started(&mut self, row: Row) -> Result<Option<Task<EmailJob>>, QueueError> {
+        let Row {
+            entry, id, detail, ..
+        } = &row;
+        match row.verdict.as_str() {
+            "run" => return self.start(row).await,
+            "defer" => {
+                self.tracker.defer(entry);
+                self.deferred.push_back((entry.clone(), id.clone()));
+            }
+            "skip" => {
+                let event = if detail == "cancelled" {
+                    Event::Cancelled
+                } else {
+                    Event::Duplicate
+                };
+                self.queue.record(event, 1);
+                tracing::debug!(job = %id, state = %detail, "delivery skipped: job already {detail}");
+            }
+            "expired" => {
+                self.queue.record(Event::Expired, 1);
+                tracing::info!(job = %id, "job expired before it could be sent");
+            }
+            "malformed" => {
+                self.queue.record(Event::Undecodable, 1);
+                tracing::error!(job = %id, reason = %detail, "dead-lettered a malformed job record");
+            }
+            _ => {
+                self.queue.record(Event::Missing, 1);
+                tracing::warn!(job = %id, entry = %entry, "delivery without a job record dropped");
+            }
+        }
+        Ok(None)
+    }
+
+    /// Dead-letters the job of a row that could not be read; a row without even its entry and
+    /// id is left pending, to be dead-lettered as poison after its deliveries.
+    async fn unreadable(&mut self, row: Unreadable) -> Result<(), QueueError> {
+        let Some((entry, id)) = row.entry_and_id else {
+            tracing::error!(reason = %row.reason, "a started delivery could not be read");
+            return Ok(());
+        };
+        self.dead_letter(&entry, &id, &row.reason).await
+    }
+
     /// Decodes a started job into a task, or dead-letters it with the decode error.
-    async fn start(
-        &mut self,
-        entry: String,
-        id: &str,
-        payload: &str,
-        (attempts, deliveries, created_ms): (u32, u32, i64),
-    ) -> Result<Option<Task<EmailJob>>, QueueError> {
+    async fn start(&mut self, row: Row) -> Result<Option<Task<EmailJob>>, QueueError> {
+        let Row {
+            entry,
+            id,
+            detail: payload,
+            attempts,
+            deliveries,
+            created_ms,
+            bytes,
+            ..
+        } = row;
         // The id the record is stored under is the job's id: a payload without one takes it,
         // one that disagrees is dead-lettered (so every delivery renders one Message-ID).
         let decoded = id
@@ -217,6 +287,7 @@ impl Fetcher {
                     attempts,
                     deliveries,
                     enqueued_at: crate::status::ms_to_time(created_ms),
+                    bytes,
                 };
                 let lease = Lease::new(self.queue.clone(), delivery, self.tracker.clone());
                 let task = TaskBuilder::new(job)
@@ -227,16 +298,23 @@ impl Fetcher {
                 Ok(Some(task))
             }
             Err(reason) => {
-                tracing::error!(job = %id, %reason, "dead-lettering undecodable job");
-                let settler = self.tracker.settler();
-                let changed = settler
-                    .settle(&entry, id, "dead", [&reason, "", ""])
-                    .await?;
-                if changed >= 0 {
-                    self.queue.record(Event::Undecodable, 1);
-                }
+                self.dead_letter(&entry, &id, &reason).await?;
                 Ok(None)
             }
         }
+    }
+
+    /// Dead-letters a started job that cannot run, with `reason`.
+    async fn dead_letter(&mut self, entry: &str, id: &str, reason: &str) -> Result<(), QueueError> {
+        tracing::error!(job = %id, %reason, "dead-lettering undecodable job");
+        let changed = self
+            .tracker
+            .settler()
+            .settle(entry, id, "dead", [reason, "", ""])
+            .await?;
+        if changed >= 0 {
+            self.queue.record(Event::Undecodable, 1);
+        }
+        Ok(())
     }
 }

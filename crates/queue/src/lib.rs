@@ -7,18 +7,27 @@
 //! * `queue`: the handle: connect, enqueue, status, cancel, stats, promotion, housekeeping.
 //! * `dead`: dead-letter operations: list, find, show, retry, purge.
 //! * `senders`: Gmail's sending limits in Redis, and paused and quarantined senders.
+//! * `tokens`: stored credentials' records (sealed by the worker) and the enrolled senders.
+//! * `oauth_state`: the web sign-in flow's pending states, each taken once.
 //! * `usage`: the sends counted in each sender's quota windows now.
 //! * `status`: a job's state and its status record.
 //! * `activity`: what the worker side counts without a handler seeing it.
 //! * `config`: [`QueueConfig`], the queue's settings with their defaults.
-//! * `conn`: one connection type for a single server and for a cluster.
+//! * `conn`: one connection type for a single server, a Sentinel-watched primary and a cluster.
+//! * `sentinel_url`: the `redis+sentinel://` URL: Sentinels, primary name, credentials.
+//! * `sentinel`: the connection that finds the primary through Sentinel and follows it.
+//! * `switch_watch`: listening for Sentinel's `+switch-master` announcements.
 //! * `keys`: the key names, all under the queue's hash tag.
 //! * `scripts`: the Lua scripts in `src/lua/` and how they are called.
 //! * `error`: [`QueueError`] and whether an error is worth retrying.
+//! * `replicas`: `WAIT` for `min_replicas_ack` replicas after an enqueue or an outcome.
 //! * `backend` (worker): the apalis backend that feeds a worker and hands back what it holds.
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
+//! * `rows` (worker): `begin.lua`'s answer read row by row, so one bad row spoils nothing else.
 //! * `schedule` (worker): when the fetcher promotes and reclaims, and how long it reads.
-//! * `lease` (worker): a delivery's lease and the deliveries a worker holds.
+//! * `lease` (worker): a delivery's lease.
+//! * `tracker` (worker): the deliveries a worker holds, their bytes, and those it deferred.
+//! * `keeper` (worker): renewing held leases, the heartbeat, housekeeping.
 //! * `settle` (worker): one task per worker recording outcomes in batches.
 //! * `backoff` (worker): waiting out Redis failures (fetch pauses, outcome retries).
 //! * `retry` (worker): the retry policy.
@@ -34,19 +43,31 @@ mod dead;
 mod error;
 #[cfg(feature = "worker")]
 mod fetch;
+#[cfg(feature = "worker")]
+mod keeper;
 mod keys;
 #[cfg(feature = "worker")]
 mod lease;
+mod oauth_state;
 mod queue;
+mod replicas;
 #[cfg(feature = "worker")]
 mod retry;
+#[cfg(feature = "worker")]
+mod rows;
 #[cfg(feature = "worker")]
 mod schedule;
 mod scripts;
 mod senders;
+mod sentinel;
+mod sentinel_url;
 #[cfg(feature = "worker")]
 mod settle;
 mod status;
+mod switch_watch;
+mod tokens;
+#[cfg(feature = "worker")]
+mod tracker;
 mod usage;
 
 pub use activity::QueueActivity;
@@ -57,10 +78,14 @@ pub use conn::{Conn, RedisTarget};
 pub use dead::{DeadFilter, DeadJob, DeadSelection};
 pub use error::QueueError;
 #[cfg(feature = "worker")]
-pub use lease::{Lease, LeaseTaken, Tracker};
+pub use lease::{Lease, LeaseTaken};
 pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
-pub use senders::{Admission, Hold, SenderLimits, SenderState, normalize_sender};
+pub use senders::{Admission, Hold, STATE_KEEP, SenderLimits, SenderState, normalize_sender};
+pub use sentinel::SentinelConn;
+pub use sentinel_url::SentinelTarget;
 pub use status::{JobState, JobStatus};
+#[cfg(feature = "worker")]
+pub use tracker::Tracker;
 pub use usage::SenderUsage;

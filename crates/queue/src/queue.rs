@@ -1,20 +1,18 @@
 //! The queue handle: enqueue, status, cancel and stats. Cheap to clone; clones share one
 //! multiplexed connection.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use mailroom_jobs::{EmailJob, JobId};
-use redis::AsyncCommands;
 
 use crate::activity::{Activity, QueueActivity};
 
 use crate::conn::{Conn, RedisTarget};
 use crate::keys::{GROUP, Keys};
 use crate::scripts::{Scripts, call, run};
-use crate::status::{JobStatus, Meta};
+use crate::status::{JobStatus, Meta, read_record};
 use crate::{QueueConfig, QueueError};
 
 /// The result of an enqueue.
@@ -138,14 +136,18 @@ impl Queue {
         self.inner.conn.clone()
     }
 
-    /// A connection to the queue's Redis (single server or cluster), for data that lives
-    /// beside the queue under its hash tag (see [`Queue::key`]).
+    /// A connection to the queue's Redis (single server or cluster), for tests and tools that
+    /// look at Redis directly. The product's crates never use it: every key they need is
+    /// behind a typed function of this crate.
+    #[doc(hidden)]
     #[must_use]
     pub fn connection(&self) -> Conn {
         self.inner.conn.clone()
     }
 
-    /// The name of a key beside the queue's own: `{name}:<suffix>`, in the queue's hash slot.
+    /// The name of a key beside the queue's own: `{name}:<suffix>`, in the queue's hash slot,
+    /// for tools and tests that look at Redis. Every key the product writes is written by a
+    /// function of this crate (the crate's README lists them).
     #[must_use]
     pub fn key(&self, suffix: &str) -> String {
         format!("{}:{suffix}", self.inner.keys.prefix)
@@ -211,7 +213,10 @@ impl Queue {
     /// thousand jobs: the batch runs as one script.
     ///
     /// # Errors
-    /// Redis unreachable: no job of the batch was queued.
+    /// Redis unreachable: no job of the batch was queued. [`QueueError::NotReplicated`] (with
+    /// [`QueueConfig::min_replicas_ack`] above 0): the batch was queued on the primary but too
+    /// few replicas have it, so it may be lost if the primary fails; enqueue it again (the same
+    /// job ids are queued once).
     pub async fn enqueue_many(&self, jobs: &[EmailJob]) -> Result<Vec<Enqueued>, QueueError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
@@ -235,7 +240,9 @@ impl Queue {
                 .arg(job.expires_at().map_or(0, |t| t.timestamp_millis()))
                 .arg(meta);
         }
+        let mark = crate::replicas::Mark::before(self);
         let reply: Vec<(String, i64)> = run(&inv, &mut self.conn()).await?;
+        crate::replicas::confirm(self, mark).await?;
         reply
             .into_iter()
             .map(|(id, dup)| {
@@ -255,10 +262,7 @@ impl Queue {
     /// # Errors
     /// Redis unreachable.
     pub async fn status(&self, id: JobId) -> Result<Option<JobStatus>, QueueError> {
-        let h: HashMap<String, String> = self
-            .conn()
-            .hgetall(self.inner.keys.job(&id.to_string()))
-            .await?;
+        let h = read_record(&mut self.conn(), &self.inner.keys.job(&id.to_string())).await?;
         JobStatus::from_hash(id, &h)
     }
 

@@ -22,6 +22,9 @@ pub(crate) struct Scripts {
     pub maintain: Script,
     pub deregister: Script,
     pub admit: Script,
+    pub token_mark: Script,
+    pub token_swap: Script,
+    pub renew: Script,
 }
 
 impl Scripts {
@@ -39,6 +42,9 @@ impl Scripts {
             maintain: Script::new(include_str!("lua/maintain.lua")),
             deregister: Script::new(include_str!("lua/deregister.lua")),
             admit: Script::new(include_str!("lua/admit.lua")),
+            token_mark: Script::new(include_str!("lua/token_mark.lua")),
+            token_swap: Script::new(include_str!("lua/token_swap.lua")),
+            renew: Script::new(include_str!("lua/renew.lua")),
         }
     }
 }

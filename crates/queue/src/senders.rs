@@ -4,13 +4,19 @@
 //! Keys, all under the queue's hash tag:
 //! - `{name}:sender:<address>` hash: `quarantined` (reason), `quarantined_at`,
 //!   `paused_until` (ms), `pause_reason`;
-//! - `{name}:senders` set: every sender seen;
+//! - `{name}:senders` set: every sender seen in about the last day (housekeeping drops a
+//!   sender once none of its keys is left; `{name}:senders:cursor` is where its scan stands);
 //! - `{name}:quota:<address>:minute`, `{name}:quota:<address>:day`, `{name}:quota:project`
 //!   sorted sets: one member per admitted send, scored by its slot (ms), trimmed to their
 //!   window;
 //! - `{name}:quota:resv:<job id>`: a slot granted to a job that had to wait;
 //! - `{name}:sender:<address>:probe`: held while one worker looks at a quarantined sender's
 //!   credentials again.
+//!
+//! Every one of them expires once its sender is idle: the quota logs a window after their
+//! last slot, a reservation a day after its slot, the state hash [`STATE_KEEP`] after its
+//! last use or its pause's end, whichever is later. So Redis holds state only for the
+//! senders of about the last day, whatever senders jobs name.
 
 use std::time::Duration;
 
@@ -19,6 +25,10 @@ use redis::AsyncCommands as _;
 
 use crate::queue::{ms, now_ms};
 use crate::{Queue, QueueError};
+
+/// How long a sender's state hash outlives its last use (or its pause's end): the longest
+/// window, a day, plus an hour. `admit.lua` uses the same figure.
+pub const STATE_KEEP: Duration = Duration::from_secs(25 * 3600);
 
 /// The limits every sender and the whole project stay under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,9 +195,19 @@ impl Queue {
                 )
                 .await?;
         }
+        self.keep_state(&key, current.unwrap_or(until_ms).max(until_ms))
+            .await?;
         let _: () = conn
             .sadd(self.key("senders"), normalize_sender(sender))
             .await?;
+        Ok(())
+    }
+
+    /// Lets the sender state hash `key` live [`STATE_KEEP`] past now or `until_ms`, whichever
+    /// is later.
+    async fn keep_state(&self, key: &str, until_ms: i64) -> Result<(), QueueError> {
+        let at = until_ms.max(now_ms()).saturating_add(ms(STATE_KEEP));
+        let _: () = self.conn().pexpire_at(key, at).await?;
         Ok(())
     }
 
@@ -209,6 +229,7 @@ impl Queue {
                 ],
             )
             .await?;
+        self.keep_state(&key, now_ms()).await?;
         let _: () = conn
             .sadd(self.key("senders"), normalize_sender(sender))
             .await?;

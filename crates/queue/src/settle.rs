@@ -87,5 +87,8 @@ async fn finish(queue: &Queue, consumer: &str, batch: &[Outcome]) -> Result<Vec<
             inv.arg(a);
         }
     }
-    run(&inv, &mut queue.conn()).await
+    let mark = crate::replicas::Mark::before(queue);
+    let codes = run(&inv, &mut queue.conn()).await?;
+    crate::replicas::confirm_outcome(queue, mark).await?;
+    Ok(codes)
 }

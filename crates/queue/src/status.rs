@@ -4,9 +4,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, TimeZone, Utc};
 use mailroom_jobs::JobId;
+use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
 use crate::QueueError;
+use crate::conn::Conn;
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -111,6 +113,10 @@ pub struct JobStatus {
     /// The transport's id for the sent message (Gmail message id, outbox file name).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport_id: Option<String>,
+    /// The transport ids of later sends of the same job, when it went out more than once
+    /// (both copies sent after a lease takeover); `transport_id` is the first one's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicate_ids: Vec<String>,
     /// The transport's thread id, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<String>,
@@ -129,6 +135,18 @@ pub(crate) struct Meta {
     pub metadata: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+}
+
+/// The fields of the job record at `key`, read leniently: bytes that are not UTF-8 (a payload
+/// written by a careless producer, say) read as U+FFFD instead of failing the whole read, so
+/// such a job's status and dead letter can still be shown.
+pub(crate) async fn read_record(
+    conn: &mut Conn,
+    key: &str,
+) -> Result<HashMap<String, String>, QueueError> {
+    let raw: HashMap<Vec<u8>, Vec<u8>> = conn.hgetall(key).await?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Ok(raw.iter().map(|(k, v)| (text(k), text(v))).collect())
 }
 
 pub(crate) fn ms_to_time(ms: i64) -> DateTime<Utc> {
@@ -166,6 +184,10 @@ impl JobStatus {
             finished_at: time("finished_at"),
             expires_at: time("expires_at"),
             transport_id: text("transport_id"),
+            duplicate_ids: h
+                .get("duplicate_ids")
+                .and_then(|ids| serde_json::from_str(ids).ok())
+                .unwrap_or_default(),
             thread_id: text("thread_id"),
             metadata: meta.metadata,
             tags: meta.tags,

@@ -6,10 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Redis, config, queue};
+use common::{Redis, config, queue, redis_conn};
 use mailroom_jobs::JobId;
-use mailroom_queue::{Admission, Hold, SenderLimits};
+use mailroom_queue::{Admission, Hold, STATE_KEEP, SenderLimits};
 use mailroom_testkit::{RedisCluster, RedisServer};
+use redis::AsyncCommands as _;
 
 fn limits(per_minute: u32, per_day: u32, project: u32) -> SenderLimits {
     SenderLimits {
@@ -156,7 +157,74 @@ async fn pause_and_quarantine_hold_one_sender_until_lifted(redis: Redis) {
     ));
 }
 
+/// Redis keeps state only for the senders of about the last day, whatever senders jobs name:
+/// every key a sender leaves behind expires, and housekeeping then forgets the sender.
+async fn an_idle_senders_keys_expire_and_it_is_forgotten(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let l = limits(100, 100, 1000);
+    let keep = i64::try_from(STATE_KEEP.as_millis()).unwrap();
+    let pause_end = now_ms() + 3_600_000;
+    assert!(matches!(
+        q.admit("a@example.com", JobId::new(), &l).await.unwrap(),
+        Admission::Go { .. }
+    ));
+    q.pause_sender("b@example.com", pause_end, "dailyLimitExceeded")
+        .await
+        .unwrap();
+    q.quarantine_sender("c@example.com", "invalid_grant")
+        .await
+        .unwrap();
+    let mut conn = redis_conn(&redis).await;
+    let ttl = async |conn: &mut mailroom_queue::Conn, key: &str| -> i64 {
+        conn.pttl(q.key(key)).await.unwrap()
+    };
+    for key in ["quota:a@example.com:minute", "quota:a@example.com:day"] {
+        let left = ttl(&mut conn, key).await;
+        assert!(left > 0 && left <= 86_400_000, "{key}: {left}");
+    }
+    // A paused sender's state outlives its pause by STATE_KEEP; a quarantined one's lives
+    // STATE_KEEP from now, renewed each time one of its jobs asks to go.
+    let paused = ttl(&mut conn, "sender:b@example.com").await;
+    assert!(
+        paused > pause_end - now_ms() + keep - 60_000 && paused <= pause_end - now_ms() + keep,
+        "{paused}"
+    );
+    let quarantined = ttl(&mut conn, "sender:c@example.com").await;
+    assert!(
+        quarantined > keep - 60_000 && quarantined <= keep,
+        "{quarantined}"
+    );
+    assert!(matches!(
+        q.admit("c@example.com", JobId::new(), &l).await.unwrap(),
+        Admission::Wait {
+            hold: Hold::Quarantined(_),
+            ..
+        }
+    ));
+    assert!(ttl(&mut conn, "sender:c@example.com").await > keep - 60_000);
+
+    // Once a's logs have run out (as they do a day after its last send), housekeeping drops
+    // it from the senders Redis keeps; b and c, whose state is alive, stay.
+    let _: () = conn
+        .del(&[
+            q.key("quota:a@example.com:minute"),
+            q.key("quota:a@example.com:day"),
+        ])
+        .await
+        .unwrap();
+    q.maintain().await.unwrap();
+    let left: Vec<String> = q
+        .sender_states()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.sender)
+        .collect();
+    assert_eq!(left, ["b@example.com", "c@example.com"]);
+}
+
 on_both!(
+    an_idle_senders_keys_expire_and_it_is_forgotten,
     over_the_minute_limit_jobs_get_spaced_slots,
     the_project_limit_holds_every_sender,
     the_day_limit_reserves_a_slot_a_day_later,

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::options::RedisOptions;
-use crate::process::{LOG_TAIL_LINES, POLL_INTERVAL, read_from, require_binary, spawn, tail};
+use crate::process::{LOG_TAIL_LINES, Mode, POLL_INTERVAL, read_from, require_binary, spawn, tail};
 use crate::server::RedisServer;
 
 /// How long a new cluster may take to reach `cluster_state:ok` everywhere.
@@ -51,7 +51,7 @@ impl RedisCluster {
         require_binary("redis-server");
         require_binary("redis-cli");
         let nodes: Vec<RedisServer> = (0..CLUSTER_NODES)
-            .map(|_| RedisServer::launch_new(opts.clone(), true))
+            .map(|_| RedisServer::launch_new(opts.clone(), Mode::Cluster, ""))
             .collect();
         let cluster = RedisCluster { nodes };
         cluster.create();

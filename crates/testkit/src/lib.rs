@@ -7,6 +7,9 @@
 //!   survives a crash (with [`RedisOptions::appendonly`] the data comes back).
 //! * [`RedisCluster`] runs three cluster masters (no replicas) with all
 //!   16384 hash slots assigned.
+//! * [`RedisSentinel`] runs a primary, one replica and three Sentinels;
+//!   a test can kill the primary, wait for the promotion and bring the old
+//!   primary back as a replica.
 //! * [`FakeGoogle`] (module [`google`]) serves Google's token, consent,
 //!   userinfo, tokeninfo and revoke endpoints and Gmail's send endpoint to
 //!   the real client libraries, records what was sent, enforces Gmail's
@@ -52,6 +55,7 @@
 //! * `options.rs`: [`RedisOptions`]: persistence and a unix socket.
 //! * `server.rs`: [`RedisServer`]: start, wait, kill, restart.
 //! * `cluster.rs`: [`RedisCluster`]: three masters joined and checked with `CLUSTER INFO`.
+//! * `sentinel.rs`: [`RedisSentinel`]: primary, replica and Sentinels, failover and resync.
 //! * `process.rs`: binaries on `PATH`, the `redis-server` command line, spawning, logs, polling.
 //! * `ports.rs`: free ports, reserved, and probes that send one command to a server.
 //! * `google/`: the fake Google (its own layout is in the [`google`] module's docs).
@@ -62,6 +66,7 @@ pub mod google;
 mod options;
 mod ports;
 mod process;
+mod sentinel;
 mod server;
 
 pub use cluster::RedisCluster;
@@ -71,4 +76,5 @@ pub use google::{
 };
 pub use options::RedisOptions;
 pub use process::redis_server_available;
+pub use sentinel::{RedisSentinel, SENTINEL_MASTER};
 pub use server::RedisServer;

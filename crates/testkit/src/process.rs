@@ -56,21 +56,57 @@ pub(crate) fn socket_path(dir: &Path) -> PathBuf {
     dir.join("redis.sock")
 }
 
+/// What kind of process a [`server_command`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// A standalone server configured on the command line only.
+    Plain,
+    /// A Redis Cluster node.
+    Cluster,
+    /// A server that reads `redis.conf` in its directory first (so `CONFIG REWRITE`, which
+    /// Sentinel sends when it reconfigures a node, has a file to write).
+    Configured,
+    /// A Sentinel (`redis-server sentinel.conf --sentinel`) with its config file in its directory.
+    Sentinel,
+}
+
+/// The config file of a [`Mode::Configured`] or [`Mode::Sentinel`] process in `dir`.
+pub(crate) fn config_path(dir: &Path, mode: Mode) -> PathBuf {
+    dir.join(if mode == Mode::Sentinel {
+        "sentinel.conf"
+    } else {
+        "redis.conf"
+    })
+}
+
 /// The command that runs a server on 127.0.0.1:`port` with its log,
 /// append-only files, cluster config and unix socket in `dir`, with RDB
 /// snapshots off and stdin, stdout and stderr null.
-pub(crate) fn server_command(port: u16, dir: &Path, opts: &RedisOptions, cluster: bool) -> Command {
+pub(crate) fn server_command(port: u16, dir: &Path, opts: &RedisOptions, mode: Mode) -> Command {
     let mut cmd = redis_server_command();
+    if matches!(mode, Mode::Configured | Mode::Sentinel) {
+        cmd.arg(config_path(dir, mode));
+    }
+    if mode == Mode::Sentinel {
+        cmd.arg("--sentinel");
+    }
     cmd.arg("--port")
         .arg(port.to_string())
-        .args(["--bind", "127.0.0.1", "--save", ""])
-        .arg("--appendonly")
-        .arg(if opts.appendonly { "yes" } else { "no" })
+        .args(["--bind", "127.0.0.1"])
         .arg("--dir")
         .arg(dir)
         .arg("--logfile")
         .arg(log_path(dir))
-        .args(["--daemonize", "no"]);
+        .args(["--daemonize", "no"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if mode == Mode::Sentinel {
+        return cmd;
+    }
+    cmd.args(["--save", ""])
+        .arg("--appendonly")
+        .arg(if opts.appendonly { "yes" } else { "no" });
     if opts.appendonly {
         cmd.args(["--appendfsync", "always"]);
     }
@@ -79,14 +115,11 @@ pub(crate) fn server_command(port: u16, dir: &Path, opts: &RedisOptions, cluster
             .arg(socket_path(dir))
             .args(["--unixsocketperm", "700"]);
     }
-    if cluster {
+    if mode == Mode::Cluster {
         cmd.args(["--cluster-enabled", "yes", "--cluster-config-file"])
             .arg(dir.join("nodes.conf"))
             .args(["--cluster-node-timeout", "5000"]);
     }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
     cmd
 }
 

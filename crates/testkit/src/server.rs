@@ -11,8 +11,8 @@ use tempfile::TempDir;
 use crate::options::RedisOptions;
 use crate::ports::{Endpoint, PortReservation, accepts_connections};
 use crate::process::{
-    self, LOG_TAIL_LINES, POLL_INTERVAL, file_len, read_from, require_binary, server_command,
-    spawn, tail,
+    self, LOG_TAIL_LINES, Mode, POLL_INTERVAL, config_path, file_len, read_from, require_binary,
+    server_command, spawn, tail,
 };
 
 /// How long a server may take to answer `PING` after being spawned.
@@ -32,7 +32,7 @@ pub struct RedisServer {
     child: Mutex<Option<Child>>,
     port: u16,
     opts: RedisOptions,
-    cluster: bool,
+    mode: Mode,
     dir: TempDir,
     _ports: PortReservation,
 }
@@ -61,26 +61,32 @@ impl RedisServer {
     /// within a few attempts, or if the server does not answer within
     /// 10 seconds (the message then includes the tail of its log).
     pub fn start_with(opts: RedisOptions) -> RedisServer {
-        Self::launch_new(opts, false)
+        Self::launch_new(opts, Mode::Plain, "")
     }
 
     /// Creates, spawns and waits for a server, retrying on other ports when
     /// the chosen one turns out to be taken (another test binary may have
-    /// grabbed it between the check and the bind).
-    pub(crate) fn launch_new(opts: RedisOptions, cluster: bool) -> RedisServer {
+    /// grabbed it between the check and the bind). `config` is written to the config file of a
+    /// [`Mode::Configured`] or [`Mode::Sentinel`] process before it starts.
+    pub(crate) fn launch_new(opts: RedisOptions, mode: Mode, config: &str) -> RedisServer {
         require_binary("redis-server");
         let mut last_error = String::new();
         for _ in 0..MAX_PORT_ATTEMPTS {
-            let ports = PortReservation::reserve(cluster);
+            let ports = PortReservation::reserve(mode == Mode::Cluster);
             let dir = tempfile::Builder::new()
                 .prefix("mailroom-redis-")
                 .tempdir()
                 .unwrap_or_else(|e| panic!("cannot create a temporary directory for redis: {e}"));
+            if matches!(mode, Mode::Configured | Mode::Sentinel) {
+                let path = config_path(dir.path(), mode);
+                std::fs::write(&path, config)
+                    .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+            }
             let server = RedisServer {
                 child: Mutex::new(None),
                 port: ports.port(),
                 opts: opts.clone(),
-                cluster,
+                mode,
                 dir,
                 _ports: ports,
             };
@@ -200,7 +206,7 @@ impl RedisServer {
     /// process is gone and no child is stored.
     fn launch(&self) -> Result<(), LaunchError> {
         let log_offset = file_len(&self.log_path());
-        let command = server_command(self.port, self.dir.path(), &self.opts, self.cluster);
+        let command = server_command(self.port, self.dir.path(), &self.opts, self.mode);
         let child = spawn(command).unwrap_or_else(|e| panic!("cannot spawn redis-server: {e}"));
         let pid = child.id();
         *self.child_mut() = Some(child);
@@ -267,7 +273,7 @@ mod tests {
             child: Mutex::new(None),
             port: ports.port(),
             opts: RedisOptions::default(),
-            cluster,
+            mode: if cluster { Mode::Cluster } else { Mode::Plain },
             dir: tempfile::tempdir().unwrap(),
             _ports: ports,
         }

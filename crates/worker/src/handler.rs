@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use apalis::prelude::{BoxDynError, Data};
 use chrono::{DateTime, Utc};
-use mailroom_jobs::{Address, EmailJob, Policy};
+use mailroom_jobs::{EmailJob, Policy};
 use mailroom_queue::{Lease, RetryPolicy};
 
 use crate::config::TransportKind;
 use crate::gate::{Gate, Pass};
+use crate::logline::{echoed, log_safe, masked};
 use crate::metrics::{Metrics, Outcome, QuotaWindow};
 use crate::outcome::{Failure, Quarantine, decide, quarantined};
 use crate::transport::{Outgoing, SendError, Transport};
@@ -341,69 +342,5 @@ impl Handler {
             message_id: rendered.message_id,
             thread_id: v1.thread.as_ref().and_then(|t| t.thread_id.clone()),
         })
-    }
-}
-
-/// The job's tags and metadata for its log line: `a,b` and `k=v,k2=v2`.
-fn echoed(v1: &mailroom_jobs::EmailJobV1) -> (String, String) {
-    let metadata: Vec<String> = v1
-        .metadata
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    (v1.tags.join(","), metadata.join(","))
-}
-
-/// Recipients for a log line: masked, at most three, then a count of the rest.
-fn masked<'a>(recipients: impl Iterator<Item = &'a Address>) -> String {
-    let all: Vec<String> = recipients.map(Address::masked).collect();
-    match all.len() {
-        0..=3 => all.join(","),
-        n => format!("{},… (+{} more)", all[..3].join(","), n - 3),
-    }
-}
-
-/// A dead-letter reason for logs: an invalid job's reason is cut to its field, since the
-/// message may quote an address; the full reason is kept in the queue (`mailroom dead show`).
-fn log_safe(reason: &str) -> String {
-    match reason.strip_prefix("invalid job: ") {
-        Some(rest) => format!("invalid job: {}", rest.split(": ").next().unwrap_or(rest)),
-        None => reason.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recipients_are_masked_and_capped() {
-        let list: Vec<Address> = [
-            "ann@a.example",
-            "bob@b.example",
-            "cy@c.example",
-            "di@d.example",
-            "ed@e.example",
-        ]
-        .iter()
-        .map(|a| Address::parse(a).unwrap())
-        .collect();
-        assert_eq!(masked(list[..2].iter()), "a***@a.example,b***@b.example");
-        assert_eq!(
-            masked(list.iter()),
-            "a***@a.example,b***@b.example,c***@c.example,… (+2 more)"
-        );
-    }
-
-    #[test]
-    fn invalid_job_reasons_are_cut_to_the_field_for_logs() {
-        assert_eq!(
-            log_safe("invalid job: from: sender eve@evil.example is not on the allowlist"),
-            "invalid job: from"
-        );
-        assert_eq!(
-            log_safe("gave up after 12 attempts: disk full"),
-            "gave up after 12 attempts: disk full"
-        );
     }
 }

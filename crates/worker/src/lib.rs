@@ -11,6 +11,7 @@ pub mod google_http;
 pub mod handler;
 pub mod health;
 pub mod http;
+pub mod logline;
 pub mod metrics;
 pub mod notify;
 mod ops;
@@ -82,7 +83,8 @@ pub async fn run_with(
     )?;
     let backend = RedisBackend::new(queue.clone(), &config.worker.name)
         .await
-        .with_context(|| format!("registering the worker at {}", config.redis.url))?;
+        .with_context(|| format!("registering the worker at {}", config.redis.url))?
+        .max_held_bytes(config.worker.max_held_bytes);
     let tracker = backend.tracker();
     ops.started();
     tracing::info!(

@@ -138,9 +138,18 @@ impl World {
     }
 }
 
+/// A plain connection to the test's Redis, for looking at keys directly.
+async fn raw_conn(env: &Env) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(env.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
 /// Every key and value in the Redis, as text.
-async fn raw_redis(queue: &Queue) -> String {
-    let mut conn = queue.connection();
+async fn raw_redis(env: &Env) -> String {
+    let mut conn = raw_conn(env).await;
     let names: Vec<String> = redis::cmd("KEYS")
         .arg("*")
         .query_async(&mut conn)
@@ -254,12 +263,12 @@ async fn the_web_flow_needs_the_admin_token_and_stores_a_working_token() {
     assert_eq!(params["redirect_uri"], format!("{base}/oauth2/callback"));
     assert_eq!(params["code_challenge_method"], "S256");
     assert!(
-        raw_redis(&queue)
+        raw_redis(&world.env)
             .await
             .contains(&format!("{{mailroom}}:oauth:state:{}", params["state"]))
     );
-    let ttl: i64 = queue
-        .connection()
+    let ttl: i64 = raw_conn(&world.env)
+        .await
         .ttl(format!("{{mailroom}}:oauth:state:{}", params["state"]))
         .await
         .unwrap();
@@ -277,12 +286,12 @@ async fn the_web_flow_needs_the_admin_token_and_stores_a_working_token() {
     // The state was single use.
     let again = http.get(&callback).send().await.unwrap();
     assert_eq!(again.status(), 400);
-    assert!(!raw_redis(&queue).await.contains("oauth:state"));
+    assert!(!raw_redis(&world.env).await.contains("oauth:state"));
 
     let store = world.store().await;
     let stored = store.get("bob@example.com").await.unwrap().expect("stored");
     assert!(
-        !raw_redis(&queue)
+        !raw_redis(&world.env)
             .await
             .contains(stored.refresh_token.expose_secret())
     );

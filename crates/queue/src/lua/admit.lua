@@ -40,6 +40,12 @@ local function answer(verdict, at, reason)
 end
 
 local state = redis.call('HMGET', KEYS[1], 'quarantined', 'paused_until', 'pause_reason')
+-- A sender's state lives a day and an hour past its last use or its pause's end, whichever
+-- is later (senders.rs, STATE_KEEP_MS): an idle sender is forgotten, its quarantine with it.
+if state[1] or state[2] then
+  local until_ms = math.max(now, tonumber(state[2] or '0') or 0)
+  redis.call('PEXPIREAT', KEYS[1], until_ms + DAY + 3600000)
+end
 if state[1] then
   return answer('quarantined', now + tonumber(ARGV[7]), state[1])
 end

@@ -3,15 +3,17 @@
 -- KEYS: ready, scheduled, dead, workers
 -- Only the worker that holds the delivery now may retry, dead-letter or release it: an outcome
 -- from a worker whose lease was taken over, or for a delivery already settled, changes nothing.
--- A `sent` is always recorded: the message went out.
+-- A `sent` is always recorded: the message went out. The first `sent` of a job sets its
+-- `transport_id`; a later one (both copies went out after a lease takeover) never replaces it:
+-- its id is appended to `duplicate_ids` (a JSON array) and the answer says it was a duplicate.
 -- ARGV: prefix, now_ms, group, then per outcome seven values: entry_id, job_id, outcome,
 -- consumer, and three outcome arguments (empty when unused):
 --   'sent'    retention_s, transport_id, thread_id
 --   'retry'   due_ms, error, spend_attempt (1|0)
 --   'dead'    reason
 --   'release' (hand the job back to the ready stream, no attempt spent)
--- Returns per outcome: the job's attempts after a retry, 0 after the other outcomes, -1 when
--- nothing changed.
+-- Returns per outcome: the job's attempts after a retry, 0 after the other outcomes, 1 after a
+-- `sent` for a job already recorded as sent (a duplicate send), -1 when nothing changed.
 local prefix, now, group = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 
 local function finish(entry, id, outcome, consumer, a1, a2, a3)
@@ -29,7 +31,13 @@ local function finish(entry, id, outcome, consumer, a1, a2, a3)
   if state == 'cancelled' or state == 'expired' or (state == 'sent' and outcome ~= 'sent') then
     return -1
   end
-  if outcome == 'sent' then
+  if outcome == 'sent' and state == 'sent' then
+    local ids = redis.call('HGET', jk, 'duplicate_ids')
+    ids = ids and cjson.decode(ids) or {}
+    ids[#ids + 1] = a2
+    redis.call('HSET', jk, 'duplicate_ids', cjson.encode(ids), 'updated_at', now)
+    return 1
+  elseif outcome == 'sent' then
     redis.call('HSET', jk, 'state', 'sent', 'finished_at', now, 'updated_at', now,
       'transport_id', a2, 'thread_id', a3)
     redis.call('HDEL', jk, 'payload', 'entry', 'owner', 'due_at')

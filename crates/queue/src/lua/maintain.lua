@@ -1,4 +1,5 @@
--- Housekeeping run by every worker now and then: trim old dead letters, forget stale workers.
+-- Housekeeping run by every worker now and then: trim old dead letters, forget stale workers
+-- and idle senders.
 -- KEYS: ready, scheduled, dead, workers
 -- ARGV: prefix, now_ms, group, dead_cutoff_ms, stale_cutoff_ms, limit
 -- Returns { dead_trimmed, workers_forgotten }
@@ -34,4 +35,18 @@ for name, beat in pairs(beats) do
     redis.call('HDEL', KEYS[4], name)
   end
 end
+-- Forget senders idle longer than their longest window plus a margin: by then each of their
+-- keys has expired (the quota logs a day after their last slot, the state hash a day and an
+-- hour after its last use), so a member of the senders set with none left is dropped. An
+-- SSCAN cursor kept between runs bounds each run to about `limit` members.
+local senders, cursor_key = prefix .. ':senders', prefix .. ':senders:cursor'
+local scan = redis.call('SSCAN', senders, redis.call('GET', cursor_key) or '0', 'COUNT', limit)
+for _, s in ipairs(scan[2]) do
+  local p = prefix .. ':'
+  if redis.call('EXISTS', p .. 'sender:' .. s, p .. 'quota:' .. s .. ':minute',
+      p .. 'quota:' .. s .. ':day') == 0 then
+    redis.call('SREM', senders, s)
+  end
+end
+redis.call('SET', cursor_key, scan[1])
 return { #old, forgotten }

@@ -9,12 +9,14 @@ use std::time::Duration;
 use apalis::prelude::*;
 use mailroom_jobs::{EmailJob, JobId};
 use mailroom_queue::{JobStatus, Lease, Queue, QueueConfig, RedisBackend};
-use mailroom_testkit::{RedisCluster, RedisServer};
+use mailroom_testkit::{RedisCluster, RedisSentinel, RedisServer};
 
 /// A running Redis of either shape; dropping it stops it.
 pub enum Redis {
     Single(RedisServer),
     Cluster(RedisCluster),
+    /// A primary, its replica and three Sentinels; the queue connects through the Sentinels.
+    Sentinel(RedisSentinel),
 }
 
 impl Redis {
@@ -22,20 +24,29 @@ impl Redis {
         match self {
             Self::Single(s) => s.url(),
             Self::Cluster(c) => c.url(),
+            Self::Sentinel(s) => s.url(),
         }
     }
 
     pub fn server_ref(&self) -> &RedisServer {
         match self {
             Self::Single(s) => s,
-            Self::Cluster(_) => panic!("not a single server"),
+            _ => panic!("not a single server"),
         }
     }
 
     pub fn server(&mut self) -> &mut RedisServer {
         match self {
             Self::Single(s) => s,
-            Self::Cluster(_) => panic!("not a single server"),
+            _ => panic!("not a single server"),
+        }
+    }
+
+    /// The fixture behind a Sentinel setup.
+    pub fn sentinel(&mut self) -> &mut RedisSentinel {
+        match self {
+            Self::Sentinel(s) => s,
+            _ => panic!("not a sentinel setup"),
         }
     }
 
@@ -44,6 +55,7 @@ impl Redis {
         match self {
             Self::Single(s) => vec![s.url()],
             Self::Cluster(c) => c.urls(),
+            Self::Sentinel(_) => vec![self.url()],
         }
     }
 }
@@ -196,11 +208,34 @@ impl TestWorker {
         behaviour: Behaviour,
         concurrency: usize,
     ) -> Self {
-        let seen = Seen::default();
-        let kept = Kept::default();
         let backend = RedisBackend::new(queue.clone(), name)
             .await
             .expect("backend");
+        Self::start_on(backend, name, behaviour, concurrency)
+    }
+
+    /// A worker whose jobs held at once fit in `max_held_bytes`.
+    pub async fn start_budgeted(
+        queue: &Queue,
+        name: &str,
+        behaviour: Behaviour,
+        max_held_bytes: usize,
+    ) -> Self {
+        let backend = RedisBackend::new(queue.clone(), name)
+            .await
+            .expect("backend")
+            .max_held_bytes(max_held_bytes);
+        Self::start_on(backend, name, behaviour, 16)
+    }
+
+    fn start_on(
+        backend: RedisBackend,
+        name: &str,
+        behaviour: Behaviour,
+        concurrency: usize,
+    ) -> Self {
+        let seen = Seen::default();
+        let kept = Kept::default();
         let consumer = backend.consumer().to_owned();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let worker = WorkerBuilder::new(name)

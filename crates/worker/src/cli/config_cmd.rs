@@ -139,4 +139,21 @@ mod tests {
         let back: Config = toml::from_str(&text).unwrap();
         assert_eq!(back, Config::default());
     }
+
+    #[test]
+    fn a_sentinel_url_prints_with_both_passwords_masked() {
+        let mut config = Config::default();
+        config.redis.url = RedisUrl::new(
+            "redis+sentinel://app:hunter2@s1:26379,s2:26379/main?sentinel_password=hunter3",
+        );
+        config.validate().unwrap();
+        let text = effective(&config).unwrap_or_else(|_| panic!("printable"));
+        assert!(
+            text.contains(
+                "\"redis+sentinel://app:***@s1:26379,s2:26379/main?sentinel_password=***\""
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("hunter"), "{text}");
+    }
 }

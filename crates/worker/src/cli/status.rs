@@ -50,6 +50,10 @@ pub fn describe(s: &JobStatus) -> String {
         ("finished", s.finished_at.map(table::time)),
         ("expires", s.expires_at.map(table::time)),
         ("transport id", s.transport_id.clone()),
+        (
+            "duplicate ids",
+            (!s.duplicate_ids.is_empty()).then(|| s.duplicate_ids.join(", ")),
+        ),
         ("thread id", s.thread_id.clone()),
         ("last error", s.last_error.clone()),
         ("tags", (!s.tags.is_empty()).then(|| s.tags.join(", "))),

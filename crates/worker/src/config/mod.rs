@@ -108,7 +108,11 @@ impl Config {
     /// The queue settings for `mailroom-queue`.
     #[must_use]
     pub fn queue_config(&self) -> QueueConfig {
-        self.queue.clone()
+        QueueConfig {
+            min_replicas_ack: self.redis.min_replicas_ack,
+            replica_ack_timeout: self.redis.replica_ack_timeout,
+            ..self.queue.clone()
+        }
     }
 
     /// The retry policy for failed sends.

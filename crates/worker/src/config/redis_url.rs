@@ -23,15 +23,31 @@ impl RedisUrl {
         &self.0
     }
 
-    /// The URL with any password replaced by `***`.
+    /// The URL with any password replaced by `***`: the userinfo's, and a Sentinel URL's
+    /// `sentinel_password` parameter.
     #[must_use]
     pub fn redacted(&self) -> String {
-        self.0
-            .split(',')
-            .map(redact_one)
-            .collect::<Vec<_>>()
-            .join(",")
+        let (url, query) = match self.0.split_once('?') {
+            Some((url, query)) => (url, Some(redact_query(query))),
+            None => (self.0.as_str(), None),
+        };
+        let url = url.split(',').map(redact_one).collect::<Vec<_>>().join(",");
+        match query {
+            Some(q) => format!("{url}?{q}"),
+            None => url,
+        }
     }
+}
+
+fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.contains("password") => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn redact_one(part: &str) -> String {
@@ -96,6 +112,14 @@ mod tests {
             (
                 "redis+cluster://:hunter2@a:1,b:2",
                 "redis+cluster://:***@a:1,b:2",
+            ),
+            (
+                "redis+sentinel://:hunter2@a:26379,b:26379/main/1?sentinel_password=hunter2",
+                "redis+sentinel://:***@a:26379,b:26379/main/1?sentinel_password=***",
+            ),
+            (
+                "rediss+sentinel://a,b/main?sentinel_username=s&sentinel_password=hunter2",
+                "rediss+sentinel://a,b/main?sentinel_username=s&sentinel_password=***",
             ),
         ] {
             let u = RedisUrl::new(url);

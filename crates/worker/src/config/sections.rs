@@ -20,13 +20,34 @@ pub enum Environment {
 }
 
 /// `[redis]`: where the queue lives.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisSection {
     /// `redis://host:port/db`, `rediss://…` (TLS), `redis+unix:///path.sock`, or
-    /// `redis+cluster://host1:port,host2:port` for Redis Cluster. A password in the URL never
-    /// reaches logs. Default `redis://127.0.0.1:6379/`.
+    /// `redis+cluster://host1:port,host2:port` for Redis Cluster, or
+    /// `redis+sentinel://host1:26379,host2:26379/MASTER_NAME[/db]` for a primary found through
+    /// Redis Sentinel (the URL's password is the data nodes'; a `sentinel_password` query
+    /// parameter is the Sentinels'). A password in the URL never reaches logs. Default
+    /// `redis://127.0.0.1:6379/`.
     pub url: RedisUrl,
+    /// Replicas that must acknowledge (`WAIT`) an enqueue and a recorded outcome before it
+    /// counts as done. 0 (the default) waits for none; with N ≥ 1 an enqueue that returned Ok
+    /// survives the loss of the primary.
+    pub min_replicas_ack: u32,
+    /// How long a write waits for `min_replicas_ack` replicas before it fails (an enqueue
+    /// returns an error; an outcome is retried). Default `1s`.
+    #[serde(with = "humantime_serde")]
+    pub replica_ack_timeout: Duration,
+}
+
+impl Default for RedisSection {
+    fn default() -> Self {
+        Self {
+            url: RedisUrl::default(),
+            min_replicas_ack: 0,
+            replica_ack_timeout: Duration::from_secs(1),
+        }
+    }
 }
 
 /// `[worker]`: this worker process.
@@ -41,6 +62,11 @@ pub struct WorkerSection {
     /// queue. Default `30s`.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Most bytes of jobs the worker holds at once (fetched, waiting or being sent), counted
+    /// as their payload, metadata and tags are stored in Redis; fetching waits while they are
+    /// spent, and a job larger than the whole budget is still taken, alone. At least 1 MiB.
+    /// Default 67108864 (64 MiB).
+    pub max_held_bytes: usize,
 }
 
 impl Default for WorkerSection {
@@ -49,6 +75,7 @@ impl Default for WorkerSection {
             name: host_name(),
             concurrency: 64,
             shutdown_grace: Duration::from_secs(30),
+            max_held_bytes: 64 << 20,
         }
     }
 }

@@ -43,6 +43,7 @@ fn defaults_load_without_a_file() {
     assert_eq!(config.redis.url.expose(), "redis://127.0.0.1:6379/");
     assert_eq!(config.worker.concurrency, 64);
     assert_eq!(config.worker.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(config.worker.max_held_bytes, 64 << 20);
     assert!(!config.worker.name.is_empty());
     assert_eq!(
         config.queue_config(),
@@ -226,8 +227,24 @@ fn each_rule_names_its_key() {
             "worker.concurrency: must be at least 1",
         ),
         ("[worker]\nname = \" \"", "worker.name"),
+        (
+            "[worker]\nmax_held_bytes = 1000",
+            "worker.max_held_bytes: must be at least 1048576",
+        ),
         ("[redis]\nurl = \"http://localhost\"", "redis.url"),
         ("[redis]\nurl = \"redis+cluster://\"", "redis.url"),
+        (
+            "[redis]\nurl = \"redis+sentinel://s1:26379\"",
+            "redis.url: url: names no primary",
+        ),
+        (
+            "[redis]\nmin_replicas_ack = 101",
+            "redis.min_replicas_ack: must be at most 100",
+        ),
+        (
+            "[redis]\nreplica_ack_timeout = \"0s\"",
+            "redis.replica_ack_timeout: must be at least 1ms",
+        ),
         ("[queue]\nname = \"a b\"", "queue.name"),
         ("[queue]\nlease = \"500ms\"", "queue.lease"),
         ("[queue]\nmax_deliveries = 0", "queue.max_deliveries"),

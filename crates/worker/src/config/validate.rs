@@ -32,6 +32,8 @@ const SCHEMES: &[&str] = &[
     "redis://",
     "rediss://",
     "redis+unix://",
+    "redis+sentinel://",
+    "rediss+sentinel://",
     "unix://",
     "redis+cluster://",
     "rediss+cluster://",
@@ -65,6 +67,7 @@ impl Config {
         let (q, r) = (&self.queue, &self.retry);
         let c = &self.credentials;
         for (key, value) in [
+            ("redis.replica_ack_timeout", self.redis.replica_ack_timeout),
             ("queue.lease", q.lease),
             ("queue.dedup_ttl", q.dedup_ttl),
             ("queue.retention", q.retention),
@@ -104,11 +107,19 @@ impl Config {
         rule(
             SCHEMES.iter().any(|s| url.starts_with(s)),
             "redis.url",
-            "must start with redis://, rediss://, redis+unix:// or redis+cluster://",
+            "must start with redis://, rediss://, redis+unix://, redis+cluster:// or redis+sentinel://",
         )?;
-        RedisTarget::parse(url)
-            .map(drop)
-            .map_err(|e| ConfigError::invalid("redis.url", e.to_string()))
+        RedisTarget::parse(url).map_err(|e| ConfigError::invalid("redis.url", e.to_string()))?;
+        rule(
+            self.redis.min_replicas_ack <= 100,
+            "redis.min_replicas_ack",
+            "must be at most 100",
+        )?;
+        rule(
+            self.redis.replica_ack_timeout >= std::time::Duration::from_millis(1),
+            "redis.replica_ack_timeout",
+            "must be at least 1ms",
+        )
     }
 
     fn check_queue(&self) -> Check {
@@ -131,6 +142,11 @@ impl Config {
             w.concurrency <= 10_000,
             "worker.concurrency",
             "must be at most 10000",
+        )?;
+        rule(
+            w.max_held_bytes >= 1 << 20,
+            "worker.max_held_bytes",
+            "must be at least 1048576 (1 MiB)",
         )
     }
 

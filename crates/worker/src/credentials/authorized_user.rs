@@ -182,7 +182,7 @@ impl AuthorizedUserSource {
             Ok(None) => return Err(CredentialError::NotEnrolled),
             Err(StoreError::Redis(e)) => {
                 return Err(CredentialError::Unavailable(format!(
-                    "reading the stored token: redis: {e}"
+                    "reading the stored token: {e}"
                 )));
             }
             Err(e) => return Err(CredentialError::BadKey(e.to_string())),

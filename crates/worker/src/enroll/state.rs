@@ -1,10 +1,10 @@
 //! The web flow's pending sign-ins: the PKCE verifier of each `state`, sealed with the token
-//! keyring under `{queue}:oauth:state:<state>` for [`STATE_TTL`] and taken once, so any
-//! replica can finish a flow another one started.
+//! keyring and kept by the queue (`{queue}:oauth:state:<state>`) for [`STATE_TTL`], taken once,
+//! so any replica can finish a flow another one started.
 
 use std::sync::Arc;
 
-use mailroom_queue::Queue;
+use mailroom_queue::{Queue, QueueError};
 use oauth2::PkceCodeVerifier;
 use secrecy::ExposeSecret as _;
 
@@ -15,8 +15,8 @@ use crate::credentials::{Sealed, TokenKeys};
 #[derive(Debug, thiserror::Error)]
 pub(super) enum StateError {
     /// Redis could not be reached or refused the command.
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
+    #[error("{0}")]
+    Redis(#[from] QueueError),
     /// The saved state does not read back: damaged, or sealed under a key no longer in the
     /// keyring.
     #[error("the saved state cannot be read: {0}")]
@@ -49,24 +49,15 @@ impl StateStore {
         Self { queue, keys }
     }
 
-    fn key(&self, state: &str) -> String {
-        self.queue.key(&format!("oauth:state:{state}"))
-    }
-
     /// Saves the verifier of `auth` under its state, for [`STATE_TTL`].
-    pub(super) async fn save(&self, auth: &Authorization) -> Result<(), redis::RedisError> {
+    pub(super) async fn save(&self, auth: &Authorization) -> Result<(), QueueError> {
         let state = auth.state.expose_secret();
         let sealed = self
             .keys
             .encrypt(auth.verifier.secret().as_bytes(), &aad(state));
-        let () = redis::cmd("SET")
-            .arg(self.key(state))
-            .arg(sealed.to_json())
-            .arg("EX")
-            .arg(STATE_TTL.as_secs())
-            .query_async(&mut self.queue.connection())
-            .await?;
-        Ok(())
+        self.queue
+            .save_oauth_state(state, &sealed.to_json(), STATE_TTL)
+            .await
     }
 
     /// Takes (reads and deletes) the verifier saved for `state`; `None` when unknown, expired
@@ -75,10 +66,7 @@ impl StateStore {
         if !well_formed(state) {
             return Ok(None);
         }
-        let record: Option<String> = redis::cmd("GETDEL")
-            .arg(self.key(state))
-            .query_async(&mut self.queue.connection())
-            .await?;
+        let record = self.queue.take_oauth_state(state).await?;
         let Some(record) = record else {
             return Ok(None);
         };

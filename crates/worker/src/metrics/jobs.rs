@@ -18,6 +18,7 @@ const SEND_BUCKETS: &[f64] = &[
 pub(super) struct Jobs {
     started: IntCounter,
     pub(super) completed: IntCounterVec,
+    pub(super) duplicate_sends: IntCounter,
     attempts: Histogram,
     in_flight: IntGauge,
     send_duration: HistogramVec,
@@ -37,6 +38,11 @@ impl Jobs {
                 "mailroom_jobs_completed_total",
                 "Deliveries this worker finished, by outcome (sent, retried, dead, expired, cancelled, duplicate).",
                 &["outcome"],
+            ),
+            duplicate_sends: counter(
+                r,
+                "mailroom_duplicate_sends_total",
+                "Sends this worker recorded for a job another delivery had already recorded as sent (both copies went out after a lease takeover).",
             ),
             attempts: register(
                 r,

@@ -273,6 +273,10 @@ impl Metrics {
             .queue
             .redis_errors
             .inc_by(delta(now.redis_errors, folded.redis_errors));
+        self.0
+            .jobs
+            .duplicate_sends
+            .inc_by(delta(now.duplicate_sends, folded.duplicate_sends));
         *folded = now;
     }
 }

@@ -49,6 +49,7 @@ fn known_label_values_start_at_zero() {
         ),
         Some(0.0)
     );
+    assert_eq!(sample(&text, "mailroom_duplicate_sends_total"), Some(0.0));
     assert!(
         !text.contains("mailroom_jobs_enqueued_total "),
         "absent until read from Redis"

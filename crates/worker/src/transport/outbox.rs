@@ -70,6 +70,14 @@ impl Transport for OutboxTransport {
 }
 
 /// Writes `bytes` to `dir/name` through a temporary file; returns whether the file existed.
+///
+/// The job is recorded as sent once this returns, so the file must survive a power loss:
+/// the temporary file's contents are flushed before the rename (else the rename can reach the
+/// disk before the data, leaving an empty or partial `.eml` under the final name), and the
+/// directory is flushed after it. A rename only changes the directory's entries, and those
+/// reach the disk when the directory itself is synced: without that, a crash can bring back
+/// the directory as it was before, with the temporary file and without the message, although
+/// Redis already says the job was sent.
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<bool> {
     fs::create_dir_all(dir)?;
     let target = dir.join(name);
@@ -77,9 +85,10 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<bool> {
     let existed = target.exists();
     let mut file = fs::File::create(&tmp)?;
     file.write_all(bytes)?;
-    file.sync_data()?;
+    file.sync_all()?;
     drop(file);
     fs::rename(&tmp, &target)?;
+    fs::File::open(dir)?.sync_all()?;
     Ok(existed)
 }
 
@@ -117,6 +126,21 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "no temporary file left behind: {names:?}");
+    }
+
+    #[test]
+    fn a_rewrite_replaces_the_whole_file_and_says_it_existed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        assert!(!write_atomically(tmp.path(), "a.eml", &big).unwrap());
+        assert_eq!(fs::read(tmp.path().join("a.eml")).unwrap(), big);
+        assert!(write_atomically(tmp.path(), "a.eml", b"short").unwrap());
+        assert_eq!(fs::read(tmp.path().join("a.eml")).unwrap(), b"short");
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["a.eml"], "no temporary file left behind");
     }
 
     #[tokio::test]

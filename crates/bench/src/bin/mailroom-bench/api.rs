@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use mailroom_enqueue::{Client, QueueConfig};
 
-use crate::report::{Table, rate, thousands};
+use crate::report::{Table, thousands};
 use crate::world::{World, job, job_json};
 
 /// Jobs of the single-job run.
@@ -20,6 +20,11 @@ const BATCHED: usize = 100_000;
 const BATCH: usize = 1_000;
 /// The queue of this section.
 const QUEUE: &str = "bench-api";
+
+/// Jobs per second.
+fn rate(jobs: usize, took: Duration) -> f64 {
+    jobs as f64 / took.as_secs_f64().max(1e-9)
+}
 
 /// A running `mailroom api`, ended when dropped.
 struct ApiProcess(Child);

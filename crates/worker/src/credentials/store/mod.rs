@@ -14,8 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use mailroom_queue::{Conn, Queue, normalize_sender};
-use redis::AsyncCommands as _;
+use mailroom_queue::{Queue, QueueError, normalize_sender};
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -23,33 +22,13 @@ use self::record::Record;
 use super::keys::{KeyError, TokenKeys};
 use super::sealed::{CIPHERTEXT_FIELD, Sealed, SealedError};
 
-/// Sets `refreshed_at` (success) or `last_error` (failure) of a sender still enrolled.
-const MARK_SCRIPT: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[1] == '1' then
-  redis.call('HSET', KEYS[1], 'refreshed_at', ARGV[2])
-  redis.call('HDEL', KEYS[1], 'last_error', 'last_error_at')
-else
-  redis.call('HSET', KEYS[1], 'last_error', ARGV[3], 'last_error_at', ARGV[2])
-end
-return 1
-";
-
-/// Replaces the sealed fields only if the ciphertext (field `ARGV[1]`) is still `ARGV[2]`, the
-/// one that was read (a concurrent enrollment wins); `ARGV[3..]` are the new fields and values.
-const SWAP_SCRIPT: &str = r"
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-return 1
-";
-
 /// What can go wrong reading or writing stored tokens. Messages never contain a token.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// Redis could not be reached or refused the command.
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
+    #[error("{0}")]
+    Redis(#[from] QueueError),
     /// The stored token does not decrypt with the keyring.
     #[error("the stored token of {sender}: {source}")]
     Key {
@@ -158,18 +137,6 @@ impl TokenStore {
         &self.queue
     }
 
-    fn conn(&self) -> Conn {
-        self.queue.connection()
-    }
-
-    fn hash_key(&self, sender: &str) -> String {
-        self.queue.key(&format!("token:{sender}"))
-    }
-
-    fn set_key(&self) -> String {
-        self.queue.key("tokens")
-    }
-
     fn require_keys(&self) -> Result<&TokenKeys, StoreError> {
         self.keys.as_deref().ok_or(StoreError::NoKeys)
     }
@@ -188,24 +155,13 @@ impl TokenStore {
         let keys = self.require_keys()?;
         let sender = normalize_sender(sender);
         let sealed = keys.encrypt(refresh_token.expose_secret().as_bytes(), &sender);
-        let hash = self.hash_key(&sender);
         let fields = Record::new_fields(&sealed, client_id, scopes);
-        let () = redis::pipe()
-            .atomic()
-            .del(&hash)
-            .ignore()
-            .hset_multiple(&hash, &fields)
-            .ignore()
-            .sadd(self.set_key(), &sender)
-            .ignore()
-            .query_async(&mut self.conn())
-            .await?;
+        self.queue.put_token_record(&sender, &fields).await?;
         Ok(())
     }
 
     async fn read(&self, sender: &str) -> Result<Option<Record>, StoreError> {
-        let fields = self.conn().hgetall(self.hash_key(sender)).await?;
-        Ok(Record::from_hash(fields))
+        Ok(Record::from_hash(self.queue.token_record(sender).await?))
     }
 
     /// The sealed token of a record, or what is wrong with it.
@@ -260,8 +216,7 @@ impl TokenStore {
     /// # Errors
     /// [`StoreError::Redis`].
     pub async fn list(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let mut senders: Vec<String> = self.conn().smembers(self.set_key()).await?;
-        senders.sort();
+        let senders = self.queue.token_senders().await?;
         let mut out = Vec::with_capacity(senders.len());
         for sender in senders {
             if let Some(record) = self.read(&sender).await? {
@@ -276,14 +231,7 @@ impl TokenStore {
     /// # Errors
     /// [`StoreError::Redis`].
     pub async fn remove(&self, sender: &str) -> Result<bool, StoreError> {
-        let sender = normalize_sender(sender);
-        let (deleted, _): (i64, i64) = redis::pipe()
-            .atomic()
-            .del(self.hash_key(&sender))
-            .srem(self.set_key(), &sender)
-            .query_async(&mut self.conn())
-            .await?;
-        Ok(deleted > 0)
+        Ok(self.queue.remove_token_record(sender).await?)
     }
 
     /// Records the outcome of a refresh: `refreshed_at` on success (clearing `last_error`),
@@ -297,13 +245,9 @@ impl TokenStore {
         ok: bool,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let sender = normalize_sender(sender);
-        let _: i64 = redis::Script::new(MARK_SCRIPT)
-            .key(self.hash_key(&sender))
-            .arg(if ok { "1" } else { "0" })
-            .arg(Utc::now().timestamp_millis())
-            .arg(error.unwrap_or("refresh failed"))
-            .invoke_async(&mut self.conn())
+        let error = (!ok).then(|| error.unwrap_or("refresh failed"));
+        self.queue
+            .mark_token_refresh(sender, Utc::now().timestamp_millis(), error)
             .await?;
         Ok(())
     }
@@ -316,8 +260,7 @@ impl TokenStore {
     /// (the tokens before it stay re-encrypted; fix the keyring and run it again).
     pub async fn rotate(&self) -> Result<Rotation, StoreError> {
         let keys = self.require_keys()?;
-        let mut senders: Vec<String> = self.conn().smembers(self.set_key()).await?;
-        senders.sort();
+        let senders = self.queue.token_senders().await?;
         let mut rotation = Rotation::default();
         for sender in senders {
             let Some(record) = self.read(&sender).await? else {
@@ -330,15 +273,16 @@ impl TokenStore {
             }
             let plain = Self::open(keys, &sealed, &sender)?;
             let resealed = keys.encrypt(&plain, &sender);
-            let script = redis::Script::new(SWAP_SCRIPT);
-            let mut swap = script.key(self.hash_key(&sender));
-            swap.arg(CIPHERTEXT_FIELD)
-                .arg(record.field(CIPHERTEXT_FIELD).unwrap_or_default());
-            for (field, value) in resealed.to_fields() {
-                swap.arg(field).arg(value);
-            }
-            let swapped: i64 = swap.invoke_async(&mut self.conn()).await?;
-            if swapped == 1 {
+            let swapped = self
+                .queue
+                .swap_token_fields(
+                    &sender,
+                    CIPHERTEXT_FIELD,
+                    record.field(CIPHERTEXT_FIELD).unwrap_or_default(),
+                    &resealed.to_fields(),
+                )
+                .await?;
+            if swapped {
                 rotation.rotated += 1;
             } else {
                 rotation.already_current += 1;

@@ -3,6 +3,7 @@ use std::collections::HashMap;
 use super::*;
 use mailroom_queue::QueueConfig;
 use mailroom_testkit::RedisServer;
+use redis::AsyncCommands as _;
 
 fn keys(lines: &[&str]) -> Arc<TokenKeys> {
     Arc::new(TokenKeys::parse(&lines.join("\n"), "test", false).unwrap())
@@ -119,11 +120,14 @@ async fn ciphertexts_are_bound_to_their_sender() {
         .await
         .unwrap();
     // Copy a's ciphertext over b's.
-    let mut c = store.conn();
-    let a: HashMap<String, String> = c.hgetall(store.hash_key("a@example.com")).await.unwrap();
+    let mut c = store.queue().connection();
+    let a: HashMap<String, String> = c
+        .hgetall(store.queue().key("token:a@example.com"))
+        .await
+        .unwrap();
     let () = c
         .hset_multiple(
-            store.hash_key("b@example.com"),
+            store.queue().key("token:b@example.com"),
             &[("nonce", &a["nonce"]), ("ct", &a["ct"])],
         )
         .await

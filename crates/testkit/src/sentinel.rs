@@ -1,0 +1,221 @@
+//! [`RedisSentinel`]: a primary, one replica and three Sentinels watching them.
+
+use std::collections::HashMap;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::options::RedisOptions;
+use crate::process::{LOG_TAIL_LINES, Mode, POLL_INTERVAL, read_from, require_binary, tail};
+use crate::server::RedisServer;
+
+/// The name the Sentinels know the primary by.
+pub const SENTINEL_MASTER: &str = "mailroom";
+/// How long the Sentinels may take to agree, to fail over, or to resync a replica.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a probe connection may take.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// Sentinels needed to agree that the primary is down.
+const QUORUM: usize = 2;
+
+/// Two data nodes (a primary and its replica, each a `redis-server` with AOF on and
+/// `appendfsync always`, and a `redis.conf` that Sentinel rewrites when it reconfigures the node)
+/// and three Sentinels (`redis-server sentinel.conf --sentinel`), each on its own free port.
+/// The Sentinels declare the primary down after 1 s without an answer (`down-after-milliseconds
+/// 1000`, quorum 2) and promote the replica.
+///
+/// Data nodes are addressed by index (0 and 1); node 0 is the first primary. Dropping the
+/// fixture kills every process and removes their directories.
+#[derive(Debug)]
+pub struct RedisSentinel {
+    nodes: Vec<RedisServer>,
+    sentinels: Vec<RedisServer>,
+}
+
+impl RedisSentinel {
+    /// Starts the primary, the replica and three Sentinels, and waits until every Sentinel
+    /// names node 0 as the primary, knows the replica and the other two Sentinels, and the
+    /// replica is in sync.
+    ///
+    /// # Panics
+    ///
+    /// If `redis-server` is not on `PATH`, a process does not start, or the group does not
+    /// settle within 60 s (the message then includes the Sentinels' log tails).
+    pub fn start() -> RedisSentinel {
+        require_binary("redis-server");
+        let opts = RedisOptions {
+            appendonly: true,
+            ..RedisOptions::default()
+        };
+        let primary = RedisServer::launch_new(opts.clone(), Mode::Configured, "");
+        let replica = RedisServer::launch_new(
+            opts,
+            Mode::Configured,
+            &format!("replicaof 127.0.0.1 {}\n", primary.port()),
+        );
+        let config = format!(
+            "sentinel monitor {m} 127.0.0.1 {port} {QUORUM}\n\
+             sentinel down-after-milliseconds {m} 1000\n\
+             sentinel failover-timeout {m} 3000\n\
+             sentinel parallel-syncs {m} 1\n",
+            m = SENTINEL_MASTER,
+            port = primary.port(),
+        );
+        let sentinels = (0..3)
+            .map(|_| RedisServer::launch_new(RedisOptions::default(), Mode::Sentinel, &config))
+            .collect();
+        let group = RedisSentinel {
+            nodes: vec![primary, replica],
+            sentinels,
+        };
+        group.wait_until_in_sync(1);
+        group.wait_for("the sentinels to agree on node 0", || {
+            group.sentinels_agree_on(0)
+        });
+        group
+    }
+
+    /// `redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/mailroom`: the form mailroom's
+    /// `redis.url` takes.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port()))
+            .collect();
+        format!("redis+sentinel://{}/{SENTINEL_MASTER}", hosts.join(","))
+    }
+
+    /// The TCP port of data node `node`.
+    pub fn node_port(&self, node: usize) -> u16 {
+        self.nodes[node].port()
+    }
+
+    /// A client straight to data node `node` (not through the Sentinels).
+    pub fn node_client(&self, node: usize) -> redis::Client {
+        self.nodes[node].client()
+    }
+
+    /// The data node that answers `ROLE` as a master, if exactly one running node does.
+    pub fn primary(&self) -> Option<usize> {
+        let masters: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.role(i).as_deref() == Some("master"))
+            .collect();
+        (masters.len() == 1).then(|| masters[0])
+    }
+
+    /// Kills data node `node` with `SIGKILL`.
+    pub fn kill_node(&mut self, node: usize) {
+        self.nodes[node].kill();
+    }
+
+    /// Starts data node `node` again on its port with its data (AOF) and its `redis.conf`.
+    /// A former primary comes back as a master until the Sentinels reconfigure it: wait for
+    /// that with [`RedisSentinel::wait_until_in_sync`].
+    pub fn restart_node(&mut self, node: usize) {
+        self.nodes[node].restart();
+    }
+
+    /// Waits until every Sentinel names `node` as the primary, sees it up and knows its
+    /// replica and the other Sentinels, and `node` answers as a master: after a failover this
+    /// is the promotion.
+    ///
+    /// # Panics
+    ///
+    /// If that does not happen within 60 s.
+    pub fn wait_for_primary(&self, node: usize) {
+        self.wait_for(&format!("node {node} to be the agreed primary"), || {
+            self.role(node).as_deref() == Some("master") && self.sentinels_agree_on(node)
+        });
+    }
+
+    /// Waits until data node `node` is a replica of the current primary with its link up and
+    /// its initial sync done, and the primary counts it as an online replica.
+    ///
+    /// # Panics
+    ///
+    /// If that does not happen within 60 s.
+    pub fn wait_until_in_sync(&self, node: usize) {
+        self.wait_for(&format!("node {node} to be a replica in sync"), || {
+            let Some(primary) = self.primary() else {
+                return false;
+            };
+            let (Some(mine), Some(theirs)) = (self.info(node), self.info(primary)) else {
+                return false;
+            };
+            let port = self.nodes[primary].port().to_string();
+            mine.get("role").map(String::as_str) == Some("slave")
+                && mine.get("master_port") == Some(&port)
+                && mine.get("master_link_status").map(String::as_str) == Some("up")
+                && mine.get("master_sync_in_progress").map(String::as_str) == Some("0")
+                && theirs
+                    .values()
+                    .any(|v| v.contains(&format!("port={},state=online", self.nodes[node].port())))
+        });
+    }
+
+    fn sentinels_agree_on(&self, node: usize) -> bool {
+        let port = self.nodes[node].port().to_string();
+        self.sentinels.iter().all(|s| {
+            let Some(master) = query::<HashMap<String, String>>(
+                s,
+                redis::cmd("SENTINEL").arg("MASTER").arg(SENTINEL_MASTER),
+            ) else {
+                return false;
+            };
+            let field = |k: &str| master.get(k).map(String::as_str).unwrap_or_default();
+            field("port") == port
+                && field("flags") == "master"
+                && field("num-slaves") == "1"
+                && field("num-other-sentinels") == "2"
+        })
+    }
+
+    fn role(&self, node: usize) -> Option<String> {
+        if !self.nodes[node].is_running() {
+            return None;
+        }
+        self.info(node)?.get("role").cloned()
+    }
+
+    fn info(&self, node: usize) -> Option<HashMap<String, String>> {
+        let text: String = query(&self.nodes[node], redis::cmd("INFO").arg("replication"))?;
+        Some(
+            text.lines()
+                .filter_map(|l| l.trim_end().split_once(':'))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )
+    }
+
+    fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        while !done() {
+            if Instant::now() >= deadline {
+                let logs: Vec<String> = self
+                    .sentinels
+                    .iter()
+                    .chain(&self.nodes)
+                    .map(|s| {
+                        let log = read_from(&s.log_path(), 0);
+                        format!("--- port {}:\n{}", s.port(), tail(&log, LOG_TAIL_LINES))
+                    })
+                    .collect();
+                panic!(
+                    "timed out after {SETTLE_TIMEOUT:?} waiting for {what}\n{}",
+                    logs.join("\n")
+                );
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+/// Runs one command on a fresh connection to `server`; `None` when it fails.
+fn query<T: redis::FromRedisValue>(server: &RedisServer, cmd: &mut redis::Cmd) -> Option<T> {
+    let mut conn = server
+        .client()
+        .get_connection_with_timeout(PROBE_TIMEOUT)
+        .ok()?;
+    conn.set_read_timeout(Some(PROBE_TIMEOUT)).ok()?;
+    cmd.query(&mut conn).ok()
+}
