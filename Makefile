@@ -35,8 +35,21 @@ redis-server: deps ## make sure a Redis answers at REDIS_URL (default redis://12
 	  redis-cli -u $(REDIS_URL) ping >/dev/null || { echo "redis-server did not start: see $(RUN_DIR)/redis.log"; exit 1; }; \
 	fi
 
-run: redis-server ## build and run the worker with config/default.toml (local Redis, ./outbox)
-	MAILROOM__REDIS__URL=$(REDIS_URL) $(CARGO) run --release -p mailroom-worker --bin mailroom -- --config $(CONFIG) run
+run: redis-server ## build and run a worker and the HTTP API (127.0.0.1:8025) with config/default.toml (local Redis, ./outbox)
+	$(CARGO) build --release -p mailroom-worker --bin mailroom
+	@bin=$(TARGET_DIR)/release/mailroom; keys=$(RUN_DIR)/api-keys; mkdir -p $(RUN_DIR); \
+	  if [ ! -s $$keys ]; then \
+	    out=$$($$bin --config $(CONFIG) api new-key dev --scopes send,read,admin 2>/dev/null) || exit 1; \
+	    (umask 077; sed -n 's/^line: *//p' <<<"$$out" >$$keys); \
+	    echo "api: a dev key was written to $$keys; its secret is shown this once:"; \
+	    echo; echo "  export MAILROOM_API_KEY=$$(sed -n 's/^secret: *//p' <<<"$$out")"; echo; \
+	    echo "  (delete $$keys for a new one)"; \
+	  fi; \
+	  export MAILROOM__REDIS__URL=$(REDIS_URL); \
+	  MAILROOM__API__KEYS_FILE=$$keys $$bin --config $(CONFIG) api & api=$$!; \
+	  trap "kill $$api 2>/dev/null" EXIT; \
+	  echo "api: http://127.0.0.1:8025/v1 (curl -H \"Authorization: Bearer \$$MAILROOM_API_KEY\" http://127.0.0.1:8025/v1/queue)"; \
+	  $$bin --config $(CONFIG) run
 
 demo: redis-server ## send mail through the gmail transport to a local fake Google (Ctrl-C stops)
 	$(CARGO) build --release -q -p mailroom-worker --bin mailroom -p mailroom-testkit --bin mailroom-fake-google
@@ -56,6 +69,10 @@ demo: redis-server ## send mail through the gmail transport to a local fake Goog
 test: deps ## run every test (each test starts its own redis-server)
 	PATH="$(CURDIR)/$(RUN_DIR)/tools:$$PATH" $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	bash tests/api/fuzz.sh
+
+test-api-fuzz: deps ## the HTTP API against its OpenAPI document: openapi-spec-validator, then schemathesis (500 cases per operation)
+	bash tests/api/fuzz.sh
 
 lint: lint-deploy ## lint-deploy, then rustfmt check, clippy and rustdoc with warnings as errors
 	$(CARGO) fmt --all -- --check

@@ -165,24 +165,12 @@ def deployment_rules(doc: dict, configmaps: dict[str, dict]) -> Iterator[str]:
         return
     if ports.get("http") != 9187:
         yield "container port named http must be 9187"
-    env = {e["name"]: e for e in worker.get("env", [])}
-    config_path = (env.get("MAILROOM_CONFIG") or {}).get("value")
-    if not config_path:
-        yield "env MAILROOM_CONFIG is not set"
+    config, error = mounted_config(pod, worker, configmaps)
+    if config is None:
+        yield error
         return
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     mounts = {m["mountPath"]: m for m in worker.get("volumeMounts", [])}
-    config_dir, _, config_file = config_path.rpartition("/")
-    mount = mounts.get(config_dir)
-    cm_name = ((volumes.get(mount["name"]) or {}).get("configMap") or {}).get("name") if mount else None
-    if cm_name is None or cm_name not in configmaps:
-        yield f"MAILROOM_CONFIG {config_path} is not a file of a ConfigMap in this render"
-        return
-    try:
-        config = tomllib.loads(configmaps[cm_name].get("data", {})[config_file])
-    except (KeyError, tomllib.TOMLDecodeError) as e:
-        yield f"ConfigMap {cm_name} has no valid {config_file}: {e}"
-        return
     grace = duration_seconds(config.get("worker", {}).get("shutdown_grace", "30s"))
     period = pod.get("terminationGracePeriodSeconds", 30)
     if period < grace + 10:

@@ -5,7 +5,7 @@
 //! mailroom-bench [OUTPUT.md] [SECTION…]   # make bench
 //! ```
 //!
-//! Sections: `enqueue`, `queue`, `e2e`, `latency`; all of them when none is named.
+//! Sections: `enqueue`, `api`, `queue`, `e2e`, `latency`; all of them when none is named.
 //! `MAILROOM_BENCH_SCALE` and `MAILROOM_BENCH_ROUNDS` shrink a run (see `sizes`).
 //!
 //! It starts a redis-server of its own (through the testkit) and a lean Gmail in process,
@@ -23,12 +23,14 @@
 //! * `world`: the redis-server, the lean Gmail, the job every contender sends, the binaries.
 //! * `sink`: the lean Gmail (token endpoint and send, arrival times, nothing more).
 //! * `enqueue`: enqueue rates through the `mailroom-enqueue` client.
+//! * `api`: the HTTP API's enqueue rates beside `send_many`.
 //! * `queue`: queue throughput with a no-op handler, and the `mailroom` process on `null`.
 //! * `contenders`: the end-to-end comparison (mailroom, the BullMQ peer, the floor).
 //! * `latency`: idle pickup and scheduled-send lateness of the `mailroom` process.
 //! * `machine`: the machine and the versions the numbers were measured with.
 //! * `report`: the markdown report and its tables.
 
+mod api;
 mod contenders;
 mod enqueue;
 mod floors;
@@ -71,6 +73,10 @@ async fn main() {
     if wanted("enqueue") {
         eprintln!("enqueue rates…");
         report.section("Enqueue", enqueue::rates(&world, &sizes).await);
+    }
+    if wanted("api") {
+        eprintln!("HTTP API enqueue rates…");
+        report.section("HTTP API", api::throughput(&world).await);
     }
     if wanted("queue") {
         eprintln!("queue throughput, no-op handler…");
