@@ -8,7 +8,7 @@ TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 # Where the fault scenarios write their figures (one JSON line each) for the summary table.
 FAULTS_REPORT ?= $(TARGET_DIR)/faults-report.jsonl
 
-.PHONY: help run demo test test-faults lint lint-deploy fmt schema bench redis-server deps clean
+.PHONY: help run demo test test-faults test-api-fuzz lint lint-deploy fmt schema openapi bench redis-server deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ fmt: ## format the code
 
 schema: ## rewrite crates/jobs/schema/email-job.schema.json from the job types
 	MAILROOM_UPDATE_SCHEMA=1 $(CARGO) test -p mailroom-jobs --test schema
+
+openapi: ## rewrite docs/openapi.json (the HTTP API's OpenAPI document) from the code
+	MAILROOM_UPDATE_OPENAPI=1 $(CARGO) test -p mailroom-worker --test openapi
 
 bench: deps ## run the benchmarks (release build) against the BullMQ peer and the Rust floor; writes BENCHMARKS.md
 	@if command -v npm >/dev/null; then \

@@ -35,6 +35,7 @@ EXTRA_KEYS = {
     "credentials.token_keys",
     "credentials.client_secrets",
     "credentials.admin_token_file",
+    "api.keys_file",
     "quota.sender_per_minute",
     "quota.sender_per_day",
     "quota.project_per_minute",

@@ -14,6 +14,8 @@ Each file is the output of `kubectl kustomize` for one kustomization.
 * The worker's Deployment must keep its contract: probes on /livez and /readyz, the non-root
   and read-only security context, resources, the config and key mounts, and a termination grace
   period longer than worker.shutdown_grace in the rendered ConfigMap.
+* The API's Deployment (mailroom-api) the same security context, probes and resources, on its
+  port `api` = api.listen's, with api.keys_file in a mounted Secret it may read.
 """
 
 from __future__ import annotations
@@ -120,11 +122,13 @@ def duration_seconds(text: str) -> float:
 
 
 def deployment_rules(doc: dict, configmaps: dict[str, dict]) -> Iterator[str]:
-    """mailroom's own requirements on its Deployment."""
+    """mailroom's own requirements on its Deployments: the worker's, or the API's."""
+    name = doc["metadata"]["name"]
+    role = "mailroom-api" if name == "mailroom-api" else "mailroom"
     pod = doc["spec"]["template"]["spec"]
     labels = doc["spec"]["template"].get("metadata", {}).get("labels", {})
-    if labels.get("app.kubernetes.io/name") != "mailroom":
-        yield "pod label app.kubernetes.io/name must be mailroom"
+    if labels.get("app.kubernetes.io/name") != role:
+        yield f"pod label app.kubernetes.io/name must be {role}"
     psc = pod.get("securityContext", {})
     for key, want in (("runAsNonRoot", True), ("runAsUser", 65532)):
         if psc.get(key) != want:
@@ -134,9 +138,9 @@ def deployment_rules(doc: dict, configmaps: dict[str, dict]) -> Iterator[str]:
     if pod.get("automountServiceAccountToken") is not False:
         yield "spec.template.spec.automountServiceAccountToken must be false"
     containers = {c["name"]: c for c in pod.get("containers", [])}
-    worker = containers.get("mailroom")
+    worker = containers.get(role)
     if worker is None:
-        yield "no container named mailroom"
+        yield f"no container named {role}"
         return
     sc = worker.get("securityContext", {})
     if sc.get("allowPrivilegeEscalation") is not False:
@@ -156,6 +160,9 @@ def deployment_rules(doc: dict, configmaps: dict[str, dict]) -> Iterator[str]:
             if what not in (res.get(part) or {}):
                 yield f"resources.{part}.{what} is missing"
     ports = {p.get("name"): p.get("containerPort") for p in worker.get("ports", [])}
+    if role == "mailroom-api":
+        yield from api_rules(pod, worker, ports, configmaps)
+        return
     if ports.get("http") != 9187:
         yield "container port named http must be 9187"
     env = {e["name"]: e for e in worker.get("env", [])}
@@ -190,6 +197,49 @@ def deployment_rules(doc: dict, configmaps: dict[str, dict]) -> Iterator[str]:
         kmount = mounts.get(key_dir)
         if not kmount or "secret" not in volumes.get(kmount["name"], {}):
             yield f"credentials.service_account_key {key} is not in a mounted Secret"
+
+
+def mounted_config(pod: dict, container: dict, configmaps: dict[str, dict]) -> tuple[dict | None, str]:
+    """The TOML that MAILROOM_CONFIG names in a rendered ConfigMap, or an error."""
+    env = {e["name"]: e for e in container.get("env", [])}
+    config_path = (env.get("MAILROOM_CONFIG") or {}).get("value")
+    if not config_path:
+        return None, "env MAILROOM_CONFIG is not set"
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+    config_dir, _, config_file = config_path.rpartition("/")
+    mount = mounts.get(config_dir)
+    cm_name = ((volumes.get(mount["name"]) or {}).get("configMap") or {}).get("name") if mount else None
+    if cm_name is None or cm_name not in configmaps:
+        return None, f"MAILROOM_CONFIG {config_path} is not a file of a ConfigMap in this render"
+    try:
+        return tomllib.loads(configmaps[cm_name].get("data", {})[config_file]), ""
+    except (KeyError, tomllib.TOMLDecodeError) as e:
+        return None, f"ConfigMap {cm_name} has no valid {config_file}: {e}"
+
+
+def api_rules(pod: dict, container: dict, ports: dict, configmaps: dict[str, dict]) -> Iterator[str]:
+    """The API's port, listen address and key file."""
+    if ports.get("api") != 8025:
+        yield "container port named api must be 8025"
+    config, error = mounted_config(pod, container, configmaps)
+    if config is None:
+        yield error
+        return
+    api = config.get("api", {})
+    if not api.get("listen", "").endswith(":8025"):
+        yield f"api.listen ({api.get('listen')!r}) must use port 8025, the container port"
+    keys = api.get("keys_file")
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+    kmount = mounts.get((keys or "").rpartition("/")[0])
+    secret = (volumes.get(kmount["name"], {}) if kmount else {}).get("secret")
+    if not keys or secret is None:
+        yield f"api.keys_file {keys} is not in a mounted Secret"
+    elif secret.get("defaultMode", 0o644) & 0o040 and not config.get("credentials", {}).get(
+            "allow_group_readable_secrets"):
+        yield ("the key file's Secret is group-readable: set "
+               "credentials.allow_group_readable_secrets = true, or the API refuses it")
 
 
 def redis_ports(url: str) -> set[int]:

@@ -31,26 +31,28 @@ run() {
   ok "$name" "$summary"
 }
 
-# systemd: verify the unit as it is, except that ExecStart points at a stub of the binary
+# systemd: verify each unit as it is, except that ExecStart points at a stub of the binary
 # (systemd-analyze verify requires an executable there); any message is a failure.
-unit=deploy/systemd/mailroom.service
 mkdir -p "$work/systemd"
 printf '#!/bin/sh\nexit 0\n' >"$work/systemd/mailroom"
 chmod 0755 "$work/systemd/mailroom"
-sed "s|^ExecStart=/usr/local/bin/mailroom |ExecStart=$work/systemd/mailroom |" "$unit" \
-  >"$work/systemd/mailroom.service"
-grep -q "^ExecStart=$work/systemd/mailroom " "$work/systemd/mailroom.service" \
-  || { echo "no ExecStart=/usr/local/bin/mailroom … line in $unit" >"$work/out"; fail "systemd-analyze verify"; }
-systemd-analyze verify --man=no "$work/systemd/mailroom.service" >"$work/out" 2>&1 \
-  || fail "systemd-analyze verify $unit"
-[ ! -s "$work/out" ] || fail "systemd-analyze verify $unit (warnings)"
-ok "systemd-analyze verify" "$unit"
-
 threshold=$(awk -v s="$SYSTEMD_MAX_EXPOSURE" 'BEGIN { printf "%d", s * 10 + 0.5 }')
-systemd-analyze security --offline=true --threshold="$threshold" "$unit" >"$work/out" 2>&1 \
-  || fail "systemd-analyze security --offline=true --threshold=$threshold $unit (exposure above $SYSTEMD_MAX_EXPOSURE)"
-score=$(grep -o 'Overall exposure level for mailroom.service: .*' "$work/out" | sed 's/.*: //')
-ok "systemd-analyze security" "$unit: exposure $score (fails above $SYSTEMD_MAX_EXPOSURE)"
+for unit in deploy/systemd/mailroom.service deploy/systemd/mailroom-api.service; do
+  name=$(basename "$unit")
+  sed "s|^ExecStart=/usr/local/bin/mailroom |ExecStart=$work/systemd/mailroom |" "$unit" \
+    >"$work/systemd/$name"
+  grep -q "^ExecStart=$work/systemd/mailroom " "$work/systemd/$name" \
+    || { echo "no ExecStart=/usr/local/bin/mailroom … line in $unit" >"$work/out"; fail "systemd-analyze verify"; }
+  systemd-analyze verify --man=no "$work/systemd/$name" >"$work/out" 2>&1 \
+    || fail "systemd-analyze verify $unit"
+  [ ! -s "$work/out" ] || fail "systemd-analyze verify $unit (warnings)"
+  ok "systemd-analyze verify" "$unit"
+
+  systemd-analyze security --offline=true --threshold="$threshold" "$unit" >"$work/out" 2>&1 \
+    || fail "systemd-analyze security --offline=true --threshold=$threshold $unit (exposure above $SYSTEMD_MAX_EXPOSURE)"
+  score=$(grep -o "Overall exposure level for $name: .*" "$work/out" | sed 's/.*: //')
+  ok "systemd-analyze security" "$unit: exposure $score (fails above $SYSTEMD_MAX_EXPOSURE)"
+done
 
 # Prometheus alerting rules and their unit tests.
 run "promtool check rules" "deploy/prometheus/alerts.yml" \
@@ -60,7 +62,7 @@ run "promtool test rules" "deploy/prometheus/alerts_test.yml" \
 
 # Kubernetes: render base and overlay, then validate every object strictly.
 renders=()
-for dir in deploy/kubernetes/base deploy/kubernetes/overlays/production; do
+for dir in deploy/kubernetes/base deploy/kubernetes/api deploy/kubernetes/overlays/production; do
   out="$work/$(echo "$dir" | tr / _).yaml"
   "$KUBECTL" kustomize "$dir" >"$out" 2>"$work/out" || fail "kubectl kustomize $dir"
   ok "kubectl kustomize" "$dir ($(grep -c '^kind:' "$out") objects)"

@@ -106,7 +106,9 @@ async fn list_and_check_show_health_and_lift_quarantines() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),
-        ["SENDER", "KIND", "LAST", "REFRESH", "HEALTH"]
+        [
+            "SENDER", "KIND", "LAST", "REFRESH", "MINUTE", "DAY", "HEALTH"
+        ]
     );
     assert!(
         lines[1].starts_with("carol@example.com")

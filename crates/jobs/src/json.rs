@@ -8,6 +8,12 @@ use crate::{DecodeError, EmailJob, EmailJobV1, JobId};
 /// The version tags this build can decode.
 pub const SUPPORTED_VERSIONS: &[&str] = &["v1"];
 
+/// Most bytes of JSON a job may take: twice the largest message Gmail accepts
+/// ([`DEFAULT_MAX_MESSAGE_BYTES`](crate::DEFAULT_MAX_MESSAGE_BYTES)), room for base64 and
+/// escaping. A larger document cannot be a job that renders to a sendable message, so it is
+/// refused before it is parsed: a 100 MB record costs a length check, not a parse.
+pub const MAX_JOB_JSON_BYTES: usize = 2 * crate::DEFAULT_MAX_MESSAGE_BYTES;
+
 impl EmailJob {
     /// The job as compact JSON bytes.
     #[must_use]
@@ -67,6 +73,15 @@ impl EmailJob {
 
 /// Decodes a job, taking `absent_id()` for its id when the document has none.
 fn decode(bytes: &[u8], absent_id: impl FnOnce() -> JobId) -> Result<EmailJob, DecodeError> {
+    if bytes.len() > MAX_JOB_JSON_BYTES {
+        return Err(DecodeError::new(
+            ".",
+            serde_json::Error::custom(format_args!(
+                "the job is {} bytes of JSON, more than the limit of {MAX_JOB_JSON_BYTES}",
+                bytes.len()
+            )),
+        ));
+    }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::new(".", e))?;
     let Value::Object(mut map) = value else {
         return Err(DecodeError::new(

@@ -83,7 +83,7 @@ pub use error::{
 };
 pub use id::JobId;
 pub use job::{EmailJob, EmailJobV1};
-pub use json::SUPPORTED_VERSIONS;
+pub use json::{MAX_JOB_JSON_BYTES, SUPPORTED_VERSIONS};
 pub use policy::{DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_RECIPIENTS, Policy, SenderAllowlist};
 pub use render::{Rendered, message_id_for};
 pub use schema::{SCHEMA_FILE, json_schema};

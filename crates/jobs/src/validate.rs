@@ -54,8 +54,10 @@ impl EmailJobV1 {
     /// - thread message ids look like `<id@host>` (`thread.in_reply_to`,
     ///   `thread.references[i]`);
     /// - `metadata` and `tags` hold at most [`MAX_CALLER_DATA_BYTES`] in all
-    ///   (`metadata`);
-    /// - the rendered message fits in `policy.max_message_bytes` (`message`).
+    ///   (`metadata` when it alone is over, else `tags`);
+    /// - the rendered message fits in `policy.max_message_bytes` (`message`), and so does
+    ///   the rendered message with the metadata and tags, counted as the bytes of their keys,
+    ///   values and tags (`metadata`, or `tags` when the message and the metadata fit).
     ///
     /// # Errors
     ///
@@ -129,13 +131,24 @@ impl EmailJobV1 {
         Ok(())
     }
 
+    /// Bytes of `metadata` (keys and values) and of `tags`.
+    fn caller_bytes(&self) -> (usize, usize) {
+        let metadata = self.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let tags = self.tags.iter().map(String::len).sum();
+        (metadata, tags)
+    }
+
     fn check_caller_data(&self) -> Check {
-        let metadata: usize = self.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
-        let tags: usize = self.tags.iter().map(String::len).sum();
+        let (metadata, tags) = self.caller_bytes();
         let total = metadata + tags;
         if total > MAX_CALLER_DATA_BYTES {
+            let field = if metadata > MAX_CALLER_DATA_BYTES {
+                "metadata"
+            } else {
+                "tags"
+            };
             return Err(ValidationError::new(
-                "metadata",
+                field,
                 format!(
                     "metadata and tags hold {total} bytes, more than the limit of \
                      {MAX_CALLER_DATA_BYTES}"
@@ -248,6 +261,8 @@ impl EmailJobV1 {
         Ok(())
     }
 
+    /// The rendered message, then the metadata, then the tags must fit in `max` together:
+    /// the job is stored and held with all three. The error names the first that goes over.
     fn check_size(&self, max: usize) -> Check {
         let lower_bound = self.size_lower_bound();
         if lower_bound > max {
@@ -258,7 +273,8 @@ impl EmailJobV1 {
                 ),
             ));
         }
-        if self.size_upper_bound() <= max {
+        let (metadata, tags) = self.caller_bytes();
+        if self.size_upper_bound() + metadata + tags <= max {
             return Ok(());
         }
         // Close to the limit: render and count. The Date header has a fixed width, so the
@@ -272,6 +288,21 @@ impl EmailJobV1 {
                 "message",
                 format!("rendered message is {size} bytes, over the limit of {max}"),
             ));
+        }
+        for (field, total) in [
+            ("metadata", size + metadata),
+            ("tags", size + metadata + tags),
+        ] {
+            if total > max {
+                return Err(ValidationError::new(
+                    field,
+                    format!(
+                        "the rendered message ({size} bytes) with metadata and tags \
+                         ({} bytes) is {total} bytes, over the limit of {max}",
+                        metadata + tags
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -218,3 +218,19 @@ fn offsets_in_dates_are_normalised_to_utc() {
         "2024-03-05T15:00:00+00:00"
     );
 }
+
+#[test]
+fn a_document_too_large_to_be_a_job_is_refused_before_it_is_parsed() {
+    // Not even JSON past its first bytes: only the length is looked at.
+    let mut bytes = serde_json::to_vec(&minimal()).unwrap();
+    bytes.resize(mailroom_jobs::MAX_JOB_JSON_BYTES + 1, b' ');
+    let err = EmailJob::from_record(&bytes, JobId::new()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("bytes of JSON, more than the limit of 73400320"),
+        "{err}"
+    );
+    // At the limit, the same document decodes (trailing white space is JSON).
+    bytes.truncate(mailroom_jobs::MAX_JOB_JSON_BYTES);
+    assert!(EmailJob::from_json(&bytes).is_ok());
+}

@@ -215,14 +215,18 @@ proptest! {
         exercise(&bytes, date)?;
     }
 
-    /// The size limit holds to the byte, whatever the date.
+    /// The size limit holds to the byte, whatever the date: the rendered message with the
+    /// metadata and tags.
     #[test]
     fn size_limit_is_exact(job in strategies::valid_job(), date in strategies::date()) {
         let size = job.render(date).unwrap().bytes.len();
+        let metadata: usize = job.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let tags: usize = job.tags.iter().map(String::len).sum();
         let policy = |max_message_bytes| Policy { max_message_bytes, ..Policy::default() };
-        prop_assert_eq!(job.validate(&policy(size)), Ok(()));
-        let err = job.validate(&policy(size - 1)).unwrap_err();
-        prop_assert_eq!(err.field, "message");
+        prop_assert_eq!(job.validate(&policy(size + metadata + tags)), Ok(()));
+        let err = job.validate(&policy(size + metadata + tags - 1)).unwrap_err();
+        let field = if tags > 0 { "tags" } else if metadata > 0 { "metadata" } else { "message" };
+        prop_assert_eq!(err.field, field);
     }
 }
 

@@ -299,3 +299,36 @@ fn rendered_size_limit_counts_the_encoded_message() {
     };
     EmailJob::V1(job).validate(&exact).unwrap();
 }
+
+#[test]
+fn the_size_limit_counts_metadata_and_tags() {
+    let job = simple_job();
+    let size = job.render(common::date()).unwrap().bytes.len();
+    let exact = Policy {
+        max_message_bytes: size + 10,
+        ..Policy::default()
+    };
+    EmailJob::V1(job.clone()).validate(&exact).unwrap();
+    let mut with_metadata = job.clone();
+    with_metadata
+        .metadata
+        .insert("order".into(), "0123456789".into());
+    let err = EmailJob::V1(with_metadata.clone())
+        .validate(&exact)
+        .unwrap_err();
+    assert_eq!(err.field, "metadata", "{err}");
+    assert!(err.message.contains("metadata and tags"), "{err}");
+    let mut with_tags = job;
+    with_tags.tags.push("a-tag-of-eleven".into());
+    let err = EmailJob::V1(with_tags).validate(&exact).unwrap_err();
+    assert_eq!(err.field, "tags", "{err}");
+}
+
+#[test]
+fn caller_data_over_its_limit_names_the_field_that_went_over() {
+    let mut job = simple_job();
+    job.tags = vec!["t".repeat(40 * 1024), "u".repeat(30 * 1024)];
+    assert_eq!(field_of(job.clone()), "tags");
+    job.metadata.insert("k".into(), "v".repeat(70 * 1024));
+    assert_eq!(field_of(job), "metadata");
+}

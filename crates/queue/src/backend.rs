@@ -21,9 +21,10 @@ use crate::backoff::fetch_backoff;
 use crate::fetch::Fetcher;
 use crate::keeper::{heartbeat, keep};
 use crate::keys::GROUP;
-use crate::lease::{LeaseSlot, Tracker};
+use crate::lease::LeaseSlot;
 use crate::queue::Queue;
 use crate::scripts::{call, run};
+use crate::tracker::Tracker;
 use crate::{QueueConfig, QueueError};
 
 /// A fetch round runs on a task of its own, so the next batch is fetched while the worker
@@ -80,6 +81,18 @@ impl RedisBackend {
             keeper,
             close: None,
         })
+    }
+
+    /// Bounds the bytes of the jobs this worker holds at once (fetched, waiting for a handler
+    /// or being handled), counted as their payload, metadata and tags are stored in Redis.
+    /// Fetching stops while the budget is spent; a job larger than the whole budget is still
+    /// taken, alone, so none starves. Default 64 MiB.
+    #[must_use]
+    pub fn max_held_bytes(mut self, bytes: usize) -> Self {
+        if let Some(fetcher) = self.fetcher.as_mut() {
+            fetcher.max_held_bytes = bytes;
+        }
+        self
     }
 
     /// The deliveries this worker holds; see [`Queue::release_held`].

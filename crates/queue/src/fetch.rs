@@ -1,6 +1,7 @@
 //! The fetcher: promotes due jobs, takes over expired leases, reads new deliveries with a
 //! blocking read on its own connection, and starts them.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,11 +16,12 @@ use crate::QueueError;
 use crate::activity::Event;
 use crate::conn::Conn;
 use crate::keys::GROUP;
-use crate::lease::{Delivery, Lease, LeaseSlot, Tracker};
+use crate::lease::{Delivery, Lease, LeaseSlot};
 use crate::queue::{Queue, ms, now_ms};
 use crate::rows::{Row, Unreadable, rows};
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
+use crate::tracker::Tracker;
 
 pub(crate) struct Fetcher {
     queue: Queue,
@@ -28,7 +30,14 @@ pub(crate) struct Fetcher {
     pub consumer: String,
     tracker: Tracker,
     schedule: Schedule,
+    /// Most bytes of jobs (payload, metadata and tags as stored) held at once.
+    pub max_held_bytes: usize,
+    /// Deliveries read but not started for want of room in the budget, in stream order.
+    deferred: VecDeque<(String, String)>,
 }
+
+/// Default of [`Fetcher::max_held_bytes`]: 64 MiB.
+pub(crate) const DEFAULT_MAX_HELD_BYTES: usize = 64 << 20;
 
 impl Fetcher {
     pub async fn open(
@@ -44,6 +53,8 @@ impl Fetcher {
             consumer,
             tracker,
             schedule: Schedule::default(),
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
+            deferred: VecDeque::new(),
         })
     }
 
@@ -62,6 +73,23 @@ impl Fetcher {
     }
 
     async fn try_round(&mut self) -> Result<Vec<Task<EmailJob>>, QueueError> {
+        // Nothing new is read while the budget is spent or deferred deliveries wait: they go
+        // first, in order, as leases end.
+        if self.tracker.held_bytes() >= self.max_held_bytes {
+            self.wait_for_room().await;
+            return Ok(Vec::new());
+        }
+        if !self.deferred.is_empty() {
+            let entries: Vec<(String, String)> = std::mem::take(&mut self.deferred)
+                .into_iter()
+                .filter(|(entry, _)| self.tracker.undefer(entry))
+                .collect();
+            let tasks = self.begin(entries).await?;
+            if tasks.is_empty() && !self.deferred.is_empty() {
+                self.wait_for_room().await;
+            }
+            return Ok(tasks);
+        }
         let cfg = self.queue.config();
         let (promote_batch, tick, block) =
             (cfg.promote_batch, ms(cfg.schedule_tick), ms(cfg.block));
@@ -85,6 +113,11 @@ impl Fetcher {
             return Ok(Vec::new());
         }
         self.begin(entries).await
+    }
+
+    /// Waits until a lease ends, at most one blocking read's time.
+    async fn wait_for_room(&self) {
+        let _ = tokio::time::timeout(self.queue.config().block, self.tracker.freed()).await;
     }
 
     async fn read(&mut self, block_ms: usize) -> Result<Vec<(String, String)>, QueueError> {
@@ -153,7 +186,12 @@ impl Fetcher {
             .arg(now_ms())
             .arg(GROUP)
             .arg(q.config().retention.as_secs().max(1))
-            .arg(&self.consumer);
+            .arg(&self.consumer)
+            .arg(
+                self.max_held_bytes
+                    .saturating_sub(self.tracker.held_bytes()),
+            )
+            .arg(u8::from(self.tracker.is_empty()));
         for (entry, id) in &entries {
             inv.arg(entry).arg(id);
         }
@@ -179,15 +217,10 @@ impl Fetcher {
             entry, id, detail, ..
         } = &row;
         match row.verdict.as_str() {
-            "run" => {
-                return self
-                    .start(
-                        row.entry.clone(),
-                        id,
-                        detail,
-                        (row.attempts, row.deliveries, row.created_ms),
-                    )
-                    .await;
+            "run" => return self.start(row).await,
+            "defer" => {
+                self.tracker.defer(entry);
+                self.deferred.push_back((entry.clone(), id.clone()));
             }
             "skip" => {
                 let event = if detail == "cancelled" {
@@ -225,13 +258,17 @@ impl Fetcher {
     }
 
     /// Decodes a started job into a task, or dead-letters it with the decode error.
-    async fn start(
-        &mut self,
-        entry: String,
-        id: &str,
-        payload: &str,
-        (attempts, deliveries, created_ms): (u32, u32, i64),
-    ) -> Result<Option<Task<EmailJob>>, QueueError> {
+    async fn start(&mut self, row: Row) -> Result<Option<Task<EmailJob>>, QueueError> {
+        let Row {
+            entry,
+            id,
+            detail: payload,
+            attempts,
+            deliveries,
+            created_ms,
+            bytes,
+            ..
+        } = row;
         // The id the record is stored under is the job's id: a payload without one takes it,
         // one that disagrees is dead-lettered (so every delivery renders one Message-ID).
         let decoded = id
@@ -250,6 +287,7 @@ impl Fetcher {
                     attempts,
                     deliveries,
                     enqueued_at: crate::status::ms_to_time(created_ms),
+                    bytes,
                 };
                 let lease = Lease::new(self.queue.clone(), delivery, self.tracker.clone());
                 let task = TaskBuilder::new(job)
@@ -260,7 +298,7 @@ impl Fetcher {
                 Ok(Some(task))
             }
             Err(reason) => {
-                self.dead_letter(&entry, id, &reason).await?;
+                self.dead_letter(&entry, &id, &reason).await?;
                 Ok(None)
             }
         }

@@ -8,9 +8,9 @@ use redis::AsyncCommands;
 use crate::QueueError;
 use crate::activity::Event;
 use crate::keys::GROUP;
-use crate::lease::Tracker;
 use crate::queue::{Queue, now_ms};
 use crate::scripts::{call, run};
+use crate::tracker::Tracker;
 
 /// Most entries renewed by one script call.
 const RENEW_BATCH: usize = 200;
@@ -31,7 +31,7 @@ pub(crate) async fn keep(queue: Queue, consumer: String, tracker: Tracker) {
     let mut last_maintenance = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(every).await;
-        let entries: Vec<String> = tracker.snapshot().into_iter().map(|(e, _)| e).collect();
+        let entries = tracker.renewable();
         let result = async {
             heartbeat(&queue, &consumer).await?;
             for chunk in entries.chunks(RENEW_BATCH) {

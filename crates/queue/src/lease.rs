@@ -1,6 +1,5 @@
 //! A delivered job's lease: the handle a worker uses to record the job's outcome.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use apalis_core::task::Task;
@@ -12,74 +11,7 @@ use crate::QueueError;
 use crate::activity::Event;
 use crate::backoff::ConnectionRetry;
 use crate::queue::Queue;
-use crate::settle::Settler;
-
-/// The deliveries a worker holds: stream entry id to job id. Shared by the fetcher (which adds),
-/// the leases (which remove when settled or dropped) and the keeper (which renews them); it
-/// also carries the worker's outcome task.
-#[derive(Debug, Clone)]
-pub struct Tracker(Arc<Held>);
-
-#[derive(Debug)]
-struct Held {
-    consumer: String,
-    settler: Settler,
-    entries: Mutex<HashMap<String, JobId>>,
-}
-
-impl Tracker {
-    pub(crate) fn new(queue: Queue, consumer: String) -> Self {
-        let settler = Settler::spawn(queue, consumer.clone());
-        Self(Arc::new(Held {
-            consumer,
-            settler,
-            entries: Mutex::new(HashMap::new()),
-        }))
-    }
-
-    /// The consumer name the deliveries are held under.
-    #[must_use]
-    pub fn consumer(&self) -> &str {
-        &self.0.consumer
-    }
-
-    pub(crate) fn settler(&self) -> &Settler {
-        &self.0.settler
-    }
-
-    pub(crate) fn add(&self, entry: &str, id: JobId) {
-        self.lock().insert(entry.to_owned(), id);
-    }
-
-    pub(crate) fn remove(&self, entry: &str) {
-        self.lock().remove(entry);
-    }
-
-    /// The deliveries held now.
-    #[must_use]
-    pub fn snapshot(&self) -> Vec<(String, JobId)> {
-        self.lock().iter().map(|(e, id)| (e.clone(), *id)).collect()
-    }
-
-    /// How many deliveries are held.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// True when none is held.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobId>> {
-        self.0
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
+use crate::tracker::Tracker;
 
 /// One delivery of a job to this worker. Record exactly one outcome with [`Lease::sent`],
 /// [`Lease::retry_at`], [`Lease::dead`] or [`Lease::release`]; each is one atomic script that
@@ -104,11 +36,13 @@ pub(crate) struct Delivery {
     pub attempts: u32,
     pub deliveries: u32,
     pub enqueued_at: DateTime<Utc>,
+    /// The job's payload, metadata and tags as stored, counted against the worker's budget.
+    pub bytes: usize,
 }
 
 impl Lease {
     pub(crate) fn new(queue: Queue, d: Delivery, tracker: Tracker) -> Self {
-        tracker.add(&d.entry, d.id);
+        tracker.add(&d.entry, d.id, d.bytes);
         Self {
             queue,
             entry: d.entry,

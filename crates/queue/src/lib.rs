@@ -9,6 +9,7 @@
 //! * `senders`: Gmail's sending limits in Redis, and paused and quarantined senders.
 //! * `tokens`: stored credentials' records (sealed by the worker) and the enrolled senders.
 //! * `oauth_state`: the web sign-in flow's pending states, each taken once.
+//! * `usage`: the sends counted in each sender's quota windows now.
 //! * `status`: a job's state and its status record.
 //! * `activity`: what the worker side counts without a handler seeing it.
 //! * `config`: [`QueueConfig`], the queue's settings with their defaults.
@@ -24,7 +25,8 @@
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
 //! * `rows` (worker): `begin.lua`'s answer read row by row, so one bad row spoils nothing else.
 //! * `schedule` (worker): when the fetcher promotes and reclaims, and how long it reads.
-//! * `lease` (worker): a delivery's lease and the deliveries a worker holds.
+//! * `lease` (worker): a delivery's lease.
+//! * `tracker` (worker): the deliveries a worker holds, their bytes, and those it deferred.
 //! * `keeper` (worker): renewing held leases, the heartbeat, housekeeping.
 //! * `settle` (worker): one task per worker recording outcomes in batches.
 //! * `backoff` (worker): waiting out Redis failures (fetch pauses, outcome retries).
@@ -64,6 +66,9 @@ mod settle;
 mod status;
 mod switch_watch;
 mod tokens;
+#[cfg(feature = "worker")]
+mod tracker;
+mod usage;
 
 pub use activity::QueueActivity;
 #[cfg(feature = "worker")]
@@ -73,7 +78,7 @@ pub use conn::{Conn, RedisTarget};
 pub use dead::{DeadFilter, DeadJob, DeadSelection};
 pub use error::QueueError;
 #[cfg(feature = "worker")]
-pub use lease::{Lease, LeaseTaken, Tracker};
+pub use lease::{Lease, LeaseTaken};
 pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
@@ -81,3 +86,6 @@ pub use senders::{Admission, Hold, STATE_KEEP, SenderLimits, SenderState, normal
 pub use sentinel::SentinelConn;
 pub use sentinel_url::SentinelTarget;
 pub use status::{JobState, JobStatus};
+#[cfg(feature = "worker")]
+pub use tracker::Tracker;
+pub use usage::SenderUsage;

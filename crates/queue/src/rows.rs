@@ -15,6 +15,8 @@ pub(crate) struct Row {
     pub attempts: u32,
     pub deliveries: u32,
     pub created_ms: i64,
+    /// The job's bytes as stored (payload, metadata and tags), for `run`.
+    pub bytes: usize,
 }
 
 /// A row that could not be read: its entry and job id when those could be, and why.
@@ -30,8 +32,8 @@ pub(crate) fn rows(reply: &[Value]) -> Vec<Result<Row, Unreadable>> {
 }
 
 fn row(value: &Value) -> Result<Row, Unreadable> {
-    type Fields = (String, String, String, Vec<u8>, u32, u32, i64);
-    let (entry, id, verdict, detail, attempts, deliveries, created_ms): Fields =
+    type Fields = (String, String, String, Vec<u8>, u32, u32, i64, usize);
+    let (entry, id, verdict, detail, attempts, deliveries, created_ms, bytes): Fields =
         FromRedisValue::from_redis_value_ref(value).map_err(|e| Unreadable {
             entry_and_id: first_two(value),
             reason: format!("malformed record: {e}"),
@@ -51,6 +53,7 @@ fn row(value: &Value) -> Result<Row, Unreadable> {
         attempts,
         deliveries,
         created_ms,
+        bytes,
     })
 }
 
@@ -80,6 +83,7 @@ mod tests {
             Value::Int(0),
             Value::Int(1),
             Value::Int(5),
+            Value::Int(2),
         ])
     }
 

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod admin;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod credentials;
@@ -81,7 +83,8 @@ pub async fn run_with(
     )?;
     let backend = RedisBackend::new(queue.clone(), &config.worker.name)
         .await
-        .with_context(|| format!("registering the worker at {}", config.redis.url))?;
+        .with_context(|| format!("registering the worker at {}", config.redis.url))?
+        .max_held_bytes(config.worker.max_held_bytes);
     let tracker = backend.tracker();
     ops.started();
     tracing::info!(

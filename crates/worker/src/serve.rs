@@ -57,12 +57,28 @@ const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Serves `router` on `listener` within `limits` until `stop` is cancelled; then connections
 /// under way get a second to finish.
 pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: CancellationToken) {
-    let router = router
+    serve_bounded(listener, bound(router, limits), limits, stop).await;
+}
+
+/// `router` within the request timeout and body limit of `limits`; a listener that wraps the
+/// answers of these bounds (e.g. to reword them) serves the result with [`serve_bounded`].
+pub fn bound(router: Router, limits: Limits) -> Router {
+    router
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
-        .layer(RequestBodyLimitLayer::new(limits.max_body_bytes));
+        .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+}
+
+/// [`serve`] for a router already passed through [`bound`]: the header timeout and the
+/// connection cap of `limits` are applied here.
+pub async fn serve_bounded(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    stop: CancellationToken,
+) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let accepted = tokio::select! {

@@ -208,11 +208,34 @@ impl TestWorker {
         behaviour: Behaviour,
         concurrency: usize,
     ) -> Self {
-        let seen = Seen::default();
-        let kept = Kept::default();
         let backend = RedisBackend::new(queue.clone(), name)
             .await
             .expect("backend");
+        Self::start_on(backend, name, behaviour, concurrency)
+    }
+
+    /// A worker whose jobs held at once fit in `max_held_bytes`.
+    pub async fn start_budgeted(
+        queue: &Queue,
+        name: &str,
+        behaviour: Behaviour,
+        max_held_bytes: usize,
+    ) -> Self {
+        let backend = RedisBackend::new(queue.clone(), name)
+            .await
+            .expect("backend")
+            .max_held_bytes(max_held_bytes);
+        Self::start_on(backend, name, behaviour, 16)
+    }
+
+    fn start_on(
+        backend: RedisBackend,
+        name: &str,
+        behaviour: Behaviour,
+        concurrency: usize,
+    ) -> Self {
+        let seen = Seen::default();
+        let kept = Kept::default();
         let consumer = backend.consumer().to_owned();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let worker = WorkerBuilder::new(name)

@@ -3,11 +3,11 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::time::Duration;
 
-use chrono::Utc;
 use mailroom_jobs::JobId;
-use mailroom_queue::{DeadFilter, DeadJob, DeadSelection, Queue};
+use mailroom_queue::{DeadJob, Queue};
 
-use super::{CliError, CliResult, connect, job_id, status, table};
+use super::{CliError, CliResult, connect, status, table};
+use crate::admin::dead::{self as shared, Action, BULK_CHUNK, DeadQuery};
 use crate::config::Config;
 
 /// `mailroom dead` subcommands.
@@ -60,24 +60,16 @@ pub struct Filters {
 }
 
 fn age(text: &str) -> Result<Duration, String> {
-    humantime_serde::re::humantime::parse_duration(text)
-        .map_err(|e| format!("{e} (write e.g. 90s, 10m, 1h, 3days)"))
+    shared::parse_age(text)
 }
 
 impl Filters {
-    fn filter(&self) -> DeadFilter {
-        let now = Utc::now();
-        let ago = |d: Duration| {
-            chrono::Duration::from_std(d)
-                .ok()
-                .and_then(|d| now.checked_sub_signed(d))
-                .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC)
-        };
-        DeadFilter {
+    fn query(&self) -> DeadQuery {
+        DeadQuery {
             sender: self.sender.clone(),
             reason: self.reason.clone(),
-            died_before: self.older_than.map(ago),
-            died_after: self.newer_than.map(ago),
+            older_than: self.older_than,
+            newer_than: self.newer_than,
         }
     }
 }
@@ -106,13 +98,7 @@ impl Selection {
     /// The ids the selection names, resolved against the dead-letter set for `--all` and
     /// filters.
     async fn resolve(&self, queue: &Queue) -> Result<Vec<JobId>, CliError> {
-        if self.ids.is_empty() {
-            return queue
-                .dead_find(&self.filters.filter(), 0, usize::MAX)
-                .await
-                .map_err(super::redis);
-        }
-        self.ids.iter().map(|s| job_id(s)).collect()
+        Ok(shared::resolve(queue, &self.ids, &self.filters.query()).await?)
     }
 }
 
@@ -126,16 +112,7 @@ pub async fn run(config: &Config, cmd: DeadCommand) -> CliResult {
             filters,
             json,
         } => {
-            let ids = queue
-                .dead_find(&filters.filter(), offset, limit)
-                .await
-                .map_err(super::redis)?;
-            let mut jobs = Vec::with_capacity(ids.len());
-            for id in ids {
-                if let Some(job) = queue.dead_show(id).await.map_err(super::redis)? {
-                    jobs.push(job);
-                }
-            }
+            let jobs = shared::list(&queue, &filters.query(), offset, limit).await?;
             if json {
                 println!(
                     "{}",
@@ -148,7 +125,7 @@ pub async fn run(config: &Config, cmd: DeadCommand) -> CliResult {
             }
         }
         DeadCommand::Show { id, json } => {
-            let id = job_id(&id)?;
+            let id = shared::job_id(&id)?;
             let Some(job) = queue.dead_show(id).await.map_err(super::redis)? else {
                 return Err(CliError::Failed(anyhow::anyhow!(
                     "job {id} is not in the dead-letter set"
@@ -166,15 +143,7 @@ pub async fn run(config: &Config, cmd: DeadCommand) -> CliResult {
         DeadCommand::Retry(which) => {
             let ids = which.resolve(&queue).await?;
             let n = bulk(&queue, Action::Retry, &ids).await?;
-            let note = if (n as usize) < ids.len() {
-                format!(
-                    " of {} selected (the others are no longer dead, or have no payload to send)",
-                    ids.len()
-                )
-            } else {
-                String::new()
-            };
-            println!("retried {n}{note}");
+            println!("retried {n}{}", shared::retried_note(n, ids.len()));
         }
         DeadCommand::Purge(which) => {
             let ids = which.resolve(&queue).await?;
@@ -185,35 +154,18 @@ pub async fn run(config: &Config, cmd: DeadCommand) -> CliResult {
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Action {
-    Retry,
-    Purge,
-}
-
-/// Jobs per script call of a bulk retry or purge.
-const BULK_CHUNK: usize = 100;
-
-/// Retries or purges `ids` in chunks, drawing a progress bar on stderr when it is a terminal;
-/// returns how many jobs were acted on.
+/// Retries or purges `ids`, drawing a progress bar on stderr when it is a terminal; returns
+/// how many jobs were acted on.
 async fn bulk(queue: &Queue, action: Action, ids: &[JobId]) -> Result<u64, CliError> {
     let bar = (ids.len() > BULK_CHUNK && std::io::stderr().is_terminal()).then_some(ids.len());
-    let mut done = 0;
-    let mut acted = 0;
-    for chunk in ids.chunks(BULK_CHUNK) {
-        let which = DeadSelection::Ids(chunk.to_vec());
-        acted += match action {
-            Action::Retry => queue.dead_retry(which).await,
-            Action::Purge => queue.dead_purge(which).await,
-        }
-        .map_err(super::redis)?;
-        done += chunk.len();
+    let acted = shared::bulk(queue, action, ids, |done| {
         if let Some(total) = bar {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r{}", progress(done, total, 30));
             let _ = err.flush();
         }
-    }
+    })
+    .await?;
     if bar.is_some() {
         eprintln!();
     }

@@ -4,12 +4,14 @@
 //! Exit status: 0 on success, 2 for invalid input (arguments, a job, the config), 1 when Redis
 //! is unavailable or anything else fails.
 //!
+//! - `api_cmd`: `mailroom api` (the HTTP API) and `mailroom api new-key`;
 //! - `send`: `mailroom send` (`mime`: content types of `--attach` files);
 //! - `status`, `queue`, `dead`: a job's state, queue statistics, the dead letters;
 //! - `config_cmd`: `mailroom config check`;
 //! - `auth`: `mailroom auth …` (`login` enrolls a sender);
 //! - `table`: aligned key/value blocks and column tables.
 
+mod api_cmd;
 mod auth;
 mod config_cmd;
 mod dead;
@@ -56,6 +58,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a worker until SIGTERM or SIGINT.
     Run,
+    /// Serve the HTTP API until SIGTERM or SIGINT (`[api]`), or mint an API key.
+    Api(api_cmd::ApiArgs),
     /// Validate a job and enqueue it; prints its id.
     Send(Box<send::SendArgs>),
     /// Show where a job is.
@@ -89,6 +93,15 @@ impl From<anyhow::Error> for CliError {
     }
 }
 
+impl From<crate::admin::AdminError> for CliError {
+    fn from(e: crate::admin::AdminError) -> Self {
+        match e {
+            crate::admin::AdminError::Invalid(message) => Self::Invalid(message),
+            other => Self::Failed(anyhow::anyhow!("{other}")),
+        }
+    }
+}
+
 impl From<config::ConfigError> for CliError {
     fn from(e: config::ConfigError) -> Self {
         Self::Invalid(format!("config: {e}"))
@@ -116,7 +129,9 @@ pub fn main(cli: Cli) -> ExitCode {
 
 fn dispatch(cli: Cli) -> CliResult {
     let config = config::load(cli.config.as_deref())?;
-    let quiet = matches!(cli.command, Command::Run).then_some(config.log.level.as_str());
+    let serving = matches!(cli.command, Command::Run)
+        || matches!(&cli.command, Command::Api(a) if a.serves());
+    let quiet = serving.then_some(config.log.level.as_str());
     crate::telemetry::init(&config.log, quiet.unwrap_or("warn"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -130,6 +145,7 @@ fn dispatch(cli: Cli) -> CliResult {
                 })?;
                 crate::run(config, shutdown).await.map_err(CliError::Failed)
             }
+            Command::Api(args) => api_cmd::run(config, args).await,
             Command::Send(args) => send::run(&config, *args).await,
             Command::Status(args) => status::run(&config, args).await,
             Command::Queue(cmd) => queue::run(&config, cmd).await,
@@ -154,9 +170,7 @@ pub(crate) async fn connect(config: &Config) -> Result<Queue, CliError> {
 
 /// Parses a job id argument.
 pub(crate) fn job_id(text: &str) -> Result<mailroom_jobs::JobId, CliError> {
-    text.trim()
-        .parse()
-        .map_err(|e| CliError::Invalid(format!("{e}")))
+    Ok(crate::admin::dead::job_id(text)?)
 }
 
 /// A Redis failure after the connection was made.

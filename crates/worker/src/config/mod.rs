@@ -5,12 +5,14 @@
 //! Every section is a value with documented defaults; `config/default.toml` at the root of the
 //! workspace lists every key with its default.
 //!
+//! - `api`: `[api]`, the listener and limits of `mailroom api`;
 //! - `sections`: `[redis]`, `[worker]`, `[jobs]`, `[transport]`, `[http]`, `[log]`;
 //! - `google`: `[google]`, `[credentials]`, `[quota]`;
 //! - `redis_url`: [`RedisUrl`], which never shows its password;
 //! - `load`: the layers, file and environment;
 //! - `validate`: the rules, each naming its key.
 
+mod api;
 mod google;
 mod load;
 mod redis_url;
@@ -23,6 +25,7 @@ use mailroom_jobs::{Policy, SenderAllowlist};
 use mailroom_queue::{QueueConfig, RetryPolicy};
 use serde::{Deserialize, Serialize};
 
+pub use api::ApiSection;
 pub use google::{CredentialKind, CredentialsSection, GoogleSection, QuotaSection};
 pub use load::{ENV_PREFIX, ENV_SEPARATOR, load, load_with_env};
 pub use redis_url::RedisUrl;
@@ -59,6 +62,8 @@ pub struct Config {
     pub quota: QuotaSection,
     /// The HTTP listener (metrics, health).
     pub http: HttpSection,
+    /// The HTTP API's listener, keys and limits (`mailroom api`).
+    pub api: ApiSection,
     /// Log output.
     pub log: LogSection,
 }

@@ -62,6 +62,11 @@ pub struct WorkerSection {
     /// queue. Default `30s`.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Most bytes of jobs the worker holds at once (fetched, waiting or being sent), counted
+    /// as their payload, metadata and tags are stored in Redis; fetching waits while they are
+    /// spent, and a job larger than the whole budget is still taken, alone. At least 1 MiB.
+    /// Default 67108864 (64 MiB).
+    pub max_held_bytes: usize,
 }
 
 impl Default for WorkerSection {
@@ -70,6 +75,7 @@ impl Default for WorkerSection {
             name: host_name(),
             concurrency: 64,
             shutdown_grace: Duration::from_secs(30),
+            max_held_bytes: 64 << 20,
         }
     }
 }

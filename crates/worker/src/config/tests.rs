@@ -43,6 +43,7 @@ fn defaults_load_without_a_file() {
     assert_eq!(config.redis.url.expose(), "redis://127.0.0.1:6379/");
     assert_eq!(config.worker.concurrency, 64);
     assert_eq!(config.worker.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(config.worker.max_held_bytes, 64 << 20);
     assert!(!config.worker.name.is_empty());
     assert_eq!(
         config.queue_config(),
@@ -226,6 +227,10 @@ fn each_rule_names_its_key() {
             "worker.concurrency: must be at least 1",
         ),
         ("[worker]\nname = \" \"", "worker.name"),
+        (
+            "[worker]\nmax_held_bytes = 1000",
+            "worker.max_held_bytes: must be at least 1048576",
+        ),
         ("[redis]\nurl = \"http://localhost\"", "redis.url"),
         ("[redis]\nurl = \"redis+cluster://\"", "redis.url"),
         (
@@ -398,5 +403,44 @@ fn centuries_are_refused_naming_the_key() {
             env(&[("MAILROOM__QUEUE__DEAD_RETENTION", "3650days")])
         )
         .is_ok()
+    );
+}
+
+#[test]
+fn api_section_rules_name_their_keys() {
+    let config = load_with_env(None, HashMap::new()).unwrap();
+    assert_eq!(
+        config.api.listen,
+        Some(std::net::SocketAddr::from(([127, 0, 0, 1], 8025)))
+    );
+    assert_eq!(config.api.keys_file, None);
+    assert_names(
+        load_toml("[api]\nmax_body_bytes = 10\n", &[]),
+        "api.max_body_bytes",
+    );
+    assert_names(
+        load_toml(
+            "[api]\nmax_body_bytes = 4096\nmax_batch_bytes = 2048\n",
+            &[],
+        ),
+        "api.max_batch_bytes",
+    );
+    assert_names(
+        load_toml("[api]\nlisten = \"127.0.0.1:9187\"\n", &[]),
+        "api.listen",
+    );
+    assert_names(
+        load_toml("[api]\nlisten = \"nowhere\"\n", &[]),
+        "api.listen",
+    );
+    assert_names(load_toml("[api]\nkeys = \"x\"\n", &[]), "keys");
+    let from_env = load_with_env(
+        None,
+        env(&[("MAILROOM__API__KEYS_FILE", "/etc/mailroom/api-keys")]),
+    )
+    .unwrap();
+    assert_eq!(
+        from_env.api.keys_file,
+        Some(PathBuf::from("/etc/mailroom/api-keys"))
     );
 }

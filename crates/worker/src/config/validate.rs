@@ -54,6 +54,7 @@ impl Config {
         self.check_jobs()?;
         self.check_transport()?;
         self.check_http()?;
+        self.check_api()?;
         self.check_gmail()?;
         EnvFilter::try_new(&self.log.level)
             .map(drop)
@@ -141,6 +142,11 @@ impl Config {
             w.concurrency <= 10_000,
             "worker.concurrency",
             "must be at most 10000",
+        )?;
+        rule(
+            w.max_held_bytes >= 1 << 20,
+            "worker.max_held_bytes",
+            "must be at least 1048576 (1 MiB)",
         )
     }
 

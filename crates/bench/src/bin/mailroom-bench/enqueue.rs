@@ -1,16 +1,14 @@
-//! Enqueue rates through the `mailroom-enqueue` client: validation, serialisation and the
-//! atomic enqueue script included.
-
-use std::time::Instant;
+//! Enqueue rates through the `mailroom-enqueue` client (validation, serialisation and the
+//! atomic enqueue script included), beside the enqueue floor (plain pipelined `XADD`).
 
 use mailroom_enqueue::Client;
 
-use crate::report::{Table, rate, thousands};
+use crate::floors::{self, Measured, measured};
+use crate::report::{Table, thousands};
+use crate::sizes::Sizes;
 use crate::world::{World, job};
 
-const SINGLE: usize = 10_000;
 const CLIENTS: usize = 16;
-const BATCHED: usize = 200_000;
 const BATCH: usize = 1_000;
 
 async fn client(world: &World, queue: &str) -> Client {
@@ -19,72 +17,101 @@ async fn client(world: &World, queue: &str) -> Client {
         .expect("connect the enqueue client")
 }
 
-pub async fn rates(world: &World) -> Table {
-    let mut table = Table::new(&["what", "jobs", "seconds", "jobs/s"]);
-    let mut add = |what: String, jobs: usize, took: std::time::Duration| {
-        table.row(vec![
-            what,
-            thousands(jobs as f64),
-            format!("{:.2}", took.as_secs_f64()),
-            thousands(rate(jobs, took)),
-        ]);
-    };
+/// One row: what, then the figures.
+fn row(table: &mut Table, what: String, m: &Measured) {
+    table.row(vec![
+        what,
+        thousands(m.jobs as f64),
+        format!("{:.2}", m.seconds),
+        thousands(m.rate()),
+        format!("{:.4}", m.cpu_per_job()),
+        format!("{:.4}", m.redis_per_job()),
+    ]);
+}
+
+pub async fn rates(world: &World, sizes: &Sizes) -> Table {
+    let mut table = Table::new(&[
+        "what",
+        "jobs",
+        "seconds",
+        "jobs/s",
+        "client CPU-ms per job",
+        "redis-server CPU-ms per job",
+    ]);
+    let single = sizes.single;
 
     let one = client(world, "bench-enqueue-single").await;
-    let jobs: Vec<_> = (0..SINGLE).map(job).collect();
-    let start = Instant::now();
-    for j in jobs {
-        one.send(j).await.expect("send");
-    }
-    add(
+    let jobs: Vec<_> = (0..single).map(job).collect();
+    let m = measured(world, single, async {
+        for j in jobs {
+            one.send(j).await.expect("send");
+        }
+    })
+    .await;
+    row(
+        &mut table,
         "`Client::send`, one caller, one at a time".into(),
-        SINGLE,
-        start.elapsed(),
+        &m,
     );
+    world.flush().await;
 
     let shared = client(world, "bench-enqueue-concurrent").await;
-    let start = Instant::now();
-    let callers: Vec<_> = (0..CLIENTS)
-        .map(|c| {
-            let client = shared.clone();
-            tokio::spawn(async move {
-                for i in 0..SINGLE / CLIENTS {
-                    client.send(job(c * SINGLE + i)).await.expect("send");
-                }
+    let m = measured(world, single, async {
+        let callers: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let client = shared.clone();
+                tokio::spawn(async move {
+                    for i in 0..single / CLIENTS {
+                        client.send(job(c * single + i)).await.expect("send");
+                    }
+                })
             })
-        })
-        .collect();
-    for caller in callers {
-        caller.await.expect("caller");
-    }
-    add(
+            .collect();
+        for caller in callers {
+            caller.await.expect("caller");
+        }
+    })
+    .await;
+    row(
+        &mut table,
         format!("`Client::send`, {CLIENTS} concurrent callers sharing one client"),
-        SINGLE,
-        start.elapsed(),
+        &m,
     );
+    world.flush().await;
 
     let batched = client(world, "bench-enqueue-batched").await;
-    let jobs: Vec<_> = (0..BATCHED).map(job).collect();
-    let mut chunks = Vec::new();
-    let mut rest = jobs;
-    while !rest.is_empty() {
-        let tail = rest.split_off(rest.len().min(BATCH));
-        chunks.push(std::mem::replace(&mut rest, tail));
-    }
-    let start = Instant::now();
-    for chunk in chunks {
-        batched.send_many(chunk).await.expect("send_many");
-    }
-    add(
+    let jobs: Vec<_> = (0..sizes.batched).map(job).collect();
+    let chunks: Vec<Vec<_>> = jobs.chunks(BATCH).map(<[_]>::to_vec).collect();
+    let many = measured(world, sizes.batched, async {
+        for chunk in chunks {
+            batched.send_many(chunk).await.expect("send_many");
+        }
+    })
+    .await;
+    row(
+        &mut table,
         format!("`Client::send_many`, batches of {BATCH}"),
-        BATCHED,
-        start.elapsed(),
+        &many,
+    );
+    world.flush().await;
+
+    let floor = floors::enqueue(world, sizes.batched).await;
+    row(
+        &mut table,
+        format!("enqueue floor: `XADD` of the same payloads, pipelined in batches of {BATCH}"),
+        &floor,
     );
     table.note(
         "Each job is validated, serialised and stored with its record, its stream entry and the \
-         queue's counters in one atomic script call per `send` or per batch. Jobs are built \
-         before the clock starts.",
+         queue's counters in one atomic script call per `send` or per batch. Jobs (and the \
+         floor's JSON payloads) are built before the clock starts. CPU figures are user plus \
+         system time from /proc over each row's loop: this process's, and the redis-server's.",
     );
-    world.flush().await;
+    table.note(format!(
+        "`send_many` / enqueue floor: {:.0} % of the rate (target ≥ 50 %), {:.2}× the \
+         redis-server CPU per job.",
+        100.0 * many.rate() / floor.rate(),
+        many.redis_per_job() / floor.redis_per_job()
+    ));
     table
 }

@@ -6,16 +6,20 @@
 //! ```
 //!
 //! Sections: `enqueue`, `queue`, `e2e`, `latency`; all of them when none is named.
+//! `MAILROOM_BENCH_SCALE` and `MAILROOM_BENCH_ROUNDS` shrink a run (see `sizes`).
 //!
 //! It starts a redis-server of its own (through the testkit) and a lean Gmail in process,
-//! then measures: enqueue rates, queue throughput with a no-op handler at three backlogs, the
-//! worker's end-to-end throughput through the `gmail` transport beside a BullMQ peer and a
-//! minimal Rust floor on the same fake, idle pickup and scheduled-send lateness, and the
-//! worker's peak RSS and CPU per email. The `mailroom` binary, the floor and the BullMQ
+//! then measures: enqueue rates beside the enqueue floor, queue throughput with a no-op handler
+//! at three backlogs beside the stream floor, the worker's end-to-end throughput through the
+//! `gmail` transport beside a BullMQ peer and a minimal Rust floor on the same fake, idle
+//! pickup and scheduled-send lateness; with each contender's CPU per job, the redis-server's
+//! CPU per job (from /proc) and peak RSS. The `mailroom` binary, the floor and the BullMQ
 //! scripts are found beside this binary and in `bench/bullmq` (`make bench` builds them).
 //!
 //! Modules:
 //!
+//! * `sizes`: how big each measurement is, and the knobs that shrink a run.
+//! * `floors`: the Redis floors (stream and enqueue), minimal loops with no framework and no Lua.
 //! * `world`: the redis-server, the lean Gmail, the job every contender sends, the binaries.
 //! * `sink`: the lean Gmail (token endpoint and send, arrival times, nothing more).
 //! * `enqueue`: enqueue rates through the `mailroom-enqueue` client.
@@ -27,23 +31,21 @@
 
 mod contenders;
 mod enqueue;
+mod floors;
 mod latency;
 mod machine;
 mod queue;
 mod report;
 mod sink;
+mod sizes;
 mod world;
 
 use std::time::Duration;
 
 use report::Report;
 
-/// Jobs per end-to-end run, as in the published comparison.
-const E2E_JOBS: usize = 20_000;
 /// Concurrency of every end-to-end contender.
 const E2E_CONCURRENCY: usize = 64;
-/// Rounds of the end-to-end comparison; each contender's median round is reported.
-const E2E_ROUNDS: usize = 3;
 
 #[tokio::main]
 async fn main() {
@@ -51,20 +53,33 @@ async fn main() {
     let output = args.next().unwrap_or_else(|| "BENCHMARKS.md".to_owned());
     let only: Vec<String> = args.collect();
     let wanted = |section: &str| only.is_empty() || only.iter().any(|s| s == section);
+    let sizes = sizes::Sizes::from_env();
     let world = world::World::start();
-    let mut report = Report::new(machine::describe());
+    let mut machine = machine::describe();
+    if !sizes.published() {
+        machine.push((
+            "sizes".to_owned(),
+            format!(
+                "shrunk for a quick run (MAILROOM_BENCH_SCALE={}, MAILROOM_BENCH_ROUNDS={}); \
+                 `make bench` without them runs the published sizes",
+                sizes.scale, sizes.e2e_rounds
+            ),
+        ));
+    }
+    let mut report = Report::new(machine);
 
     if wanted("enqueue") {
         eprintln!("enqueue rates…");
-        report.section("Enqueue", enqueue::rates(&world).await);
+        report.section("Enqueue", enqueue::rates(&world, &sizes).await);
     }
     if wanted("queue") {
         eprintln!("queue throughput, no-op handler…");
-        report.section("Queue throughput", queue::throughput(&world).await);
+        report.section("Queue throughput", queue::throughput(&world, &sizes).await);
     }
     if wanted("e2e") {
         eprintln!("end to end through the gmail transport…");
-        let e2e = contenders::compare(&world, E2E_JOBS, E2E_CONCURRENCY, E2E_ROUNDS).await;
+        let e2e =
+            contenders::compare(&world, sizes.e2e_jobs, E2E_CONCURRENCY, sizes.e2e_rounds).await;
         report.section("End to end", e2e);
     }
     if wanted("latency") {

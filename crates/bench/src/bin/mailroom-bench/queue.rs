@@ -4,18 +4,18 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use apalis::prelude::*;
 use mailroom_jobs::EmailJob;
 use mailroom_queue::{Lease, Queue, QueueConfig, RedisBackend};
 
-use crate::report::{Table, rate, thousands};
+use crate::floors::{self, Measured, measured};
+use crate::report::{Table, thousands};
+use crate::sizes::Sizes;
 use crate::world::{World, fill};
 
-const BACKLOGS: [usize; 3] = [1_000, 100_000, 1_000_000];
 const CONCURRENCY: usize = 64;
-const PROCESS_JOBS: usize = 100_000;
 
 /// When the first and the last of `target` jobs were recorded.
 #[derive(Clone)]
@@ -38,7 +38,9 @@ async fn noop(_job: EmailJob, lease: Lease, progress: Data<Progress>) -> Result<
     Ok(())
 }
 
-async fn drain(world: &World, backlog: usize) -> Duration {
+/// Drains a backlog of `backlog` jobs with the no-op handler: the time from the first to the
+/// last job recorded, and the CPU figures over the worker's run.
+async fn drain(world: &World, backlog: usize) -> Measured {
     let name = format!("bench-noop-{backlog}");
     let queue = Queue::connect(&world.url(), QueueConfig::named(&name))
         .await
@@ -60,31 +62,64 @@ async fn drain(world: &World, backlog: usize) -> Duration {
         .concurrency(CONCURRENCY)
         .data(progress.clone())
         .build(noop);
-    let running = tokio::spawn(worker.run_until(async move {
-        let _ = stopped.await;
-        Ok::<(), std::io::Error>(())
-    }));
-    progress.finished.notified().await;
-    let _ = stop.send(());
-    running.await.expect("worker task").expect("worker");
+    let mut m = measured(world, backlog, async {
+        let running = tokio::spawn(worker.run_until(async move {
+            let _ = stopped.await;
+            Ok::<(), std::io::Error>(())
+        }));
+        progress.finished.notified().await;
+        let _ = stop.send(());
+        running.await.expect("worker task").expect("worker");
+    })
+    .await;
     let first = progress.first.lock().expect("lock").expect("a first job");
     let last = progress.last.lock().expect("lock").expect("a last job");
+    m.seconds = (last - first).as_secs_f64();
     world.flush().await;
-    last - first
+    m
 }
 
-pub async fn throughput(world: &World) -> Table {
-    let mut table = Table::new(&["what", "backlog", "seconds", "jobs/s"]);
+/// One row: what, then the figures (peak RSS only for a process of its own).
+fn row(table: &mut Table, what: String, m: &Measured, rss_mb: Option<f64>) {
+    table.row(vec![
+        what,
+        thousands(m.jobs as f64),
+        format!("{:.2}", m.seconds),
+        thousands(m.rate()),
+        format!("{:.4}", m.cpu_per_job()),
+        format!("{:.4}", m.redis_per_job()),
+        rss_mb.map_or_else(String::new, |mb| format!("{mb:.1}")),
+    ]);
+}
+
+pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
+    let mut table = Table::new(&[
+        "what",
+        "backlog",
+        "seconds",
+        "jobs/s",
+        "worker CPU-ms per job",
+        "redis-server CPU-ms per job",
+        "peak RSS MB",
+    ]);
+    let floor = floors::stream(world, sizes.process_jobs).await;
+    row(
+        &mut table,
+        "stream floor: `XREADGROUP COUNT 256` + pipelined `XACK`/`XDEL`, no Lua, in process"
+            .to_owned(),
+        &floor,
+        None,
+    );
     let mut rates = Vec::new();
-    for backlog in BACKLOGS {
-        let took = drain(world, backlog).await;
-        rates.push(rate(backlog, took));
-        table.row(vec![
+    for &backlog in &sizes.backlogs {
+        let m = drain(world, backlog).await;
+        rates.push(m.rate());
+        row(
+            &mut table,
             format!("no-op handler, concurrency {CONCURRENCY}, in process"),
-            thousands(backlog as f64),
-            format!("{:.2}", took.as_secs_f64()),
-            thousands(rate(backlog, took)),
-        ]);
+            &m,
+            None,
+        );
     }
     let (low, high) = rates
         .iter()
@@ -92,23 +127,38 @@ pub async fn throughput(world: &World) -> Table {
     table.note(format!(
         "The handler records each job as sent and does nothing else: this is the queue's own \
          cost (fetch, start, outcome, acknowledgement). The slowest backlog ran at {:.0} % of \
-         the fastest.",
-        100.0 * low / high
+         the fastest (target: within ±15 %). The fastest ran at {:.0} % of the stream floor \
+         (target ≥ 50 %), the slowest at {:.0} %. The stream floor drains {} jobs of the same \
+         payloads from a consumer group. CPU figures are user plus system time from /proc: \
+         for the rows in process, this process's over the worker's run.",
+        100.0 * low / high,
+        100.0 * high / floor.rate(),
+        100.0 * low / floor.rate(),
+        thousands(floor.jobs as f64),
     ));
-    if let Some(process) = crate::contenders::null_process(world, PROCESS_JOBS).await {
-        table.row(vec![
+    if let Some(process) = crate::contenders::null_process(world, sizes.process_jobs).await {
+        let jobs = sizes.process_jobs;
+        let m = Measured {
+            jobs,
+            seconds: process.seconds,
+            cpu_ms: process.cpu_ms,
+            redis_cpu_ms: process.redis_cpu_ms,
+        };
+        row(
+            &mut table,
             format!(
                 "`mailroom run` process, `null` transport, concurrency {CONCURRENCY} \
                  (validation and MIME rendering included)"
             ),
-            thousands(PROCESS_JOBS as f64),
-            format!("{:.2}", process.seconds),
-            thousands(PROCESS_JOBS as f64 / process.seconds),
-        ]);
+            &m,
+            Some(process.max_rss_kb as f64 / 1024.0),
+        );
         table.note(format!(
-            "`mailroom run` with the `null` transport: peak RSS {:.1} MB, {:.3} CPU-ms per job.",
-            process.max_rss_kb as f64 / 1024.0,
-            process.cpu_ms as f64 / PROCESS_JOBS as f64
+            "`mailroom run` with the `null` transport: {:.0} % of the stream floor's rate \
+             (target ≥ 40 %), {:.1}× its redis-server CPU per job; its time runs from the \
+             process start to an empty queue.",
+            100.0 * m.rate() / floor.rate(),
+            m.redis_per_job() / floor.redis_per_job(),
         ));
     }
     table

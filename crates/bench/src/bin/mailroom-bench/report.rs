@@ -1,7 +1,6 @@
 //! The markdown report: the machine, then one table per section.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
 /// One section's result: a table and the notes below it.
 pub struct Table {
@@ -86,11 +85,6 @@ pub fn thousands(n: f64) -> String {
         out.push(c);
     }
     out
-}
-
-/// Jobs per second for `jobs` in `took`.
-pub fn rate(jobs: usize, took: Duration) -> f64 {
-    jobs as f64 / took.as_secs_f64().max(1e-9)
 }
 
 /// The value at quantile `q` of sorted samples.

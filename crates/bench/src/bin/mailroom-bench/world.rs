@@ -13,6 +13,8 @@ pub const SENDER: &str = "noreply@example.com";
 
 pub struct World {
     pub redis: RedisServer,
+    /// The redis-server's process id, to read its CPU time from /proc.
+    redis_pid: u32,
     /// The fake Google that registered the service account; it must outlive the run.
     _google: FakeGoogle,
     /// The lean Gmail the end-to-end contenders send to.
@@ -27,6 +29,7 @@ pub struct World {
 impl World {
     pub fn start() -> Self {
         let redis = RedisServer::start();
+        let redis_pid = server_pid(&redis);
         // The fake Google issues the service account's key; the sends go to the sink.
         let google = FakeGoogle::start();
         let account = google.service_account("mailer@bench-project.iam.gserviceaccount.com");
@@ -38,6 +41,7 @@ impl World {
             .unwrap_or_default();
         Self {
             redis,
+            redis_pid,
             sink: crate::sink::Sink::start(),
             _google: google,
             account,
@@ -50,14 +54,19 @@ impl World {
         self.redis.url()
     }
 
+    /// The redis-server's user plus system CPU time so far, in milliseconds.
+    pub fn redis_cpu_ms(&self) -> u64 {
+        mailroom_bench::usage(&self.redis_pid.to_string()).1
+    }
+
     /// A binary built beside this one.
     pub fn binary(&self, name: &str) -> Option<PathBuf> {
         let path = self.bin_dir.join(name);
         path.exists().then_some(path)
     }
 
-    /// Deletes every key (freed in the background), so the next measurement starts from an
-    /// empty Redis.
+    /// Deletes every key (freed in the background, waited for), so the next measurement
+    /// starts from an empty Redis.
     pub async fn flush(&self) {
         let mut conn = self
             .redis
@@ -70,7 +79,38 @@ impl World {
             .query_async(&mut conn)
             .await
             .expect("FLUSHALL");
+        // Let the background free finish, so that its CPU time is not charged to the next
+        // measurement.
+        loop {
+            let info: String = redis::cmd("INFO")
+                .arg("memory")
+                .query_async(&mut conn)
+                .await
+                .expect("INFO memory");
+            let pending = info
+                .lines()
+                .find_map(|line| line.strip_prefix("lazyfree_pending_objects:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            if pending == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
+}
+
+/// The `process_id` the server reports in `INFO server`.
+fn server_pid(redis: &RedisServer) -> u32 {
+    let mut conn = redis.client().get_connection().expect("connect to redis");
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query(&mut conn)
+        .expect("INFO server");
+    info.lines()
+        .find_map(|line| line.strip_prefix("process_id:"))
+        .and_then(|pid| pid.trim().parse().ok())
+        .expect("INFO server names the process id")
 }
 
 /// Job `i` as JSON: a shipping notification of about 1 KB, text and HTML.

@@ -6,12 +6,12 @@
 
 mod login;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use mailroom_queue::{SenderState, normalize_sender};
+use mailroom_queue::normalize_sender;
 
 use super::{CliError, CliResult, connect, table};
+use crate::admin::senders;
 use crate::config::{Config, CredentialKind};
 use crate::credentials::{
     AuthorizedUserSource, RefreshHook, ServiceAccountSource, StoreError, TokenKeys, TokenSource,
@@ -84,47 +84,9 @@ fn store_failure(e: &StoreError) -> CliError {
     CliError::Failed(anyhow::anyhow!("{e}"))
 }
 
-/// One row of `mailroom auth list`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-struct Row {
-    sender: String,
-    kind: &'static str,
-    last_refresh: Option<chrono::DateTime<chrono::Utc>>,
-    health: String,
-}
-
-fn health(state: Option<&SenderState>, fallback: String) -> String {
-    if let Some(s) = state {
-        if let Some(reason) = &s.quarantined {
-            return format!("quarantined: {reason}");
-        }
-        if let Some(until) = s
-            .paused_until_ms
-            .and_then(chrono::DateTime::from_timestamp_millis)
-        {
-            let reason = s.pause_reason.as_deref().unwrap_or("rate limited");
-            return format!("paused until {}: {reason}", table::time(until));
-        }
-    }
-    fallback
-}
-
 async fn list(config: &Config, json: bool) -> CliResult {
     let queue = connect(config).await?;
-    let states: BTreeMap<String, SenderState> = queue
-        .sender_states()
-        .await
-        .map_err(super::redis)?
-        .into_iter()
-        .map(|s| (normalize_sender(&s.sender), s))
-        .collect();
-    let mut rows = match config.credentials.kind {
-        CredentialKind::AuthorizedUser => stored_rows(TokenStore::without_keys(queue), &states)
-            .await
-            .map_err(|e| store_failure(&e))?,
-        CredentialKind::ServiceAccount => delegated_rows(config, &states)?,
-    };
-    rows.sort_by(|a, b| a.sender.cmp(&b.sender));
+    let rows = senders::rows(config, &queue).await?;
     if json {
         println!(
             "{}",
@@ -143,81 +105,20 @@ async fn list(config: &Config, json: bool) -> CliResult {
                 r.sender,
                 r.kind.to_owned(),
                 r.last_refresh.map_or_else(|| "-".to_owned(), table::time),
+                format!("{}/{}", r.quota.minute.used, r.quota.minute.limit),
+                format!("{}/{}", r.quota.day.used, r.quota.day.limit),
                 r.health,
             ]
         })
         .collect();
     print!(
         "{}",
-        table::columns(&["SENDER", "KIND", "LAST REFRESH", "HEALTH"], &cells)
+        table::columns(
+            &["SENDER", "KIND", "LAST REFRESH", "MINUTE", "DAY", "HEALTH"],
+            &cells
+        )
     );
     Ok(())
-}
-
-/// The rows of `authorized_user`: every stored token, and every sender with a state but no
-/// token.
-async fn stored_rows(
-    store: TokenStore,
-    states: &BTreeMap<String, SenderState>,
-) -> Result<Vec<Row>, StoreError> {
-    let kind = CredentialKind::AuthorizedUser.as_str();
-    let infos = store.list().await?;
-    let mut rows = Vec::with_capacity(infos.len());
-    for info in &infos {
-        let fallback = match (&info.last_error, info.refreshed_at) {
-            (Some(e), _) => format!("failing: {e}"),
-            (None, Some(_)) => "ok".to_owned(),
-            (None, None) => "never refreshed".to_owned(),
-        };
-        rows.push(Row {
-            sender: info.sender.clone(),
-            kind,
-            last_refresh: info.refreshed_at,
-            health: health(states.get(&info.sender), fallback),
-        });
-    }
-    for (sender, state) in states {
-        if !infos.iter().any(|i| &i.sender == sender) {
-            rows.push(Row {
-                sender: sender.clone(),
-                kind,
-                last_refresh: None,
-                health: health(Some(state), "no stored token".to_owned()),
-            });
-        }
-    }
-    Ok(rows)
-}
-
-/// The rows of `service_account`: the exactly allowed senders and every sender with a state.
-fn delegated_rows(
-    config: &Config,
-    states: &BTreeMap<String, SenderState>,
-) -> Result<Vec<Row>, CliError> {
-    let kind = CredentialKind::ServiceAccount.as_str();
-    let mut senders: Vec<String> = exact_senders(config)?;
-    senders.extend(states.keys().cloned());
-    senders.sort();
-    senders.dedup();
-    Ok(senders
-        .into_iter()
-        .map(|sender| Row {
-            health: health(states.get(&sender), "ok".to_owned()),
-            sender,
-            kind,
-            last_refresh: None,
-        })
-        .collect())
-}
-
-/// The exact addresses of `[jobs] allowed_senders` (not the `*@domain` patterns).
-fn exact_senders(config: &Config) -> Result<Vec<String>, CliError> {
-    Ok(config
-        .policy()?
-        .allowed_senders
-        .iter()
-        .flat_map(|list| list.addresses().map(normalize_sender))
-        .collect())
 }
 
 async fn revoke(config: &Config, sender: &str, local: bool) -> CliResult {
@@ -289,7 +190,7 @@ async fn check(config: &Config, sender: Option<&str>) -> CliResult {
                 .map_err(|e| CliError::Invalid(e.to_string()))?;
             let senders = match sender {
                 Some(s) => vec![normalize_sender(s)],
-                None => exact_senders(config)?,
+                None => senders::exact_senders(config)?,
             };
             (Box::new(source), senders)
         }

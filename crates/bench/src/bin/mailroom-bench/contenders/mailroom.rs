@@ -83,17 +83,20 @@ pub async fn null_process(world: &World, jobs: usize) -> Option<Run> {
         .await
         .expect("connect");
     fill(&queue, jobs).await;
+    let redis_before = world.redis_cpu_ms();
     let start = Instant::now();
     let child = spawn_null(world, name);
     wait_empty(&queue).await;
     let seconds = start.elapsed().as_secs_f64();
     let (max_rss_kb, cpu_ms) = mailroom_bench::usage(&child.id().to_string());
     stop(child);
+    let redis_cpu_ms = world.redis_cpu_ms().saturating_sub(redis_before);
     world.flush().await;
     Some(Run {
         seconds,
         max_rss_kb,
         cpu_ms,
+        redis_cpu_ms,
         duplicates: 0,
     })
 }
@@ -135,10 +138,11 @@ pub(super) async fn run_mailroom(
     ];
     let skip = world.sink.arrived();
     let target = world.sink.accepted() + jobs as u64;
+    let redis_before = world.redis_cpu_ms();
     let mut child = mailroom(world, &name, concurrency, &vars);
     wait_accepted(world, child.running(), target, "mailroom").await;
     wait_empty(&queue).await;
     let usage = mailroom_bench::usage(&child.id().to_string());
     stop(child);
-    Run::finished(world, skip, usage).await
+    Run::finished(world, skip, usage, redis_before).await
 }

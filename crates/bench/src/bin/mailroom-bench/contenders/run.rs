@@ -15,24 +15,30 @@ pub struct Run {
     pub seconds: f64,
     pub max_rss_kb: u64,
     pub cpu_ms: u64,
+    /// The redis-server's CPU time over the run (from the contender's start to its end).
+    pub redis_cpu_ms: u64,
     /// Messages the fake accepted beyond one per job.
     pub duplicates: usize,
 }
 
 impl Run {
     /// The run whose messages arrived after the first `skip`, with the contender's peak RSS
-    /// and CPU time; empties Redis for the next one.
+    /// and CPU time and the redis-server's CPU time since `redis_before`; empties Redis for
+    /// the next one.
     pub(super) async fn finished(
         world: &World,
         skip: usize,
         (max_rss_kb, cpu_ms): (u64, u64),
+        redis_before: u64,
     ) -> Run {
+        let redis_cpu_ms = world.redis_cpu_ms().saturating_sub(redis_before);
         let (seconds, duplicates) = world.sink.timed(skip);
         world.flush().await;
         Run {
             seconds,
             max_rss_kb,
             cpu_ms,
+            redis_cpu_ms,
             duplicates,
         }
     }
@@ -93,6 +99,7 @@ fn self_report(output: &[u8], what: &str) -> (u64, u64) {
 pub(super) async fn run_contender(world: &World, mut cmd: Command, jobs: usize, what: &str) -> Run {
     let skip = world.sink.arrived();
     let target = world.sink.accepted() + jobs as u64;
+    let redis_before = world.redis_cpu_ms();
     let mut child = Worker(Some(
         cmd.stdout(Stdio::piped())
             .spawn()
@@ -110,5 +117,5 @@ pub(super) async fn run_contender(world: &World, mut cmd: Command, jobs: usize, 
         "{what} exited with {}",
         output.status
     );
-    Run::finished(world, skip, self_report(&output.stdout, what)).await
+    Run::finished(world, skip, self_report(&output.stdout, what), redis_before).await
 }

@@ -1,0 +1,110 @@
+//! The API's own `/metrics`: `mailroom_http_requests_total{route,code}` and
+//! `mailroom_http_request_duration_seconds{route}`, where `route` is the matched path
+//! template (`/v1/messages/{id}`), never the raw path, so a client cannot mint series.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+
+/// The route label of requests that matched no route.
+pub const UNMATCHED: &str = "unmatched";
+
+/// The API's metrics, in a registry of their own.
+#[derive(Debug, Clone)]
+pub struct HttpMetrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    duration: HistogramVec,
+}
+
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpMetrics {
+    /// Fresh counters.
+    ///
+    /// # Panics
+    /// Never: the families are valid and registered once.
+    #[must_use]
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "mailroom_http_requests_total",
+                "Requests answered by the HTTP API, by route template and status code.",
+            ),
+            &["route", "code"],
+        )
+        .expect("valid counter");
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "mailroom_http_request_duration_seconds",
+                "Time to answer a request of the HTTP API, by route template.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
+            &["route"],
+        )
+        .expect("valid histogram");
+        registry
+            .register(Box::new(requests.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(duration.clone()))
+            .expect("registered once");
+        Self {
+            registry,
+            requests,
+            duration,
+        }
+    }
+
+    /// Counts one answer.
+    pub fn observe(&self, route: &str, code: u16, seconds: f64) {
+        self.requests
+            .with_label_values(&[route, &code.to_string()])
+            .inc();
+        self.duration.with_label_values(&[route]).observe(seconds);
+    }
+
+    /// The Prometheus text format.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Times and counts a request under its matched route (or [`UNMATCHED`]).
+pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED, MatchedPath::as_str)
+        .to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics.observe(
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// `GET /metrics`.
+pub async fn render(State(metrics): State<HttpMetrics>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
+        metrics.render(),
+    )
+}

@@ -1,0 +1,12 @@
+//! The HTTP API (`mailroom api`) end to end: the real binary over a real Redis, and a worker
+//! where a send must be seen.
+//!
+//! - `messages`: `POST /v1/messages` and its errors, auth and scopes, Redis away;
+//! - `operators`: status, cancel, batch, stats, dead letters and senders, as the CLI says;
+//! - `world`: the API process, its keys and an HTTP client.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod messages;
+mod operators;
+mod world;
