@@ -103,7 +103,7 @@ test-faults: deps ## the fault-injection suite at full size (10,000-job kill, 1,
 	@mkdir -p $(dir $(FAULTS_REPORT)) && : > $(FAULTS_REPORT)
 	@status=0; \
 	  MAILROOM_FAULTS=full MAILROOM_FAULTS_REPORT=$(abspath $(FAULTS_REPORT)) \
-	    $(CARGO) test --release --no-fail-fast -p mailroom-e2e --test faults --test faults_cluster --test faults_google -- --nocapture \
+	    $(CARGO) test --release --no-fail-fast -p mailroom-e2e --test faults --test faults_cluster --test faults_sentinel --test faults_google -- --nocapture \
 	    || status=$$?; \
 	  $(CARGO) run --release -q -p mailroom-e2e --bin mailroom-faults-report -- $(FAULTS_REPORT) || status=1; \
 	  exit $$status

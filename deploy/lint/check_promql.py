@@ -37,6 +37,7 @@ WORKER_METRICS = {
     "mailroom_sender_quarantined",
     "mailroom_sender_quota_remaining",
     "mailroom_redis_errors_total",
+    "mailroom_redis_failovers_total",
     "mailroom_build_info",
 }
 WORKER_HISTOGRAMS = {"mailroom_job_attempts", "mailroom_send_duration_seconds"}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use mailroom_jobs::{EmailJob, JobId};
 use mailroom_queue::{JobState, Queue, QueueConfig, QueueStats};
-use mailroom_testkit::{RedisCluster, RedisServer};
+use mailroom_testkit::{RedisCluster, RedisSentinel, RedisServer};
 
 pub mod google;
 pub mod http;
@@ -40,6 +40,8 @@ pub static MAILROOM: LazyLock<PathBuf> = LazyLock::new(|| {
 pub enum Backing {
     Server(RedisServer),
     Cluster(RedisCluster),
+    /// A primary, its replica and three Sentinels, reached through the Sentinels.
+    Sentinel(RedisSentinel),
 }
 
 impl Backing {
@@ -48,6 +50,7 @@ impl Backing {
         match self {
             Self::Server(server) => server.url(),
             Self::Cluster(cluster) => cluster.url(),
+            Self::Sentinel(sentinel) => sentinel.url(),
         }
     }
 
@@ -56,6 +59,7 @@ impl Backing {
         match self {
             Self::Server(_) => "single",
             Self::Cluster(_) => "cluster",
+            Self::Sentinel(_) => "sentinel",
         }
     }
 
@@ -63,12 +67,20 @@ impl Backing {
     pub fn server(&mut self) -> &mut RedisServer {
         match self {
             Self::Server(server) => server,
-            Self::Cluster(_) => panic!("a cluster world has no single server"),
+            _ => panic!("only a single-server world has a single server"),
         }
     }
 
-    /// Kills the single server (see [`RedisServer::kill`]), or the cluster node serving the
-    /// default queue's hash slot (`{mailroom}`).
+    /// The Sentinel setup; other worlds have none.
+    pub fn sentinel(&mut self) -> &mut RedisSentinel {
+        match self {
+            Self::Sentinel(sentinel) => sentinel,
+            _ => panic!("not a Sentinel world"),
+        }
+    }
+
+    /// Kills the single server (see [`RedisServer::kill`]), the cluster node serving the
+    /// default queue's hash slot (`{mailroom}`), or the Sentinel setup's primary.
     pub fn kill(&mut self) {
         match self {
             Self::Server(server) => server.kill(),
@@ -76,11 +88,15 @@ impl Backing {
                 let node = cluster.node_for_key("{mailroom}");
                 cluster.kill_node(node);
             }
+            Self::Sentinel(sentinel) => {
+                let primary = sentinel.primary().expect("a primary to kill");
+                sentinel.kill_node(primary);
+            }
         }
     }
 
-    /// Restarts the single server (see [`RedisServer::restart`]), or every killed cluster node
-    /// (see [`RedisCluster::restart_node`]).
+    /// Restarts the single server (see [`RedisServer::restart`]), every killed cluster node
+    /// (see [`RedisCluster::restart_node`]), or every killed node of the Sentinel setup.
     pub fn restart(&mut self) {
         match self {
             Self::Server(server) => server.restart(),
@@ -88,6 +104,13 @@ impl Backing {
                 for node in 0..cluster.urls().len() {
                     if !cluster.node_is_running(node) {
                         cluster.restart_node(node);
+                    }
+                }
+            }
+            Self::Sentinel(sentinel) => {
+                for node in 0..2 {
+                    if !sentinel.node_is_running(node) {
+                        sentinel.restart_node(node);
                     }
                 }
             }

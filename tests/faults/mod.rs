@@ -2,8 +2,9 @@
 //! on one `redis-server` (`faults.rs`) and on a three-node cluster (`faults_cluster.rs`): a
 //! worker killed mid-run (`kill`), Redis killed mid-run (`outage`), undecodable payloads amid
 //! valid jobs (`malformed`), records with a malformed field amid valid jobs (`fields`),
-//! large jobs under a memory cap (`memory`), SIGTERM with sends in flight (`sigterm`), and a
-//! due backlog of a million (`backlog`).
+//! large jobs under a memory cap (`memory`), SIGTERM with sends in flight (`sigterm`), a due
+//! backlog of a million (`backlog`), and, on a Sentinel setup (`faults_sentinel.rs`), the
+//! primary killed and its replica promoted (`failover`).
 //!
 //! Each scenario runs real `mailroom run` processes against the fake Google (the `null`
 //! transport for the backlog, which is about the queue), then checks what a user cares about:
@@ -11,9 +12,11 @@
 //! duplicates = messages received − distinct ids), and what Redis says afterwards. Counts are
 //! asserted exactly; timings are printed, never asserted. Each scenario also writes its
 //! figures for the suite's summary table (see `common/report.rs`).
-#![allow(dead_code)]
+// Each test binary (single, cluster, Sentinel) runs a subset of the scenarios.
+#![allow(dead_code, unused_imports)]
 
 mod backlog;
+mod failover;
 mod fields;
 mod kill;
 mod malformed;
@@ -32,6 +35,7 @@ use crate::common::google::{SENDER, Tally, gmail_env_on};
 use crate::common::{Backing, Env, Worker, all_sent, idle, job, stats};
 
 pub use backlog::due_backlog;
+pub use failover::primary_killed_and_replica_promoted;
 pub use fields::malformed_fields_amid_valid_jobs;
 pub use kill::sigkill_mid_run_then_restart;
 pub use malformed::malformed_payloads_amid_valid_jobs;

@@ -22,22 +22,22 @@ const OUTAGE: Duration = Duration::from_secs(1);
 
 /// What the producer's enqueues returned.
 #[derive(Debug, Default)]
-struct Produced {
+pub(super) struct Produced {
     /// Jobs whose enqueue returned `Ok`.
-    ok: Vec<JobId>,
+    pub ok: Vec<JobId>,
     /// Jobs whose enqueue returned an error.
-    failed: Vec<JobId>,
+    pub failed: Vec<JobId>,
 }
 
 /// A service enqueueing one job every few milliseconds until stopped.
-struct Producer {
+pub(super) struct Producer {
     produced: Arc<Mutex<Produced>>,
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Producer {
-    fn start(queue: Queue) -> Self {
+    pub(super) fn start(queue: Queue) -> Self {
         let produced = Arc::new(Mutex::new(Produced::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn({
@@ -67,12 +67,12 @@ impl Producer {
     }
 
     /// (enqueues that returned Ok, enqueues that failed) so far.
-    fn counts(&self) -> (usize, usize) {
+    pub(super) fn counts(&self) -> (usize, usize) {
         let p = self.produced.lock().unwrap();
         (p.ok.len(), p.failed.len())
     }
 
-    async fn finish(self) -> Produced {
+    pub(super) async fn finish(self) -> Produced {
         self.stop.store(true, Ordering::Relaxed);
         self.task.await.expect("the producer ran");
         std::mem::take(&mut *self.produced.lock().unwrap())
@@ -80,7 +80,7 @@ impl Producer {
 }
 
 /// Waits until `check` holds, failing early if a worker exits.
-async fn wait_until(
+pub(super) async fn wait_until(
     workers: &mut [&mut Worker],
     within: Duration,
     what: &str,

@@ -28,6 +28,9 @@ pub struct QueueActivity {
     /// Failed Redis operations of the worker side: fetch rounds, lease renewals and
     /// housekeeping, outcome batches, deregistration.
     pub redis_errors: u64,
+    /// Times the handle's connection moved to a new primary after a failover (Redis Sentinel
+    /// only; always 0 on a single server or a cluster).
+    pub redis_failovers: u64,
 }
 
 /// The live counters behind [`QueueActivity`].
@@ -84,6 +87,7 @@ impl Activity {
             poisoned: get(&self.poisoned),
             duplicate_sends: get(&self.duplicate_sends),
             redis_errors: get(&self.redis_errors),
+            redis_failovers: 0,
         }
     }
 }

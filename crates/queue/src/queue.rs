@@ -165,7 +165,10 @@ impl Queue {
     /// deliveries, dead letters at fetch time, Redis errors), as running totals.
     #[must_use]
     pub fn activity(&self) -> QueueActivity {
-        self.inner.activity.snapshot()
+        QueueActivity {
+            redis_failovers: self.inner.conn.failovers(),
+            ..self.inner.activity.snapshot()
+        }
     }
 
     /// Sends `PING` to the queue's Redis (on a cluster, where the client routes it).

@@ -103,6 +103,11 @@ impl RedisSentinel {
         (masters.len() == 1).then(|| masters[0])
     }
 
+    /// Whether data node `node` runs (it was not killed, or was restarted since).
+    pub fn node_is_running(&self, node: usize) -> bool {
+        self.nodes[node].is_running()
+    }
+
     /// Kills data node `node` with `SIGKILL`.
     pub fn kill_node(&mut self, node: usize) {
         self.nodes[node].kill();

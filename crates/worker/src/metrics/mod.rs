@@ -270,6 +270,10 @@ impl Metrics {
             .redis_errors
             .inc_by(delta(now.redis_errors, folded.redis_errors));
         self.0
+            .queue
+            .redis_failovers
+            .inc_by(delta(now.redis_failovers, folded.redis_failovers));
+        self.0
             .jobs
             .duplicate_sends
             .inc_by(delta(now.duplicate_sends, folded.duplicate_sends));

@@ -1,6 +1,6 @@
 //! The families read from Redis: jobs in the queue by state, the oldest ready job, jobs ever
 //! enqueued (queue-wide, mirrored from the queue's counter), and this worker's failed Redis
-//! operations.
+//! operations and the failovers its connection followed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,7 @@ pub(super) struct QueueFamilies {
     jobs: IntGaugeVec,
     oldest_ready: Gauge,
     pub(super) redis_errors: IntCounter,
+    pub(super) redis_failovers: IntCounter,
 }
 
 impl QueueFamilies {
@@ -48,6 +49,11 @@ impl QueueFamilies {
                 r,
                 "mailroom_redis_errors_total",
                 "Failed Redis operations of this worker: fetch rounds, lease renewals, outcome batches, stats refreshes.",
+            ),
+            redis_failovers: counter(
+                r,
+                "mailroom_redis_failovers_total",
+                "Times this worker's queue connection moved to a new Redis primary after a Sentinel failover.",
             ),
         };
         for state in QueueState::ALL {
