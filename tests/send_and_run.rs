@@ -163,9 +163,11 @@ async fn a_job_pushed_by_the_protocol_without_an_id_goes_out_under_its_record_id
     // The message is written before its outcome is recorded: wait for the record.
     let job_id: JobId = id.parse().unwrap();
     let q = &queue;
-    eventually(Duration::from_secs(20), "the job recorded as sent", || async move {
-        q.status(job_id).await.unwrap().map(|s| s.state) == Some(JobState::Sent)
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the job recorded as sent",
+        || async move { q.status(job_id).await.unwrap().map(|s| s.state) == Some(JobState::Sent) },
+    )
     .await;
     let log = worker.stop();
     assert!(
