@@ -112,9 +112,9 @@ operations = {"/v1/messages": 1, "/v1/messages/batch": 1, "/v1/messages/{id}": 2
               "/v1/dead": 1, "/v1/dead/retry": 1, "/v1/dead/purge": 1, "/v1/senders": 0}
 short = []
 for route, n in sorted(operations.items()):
-    got = counts.get(route, 0)
-    print(f"fuzz: {route}: {got} requests for {n} operation(s)")
-    if got < max(want * n, 1):
+    got, need = counts.get(route, 0), max(want * n, 1)
+    print(f"fuzz: {route}: {got} requests, {need} needed")
+    if got < need:
         short.append(route)
 if short:
     sys.exit(f"fuzz: fewer than {want} requests per operation on {short}")
