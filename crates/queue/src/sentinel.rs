@@ -175,17 +175,28 @@ async fn lookup(
 /// Whether a reply shows that the connection no longer reaches a writable primary.
 fn lost_primary(reply: &Result<Value, RedisError>) -> bool {
     match reply {
-        Err(e) => {
-            e.is_io_error()
-                || e.is_connection_dropped()
-                || e.is_connection_refusal()
-                || e.is_timeout()
-                || e.is_unrecoverable_error()
-                || demoted(server_kind(e))
-        }
-        Ok(Value::ServerError(e)) => demoted(e.kind()),
-        Ok(Value::Array(items)) => items.iter().any(|v| lost_primary(&Ok(v.clone()))),
-        Ok(_) => false,
+        Err(e) => error_lost_primary(e),
+        Ok(v) => value_lost_primary(v),
+    }
+}
+
+/// Whether an error says the connection no longer reaches a primary.
+fn error_lost_primary(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || e.is_unrecoverable_error()
+        || demoted(server_kind(e))
+}
+
+/// Whether a reply (or any element of it) is a server error from a demoted primary; looked
+/// at in place, since a reply may carry whole payloads.
+fn value_lost_primary(value: &Value) -> bool {
+    match value {
+        Value::ServerError(e) => demoted(e.kind()),
+        Value::Array(items) => items.iter().any(value_lost_primary),
+        _ => false,
     }
 }
 
@@ -226,8 +237,8 @@ impl ConnectionLike for SentinelConn {
             let (mut conn, generation) = self.0.snapshot();
             let reply = conn.req_packed_commands(pipeline, offset, count).await;
             let lost = match &reply {
-                Ok(values) => values.iter().any(|v| lost_primary(&Ok(v.clone()))),
-                Err(e) => lost_primary(&Err(e.clone())),
+                Ok(values) => values.iter().any(value_lost_primary),
+                Err(e) => error_lost_primary(e),
             };
             if lost {
                 self.0.rediscover(generation, true).await;
