@@ -238,6 +238,7 @@ impl Fetcher {
             match verdict(&record, now) {
                 Verdict::Run {
                     attempts,
+                    deliveries,
                     created_ms,
                 } => {
                     let bytes = stored.unwrap_or_else(|| r.payload.as_ref().map_or(0, Vec::len));
@@ -249,7 +250,8 @@ impl Fetcher {
                     }
                     alone = false;
                     budget = budget.saturating_sub(bytes);
-                    run_list.push((r, attempts, created_ms, bytes));
+                    let deliveries = deliveries.saturating_add(r.delivered);
+                    run_list.push((r, attempts, deliveries, created_ms, bytes));
                 }
                 Verdict::Skip(state) => {
                     let event = if state == "cancelled" {
@@ -279,8 +281,11 @@ impl Fetcher {
         self.settle_unstarted(settles).await?;
         self.load_payloads(&mut run_list).await?;
         let mut tasks = Vec::with_capacity(run_list.len());
-        for (r, attempts, created_ms, bytes) in run_list {
-            if let Some(task) = self.start(r, attempts, created_ms, bytes).await? {
+        for (r, attempts, deliveries, created_ms, bytes) in run_list {
+            if let Some(task) = self
+                .start(r, attempts, deliveries, created_ms, bytes)
+                .await?
+            {
                 tasks.push(task);
             }
         }
@@ -296,7 +301,7 @@ impl Fetcher {
         let settler = self.tracker.settler();
         let done =
             futures::future::join_all(settles.iter().map(|(r, outcome)| {
-                settler.settle(&r.entry, &r.id, outcome, [&retention, "", ""])
+                settler.settle(&r.entry, &r.id, outcome, [&retention, "", ""], 0)
             }))
             .await;
         done.into_iter().try_for_each(|d| d.map(drop))
@@ -305,7 +310,7 @@ impl Fetcher {
     /// Reads the payloads that wait in their records, for the deliveries about to run.
     async fn load_payloads(
         &mut self,
-        run_list: &mut [(Read, u32, i64, usize)],
+        run_list: &mut [(Read, u32, u32, i64, usize)],
     ) -> Result<(), QueueError> {
         let keys = self.queue.keys();
         let mut pipe = redis::pipe();
@@ -330,14 +335,12 @@ impl Fetcher {
         &mut self,
         r: Read,
         attempts: u32,
+        deliveries: u32,
         created_ms: i64,
         bytes: usize,
     ) -> Result<Option<Task<EmailJob>>, QueueError> {
         let Read {
-            entry,
-            id,
-            payload,
-            delivered,
+            entry, id, payload, ..
         } = r;
         // The id the record is stored under is the job's id: a payload without one takes it,
         // one that disagrees is dead-lettered (so every delivery renders one Message-ID).
@@ -355,7 +358,7 @@ impl Fetcher {
                     entry,
                     id: job_id,
                     attempts,
-                    deliveries: delivered,
+                    deliveries,
                     enqueued_at: crate::status::ms_to_time(created_ms),
                     bytes,
                 };
@@ -380,7 +383,7 @@ impl Fetcher {
         let changed = self
             .tracker
             .settler()
-            .settle(entry, id, "dead", [reason, "", ""])
+            .settle(entry, id, "dead", [reason, "", ""], 0)
             .await?;
         if changed >= 0 {
             self.queue.record(Event::Undecodable, 1);

@@ -3,8 +3,8 @@
 //! adds no delay.
 //!
 //! The common outcomes (`sent`, and `skip`/`expired` for deliveries that never ran) need no
-//! decision inside Redis: they go as one `MULTI`/`EXEC` pipeline of plain commands per batch
-//! (`XACK` + `XDEL` + the status record), no script. What the pipeline's answers reveal (a
+//! decision inside Redis: they go as one pipeline of plain commands per batch
+//! (the status record, then `XACK` + `XDEL`), no script. What the pipeline's answers reveal (a
 //! `sent` for a job already recorded as sent, or for a delivery settled elsewhere) and the rare
 //! outcomes (`retry`, `dead`, `release`, which check the delivery's holder) run through
 //! `finish.lua`.
@@ -26,6 +26,8 @@ struct Outcome {
     id: String,
     outcome: &'static str,
     args: [String; 3],
+    /// The job's deliveries, this one included, for a `sent` (0 when unknown).
+    deliveries: u32,
     reply: oneshot::Sender<Result<i64, QueueError>>,
 }
 
@@ -50,6 +52,7 @@ impl Settler {
         id: &str,
         outcome: &'static str,
         args: [&str; 3],
+        deliveries: u32,
     ) -> Result<i64, QueueError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || QueueError::Protocol("the outcome task stopped".into());
@@ -59,6 +62,7 @@ impl Settler {
                 id: id.to_owned(),
                 outcome,
                 args: args.map(str::to_owned),
+                deliveries,
                 reply,
             })
             .map_err(|_| stopped())?;
@@ -91,6 +95,12 @@ fn is_plain(outcome: &str) -> bool {
     matches!(outcome, "sent" | "skip" | "expired")
 }
 
+/// How many answers a plain outcome's commands give (the others are ignored): `HSETNX` and
+/// `XACK` for a `sent`, `XACK` for the others.
+fn width(outcome: &str) -> usize {
+    if outcome == "sent" { 2 } else { 1 }
+}
+
 /// Records a batch: the plain outcomes by pipeline, the others (and the follow-ups the
 /// pipeline's answers call for) by `finish.lua`; then waits for replicas when configured.
 async fn finish(queue: &Queue, consumer: &str, batch: &[Outcome]) -> Result<Vec<i64>, QueueError> {
@@ -109,10 +119,17 @@ async fn finish(queue: &Queue, consumer: &str, batch: &[Outcome]) -> Result<Vec<
         let answers: Vec<i64> = pipeline(queue, now, batch, &plain)
             .query_async(&mut queue.conn())
             .await?;
-        for (k, &i) in plain.iter().enumerate() {
+        let mut at = 0;
+        for &i in &plain {
             let o = &batch[i];
-            let acked = answers.get(2 * k).copied().unwrap_or(0);
-            let fresh = answers.get(2 * k + 1).copied().unwrap_or(1);
+            let (fresh, acked) = answers.get(at..at + width(o.outcome)).map_or((1, 0), |a| {
+                if a.len() == 2 {
+                    (a[0], a[1])
+                } else {
+                    (1, a[0])
+                }
+            });
+            at += width(o.outcome);
             codes[i] = match o.outcome {
                 "sent" if fresh == 0 => {
                     rare.push((i, "duplicate", &o.args[1]));
@@ -153,18 +170,19 @@ async fn finish(queue: &Queue, consumer: &str, batch: &[Outcome]) -> Result<Vec<
     Ok(codes)
 }
 
-/// The pipeline of the plain outcomes at `plain`, as one transaction. Each answers two
-/// values: whether `XACK` found the delivery pending, and (for `sent`) whether the record had
-/// no transport id yet (1 for the others).
+/// The pipeline of the plain outcomes at `plain`. Each answers two values: whether `XACK`
+/// found the delivery pending, and (for `sent`) whether the record had no transport id yet (1
+/// for the others). The record is written before the entry is acknowledged, so whatever prefix
+/// of the pipeline lands (the worker died mid-write) leaves a consistent state: at worst a
+/// `sent` job whose entry is still pending, which its next delivery drops as finished. (A
+/// `MULTI` is not needed for that, and a Redis Cluster client cannot retry one after a slot
+/// moved.)
 fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipeline {
     let keys = queue.keys();
     let mut pipe = redis::pipe();
-    pipe.atomic();
     for &i in plain {
         let o = &batch[i];
         let jk = keys.job(&o.id);
-        pipe.cmd("XACK").arg(&keys.ready).arg(GROUP).arg(&o.entry);
-        pipe.cmd("XDEL").arg(&keys.ready).arg(&o.entry).ignore();
         match o.outcome {
             "sent" => {
                 let [retention, transport_id, thread_id] = &o.args;
@@ -180,6 +198,8 @@ fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipe
                     .arg(now)
                     .arg("thread_id")
                     .arg(thread_id)
+                    .arg("deliveries")
+                    .arg(o.deliveries)
                     .ignore();
                 pipe.cmd("HDEL")
                     .arg(&jk)
@@ -191,7 +211,6 @@ fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipe
                 pipe.cmd("EXPIRE").arg(&jk).arg(retention).ignore();
             }
             "expired" => {
-                pipe.cmd("ECHO").arg(1);
                 pipe.cmd("HSET")
                     .arg(&jk)
                     .arg("state")
@@ -208,10 +227,10 @@ fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipe
                     .ignore();
                 pipe.cmd("EXPIRE").arg(&jk).arg(&o.args[0]).ignore();
             }
-            _ => {
-                pipe.cmd("ECHO").arg(1);
-            }
+            _ => {}
         }
+        pipe.cmd("XACK").arg(&keys.ready).arg(GROUP).arg(&o.entry);
+        pipe.cmd("XDEL").arg(&keys.ready).arg(&o.entry).ignore();
     }
     pipe
 }

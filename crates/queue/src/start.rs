@@ -39,8 +39,12 @@ const DIGITS: [usize; 4] = [9, 9, 15, 15];
 /// What one entry's record says.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
-    /// Runs, with its attempts and enqueue time.
-    Run { attempts: u32, created_ms: i64 },
+    /// Runs, with its attempts, its deliveries before this entry's and its enqueue time.
+    Run {
+        attempts: u32,
+        deliveries: u32,
+        created_ms: i64,
+    },
     /// Its job is finished or cancelled: acknowledged only.
     Skip(String),
     /// No job record.
@@ -86,12 +90,13 @@ pub(crate) fn verdict(fields: &[Option<Vec<u8>>], now_ms: i64) -> Verdict {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
     }
-    let [attempts, _, created_ms, expires] = numbers;
+    let [attempts, deliveries, created_ms, expires] = numbers;
     if expires > 0 && expires < now_ms {
         return Verdict::Expired;
     }
     Verdict::Run {
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        deliveries: u32::try_from(deliveries).unwrap_or(u32::MAX),
         created_ms,
     }
 }
@@ -132,11 +137,15 @@ mod tests {
 
     #[test]
     fn a_waiting_job_runs_with_its_attempts_and_enqueue_time() {
-        let v = verdict(&f(&[Some("queued"), Some("2"), None, Some("5"), None]), 10);
+        let v = verdict(
+            &f(&[Some("queued"), Some("2"), Some("3"), Some("5"), None]),
+            10,
+        );
         assert_eq!(
             v,
             Verdict::Run {
                 attempts: 2,
+                deliveries: 3,
                 created_ms: 5
             }
         );

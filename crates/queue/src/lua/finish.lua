@@ -47,6 +47,10 @@ local function finish(entry, id, outcome, consumer, a1, a2, a3)
   if not mine[1] or mine[1][2] ~= consumer then
     return -1
   end
+  -- The record counts the deliveries of the job's earlier stream entries; this entry's count
+  -- (a release hands back one that did not count) joins them as the entry goes.
+  local delivered = tonumber(mine[1][4])
+  if outcome == 'release' then delivered = delivered - 1 end
   local state = redis.call('HGET', jk, 'state')
   if not state or state == 'cancelled' or state == 'expired' or state == 'sent' then
     redis.call('XACK', KEYS[1], group, entry)
@@ -54,6 +58,10 @@ local function finish(entry, id, outcome, consumer, a1, a2, a3)
     return -1
   end
   keep_payload(jk, entry)
+  local before = redis.call('HGET', jk, 'deliveries')
+  if delivered ~= 0 and (not before or string.match(before, '^%d+$')) then
+    redis.call('HINCRBY', jk, 'deliveries', delivered)
+  end
   redis.call('XACK', KEYS[1], group, entry)
   redis.call('XDEL', KEYS[1], entry)
   if outcome == 'retry' then
