@@ -119,7 +119,7 @@ pub fn normalize_sender(sender: &str) -> String {
 /// The keys [`Queue::admit_with`] reads and writes for one sender, built once by
 /// [`Queue::sender_keys`] so that a caller admitting many jobs of a sender (the worker's gate
 /// keeps them per sender) formats no key per job but the job's reservation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SenderKeys {
     /// The sender, normalised.
     sender: String,
