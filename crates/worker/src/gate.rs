@@ -85,7 +85,7 @@ impl Gate {
         let keys = self.keys(sender);
         let admissions = self
             .admissions
-            .get_or_init(|| Admissions::spawn(self.queue.clone(), self.limits.clone()));
+            .get_or_init(|| Admissions::spawn(self.queue.clone(), self.limits));
         Ok(match admissions.admit(keys, job).await? {
             Admission::Go {
                 minute_left,
