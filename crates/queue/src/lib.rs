@@ -23,7 +23,8 @@
 //! * `replicas`: `WAIT` for `min_replicas_ack` replicas after an enqueue or an outcome.
 //! * `backend` (worker): the apalis backend that feeds a worker and hands back what it holds.
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
-//! * `rows` (worker): `begin.lua`'s answer read row by row, so one bad row spoils nothing else.
+//! * `start` (worker): the verdict on each delivered entry (run, skip, expired, malformed), from
+//!   one pipelined read of the records, so one bad record spoils nothing else.
 //! * `schedule` (worker): when the fetcher promotes and reclaims, and how long it reads.
 //! * `lease` (worker): a delivery's lease.
 //! * `tracker` (worker): the deliveries a worker holds, their bytes, and those it deferred.
@@ -54,8 +55,6 @@ mod replicas;
 #[cfg(feature = "worker")]
 mod retry;
 #[cfg(feature = "worker")]
-mod rows;
-#[cfg(feature = "worker")]
 mod schedule;
 mod scripts;
 mod senders;
@@ -63,6 +62,8 @@ mod sentinel;
 mod sentinel_url;
 #[cfg(feature = "worker")]
 mod settle;
+#[cfg(feature = "worker")]
+mod start;
 mod status;
 mod switch_watch;
 mod tokens;

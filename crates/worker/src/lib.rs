@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod admin;
+mod admissions;
 pub mod api;
 pub mod cli;
 pub mod config;
