@@ -1,7 +1,8 @@
 //! chromedriver and a headless Chromium from the OS packages (`chromium`,
 //! `chromium-driver`). Each test starts its own chromedriver on a free port and ends it when
 //! done. Missing, they are installed with apt-get (as `make deps` does); a test skips, saying
-//! so, only when chromedriver is absent and cannot be installed.
+//! so, only when chromedriver is absent and cannot be installed, and never when
+//! `MAILROOM_REQUIRE_BROWSER` is set (`make test` sets it).
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -57,6 +58,11 @@ impl Driver {
     /// cannot be installed.
     pub fn start() -> Option<Self> {
         let Some(program) = chromedriver() else {
+            assert!(
+                std::env::var_os("MAILROOM_REQUIRE_BROWSER").is_none(),
+                "chromedriver is missing and could not be installed, and MAILROOM_REQUIRE_BROWSER \
+                 is set (make test sets it): run `make deps`"
+            );
             eprintln!(
                 "SKIPPED: chromedriver is not installed and apt-get could not install it \
                  (run `make deps`, or `apt-get install chromium chromium-driver`)"

@@ -9,8 +9,15 @@ use serde_json::Value;
 use crate::common::eventually;
 use crate::world::{World, by_id, csrf};
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' \
-                   data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+/// The console's policy; forms may also go to Google's consent screen (enrollment).
+fn csp(world: &World) -> String {
+    let google = url::Url::parse(&world.google.auth_url()).unwrap();
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         frame-ancestors 'none'; form-action 'self' {}; base-uri 'none'",
+        google.origin().ascii_serialization()
+    )
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signing_in_takes_a_read_or_admin_key_and_sets_a_strict_cookie() {
@@ -73,7 +80,7 @@ async fn signing_in_takes_a_read_or_admin_key_and_sets_a_strict_cookie() {
         .unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let h = page.headers();
-    assert_eq!(h["content-security-policy"], CSP);
+    assert_eq!(h["content-security-policy"], csp(&world).as_str());
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "same-origin");
     assert_eq!(h["x-frame-options"], "DENY");

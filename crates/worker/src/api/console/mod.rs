@@ -92,8 +92,16 @@ pub fn routes(state: &ApiState) -> Router {
         .route("/config", get(settings::page))
         .route("/static/console.css", get(assets::css))
         .route("/static/console.js", get(assets::js))
-        .with_state(state.clone())
-        .layer(axum::middleware::from_fn(headers::secure));
+        .with_state(state.clone());
+    let consent = state
+        .console
+        .enroll
+        .as_ref()
+        .ok()
+        .and_then(|_| headers::origin_of(&state.config.google.auth_url));
+    let csp = axum::http::HeaderValue::from_str(&headers::csp(consent.as_deref()))
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("default-src 'self'"));
+    let pages = pages.layer(axum::middleware::from_fn_with_state(csp, headers::secure));
     match &state.console.enroll {
         Ok(flow) => pages.merge(crate::enroll::routes(flow.clone())),
         Err(_) => pages,
