@@ -63,10 +63,10 @@ async fn wait_text(browser: &Client, css: &str, want: &str, reload: bool) {
         if reload {
             browser.refresh().await.unwrap();
         }
-        if let Ok(el) = browser.find(Locator::Css(css)).await {
-            if el.text().await.unwrap_or_default().contains(want) {
-                return;
-            }
+        if let Ok(el) = browser.find(Locator::Css(css)).await
+            && el.text().await.unwrap_or_default().contains(want)
+        {
+            return;
         }
         assert!(
             std::time::Instant::now() < deadline,

@@ -9,6 +9,9 @@ pub const WIDTH: u32 = 600;
 /// Height of the view box.
 pub const HEIGHT: u32 = 160;
 
+/// Picks one series' value out of a minute.
+type Pick = fn(&MinuteCounts) -> u64;
+
 /// One line of the chart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Series {
@@ -37,7 +40,7 @@ impl Chart {
     /// The chart of `minutes`, oldest first.
     #[must_use]
     pub fn of(minutes: &[MinuteCounts]) -> Self {
-        let pick: [(&'static str, fn(&MinuteCounts) -> u64); 3] = [
+        let pick: [(&'static str, Pick); 3] = [
             ("sent", |m| m.sent),
             ("retried", |m| m.retried),
             ("dead", |m| m.dead),

@@ -195,10 +195,16 @@ impl Request {
     }
 
     /// Checks the form; the action asked for.
-    fn checked(&self, state: &ApiState, operator: &Operator) -> Result<Action, Response> {
-        operator.may_post(state, self.csrf.as_deref(), Needs::Admin)?;
-        self.action
-            .ok_or_else(|| error_page(StatusCode::BAD_REQUEST, "no action (retry or purge)"))
+    fn checked(&self, state: &ApiState, operator: &Operator) -> Result<Action, Box<Response>> {
+        if let Some(refused) = operator.refuse_post(state, self.csrf.as_deref(), Needs::Admin) {
+            return Err(Box::new(refused));
+        }
+        self.action.ok_or_else(|| {
+            Box::new(error_page(
+                StatusCode::BAD_REQUEST,
+                "no action (retry or purge)",
+            ))
+        })
     }
 }
 
@@ -229,7 +235,7 @@ pub async fn confirm(
     let request = Request::parse(fields);
     let action = match request.checked(&state, &operator) {
         Ok(action) => action,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     match request.resolve(&state).await {
         Ok(ids) => render(
@@ -256,7 +262,7 @@ pub async fn apply(
     let request = Request::parse(fields);
     let action = match request.checked(&state, &operator) {
         Ok(action) => action,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let done = async {
         let ids = request.resolve(&state).await?;

@@ -1,6 +1,6 @@
 //! Who is signed in to the console, and what they may do: every page takes an [`Operator`]
 //! (no valid session: a redirect to `/login`), and every form post is checked with
-//! [`Operator::may_post`] (a wrong or missing CSRF token, or a `read` key asking to change
+//! [`Operator::refuse_post`] (a wrong or missing CSRF token, or a `read` key asking to change
 //! something: 403).
 
 use axum::extract::FromRequestParts;
@@ -51,25 +51,24 @@ impl Operator {
         })
     }
 
-    /// Whether a form post carrying `csrf` may go on.
-    ///
-    /// # Errors
-    /// The 403 page: a missing or wrong CSRF token, or a read-only key.
-    pub fn may_post(
+    /// Why a form post carrying `csrf` may not go on, as the 403 page to answer with (a
+    /// missing or wrong CSRF token, or a read-only key); `None` when it may.
+    #[must_use]
+    pub fn refuse_post(
         &self,
         state: &ApiState,
         csrf: Option<&str>,
         needs: Needs,
-    ) -> Result<(), Response> {
+    ) -> Option<Response> {
         if !csrf.is_some_and(|t| self.session.csrf_ok(&state.console.key, t)) {
-            return Err(error_page(
+            return Some(error_page(
                 StatusCode::FORBIDDEN,
                 "This form is missing its security token, or it is from another session. \
                  Reload the page and try again.",
             ));
         }
         if needs == Needs::Admin && !self.admin {
-            return Err(error_page(
+            return Some(error_page(
                 StatusCode::FORBIDDEN,
                 &format!(
                     "The API key {:?} is read-only: it lacks the admin scope this action needs.",
@@ -77,7 +76,7 @@ impl Operator {
                 ),
             ));
         }
-        Ok(())
+        None
     }
 }
 

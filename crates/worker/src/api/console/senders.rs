@@ -104,7 +104,7 @@ pub async fn check(
     operator: Operator,
     Form(form): Form<SenderForm>,
 ) -> Response {
-    if let Err(refused) = operator.may_post(&state, form.csrf.as_deref(), Needs::Admin) {
+    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
         return refused;
     }
     match credentials::check(&state.config, &state.queue, Some(&form.sender)).await {
@@ -126,7 +126,7 @@ pub async fn revoke(
     operator: Operator,
     Form(form): Form<SenderForm>,
 ) -> Response {
-    if let Err(refused) = operator.may_post(&state, form.csrf.as_deref(), Needs::Admin) {
+    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
         return refused;
     }
     match credentials::revoke(&state.config, &state.queue, &form.sender).await {
@@ -144,7 +144,7 @@ pub async fn enroll(
     operator: Operator,
     Form(form): Form<SenderForm>,
 ) -> Response {
-    if let Err(refused) = operator.may_post(&state, form.csrf.as_deref(), Needs::Admin) {
+    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
         return refused;
     }
     let flow = match &state.console.enroll {

@@ -108,7 +108,7 @@ pub async fn sign_out(
     operator: Operator,
     Form(form): Form<SignOut>,
 ) -> Response {
-    if let Err(refused) = operator.may_post(&state, form.csrf.as_deref(), Needs::Session) {
+    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Session) {
         return refused;
     }
     let cookie = clear_cookie(state.config.api.console_secure_cookies);
