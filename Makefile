@@ -57,6 +57,7 @@ run: redis-server ## build and run a worker and the HTTP API (127.0.0.1:8025) wi
 	  MAILROOM__API__KEYS_FILE=$$keys $$bin --config $(CONFIG) api & api=$$!; \
 	  trap "kill $$api 2>/dev/null" EXIT; \
 	  echo "api: http://127.0.0.1:8025/v1 (curl -H \"Authorization: Bearer \$$MAILROOM_API_KEY\" http://127.0.0.1:8025/v1/queue)"; \
+	  echo "console: http://127.0.0.1:8025/ (sign in with the secret of \$$MAILROOM_API_KEY)"; \
 	  $$bin --config $(CONFIG) run
 
 demo: redis-server ## send mail through the gmail transport to a local fake Google (Ctrl-C stops)
