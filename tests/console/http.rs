@@ -241,3 +241,51 @@ async fn the_overview_counts_are_those_of_queue_stats_and_the_chart_counts_sends
     assert_eq!(by_id(&live, "total-dead"), "2");
     assert!(live.contains("<td>w"), "the worker is listed: {live}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sender_is_enrolled_checked_now_and_revoked() {
+    let world = World::start();
+    world.google.set_consenting_user("alice@example.com");
+    let cookie = world.sign_in(&world.admin).await;
+    let (_, page) = world.get("/senders", &cookie).await;
+    assert!(page.contains("id=\"no-senders\""), "{page}");
+    let token = csrf(&page);
+
+    // The enroll button's post sends the browser to Google's consent screen, which sends it
+    // back to the API's callback.
+    let (status, consent, _) = world
+        .post("/senders/enroll", &cookie, &[("csrf", &token)])
+        .await;
+    assert_eq!(status, 303);
+    assert!(consent.starts_with(&world.google.auth_url()), "{consent}");
+    let back = world.http.get(&consent).send().await.unwrap();
+    let callback = back.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        callback.starts_with(&world.url("/oauth2/callback")),
+        "{callback}"
+    );
+    let finished = world.http.get(&callback).send().await.unwrap();
+    assert_eq!(finished.status().as_u16(), 200);
+    assert!(finished.text().await.unwrap().contains("alice@example.com"));
+
+    let (_, page) = world.get("/senders", &cookie).await;
+    assert!(
+        page.contains("<td class=\"sender\">alice@example.com</td>"),
+        "{page}"
+    );
+    let sender = [("csrf", token.as_str()), ("sender", "alice@example.com")];
+    let (status, location, _) = world.post("/senders/check", &cookie, &sender).await;
+    assert_eq!(status, 303);
+    let (_, page) = world.get(&location, &cookie).await;
+    assert_eq!(by_id(&page, "notice"), "alice@example.com: ok");
+
+    let (_, location, _) = world.post("/senders/revoke", &cookie, &sender).await;
+    let (_, page) = world.get(&location, &cookie).await;
+    assert_eq!(
+        by_id(&page, "notice"),
+        "revoked the token of alice@example.com and deleted it"
+    );
+    assert!(page.contains("id=\"no-senders\""), "{page}");
+    let listed = world.env.run(&["auth", "list"]).ok();
+    assert!(!listed.contains("alice@example.com"), "{listed}");
+}

@@ -3,8 +3,8 @@
 //!
 //! - `world`: the API (on a port known before it starts, so Google can redirect to it), its
 //!   keys, a worker, and a session signed in over plain HTTP;
-//! - `http`: sign-in, cookies, security headers, CSRF and the read-only scope, over plain
-//!   HTTP;
+//! - `http`: sign-in, cookies, security headers, CSRF, the read-only scope, the overview's
+//!   numbers, and a sender enrolled, checked and revoked, over plain HTTP;
 //! - `driver`: chromedriver, started per test on a free port, and a headless Chromium;
 //! - `browser`: the journeys in a real browser, and the screenshots of `docs/console/`.
 

@@ -208,6 +208,34 @@ mod tests {
     }
 
     #[test]
+    fn a_key_file_must_be_private_and_long_enough() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("session-key");
+        let write = |bytes: &[u8], mode: u32| {
+            std::fs::write(&path, bytes).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        write(b"short\n", 0o600);
+        let short = SessionKey::from_file(&path, false).unwrap_err().to_string();
+        assert!(short.contains("holds 5 bytes, fewer than 32"), "{short}");
+        write(&[b'k'; 40], 0o644);
+        assert!(
+            SessionKey::from_file(&path, false).is_err(),
+            "readable by others"
+        );
+        write(&[b'k'; 40], 0o600);
+        let a = SessionKey::from_file(&path, false).unwrap();
+        let b = SessionKey::from_file(&path, false).unwrap();
+        let sealed = Session::new("ops", Duration::from_secs(60)).seal(&a);
+        assert!(
+            Session::open(&sealed, &b).is_some(),
+            "the same file, the same key"
+        );
+        assert_eq!(format!("{a:?}"), "SessionKey(..)");
+    }
+
+    #[test]
     fn the_cookie_is_http_only_strict_and_secure_when_asked() {
         let c = set_cookie("v", Duration::from_secs(3600), true);
         assert_eq!(
