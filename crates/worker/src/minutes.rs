@@ -13,6 +13,10 @@ use crate::metrics::{Metrics, Outcome};
 /// How often the counts are flushed.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 
+/// How long one flush may take; a Redis that does not answer by then (it is down, say, while
+/// the worker stops) costs the chart a few counts, never the worker its shutdown.
+pub const FLUSH_WITHIN: Duration = Duration::from_secs(2);
+
 /// Totals already written to Redis.
 #[derive(Debug, Default, Clone, Copy)]
 struct Flushed {
