@@ -10,6 +10,9 @@
 //! * `tokens`: stored credentials' records (sealed by the worker) and the enrolled senders.
 //! * `oauth_state`: the web sign-in flow's pending states, each taken once.
 //! * `usage`: the sends counted in each sender's quota windows now.
+//! * `minutes`: sent, retried and dead jobs per minute over the last two hours.
+//! * `payload`: a job's stored payload, for an operator.
+//! * `workers`: the registered workers, their heartbeats and the deliveries each holds.
 //! * `status`: a job's state and its status record.
 //! * `activity`: what the worker side counts without a handler seeing it.
 //! * `config`: [`QueueConfig`], the queue's settings with their defaults.
@@ -49,7 +52,9 @@ mod keeper;
 mod keys;
 #[cfg(feature = "worker")]
 mod lease;
+mod minutes;
 mod oauth_state;
+mod payload;
 mod queue;
 mod replicas;
 #[cfg(feature = "worker")]
@@ -70,6 +75,7 @@ mod tokens;
 #[cfg(feature = "worker")]
 mod tracker;
 mod usage;
+mod workers;
 
 pub use activity::QueueActivity;
 #[cfg(feature = "worker")]
@@ -80,6 +86,7 @@ pub use dead::{DeadFilter, DeadJob, DeadSelection};
 pub use error::QueueError;
 #[cfg(feature = "worker")]
 pub use lease::{Lease, LeaseTaken};
+pub use minutes::{MinuteCounts, unix_minute};
 pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
@@ -92,3 +99,4 @@ pub use status::{JobState, JobStatus};
 #[cfg(feature = "worker")]
 pub use tracker::Tracker;
 pub use usage::SenderUsage;
+pub use workers::WorkerInfo;
