@@ -13,8 +13,32 @@ use mailroom_testkit::{RedisCluster, RedisServer};
 
 on_both!(
     minute_counts_add_up_and_expire,
-    workers_show_what_each_holds
+    workers_show_what_each_holds,
+    a_waiting_jobs_payload_is_shown_wherever_it_is_kept
 );
+
+/// A job waiting in the stream keeps its payload in its entry, a scheduled one in its
+/// record: the operator sees it either way, and nothing once the job is sent.
+async fn a_waiting_jobs_payload_is_shown_wherever_it_is_kept(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let now = job("now@example.com");
+    let mut later = job("later@example.com");
+    later.v1_mut().send_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+    q.enqueue_many(&[now.clone(), later.clone()]).await.unwrap();
+    for j in [&now, &later] {
+        let shown = q.payload(j.id()).await.unwrap().expect("a payload");
+        assert_eq!(shown, j.to_json_string(), "{}", j.id());
+    }
+    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
+    w.seen.wait_for(1, Duration::from_secs(10)).await;
+    common::eventually(
+        Duration::from_secs(10),
+        "the job recorded sent",
+        async || q.payload(now.id()).await.unwrap().is_none().then_some(()),
+    )
+    .await;
+    w.stop().await;
+}
 
 async fn minute_counts_add_up_and_expire(redis: Redis) {
     let q = queue(&redis, config()).await;
