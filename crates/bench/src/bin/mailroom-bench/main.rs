@@ -5,7 +5,8 @@
 //! mailroom-bench [OUTPUT.md] [SECTION…]   # make bench
 //! ```
 //!
-//! Sections: `enqueue`, `api`, `queue`, `e2e`, `latency`; all of them when none is named.
+//! Sections: `enqueue`, `replicas`, `api`, `queue`, `e2e`, `latency`; all of them when none is
+//! named.
 //! `MAILROOM_BENCH_SCALE` and `MAILROOM_BENCH_ROUNDS` shrink a run (see `sizes`).
 //!
 //! It starts a redis-server of its own (through the testkit) and a lean Gmail in process,
@@ -23,6 +24,8 @@
 //! * `world`: the redis-server, the lean Gmail, the job every contender sends, the binaries.
 //! * `sink`: the lean Gmail (token endpoint and send, arrival times, nothing more).
 //! * `enqueue`: enqueue rates through the `mailroom-enqueue` client.
+//! * `replicas`: `send` and `send_many` with `min_replicas_ack` 0 and 1, on a primary with a
+//!   replica.
 //! * `api`: the HTTP API's enqueue rates beside `send_many`.
 //! * `queue`: queue throughput with a no-op handler, and the `mailroom` process on `null`.
 //! * `contenders`: the end-to-end comparison (mailroom, the BullMQ peer, the floor).
@@ -37,6 +40,7 @@ mod floors;
 mod latency;
 mod machine;
 mod queue;
+mod replicas;
 mod report;
 mod sink;
 mod sizes;
@@ -73,6 +77,10 @@ async fn main() {
     if wanted("enqueue") {
         eprintln!("enqueue rates…");
         report.section("Enqueue", enqueue::rates(&world, &sizes).await);
+    }
+    if wanted("replicas") {
+        eprintln!("replica acknowledgement…");
+        report.section("Replica acknowledgement", replicas::costs(&sizes).await);
     }
     if wanted("api") {
         eprintln!("HTTP API enqueue rates…");
