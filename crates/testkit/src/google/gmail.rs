@@ -123,6 +123,7 @@ async fn answer(
     request: SendBody,
 ) -> Response {
     let due = plan.wait().await;
+    let without_id = matches!(due.fault, Some(Fault::AnswerWithoutId));
     if let Some(fault) = due.fault {
         if let (Fault::Status { reason, .. }, Some(user)) = (&fault, &token_user)
             && is_usage_limit(reason)
@@ -139,6 +140,8 @@ async fn answer(
     // accepted message stays accepted.
     if due.drop_after {
         respond::dropped()
+    } else if without_id && response.status().is_success() {
+        respond::json(200, &json!({ "labelIds": ["SENT"] }))
     } else {
         response
     }

@@ -106,10 +106,17 @@ impl GmailTransport {
                 timed_out: true,
                 ..Failed::default()
             }),
-            Ok(Ok((_, sent))) => Ok(Delivered {
-                transport_id: sent.id.unwrap_or_default(),
-                thread_id: sent.thread_id,
-            }),
+            Ok(Ok((_, sent))) => match sent.id {
+                Some(id) if !id.is_empty() => Ok(Delivered {
+                    transport_id: id,
+                    thread_id: sent.thread_id,
+                }),
+                _ => Err(Failed {
+                    status: Some(200),
+                    message: "Gmail answered 200 without a message id".to_owned(),
+                    ..Failed::default()
+                }),
+            },
             Ok(Err(e)) => Err(failed(e, capture.status, retry_after)),
         }
     }
@@ -147,7 +154,8 @@ fn failed(e: google_gmail1::Error, status: Option<u16>, retry_after: Option<Dura
         google_gmail1::Error::BadRequest(json) => Failed::from_json(&json, status),
         google_gmail1::Error::Failure(response) => Failed {
             status: Some(response.status().as_u16()),
-            message: format!("HTTP {} without an error body", response.status()),
+            message: format!("HTTP {} without Gmail's error JSON", response.status()),
+            not_json: true,
             ..Failed::default()
         },
         google_gmail1::Error::HttpError(e) => Failed {
