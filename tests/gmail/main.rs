@@ -1,10 +1,12 @@
 //! The `gmail` transport end to end: the real `mailroom` binary, a real Redis, and the fake
 //! Google (OAuth token endpoint and Gmail `messages.send`) with faults injected per test:
 //! delivery and tokens (`delivery`), refused sends (`failures`), senders held back
-//! (`senders`), and the scrape and readiness (`health`).
+//! (`senders`), one sender's sends in flight (`concurrency`), and the scrape and readiness
+//! (`health`).
 
 #[path = "../common/mod.rs"]
 mod common;
+mod concurrency;
 mod delivery;
 mod failures;
 mod health;

@@ -14,6 +14,7 @@ use crate::gate::{Gate, Pass};
 use crate::logline::{Lazy, echoed, log_safe, masked};
 use crate::metrics::{Metrics, Outcome, QuotaWindow};
 use crate::outcome::{Failure, Quarantine, decide, quarantined};
+use crate::sender_slots::SenderSlots;
 use crate::transport::{Outgoing, SendError, Transport};
 
 /// What every job's handling shares: the transport, the policies and the sender gate.
@@ -25,6 +26,7 @@ pub struct Handler {
     gate: Option<Gate>,
     metrics: Metrics,
     quarantine_give_up: std::time::Duration,
+    slots: Option<Arc<SenderSlots>>,
 }
 
 impl Handler {
@@ -44,7 +46,16 @@ impl Handler {
             gate: None,
             metrics,
             quarantine_give_up: std::time::Duration::from_secs(7 * 86_400),
+            slots: None,
         }
+    }
+
+    /// Lets at most `per_sender` sends of one sender be in flight at once from this worker
+    /// (`quota.sender_concurrency`, gmail transport; without it, no cap).
+    #[must_use]
+    pub fn with_sender_concurrency(mut self, per_sender: u32) -> Self {
+        self.slots = Some(Arc::new(SenderSlots::new(per_sender as usize)));
+        self
     }
 
     /// Dead-letters a job whose sender is still quarantined once it is older than `give_up`
@@ -327,6 +338,10 @@ impl Handler {
         &self,
         outgoing: &Outgoing,
     ) -> Result<crate::transport::Delivered, crate::transport::SendError> {
+        let _slot = match &self.slots {
+            Some(slots) => Some(slots.acquire(outgoing.from.email()).await),
+            None => None,
+        };
         let sending = Instant::now();
         let result = self.transport.send(outgoing).await;
         self.metrics

@@ -64,6 +64,7 @@
 //! * `mod.rs`: [`FakeGoogle`] (starting, URLs, accounts and settings).
 //! * `server.rs`: the routes and the server thread.
 //! * `inspect.rs`: what tests read back (messages, logs, counts).
+//! * `in_flight.rs`: sends in flight per user, and the most at once.
 //! * `credentials.rs`: the key files, client secrets and tokens it hands out.
 //! * `types.rs`: the scope constants and the public record types.
 //! * `state.rs`: the shared state and ID makers.
@@ -93,6 +94,7 @@ mod consent;
 mod credentials;
 mod faults;
 mod gmail;
+mod in_flight;
 mod inspect;
 mod keys;
 mod mime;

@@ -139,6 +139,7 @@ pub(crate) struct State {
     pub send_statuses: BTreeMap<u16, u64>,
     pub rate_limited: HashMap<String, u64>,
     pub quirks: super::quirks::Quirks,
+    pub in_flight: super::in_flight::InFlight,
 }
 
 impl State {
@@ -165,6 +166,7 @@ impl State {
             send_attempts: 0,
             send_log: Vec::new(),
             quirks: super::quirks::Quirks::default(),
+            in_flight: super::in_flight::InFlight::default(),
             send_statuses: BTreeMap::new(),
             rate_limited: HashMap::new(),
         }

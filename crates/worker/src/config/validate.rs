@@ -257,6 +257,7 @@ impl Config {
             ("quota.sender_per_minute", q.sender_per_minute),
             ("quota.sender_per_day", q.sender_per_day),
             ("quota.project_per_minute", q.project_per_minute),
+            ("quota.sender_concurrency", q.sender_concurrency),
         ] {
             rule(value >= 1, key, "must be at least 1")?;
         }
