@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod notify;
 mod ops;
 pub mod outcome;
+pub mod resend_check;
 pub mod sender_slots;
 pub mod serve;
 pub mod signal;
@@ -163,7 +164,8 @@ fn build_handler(
     if config.transport.kind == config::TransportKind::Gmail {
         handler = handler
             .with_gate(gate::Gate::new(queue.clone(), config.sender_limits()))
-            .with_sender_concurrency(config.quota.sender_concurrency);
+            .with_sender_concurrency(config.quota.sender_concurrency)
+            .with_check_before_resend(config.gmail.check_before_resend);
         extras
             .checks
             .push(Arc::new(health::CredentialsCheck(refreshed)));

@@ -73,6 +73,8 @@
 //! * `account.rs`: userinfo, tokeninfo and revoke.
 //! * `request.rs`: parameters, credentials and scopes read from requests.
 //! * `gmail.rs`: `users.messages.send`: checks, quota, recording.
+//! * `gmail_read.rs`: `users.messages.list` and `users.messages.get` over
+//!   the accepted messages.
 //! * `send_body.rs`: the raw message read from either form of a send.
 //! * `mime.rs`: multipart bodies, header fields and base64.
 //! * `faults/`: [`FaultRule`], [`Fault`] and how rules are picked.
@@ -94,6 +96,7 @@ mod consent;
 mod credentials;
 mod faults;
 mod gmail;
+mod gmail_read;
 mod in_flight;
 mod inspect;
 mod keys;
@@ -109,11 +112,12 @@ mod token;
 mod types;
 
 pub use faults::{Endpoint, Fault, FaultRule};
+pub use gmail_read::ReadCalls;
 pub use quota::Quota;
 pub use types::{
-    AuthRequest, ClientKind, GMAIL_SEND_SCOPE, MAIL_GOOGLE_SCOPE, OAuthClient, OPENID_SCOPE,
-    SendAttempt, SentMessage, ServiceAccount, TokenGrant, USERINFO_EMAIL_SCOPE,
-    USERINFO_PROFILE_SCOPE,
+    AuthRequest, ClientKind, GMAIL_METADATA_SCOPE, GMAIL_SEND_SCOPE, MAIL_GOOGLE_SCOPE,
+    OAuthClient, OPENID_SCOPE, SendAttempt, SentMessage, ServiceAccount, TokenGrant,
+    USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE,
 };
 
 use state::{Shared, State};

@@ -140,6 +140,7 @@ pub(crate) struct State {
     pub rate_limited: HashMap<String, u64>,
     pub quirks: super::quirks::Quirks,
     pub in_flight: super::in_flight::InFlight,
+    pub read_calls: super::gmail_read::ReadCalls,
 }
 
 impl State {
@@ -167,6 +168,7 @@ impl State {
             send_log: Vec::new(),
             quirks: super::quirks::Quirks::default(),
             in_flight: super::in_flight::InFlight::default(),
+            read_calls: super::gmail_read::ReadCalls::default(),
             send_statuses: BTreeMap::new(),
             rate_limited: HashMap::new(),
         }

@@ -122,7 +122,8 @@ impl WebFlow {
             &config.google,
             &config.policy()?,
         )?
-        .with_hosted_domain(c.hosted_domain.as_deref());
+        .with_hosted_domain(c.hosted_domain.as_deref())
+        .with_metadata_scope(config.gmail.check_before_resend);
         Self::new(enroller, &admin, public_url)
             .with_context(|| format!("credentials.admin_token_file: {}", admin_file.display()))
     }

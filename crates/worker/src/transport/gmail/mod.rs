@@ -2,9 +2,11 @@
 //! with the rendered message uploaded as `message/rfc822` and the `gmail.send` scope only.
 //!
 //! A 401 gets one fresh token and one more try; every other failure is classified where it is
-//! born (see [`mod@classify`] for the table).
+//! born (see [`mod@classify`] for the table). With `gmail.check_before_resend`, a send again
+//! after an ambiguous one first looks for the message in the sender's SENT (`sent_check`).
 
 pub mod classify;
+mod sent_check;
 
 use std::io::Cursor;
 use std::str::FromStr as _;
@@ -38,6 +40,8 @@ pub struct GmailTransport {
     timeout: Duration,
     /// `message/rfc822`, the upload's media type.
     media_type: mime::Mime,
+    /// How many recent SENT messages the check before a resend looks into.
+    check_recent: u32,
 }
 
 impl std::fmt::Debug for GmailTransport {
@@ -81,7 +85,16 @@ impl GmailTransport {
             tokens,
             timeout,
             media_type: mime::Mime::from_str("message/rfc822").expect("a valid media type"),
+            check_recent: 100,
         })
+    }
+
+    /// Looks into the `n` most recent SENT messages before a resend (`gmail.check_recent`;
+    /// default 100).
+    #[must_use]
+    pub fn with_check_recent(mut self, n: u32) -> Self {
+        self.check_recent = n;
+        self
     }
 
     /// One `messages.send` call with `token`.
@@ -260,6 +273,14 @@ impl Transport for GmailTransport {
                 .map(drop)
                 .map_err(|e| credential_error(&e))
         })
+    }
+
+    fn find_sent<'a>(
+        &'a self,
+        msg: &'a Outgoing,
+        since: chrono::DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Option<Delivered>, SendError>> {
+        Box::pin(self.find_in_sent(msg, since))
     }
 
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>> {
