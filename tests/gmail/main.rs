@@ -1,8 +1,8 @@
 //! The `gmail` transport end to end: the real `mailroom` binary, a real Redis, and the fake
 //! Google (OAuth token endpoint and Gmail `messages.send`) with faults injected per test:
 //! delivery and tokens (`delivery`), refused sends (`failures`), senders held back
-//! (`senders`), one sender's sends in flight (`concurrency`), and the scrape and readiness
-//! (`health`).
+//! (`senders`), one sender's sends in flight (`concurrency`), the check before a resend
+//! (`resend_check`), and the scrape and readiness (`health`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -10,6 +10,7 @@ mod concurrency;
 mod delivery;
 mod failures;
 mod health;
+mod resend_check;
 mod senders;
 
 use std::time::Duration;

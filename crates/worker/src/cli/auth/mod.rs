@@ -14,11 +14,12 @@ use super::{CliError, CliResult, connect, table};
 use crate::admin::senders;
 use crate::config::{Config, CredentialKind};
 use crate::credentials::{
-    AuthorizedUserSource, RefreshHook, ServiceAccountSource, StoreError, TokenKeys, TokenSource,
-    TokenStore,
+    AuthorizedUserSource, GMAIL_METADATA_SCOPE, RefreshHook, ServiceAccountSource, StoreError,
+    TokenKeys, TokenSource, TokenStore,
 };
 use crate::enroll::{self, Revoked};
 use crate::google_http::build_http_client;
+use crate::transport::GmailTransport;
 
 pub use login::LoginArgs;
 use login::login;
@@ -168,7 +169,7 @@ async fn revoke(config: &Config, sender: &str, local: bool) -> CliResult {
 async fn check(config: &Config, sender: Option<&str>) -> CliResult {
     let queue = connect(config).await?;
     let hook: RefreshHook = Arc::new(|_ok| {});
-    let (source, senders): (Box<dyn TokenSource>, Vec<String>) = match config.credentials.kind {
+    let (source, senders): (Arc<dyn TokenSource>, Vec<String>) = match config.credentials.kind {
         CredentialKind::AuthorizedUser => {
             let source = AuthorizedUserSource::from_config(config, queue.clone(), hook)
                 .map_err(|e| CliError::Invalid(e.to_string()))?;
@@ -183,7 +184,7 @@ async fn check(config: &Config, sender: Option<&str>) -> CliResult {
                     .map(|i| i.sender)
                     .collect(),
             };
-            (Box::new(source), senders)
+            (Arc::new(source), senders)
         }
         CredentialKind::ServiceAccount => {
             let source = ServiceAccountSource::from_config(config, hook)
@@ -192,7 +193,7 @@ async fn check(config: &Config, sender: Option<&str>) -> CliResult {
                 Some(s) => vec![normalize_sender(s)],
                 None => senders::exact_senders(config)?,
             };
-            (Box::new(source), senders)
+            (Arc::new(source), senders)
         }
     };
     if senders.is_empty() {
@@ -206,18 +207,26 @@ async fn check(config: &Config, sender: Option<&str>) -> CliResult {
             }
         }));
     }
+    let sent_access = sent_access_check(config, &source)?;
     let mut rows = Vec::with_capacity(senders.len());
     let mut failed = 0;
     for sender in &senders {
-        let result = match source.token(sender).await {
-            Ok(_) => match queue.release_sender(sender).await {
+        let token = match (source.token(sender).await, &sent_access) {
+            (Ok(_), Some(gmail)) => gmail.check_sent_access(sender).await.map_err(|e| {
+                format!("{e} (gmail.check_before_resend needs the scope {GMAIL_METADATA_SCOPE})")
+            }),
+            (Ok(_), None) => Ok(()),
+            (Err(e), _) => Err(e.to_string()),
+        };
+        let result = match token {
+            Ok(()) => match queue.release_sender(sender).await {
                 Ok(true) => "ok (quarantine lifted)".to_owned(),
                 Ok(false) => "ok".to_owned(),
                 Err(e) => format!("ok, but lifting the quarantine failed: {e}"),
             },
             Err(e) => {
                 failed += 1;
-                e.to_string()
+                e
             }
         };
         rows.push(vec![sender.clone(), result]);
@@ -230,6 +239,24 @@ async fn check(config: &Config, sender: Option<&str>) -> CliResult {
         )));
     }
     Ok(())
+}
+
+/// With `gmail.check_before_resend`, a Gmail client to check that each sender's token may
+/// list its SENT messages (the `gmail.metadata` scope).
+fn sent_access_check(
+    config: &Config,
+    source: &Arc<dyn TokenSource>,
+) -> Result<Option<GmailTransport>, CliError> {
+    if !config.gmail.check_before_resend {
+        return Ok(None);
+    }
+    GmailTransport::new(
+        &config.google.api_base,
+        Arc::clone(source),
+        config.google.timeout,
+    )
+    .map(Some)
+    .map_err(|e| CliError::Invalid(format!("cannot load CA certificates: {e}")))
 }
 
 async fn rotate(config: &Config) -> CliResult {

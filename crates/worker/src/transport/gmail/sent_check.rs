@@ -28,7 +28,7 @@ impl GmailTransport {
             .await
             .map_err(|e| credential_error(&e))?;
         let since_ms = since.timestamp_millis();
-        for id in self.recent_sent(&token).await? {
+        for id in self.recent_sent(&token, self.check_recent).await? {
             let found = self.metadata(&token, &id).await?;
             if has_message_id(&found, &msg.message_id) {
                 return Ok(Some(Delivered {
@@ -43,15 +43,29 @@ impl GmailTransport {
         Ok(None)
     }
 
-    /// The ids of the sender's most recent SENT messages, newest first.
-    async fn recent_sent(&self, token: &AccessToken) -> Result<Vec<String>, SendError> {
+    /// Checks that `sender`'s token may look into its SENT messages, as the check before a
+    /// resend does (the `gmail.metadata` scope): lists its most recent one.
+    ///
+    /// # Errors
+    /// No token, or Gmail refused the list (403 `insufficientPermissions` without the scope).
+    pub async fn check_sent_access(&self, sender: &str) -> Result<(), SendError> {
+        let token = self
+            .tokens
+            .token(sender)
+            .await
+            .map_err(|e| credential_error(&e))?;
+        self.recent_sent(&token, 1).await.map(drop)
+    }
+
+    /// The ids of the sender's `max` most recent SENT messages, newest first.
+    async fn recent_sent(&self, token: &AccessToken, max: u32) -> Result<Vec<String>, SendError> {
         let mut capture = Capture::with_token(token);
         let call = self
             .hub
             .users()
             .messages_list("me")
             .add_label_ids("SENT")
-            .max_results(self.check_recent)
+            .max_results(max)
             .add_scope(Scope::Metadata)
             .delegate(&mut capture)
             .doit();
