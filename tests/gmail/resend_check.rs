@@ -68,3 +68,21 @@ async fn a_message_gmail_took_before_the_connection_dropped_is_not_sent_again() 
     assert!(log.contains("already in the sender's SENT"), "{log}");
     assert_eq!(google.read_calls().lists, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_that_fails_sends_again_as_without_it() {
+    let google = FakeGoogle::start();
+    google.inject(FaultRule::send(Fault::DropConnection).once());
+    google.inject(FaultRule::read(Fault::unavailable()));
+    let env = gmail_env(&google, "[gmail]\ncheck_before_resend = true\n");
+    let queue = env.queue().await;
+    let id = enqueue(&queue, &job(SENDER, "ann@example.org", "twice")).await;
+    let worker = env.worker("w1", &[]);
+    wait_state(&queue, id, JobState::Sent, Duration::from_secs(30)).await;
+    let log = worker.stop();
+    assert_eq!(google.sent().len(), 2, "sent again after the failed check");
+    assert!(
+        log.contains("the check before a resend failed; sending again"),
+        "{log}"
+    );
+}

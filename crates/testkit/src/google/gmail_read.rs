@@ -8,7 +8,8 @@
 //! * `get`: `format=metadata` with `metadataHeaders` (repeatable), or
 //!   `minimal`; `full` and `raw` are refused under `gmail.metadata`.
 //!
-//! Both need a reading scope (`gmail.metadata`, `gmail.readonly`,
+//! [`FaultRule::read`](super::FaultRule::read) rules with a status or an
+//! HTML page apply to both. Both need a reading scope (`gmail.metadata`, `gmail.readonly`,
 //! `gmail.modify` or `https://mail.google.com/`) and count in
 //! [`FakeGoogle::read_calls`].
 
@@ -21,6 +22,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::FakeGoogle;
+use super::faults::Endpoint;
 use super::mime::header_value;
 use super::request::bearer_token;
 use super::respond;
@@ -60,6 +62,9 @@ pub(crate) async fn list(
         Ok(reader) => reader,
         Err(refusal) => return refusal.into_response(),
     };
+    if let Some(response) = fault(&mut state, &user) {
+        return response;
+    }
     if metadata_only && params.iter().any(|(k, _)| k == "q") {
         return ApiError::new(
             403,
@@ -113,6 +118,9 @@ pub(crate) async fn get(
         Ok(reader) => reader,
         Err(refusal) => return refusal.into_response(),
     };
+    if let Some(response) = fault(&mut state, &user) {
+        return response;
+    }
     let format = values(&params, "format")
         .next()
         .unwrap_or("full")
@@ -152,6 +160,15 @@ pub(crate) async fn get(
     }
     state.read_calls.gets += 1;
     respond::json(200, &body)
+}
+
+/// The answer a status or HTML-page fault rule gives this read instead, if
+/// one applies (latency and dropped connections do not apply to reads).
+fn fault(state: &mut State, user: &str) -> Option<Response> {
+    let plan = state.faults.plan(Endpoint::Read, Some(user));
+    plan.fault
+        .as_ref()
+        .and_then(|f| respond::fault_response(f, false))
 }
 
 /// The mailbox a read may look into, and whether the token carries

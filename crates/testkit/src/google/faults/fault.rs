@@ -12,6 +12,9 @@ pub enum Endpoint {
     Send,
     /// The OAuth token endpoint (`POST /token`).
     Token,
+    /// `users.messages.list` and `users.messages.get` (status and HTML-page
+    /// faults only).
+    Read,
     /// Every endpoint the fake serves.
     Any,
 }
