@@ -13,13 +13,13 @@
 
 mod api_cmd;
 mod auth;
-mod config_cmd;
+pub mod config_cmd;
 mod dead;
 mod mime;
 mod queue;
 mod send;
-mod status;
-mod table;
+pub mod status;
+pub mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
