@@ -34,6 +34,7 @@ WORKER_METRICS = {
     "mailroom_gmail_errors_total",
     "mailroom_jobs_in_flight",
     "mailroom_oauth_token_refreshes_total",
+    "mailroom_ambiguous_sends_total",
     "mailroom_sender_quarantined",
     "mailroom_sender_quota_remaining",
     "mailroom_redis_errors_total",

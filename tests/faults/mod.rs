@@ -47,9 +47,10 @@ pub use sigterm::sigterm_with_sends_in_flight;
 /// it takes this lock for writing and so runs alone; every other scenario holds it for reading.
 static MACHINE: RwLock<()> = RwLock::const_new(());
 
-/// Limits far above anything a scenario sends, so Gmail's quota never paces a run.
+/// Limits far above anything a scenario sends, so neither Gmail's quota nor the cap on one
+/// sender's sends in flight paces a run (every scenario sends as one sender).
 const NO_QUOTA: &str = "[quota]\nsender_per_minute = 100000000\nsender_per_day = 100000000\n\
-                        project_per_minute = 100000000\n";
+                        project_per_minute = 100000000\nsender_concurrency = 100000\n";
 
 /// A fake Google without usage limits.
 fn fake_google() -> FakeGoogle {

@@ -7,10 +7,14 @@
 //! * The token endpoint down for several seconds while mail is queued and the access tokens
 //!   expire: sends wait and resume, nothing is dead-lettered or sent twice, the endpoint sees
 //!   a bounded number of retries, and the worker stays up.
+//! * Gmail accepting 5 % of the sends and dropping the connection before answering, with
+//!   `gmail.check_before_resend` off (each such send goes out twice) and on (none does):
+//!   1,000 mails, 10,000 at full size.
 //!
 //! The sizes are small enough for every CI run in a debug build; `MAILROOM_FAULTS=full`
 //! runs them at full size (see [`Size`]).
 
+mod ambiguous;
 #[path = "../common/mod.rs"]
 mod common;
 mod flaky;
@@ -254,4 +258,9 @@ async fn on_a_cluster_gmail_failing_often_delivers_everything_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_cluster_a_token_endpoint_outage_holds_sends_then_resumes() {
     token_outage(true, sizes().1).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_dropped_after_accepting_make_no_duplicate_with_the_check_before_resend() {
+    ambiguous::ambiguous_sends().await;
 }

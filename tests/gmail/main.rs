@@ -1,13 +1,16 @@
 //! The `gmail` transport end to end: the real `mailroom` binary, a real Redis, and the fake
 //! Google (OAuth token endpoint and Gmail `messages.send`) with faults injected per test:
 //! delivery and tokens (`delivery`), refused sends (`failures`), senders held back
-//! (`senders`), and the scrape and readiness (`health`).
+//! (`senders`), one sender's sends in flight (`concurrency`), the check before a resend
+//! (`resend_check`), and the scrape and readiness (`health`).
 
 #[path = "../common/mod.rs"]
 mod common;
+mod concurrency;
 mod delivery;
 mod failures;
 mod health;
+mod resend_check;
 mod senders;
 
 use std::time::Duration;

@@ -24,7 +24,15 @@ async fn a_daily_limit_parks_only_that_sender() {
     wait_state(&queue, other, JobState::Sent, Duration::from_secs(20)).await;
     let status = queue.status(parked).await.unwrap().unwrap();
     assert_eq!(status.state, JobState::Retrying, "{status:?}");
-    assert!(status.due_at.unwrap() > chrono::Utc::now() + chrono::Duration::minutes(50));
+    // Google's daily quotas reset at midnight Pacific time: the sender waits until 08:00 UTC
+    // (midnight in winter, 1 a.m. in summer).
+    let due = status.due_at.unwrap();
+    assert_eq!(
+        due.time(),
+        chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+        "{due}"
+    );
+    assert!(due > chrono::Utc::now() && due <= chrono::Utc::now() + chrono::Duration::days(1));
     worker.stop();
     assert_eq!(google.sent_by(SENDER).len(), 0);
     assert_eq!(google.sent_by(OTHER).len(), 1);

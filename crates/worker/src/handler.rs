@@ -14,6 +14,7 @@ use crate::gate::{Gate, Pass};
 use crate::logline::{Lazy, echoed, log_safe, masked};
 use crate::metrics::{Metrics, Outcome, QuotaWindow};
 use crate::outcome::{Failure, Quarantine, decide, quarantined};
+use crate::sender_slots::SenderSlots;
 use crate::transport::{Outgoing, SendError, Transport};
 
 /// What every job's handling shares: the transport, the policies and the sender gate.
@@ -25,6 +26,8 @@ pub struct Handler {
     gate: Option<Gate>,
     metrics: Metrics,
     quarantine_give_up: std::time::Duration,
+    slots: Option<Arc<SenderSlots>>,
+    check_before_resend: bool,
 }
 
 impl Handler {
@@ -44,7 +47,25 @@ impl Handler {
             gate: None,
             metrics,
             quarantine_give_up: std::time::Duration::from_secs(7 * 86_400),
+            slots: None,
+            check_before_resend: false,
         }
+    }
+
+    /// Looks for a job in its sender's SENT before sending it again after an earlier
+    /// delivery may have gone out (`gmail.check_before_resend`; see [`crate::resend_check`]).
+    #[must_use]
+    pub fn with_check_before_resend(mut self, check: bool) -> Self {
+        self.check_before_resend = check;
+        self
+    }
+
+    /// Lets at most `per_sender` sends of one sender be in flight at once from this worker
+    /// (`quota.sender_concurrency`, gmail transport; without it, no cap).
+    #[must_use]
+    pub fn with_sender_concurrency(mut self, per_sender: u32) -> Self {
+        self.slots = Some(Arc::new(SenderSlots::new(per_sender as usize)));
+        self
     }
 
     /// Dead-letters a job whose sender is still quarantined once it is older than `give_up`
@@ -175,7 +196,7 @@ impl Handler {
                         Logged::Held { at, why }
                     }
                 },
-                Pass::Go => match self.send(&outgoing).await {
+                Pass::Go => match self.send(&outgoing, &lease).await {
                     Ok(delivered) => {
                         lease
                             .sent(
@@ -322,11 +343,29 @@ impl Handler {
         }
     }
 
-    /// Sends through the transport, timing it for `mailroom_send_duration_seconds`.
+    /// Sends through the transport, timing it for `mailroom_send_duration_seconds`, holding
+    /// one of the sender's slots; first looks for the job in the sender's SENT when asked to
+    /// and this delivery may follow one that went out.
     async fn send(
         &self,
         outgoing: &Outgoing,
+        lease: &Lease,
     ) -> Result<crate::transport::Delivered, crate::transport::SendError> {
+        let _slot = match &self.slots {
+            Some(slots) => Some(slots.acquire(outgoing.from.email()).await),
+            None => None,
+        };
+        if self.check_before_resend
+            && let Some(found) = crate::resend_check::already_sent(
+                self.transport.as_ref(),
+                &self.metrics,
+                outgoing,
+                lease,
+            )
+            .await
+        {
+            return Ok(found);
+        }
         let sending = Instant::now();
         let result = self.transport.send(outgoing).await;
         self.metrics

@@ -18,6 +18,8 @@ pub mod minutes;
 pub mod notify;
 mod ops;
 pub mod outcome;
+pub mod resend_check;
+pub mod sender_slots;
 pub mod serve;
 pub mod signal;
 pub mod telemetry;
@@ -170,7 +172,10 @@ fn build_handler(
     let mut handler = Handler::new(transport, policy, config.retry_policy(), metrics.clone())
         .with_quarantine_give_up(config.credentials.quarantine_give_up);
     if config.transport.kind == config::TransportKind::Gmail {
-        handler = handler.with_gate(gate::Gate::new(queue.clone(), config.sender_limits()));
+        handler = handler
+            .with_gate(gate::Gate::new(queue.clone(), config.sender_limits()))
+            .with_sender_concurrency(config.quota.sender_concurrency)
+            .with_check_before_resend(config.gmail.check_before_resend);
         extras
             .checks
             .push(Arc::new(health::CredentialsCheck(refreshed)));

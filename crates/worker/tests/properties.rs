@@ -63,14 +63,18 @@ fn failed() -> impl Strategy<Value = Failed> {
         message(),
         proptest::option::of(prop_oneof![Just(u64::MAX), any::<u64>(), 0u64..100_000]),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(status, reason, message, retry_after, timed_out)| Failed {
-            status,
-            reason,
-            message,
-            retry_after: retry_after.map(Duration::from_secs),
-            timed_out,
-        })
+        .prop_map(
+            |(status, reason, message, retry_after, timed_out, not_json)| Failed {
+                status,
+                reason,
+                message,
+                retry_after: retry_after.map(Duration::from_secs),
+                timed_out,
+                not_json,
+            },
+        )
 }
 
 fn policy() -> impl Strategy<Value = RetryPolicy> {

@@ -16,6 +16,7 @@ use serde_json::json;
 use super::faults::{
     AUTH_ERROR_REASON, Endpoint, Fault, INVALID_CREDENTIALS_MESSAGE, Plan, is_usage_limit,
 };
+use super::in_flight::SendInFlight;
 use super::mime::{has_recipients, header_value};
 use super::quota::{Exceeded, Limit};
 use super::request::{bearer_token, parse_form};
@@ -71,7 +72,7 @@ async fn send(shared: &Shared, user_id: &str, headers: &HeaderMap, request: Send
         .and_then(|(raw, _)| header_value(&raw, "message-id"))
         .map(|id| id.trim_start_matches('<').trim_end_matches('>').to_owned());
     let token = bearer_token(headers);
-    let (plan, token_user, entry) = {
+    let (plan, token_user, entry, in_flight) = {
         let mut state = shared.lock();
         state.send_attempts += 1;
         let user = token
@@ -79,6 +80,7 @@ async fn send(shared: &Shared, user_id: &str, headers: &HeaderMap, request: Send
             .and_then(|t| state.valid_access_token(t).ok())
             .map(|r| r.subject.clone());
         let plan = state.faults.plan(Endpoint::Send, user.as_deref());
+        let in_flight = SendInFlight::begin(shared, &mut state, user.as_deref());
         state.send_log.push(SendAttempt {
             at,
             user: user.clone(),
@@ -86,10 +88,11 @@ async fn send(shared: &Shared, user_id: &str, headers: &HeaderMap, request: Send
             status: None,
             retry_after: None,
         });
-        (plan, user, state.send_log.len() - 1)
+        (plan, user, state.send_log.len() - 1, in_flight)
     };
 
     let response = answer(shared, plan, token_user, token, user_id, request).await;
+    drop(in_flight);
 
     let status = response
         .extensions()
@@ -123,6 +126,7 @@ async fn answer(
     request: SendBody,
 ) -> Response {
     let due = plan.wait().await;
+    let without_id = matches!(due.fault, Some(Fault::AnswerWithoutId));
     if let Some(fault) = due.fault {
         if let (Fault::Status { reason, .. }, Some(user)) = (&fault, &token_user)
             && is_usage_limit(reason)
@@ -139,6 +143,8 @@ async fn answer(
     // accepted message stays accepted.
     if due.drop_after {
         respond::dropped()
+    } else if without_id && response.status().is_success() {
+        respond::json(200, &json!({ "labelIds": ["SENT"] }))
     } else {
         response
     }

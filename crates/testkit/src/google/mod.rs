@@ -64,6 +64,7 @@
 //! * `mod.rs`: [`FakeGoogle`] (starting, URLs, accounts and settings).
 //! * `server.rs`: the routes and the server thread.
 //! * `inspect.rs`: what tests read back (messages, logs, counts).
+//! * `in_flight.rs`: sends in flight per user, and the most at once.
 //! * `credentials.rs`: the key files, client secrets and tokens it hands out.
 //! * `types.rs`: the scope constants and the public record types.
 //! * `state.rs`: the shared state and ID makers.
@@ -72,6 +73,8 @@
 //! * `account.rs`: userinfo, tokeninfo and revoke.
 //! * `request.rs`: parameters, credentials and scopes read from requests.
 //! * `gmail.rs`: `users.messages.send`: checks, quota, recording.
+//! * `gmail_read.rs`: `users.messages.list` and `users.messages.get` over
+//!   the accepted messages.
 //! * `send_body.rs`: the raw message read from either form of a send.
 //! * `mime.rs`: multipart bodies, header fields and base64.
 //! * `faults/`: [`FaultRule`], [`Fault`] and how rules are picked.
@@ -93,6 +96,8 @@ mod consent;
 mod credentials;
 mod faults;
 mod gmail;
+mod gmail_read;
+mod in_flight;
 mod inspect;
 mod keys;
 mod mime;
@@ -107,11 +112,12 @@ mod token;
 mod types;
 
 pub use faults::{Endpoint, Fault, FaultRule};
+pub use gmail_read::ReadCalls;
 pub use quota::Quota;
 pub use types::{
-    AuthRequest, ClientKind, GMAIL_SEND_SCOPE, MAIL_GOOGLE_SCOPE, OAuthClient, OPENID_SCOPE,
-    SendAttempt, SentMessage, ServiceAccount, TokenGrant, USERINFO_EMAIL_SCOPE,
-    USERINFO_PROFILE_SCOPE,
+    AuthRequest, ClientKind, GMAIL_METADATA_SCOPE, GMAIL_SEND_SCOPE, MAIL_GOOGLE_SCOPE,
+    OAuthClient, OPENID_SCOPE, SendAttempt, SentMessage, ServiceAccount, TokenGrant,
+    USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE,
 };
 
 use state::{Shared, State};

@@ -116,7 +116,8 @@ pub(crate) fn dropped() -> Response {
 /// The response that replaces the normal answer for `fault`: a status in
 /// Google API style (`oauth` false) or OAuth style (`oauth` true), the 502
 /// page, or a connection dropped before processing. `None` for faults that
-/// do not replace the answer (latency, a drop after processing).
+/// do not replace the answer (latency, a drop after processing, an answer
+/// without an id).
 pub(crate) fn fault_response(fault: &Fault, oauth: bool) -> Option<Response> {
     match fault {
         Fault::Status {
@@ -137,7 +138,13 @@ pub(crate) fn fault_response(fault: &Fault, oauth: bool) -> Option<Response> {
         }
         Fault::BadGateway => Some(bad_gateway()),
         Fault::DropBeforeAccept => Some(dropped()),
-        Fault::Latency(_) | Fault::DropConnection => None,
+        Fault::HtmlPage(code) => Some(html(
+            *code,
+            format!(
+                "<!DOCTYPE html><html><head><title>Error {code}</title></head><body><p><b>{code}.</b> That's an error.</p></body></html>"
+            ),
+        )),
+        Fault::Latency(_) | Fault::DropConnection | Fault::AnswerWithoutId => None,
     }
 }
 

@@ -139,6 +139,8 @@ pub(crate) struct State {
     pub send_statuses: BTreeMap<u16, u64>,
     pub rate_limited: HashMap<String, u64>,
     pub quirks: super::quirks::Quirks,
+    pub in_flight: super::in_flight::InFlight,
+    pub read_calls: super::gmail_read::ReadCalls,
 }
 
 impl State {
@@ -165,6 +167,8 @@ impl State {
             send_attempts: 0,
             send_log: Vec::new(),
             quirks: super::quirks::Quirks::default(),
+            in_flight: super::in_flight::InFlight::default(),
+            read_calls: super::gmail_read::ReadCalls::default(),
             send_statuses: BTreeMap::new(),
             rate_limited: HashMap::new(),
         }

@@ -7,6 +7,9 @@ use std::time::{Duration, SystemTime};
 
 /// `https://www.googleapis.com/auth/gmail.send`: send mail only.
 pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
+/// `https://www.googleapis.com/auth/gmail.metadata`: labels and headers of
+/// messages, no bodies; `messages.list` refuses `q` under it.
+pub const GMAIL_METADATA_SCOPE: &str = "https://www.googleapis.com/auth/gmail.metadata";
 /// `https://mail.google.com/`: full mailbox access (also allows sending).
 pub const MAIL_GOOGLE_SCOPE: &str = "https://mail.google.com/";
 /// `openid`.

@@ -6,6 +6,7 @@
 //! * `consent`: the consent endpoint, authorization codes and PKCE.
 //! * `account`: tokeninfo, userinfo and revoke.
 //! * `gmail`: `users.messages.send` in both forms, and what a send is checked for.
+//! * `gmail_read`: `users.messages.list` and `users.messages.get`, and `gmail.metadata`'s limits.
 //! * `faults`: fault rules as the clients see them, and the send log.
 //! * `quota`: Gmail's per-user limits.
 //! * `server`: the fake as a fixture (threads, plain tests, drop).
@@ -15,6 +16,7 @@ mod common;
 mod consent;
 mod faults;
 mod gmail;
+mod gmail_read;
 mod quota;
 mod server;
 mod token_grants;

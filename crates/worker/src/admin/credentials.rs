@@ -1,5 +1,7 @@
 //! Checking and revoking senders' credentials, as `mailroom auth check` and `mailroom auth
-//! revoke` do them and the console's "check now" and "revoke" buttons.
+//! revoke` do them and the console's "check now" and "revoke" buttons. With
+//! `gmail.check_before_resend`, a check also lists the sender's SENT (the `gmail.metadata`
+//! scope).
 
 use std::sync::Arc;
 
@@ -9,11 +11,12 @@ use super::AdminError;
 use super::senders::exact_senders;
 use crate::config::{Config, CredentialKind};
 use crate::credentials::{
-    AuthorizedUserSource, RefreshHook, ServiceAccountSource, StoreError, TokenKeys, TokenSource,
-    TokenStore,
+    AuthorizedUserSource, GMAIL_METADATA_SCOPE, RefreshHook, ServiceAccountSource, StoreError,
+    TokenKeys, TokenSource, TokenStore,
 };
 use crate::enroll::{self, Revoked};
 use crate::google_http::build_http_client;
+use crate::transport::GmailTransport;
 
 /// What checking one sender found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +49,7 @@ async fn source_and_senders(
     config: &Config,
     queue: &Queue,
     sender: Option<&str>,
-) -> Result<(Box<dyn TokenSource>, Vec<String>), AdminError> {
+) -> Result<(Arc<dyn TokenSource>, Vec<String>), AdminError> {
     let hook: RefreshHook = Arc::new(|_ok| {});
     let invalid = |e: &dyn std::fmt::Display| AdminError::Invalid(e.to_string());
     match config.credentials.kind {
@@ -64,7 +67,7 @@ async fn source_and_senders(
                     .map(|i| i.sender)
                     .collect(),
             };
-            Ok((Box::new(source), senders))
+            Ok((Arc::new(source), senders))
         }
         CredentialKind::ServiceAccount => {
             let source =
@@ -73,7 +76,7 @@ async fn source_and_senders(
                 Some(s) => vec![normalize_sender(s)],
                 None => exact_senders(config)?,
             };
-            Ok((Box::new(source), senders))
+            Ok((Arc::new(source), senders))
         }
     }
 }
@@ -100,19 +103,45 @@ pub async fn check(
             }
         }));
     }
+    let sent_access = sent_access_check(config, &source)?;
     let mut rows = Vec::with_capacity(senders.len());
     for sender in senders {
-        let (ok, result) = match source.token(&sender).await {
-            Ok(_) => match queue.release_sender(&sender).await {
+        let token = match (source.token(&sender).await, &sent_access) {
+            (Ok(_), Some(gmail)) => gmail.check_sent_access(&sender).await.map_err(|e| {
+                format!("{e} (gmail.check_before_resend needs the scope {GMAIL_METADATA_SCOPE})")
+            }),
+            (Ok(_), None) => Ok(()),
+            (Err(e), _) => Err(e.to_string()),
+        };
+        let (ok, result) = match token {
+            Ok(()) => match queue.release_sender(&sender).await {
                 Ok(true) => (true, "ok (quarantine lifted)".to_owned()),
                 Ok(false) => (true, "ok".to_owned()),
                 Err(e) => (true, format!("ok, but lifting the quarantine failed: {e}")),
             },
-            Err(e) => (false, e.to_string()),
+            Err(e) => (false, e),
         };
         rows.push(Checked { sender, ok, result });
     }
     Ok(rows)
+}
+
+/// With `gmail.check_before_resend`, a Gmail client to check that each sender's token may
+/// list its SENT messages (the `gmail.metadata` scope).
+fn sent_access_check(
+    config: &Config,
+    source: &Arc<dyn TokenSource>,
+) -> Result<Option<GmailTransport>, AdminError> {
+    if !config.gmail.check_before_resend {
+        return Ok(None);
+    }
+    GmailTransport::new(
+        &config.google.api_base,
+        Arc::clone(source),
+        config.google.timeout,
+    )
+    .map(Some)
+    .map_err(|e| AdminError::Invalid(format!("cannot load CA certificates: {e}")))
 }
 
 /// Revokes `sender`'s stored token at Google, then deletes it; returns what happened, as

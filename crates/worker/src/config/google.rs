@@ -161,6 +161,9 @@ pub struct QuotaSection {
     pub sender_per_day: u32,
     /// Sends per minute for the whole Google Cloud project. Default Gmail's, 12000.
     pub project_per_minute: u32,
+    /// Sends of one sender in flight at once from one worker (Gmail limits concurrent
+    /// requests per user). Default 10.
+    pub sender_concurrency: u32,
 }
 
 impl Default for QuotaSection {
@@ -170,6 +173,7 @@ impl Default for QuotaSection {
             sender_per_minute: gmail.per_minute,
             sender_per_day: gmail.per_day,
             project_per_minute: gmail.project_per_minute,
+            sender_concurrency: 10,
         }
     }
 }

@@ -8,11 +8,13 @@
 //! - `api`: `[api]`, the listener and limits of `mailroom api`;
 //! - `sections`: `[redis]`, `[worker]`, `[jobs]`, `[transport]`, `[http]`, `[log]`;
 //! - `google`: `[google]`, `[credentials]`, `[quota]`;
+//! - `gmail`: `[gmail]`, the gmail transport's sending behaviour;
 //! - `redis_url`: [`RedisUrl`], which never shows its password;
 //! - `load`: the layers, file and environment;
 //! - `validate`: the rules, each naming its key.
 
 mod api;
+mod gmail;
 mod google;
 mod load;
 mod redis_url;
@@ -26,6 +28,7 @@ use mailroom_queue::{QueueConfig, RetryPolicy};
 use serde::{Deserialize, Serialize};
 
 pub use api::ApiSection;
+pub use gmail::GmailSection;
 pub use google::{CredentialKind, CredentialsSection, GoogleSection, QuotaSection};
 pub use load::{ENV_PREFIX, ENV_SEPARATOR, load, load_with_env};
 pub use redis_url::RedisUrl;
@@ -60,6 +63,8 @@ pub struct Config {
     pub credentials: CredentialsSection,
     /// Gmail's sending limits.
     pub quota: QuotaSection,
+    /// How the gmail transport sends (the check before a resend).
+    pub gmail: GmailSection,
     /// The HTTP listener (metrics, health).
     pub http: HttpSection,
     /// The HTTP API's listener, keys and limits (`mailroom api`).

@@ -257,9 +257,16 @@ impl Config {
             ("quota.sender_per_minute", q.sender_per_minute),
             ("quota.sender_per_day", q.sender_per_day),
             ("quota.project_per_minute", q.project_per_minute),
+            ("quota.sender_concurrency", q.sender_concurrency),
+            ("gmail.check_recent", self.gmail.check_recent),
         ] {
             rule(value >= 1, key, "must be at least 1")?;
         }
+        rule(
+            self.gmail.check_recent <= 500,
+            "gmail.check_recent",
+            "must be at most 500 (one messages.list page)",
+        )?;
         let c = &self.credentials;
         rule(
             !c.quarantine_recheck.is_zero(),

@@ -9,7 +9,7 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
-use super::{AccessToken, CredentialError, GMAIL_SEND_SCOPE};
+use super::{AccessToken, CredentialError};
 use crate::google_http::error_chain;
 
 /// Longest lifetime believed of an access token, whatever `expires_in` says (Google's are
@@ -26,6 +26,9 @@ pub(crate) struct JwtGrant<'a> {
     pub key_id: Option<&'a str>,
     /// The account's private key.
     pub signer: &'a EncodingKey,
+    /// The scopes asked for, space-separated (`gmail.send`, and `gmail.metadata` with
+    /// `gmail.check_before_resend`).
+    pub scope: &'a str,
 }
 
 /// The claims of the JWT assertion.
@@ -49,13 +52,13 @@ struct Answer {
 }
 
 impl JwtGrant<'_> {
-    /// The signed assertion asking for a `gmail.send` token as `sender`.
+    /// The signed assertion asking for a token with the grant's scopes as `sender`.
     fn assertion(&self, sender: &str) -> Result<String, CredentialError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer,
             sub: sender,
-            scope: GMAIL_SEND_SCOPE,
+            scope: self.scope,
             aud: self.token_uri,
             iat: now,
             exp: now + 3600,

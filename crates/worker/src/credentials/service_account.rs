@@ -39,6 +39,8 @@ pub struct ServiceAccountSource {
     http: reqwest::Client,
     hook: RefreshHook,
     senders: Arc<SenderCache<Sender>>,
+    /// The scopes asked for, space-separated.
+    scope: String,
 }
 
 /// One sender's last token and refresh state.
@@ -105,6 +107,11 @@ impl ServiceAccountSource {
                 source.token_uri
             )));
         }
+        let source = if config.gmail.check_before_resend {
+            source.with_metadata_scope()
+        } else {
+            source
+        };
         Ok(source.with_cache(c.max_cached_senders, c.sender_idle))
     }
 
@@ -153,7 +160,20 @@ impl ServiceAccountSource {
             http,
             hook,
             senders: Arc::new(SenderCache::new(10_000, Duration::from_secs(3600))),
+            scope: super::GMAIL_SEND_SCOPE.to_owned(),
         })
+    }
+
+    /// Asks for `gmail.metadata` besides `gmail.send` (`gmail.check_before_resend`): the
+    /// domain-wide delegation grant must then cover both.
+    #[must_use]
+    pub fn with_metadata_scope(mut self) -> Self {
+        self.scope = format!(
+            "{} {}",
+            super::GMAIL_SEND_SCOPE,
+            super::GMAIL_METADATA_SCOPE
+        );
+        self
     }
 
     /// Keeps at most `capacity` senders' tokens, each for `idle` after its last use (swept
@@ -183,6 +203,7 @@ impl ServiceAccountSource {
             token_uri: &self.token_uri,
             key_id: self.key_id.as_deref(),
             signer: &self.signer,
+            scope: &self.scope,
         };
         grant.exchange(&self.http, sender).await
     }

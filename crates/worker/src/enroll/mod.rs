@@ -172,6 +172,8 @@ struct EnrollerInner {
     http: reqwest::Client,
     allowlist: Option<SenderAllowlist>,
     hosted_domain: Option<String>,
+    /// Ask for `gmail.metadata` too (`gmail.check_before_resend`).
+    metadata_scope: bool,
 }
 
 /// Runs the authorization code flow for one OAuth client and stores the resulting tokens.
@@ -230,8 +232,18 @@ impl Enroller {
                 http,
                 allowlist: policy.allowed_senders.clone(),
                 hosted_domain: None,
+                metadata_scope: false,
             }),
         })
+    }
+
+    /// Asks for `gmail.metadata` too, when `ask` (`gmail.check_before_resend` is on).
+    #[must_use]
+    pub fn with_metadata_scope(mut self, ask: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.metadata_scope = ask;
+        }
+        self
     }
 
     /// Enrolls only accounts of the Workspace domain `domain` (Google's `hd` claim), when
@@ -278,6 +290,11 @@ impl Enroller {
             .client(redirect_uri)?
             .authorize_url(CsrfToken::new_random)
             .add_scopes(ENROLL_SCOPES.iter().map(|s| Scope::new((*s).to_owned())))
+            .add_scopes(
+                self.inner
+                    .metadata_scope
+                    .then(|| Scope::new(crate::credentials::GMAIL_METADATA_SCOPE.to_owned())),
+            )
             .set_pkce_challenge(challenge)
             .add_extra_param("access_type", "offline")
             .add_extra_param("prompt", "consent")

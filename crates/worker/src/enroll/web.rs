@@ -174,7 +174,8 @@ fn enroller(config: &Config, queue: Queue) -> anyhow::Result<(Enroller, &str)> {
         &config.google,
         &config.policy()?,
     )?
-    .with_hosted_domain(c.hosted_domain.as_deref());
+    .with_hosted_domain(c.hosted_domain.as_deref())
+    .with_metadata_scope(config.gmail.check_before_resend);
     Ok((enroller, public_url))
 }
 

@@ -1,15 +1,16 @@
-//! The families of Google's answers: failed Gmail API and OAuth calls by reason, and access
-//! token refreshes by outcome.
+//! The families of Google's answers: failed Gmail API and OAuth calls by reason, access
+//! token refreshes by outcome, and what the check before a resend found.
 
 use prometheus::IntCounterVec;
 
 use super::counter_vec;
-use super::labels::TokenOutcome;
+use super::labels::{Resolution, TokenOutcome};
 use crate::transport::FailureReason;
 
 pub(super) struct Gmail {
     errors: IntCounterVec,
     token_refreshes: IntCounterVec,
+    ambiguous: IntCounterVec,
 }
 
 impl Gmail {
@@ -28,7 +29,18 @@ impl Gmail {
                 "OAuth access token refreshes, by outcome (ok, error).",
                 &["outcome"],
             ),
+            ambiguous: counter_vec(
+                r,
+                "mailroom_ambiguous_sends_total",
+                "Sends again after an earlier delivery may have gone out, checked first in the \
+                 sender's SENT (gmail.check_before_resend), by resolution (found, resent, \
+                 check_failed).",
+                &["resolution"],
+            ),
         };
+        for resolution in Resolution::ALL {
+            gmail.ambiguous.with_label_values(&[resolution.as_str()]);
+        }
         for reason in FailureReason::ALL {
             gmail.errors.with_label_values(&[reason.as_str()]);
         }
@@ -40,6 +52,12 @@ impl Gmail {
 
     pub(super) fn error(&self, reason: FailureReason) {
         self.errors.with_label_values(&[reason.as_str()]).inc();
+    }
+
+    pub(super) fn ambiguous_send(&self, resolution: Resolution) {
+        self.ambiguous
+            .with_label_values(&[resolution.as_str()])
+            .inc();
     }
 
     pub(super) fn token_refresh(&self, outcome: TokenOutcome) {

@@ -162,3 +162,29 @@ mod tests {
         assert_eq!(TokenOutcome::of(false), TokenOutcome::Error);
     }
 }
+
+/// What the check before a resend found (`mailroom_ambiguous_sends_total{resolution}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resolution {
+    /// The message was in the sender's SENT: recorded as sent, not sent again.
+    Found,
+    /// It was not: sent again.
+    Resent,
+    /// The check failed: sent again, as without the check.
+    CheckFailed,
+}
+
+impl Resolution {
+    /// Every resolution.
+    pub const ALL: [Self; 3] = [Self::Found, Self::Resent, Self::CheckFailed];
+
+    /// The label.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Found => "found",
+            Self::Resent => "resent",
+            Self::CheckFailed => "check_failed",
+        }
+    }
+}

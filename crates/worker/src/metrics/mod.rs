@@ -30,7 +30,7 @@ use prometheus::{
     Encoder as _, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-pub use labels::{OTHER_SENDER, Outcome, QueueState, QuotaWindow, TokenOutcome};
+pub use labels::{OTHER_SENDER, Outcome, QueueState, QuotaWindow, Resolution, TokenOutcome};
 
 use crate::config::TransportKind;
 use crate::transport::FailureReason;
@@ -173,6 +173,11 @@ impl Metrics {
     /// A Gmail API or OAuth call failed for `reason`.
     pub fn gmail_error(&self, reason: FailureReason) {
         self.0.gmail.error(reason);
+    }
+
+    /// A send again after an earlier delivery may have gone out was checked first.
+    pub fn ambiguous_send(&self, resolution: Resolution) {
+        self.0.gmail.ambiguous_send(resolution);
     }
 
     /// An OAuth access token refresh succeeded or failed.

@@ -139,6 +139,18 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
     /// Sends one message.
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>>;
 
+    /// Looks for `msg` among what its sender sent at or after `since`, before sending it
+    /// again after an earlier delivery may have gone out (`gmail.check_before_resend`).
+    /// `Ok(None)`: not there. Transports that cannot look answer `Ok(None)`.
+    fn find_sent<'a>(
+        &'a self,
+        msg: &'a Outgoing,
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Option<Delivered>, SendError>> {
+        let _ = (msg, since);
+        Box::pin(async { Ok(None) })
+    }
+
     /// Checks that `sender` can send again (fresh credentials), without sending anything.
     /// Transports without credentials have nothing to check.
     fn check_sender<'a>(&'a self, sender: &'a str) -> BoxFuture<'a, Result<(), SendError>> {
@@ -166,7 +178,8 @@ pub fn build(
                 GmailTransport::new(&config.google.api_base, tokens, config.google.timeout)
                     .map_err(|e| {
                         CredentialError::BadKey(format!("cannot load CA certificates: {e}"))
-                    })?,
+                    })?
+                    .with_check_recent(config.gmail.check_recent),
             )
         }
     })

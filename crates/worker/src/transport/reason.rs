@@ -34,7 +34,11 @@ pub enum FailureReason {
     DelegationDenied,
     /// 400 and other refusals of the request itself.
     BadRequest,
-    /// 403 other than the cases above (`forbidden`, `domainPolicy`, …).
+    /// 403 `domainPolicy`: the domain's administrators disabled Gmail API access.
+    DomainPolicy,
+    /// 404: no such mailbox (an unknown user under delegation).
+    NotFound,
+    /// 403 other than the cases above (`forbidden`, …).
     Forbidden,
     /// Anything else.
     Other,
@@ -42,7 +46,7 @@ pub enum FailureReason {
 
 impl FailureReason {
     /// Every reason, in the order the metrics list them.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 17] = [
         Self::BackendError,
         Self::ServerError,
         Self::BadGateway,
@@ -56,6 +60,8 @@ impl FailureReason {
         Self::InvalidGrant,
         Self::DelegationDenied,
         Self::BadRequest,
+        Self::DomainPolicy,
+        Self::NotFound,
         Self::Forbidden,
         Self::Other,
     ];
@@ -77,6 +83,8 @@ impl FailureReason {
             Self::InvalidGrant => "invalid_grant",
             Self::DelegationDenied => "delegation_denied",
             Self::BadRequest => "bad_request",
+            Self::DomainPolicy => "domain_policy",
+            Self::NotFound => "not_found",
             Self::Forbidden => "forbidden",
             Self::Other => "other",
         }
@@ -112,6 +120,8 @@ mod tests {
                 "invalid_grant",
                 "delegation_denied",
                 "bad_request",
+                "domain_policy",
+                "not_found",
                 "forbidden",
                 "other",
             ]

@@ -12,6 +12,9 @@ pub enum Endpoint {
     Send,
     /// The OAuth token endpoint (`POST /token`).
     Token,
+    /// `users.messages.list` and `users.messages.get` (status and HTML-page
+    /// faults only).
+    Read,
     /// Every endpoint the fake serves.
     Any,
 }
@@ -43,6 +46,12 @@ pub enum Fault {
     DropBeforeAccept,
     /// 502 with an HTML body, as a load balancer in front of Google answers.
     BadGateway,
+    /// This status with an HTML error page instead of Google's JSON, as a
+    /// proxy or front end answers.
+    HtmlPage(u16),
+    /// Accept and record the send, then answer 200 with a body that has no
+    /// message `id` (`{"labelIds":["SENT"]}`).
+    AnswerWithoutId,
 }
 
 impl Fault {

@@ -61,6 +61,11 @@ impl FaultRule {
         FaultRule::new(Endpoint::Token, fault)
     }
 
+    /// A rule for every `messages.list` and `messages.get`.
+    pub fn read(fault: Fault) -> FaultRule {
+        FaultRule::new(Endpoint::Read, fault)
+    }
+
     /// A rule for every request to any endpoint.
     pub fn any(fault: Fault) -> FaultRule {
         FaultRule::new(Endpoint::Any, fault)

@@ -153,7 +153,10 @@ async fn enroller(config: &Config, args: &LoginArgs) -> Result<Enroller, CliErro
         &config.google,
         &policy,
     )
-    .map(|e| e.with_hosted_domain(config.credentials.hosted_domain.as_deref()))
+    .map(|e| {
+        e.with_hosted_domain(config.credentials.hosted_domain.as_deref())
+            .with_metadata_scope(config.gmail.check_before_resend)
+    })
     .map_err(|e| CliError::Invalid(e.to_string()))
 }
 

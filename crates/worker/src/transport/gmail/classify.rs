@@ -1,15 +1,17 @@
 //! What a failed Gmail call means, decided from what Google answered. Pure, so each row of
-//! the error table in the README is a test here.
+//! the error table in the README is a test here (and, against the fake Google, in
+//! `crates/worker/tests/gmail_answers.rs`).
 //!
-//! | Google's answer                                   | verdict                                 |
-//! |---------------------------------------------------|-----------------------------------------|
-//! | no answer, connection dropped, timeout            | transient (the send may have gone out)  |
-//! | 500, 502, 503, 504, `backendError`                | transient                               |
-//! | 429, `rateLimitExceeded`, `userRateLimitExceeded` | rate limited: the sender waits          |
-//! | `dailyLimitExceeded`, 429 "(Mail sending)"        | sender limit: paused until it rolls     |
-//! | 401 (after one refresh)                           | transient                               |
-//! | 403 `insufficientPermissions`                     | credentials: the sender is quarantined  |
-//! | 400, other 403 (`forbidden`, `domainPolicy`, …)   | permanent: dead-lettered at once        |
+//! | Google's answer                                          | verdict                                   |
+//! |----------------------------------------------------------|-------------------------------------------|
+//! | no answer, connection dropped, timeout, 200 without id   | transient (the send may have gone out)    |
+//! | 500 `backendError`, 502, 503, 504                        | transient                                 |
+//! | an HTML page (not Gmail's JSON) other than 429            | transient                                 |
+//! | 429, `rateLimitExceeded`, `userRateLimitExceeded`         | rate limited: the sender waits            |
+//! | `dailyLimitExceeded`, 429 "(Mail sending)"                | sender limit: paused until the reset      |
+//! | 401 (after one refresh)                                  | transient                                 |
+//! | 403 `insufficientPermissions`, `domainPolicy`, `forbidden` "Delegation denied …", 404 | credentials: quarantined |
+//! | 400, other 403                                           | permanent: dead-lettered at once          |
 
 use std::time::Duration;
 
@@ -30,6 +32,9 @@ pub struct Failed {
     pub retry_after: Option<Duration>,
     /// True when the request timed out (it may have been delivered).
     pub timed_out: bool,
+    /// True when the body was not Google's error JSON: an HTML page from a load balancer or
+    /// proxy in front of Gmail, not Gmail's verdict on the message.
+    pub not_json: bool,
 }
 
 impl Failed {
@@ -75,14 +80,26 @@ pub fn classify_send_error(failed: &Failed, now: DateTime<Utc>) -> SendError {
         };
         return SendError::with(Verdict::Transient, label, text("no answer"));
     };
+    if status == 200 {
+        // Gmail took the message but said nothing of it: the send may have gone out.
+        return SendError::with(
+            Verdict::Transient,
+            FailureReason::Other,
+            text("no message id"),
+        );
+    }
     if let Some((label, what)) = sender_limit(status, reason, &failed.message) {
-        let until = until(now, hinted, Duration::from_secs(3600));
+        let until = hinted.map_or_else(|| next_daily_reset(now), |d| until(now, d));
         return SendError::with(Verdict::SenderLimit { until }, label, text(what));
+    }
+    if failed.not_json && !matches!(status, 429 | 500..=599) {
+        let what = "an HTML page instead of Gmail's answer";
+        return SendError::with(Verdict::Transient, FailureReason::Other, text(what));
     }
     if let Some(label) = rate_limit(status, reason) {
         return SendError::with(Verdict::RateLimited, label, text("rate limited")).after(hinted);
     }
-    let (verdict, label, what) = other_failure(status, reason);
+    let (verdict, label, what) = other_failure(status, reason, &failed.message);
     let server_side = matches!(
         label,
         FailureReason::BackendError | FailureReason::BadGateway | FailureReason::ServerError
@@ -114,7 +131,11 @@ fn rate_limit(status: u16, reason: &str) -> Option<FailureReason> {
 }
 
 /// Any other answer: a server error, a refused token, or a refused request.
-fn other_failure(status: u16, reason: &str) -> (Verdict, FailureReason, &'static str) {
+fn other_failure(
+    status: u16,
+    reason: &str,
+    message: &str,
+) -> (Verdict, FailureReason, &'static str) {
     use FailureReason as R;
     match (status, reason) {
         (_, "backendError") => (Verdict::Transient, R::BackendError, "backend error"),
@@ -130,14 +151,40 @@ fn other_failure(status: u16, reason: &str) -> (Verdict, FailureReason, &'static
             R::Unauthorized,
             "the token may not send mail",
         ),
+        (403, "domainPolicy") => (
+            Verdict::Credentials,
+            R::DomainPolicy,
+            "the domain's administrators disabled Gmail API access",
+        ),
+        (403, "forbidden") if message.starts_with("Delegation denied") => (
+            Verdict::Credentials,
+            R::DelegationDenied,
+            "the token may not act for this mailbox",
+        ),
+        (404, _) => (Verdict::Credentials, R::NotFound, "no such mailbox"),
         (403, _) => (Verdict::Permanent, R::Forbidden, "refused"),
         (400..=499, _) => (Verdict::Permanent, R::BadRequest, "refused"),
         _ => (Verdict::Transient, R::Other, "unexpected answer"),
     }
 }
 
-fn until(now: DateTime<Utc>, hinted: Option<Duration>, fallback: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(hinted.unwrap_or(fallback))
+/// Google's daily quotas reset at midnight Pacific time. 08:00 UTC is midnight in winter
+/// and 1 a.m. in summer: never before the reset, at most an hour after it (no time zone
+/// database is needed for that).
+fn next_daily_reset(now: DateTime<Utc>) -> DateTime<Utc> {
+    let today = now
+        .date_naive()
+        .and_hms_opt(8, 0, 0)
+        .map_or(now, |t| t.and_utc());
+    if today > now {
+        today
+    } else {
+        today + chrono::Duration::days(1)
+    }
+}
+
+fn until(now: DateTime<Utc>, hinted: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(hinted)
         .ok()
         .and_then(|d| now.checked_add_signed(d))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
@@ -253,10 +300,11 @@ mod tests {
             &google(403, "dailyLimitExceeded", "Daily Limit Exceeded"),
             now,
         );
+        let reset = DateTime::parse_from_rfc3339("2026-11-26T08:00:00Z").unwrap();
         assert_eq!(
             e.verdict,
             Verdict::SenderLimit {
-                until: now + chrono::Duration::hours(1)
+                until: reset.into()
             }
         );
     }
@@ -277,7 +325,7 @@ mod tests {
         );
         assert_eq!(
             (e.verdict, e.reason.as_str()),
-            (Verdict::Permanent, "forbidden")
+            (Verdict::Credentials, "domain_policy")
         );
     }
 

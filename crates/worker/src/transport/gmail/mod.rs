@@ -2,9 +2,11 @@
 //! with the rendered message uploaded as `message/rfc822` and the `gmail.send` scope only.
 //!
 //! A 401 gets one fresh token and one more try; every other failure is classified where it is
-//! born (see [`mod@classify`] for the table).
+//! born (see [`mod@classify`] for the table). With `gmail.check_before_resend`, a send again
+//! after an ambiguous one first looks for the message in the sender's SENT (`sent_check`).
 
 pub mod classify;
+mod sent_check;
 
 use std::io::Cursor;
 use std::str::FromStr as _;
@@ -38,6 +40,8 @@ pub struct GmailTransport {
     timeout: Duration,
     /// `message/rfc822`, the upload's media type.
     media_type: mime::Mime,
+    /// How many recent SENT messages the check before a resend looks into.
+    check_recent: u32,
 }
 
 impl std::fmt::Debug for GmailTransport {
@@ -81,7 +85,16 @@ impl GmailTransport {
             tokens,
             timeout,
             media_type: mime::Mime::from_str("message/rfc822").expect("a valid media type"),
+            check_recent: 100,
         })
+    }
+
+    /// Looks into the `n` most recent SENT messages before a resend (`gmail.check_recent`;
+    /// default 100).
+    #[must_use]
+    pub fn with_check_recent(mut self, n: u32) -> Self {
+        self.check_recent = n;
+        self
     }
 
     /// One `messages.send` call with `token`.
@@ -106,10 +119,17 @@ impl GmailTransport {
                 timed_out: true,
                 ..Failed::default()
             }),
-            Ok(Ok((_, sent))) => Ok(Delivered {
-                transport_id: sent.id.unwrap_or_default(),
-                thread_id: sent.thread_id,
-            }),
+            Ok(Ok((_, sent))) => match sent.id {
+                Some(id) if !id.is_empty() => Ok(Delivered {
+                    transport_id: id,
+                    thread_id: sent.thread_id,
+                }),
+                _ => Err(Failed {
+                    status: Some(200),
+                    message: "Gmail answered 200 without a message id".to_owned(),
+                    ..Failed::default()
+                }),
+            },
             Ok(Err(e)) => Err(failed(e, capture.status, retry_after)),
         }
     }
@@ -147,7 +167,8 @@ fn failed(e: google_gmail1::Error, status: Option<u16>, retry_after: Option<Dura
         google_gmail1::Error::BadRequest(json) => Failed::from_json(&json, status),
         google_gmail1::Error::Failure(response) => Failed {
             status: Some(response.status().as_u16()),
-            message: format!("HTTP {} without an error body", response.status()),
+            message: format!("HTTP {} without Gmail's error JSON", response.status()),
+            not_json: true,
             ..Failed::default()
         },
         google_gmail1::Error::HttpError(e) => Failed {
@@ -252,6 +273,14 @@ impl Transport for GmailTransport {
                 .map(drop)
                 .map_err(|e| credential_error(&e))
         })
+    }
+
+    fn find_sent<'a>(
+        &'a self,
+        msg: &'a Outgoing,
+        since: chrono::DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Option<Delivered>, SendError>> {
+        Box::pin(self.find_in_sent(msg, since))
     }
 
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>> {

@@ -133,7 +133,10 @@ pub(super) async fn run_mailroom(
         ),
         ("MAILROOM__QUOTA__SENDER_PER_MINUTE", unlimited.clone()),
         ("MAILROOM__QUOTA__SENDER_PER_DAY", unlimited.clone()),
-        ("MAILROOM__QUOTA__PROJECT_PER_MINUTE", unlimited),
+        ("MAILROOM__QUOTA__PROJECT_PER_MINUTE", unlimited.clone()),
+        // The sink has no per-user concurrency limit, and the floor no cap: neither paces
+        // the run.
+        ("MAILROOM__QUOTA__SENDER_CONCURRENCY", unlimited),
         ("MAILROOM__JOBS__ALLOWED_SENDERS", "*".to_owned()),
     ];
     let skip = world.sink.arrived();
