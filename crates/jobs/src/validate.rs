@@ -53,6 +53,9 @@ impl EmailJobV1 {
     ///   `content_id`, if any, is printable ASCII without spaces or `<>`;
     /// - thread message ids look like `<id@host>` (`thread.in_reply_to`,
     ///   `thread.references[i]`);
+    /// - a `list` has an id of ASCII letters, digits, `.`, `-` and `_` (`list.id`) and its
+    ///   `unsubscribe`, if any, is a `mailto:` URI (`list.unsubscribe`);
+    /// - a `template` has been rendered (by the enqueue) (`template`);
     /// - `metadata` and `tags` hold at most [`MAX_CALLER_DATA_BYTES`] in all
     ///   (`metadata` when it alone is over, else `tags`);
     /// - the rendered message fits in `policy.max_message_bytes` (`message`), and so does
@@ -70,6 +73,16 @@ impl EmailJobV1 {
         self.check_body()?;
         self.check_thread()?;
         self.check_caller_data()?;
+        if let Some(list) = &self.list {
+            list.check()?;
+        }
+        if self.template.as_ref().is_some_and(|t| !t.rendered) {
+            return Err(ValidationError::new(
+                "template",
+                "not rendered: enqueue through mailroom-enqueue, `mailroom send` or the HTTP \
+                 API, which render templates",
+            ));
+        }
         match (self.send_at, self.expires_at) {
             (Some(send_at), Some(expires_at)) if expires_at < send_at => {
                 return Err(ValidationError::new(

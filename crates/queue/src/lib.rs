@@ -10,6 +10,8 @@
 //! * `tokens`: stored credentials' records (sealed by the worker) and the enrolled senders.
 //! * `oauth_state`: the web sign-in flow's pending states, each taken once.
 //! * `usage`: the sends counted in each sender's quota windows now.
+//! * `suppression`: the suppression list: addresses mail must not go to, per scope.
+//! * `templates`: stored templates, versioned and immutable per version.
 //! * `status`: a job's state and its status record.
 //! * `activity`: what the worker side counts without a handler seeing it.
 //! * `config`: [`QueueConfig`], the queue's settings with their defaults.
@@ -64,7 +66,9 @@ mod sentinel_url;
 #[cfg(feature = "worker")]
 mod settle;
 mod status;
+mod suppression;
 mod switch_watch;
+mod templates;
 mod tokens;
 #[cfg(feature = "worker")]
 mod tracker;
@@ -88,6 +92,10 @@ pub use senders::{
 pub use sentinel::SentinelConn;
 pub use sentinel_url::SentinelTarget;
 pub use status::{JobState, JobStatus};
+pub use suppression::{
+    SuppressReason, SuppressScope, Suppression, normalize_address as normalize_suppressed,
+};
+pub use templates::StoredTemplate;
 #[cfg(feature = "worker")]
 pub use tracker::Tracker;
 pub use usage::SenderUsage;

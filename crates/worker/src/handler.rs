@@ -1,5 +1,6 @@
 //! The apalis handler: one job, from lease to recorded outcome. Validate, render, send, then
-//! record exactly one outcome through the lease, and log one line about it.
+//! record exactly one outcome through the lease, and log one line about it. Before all that,
+//! the suppression list drops the recipients mail must not go to (see [`crate::screen`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +15,7 @@ use crate::gate::{Gate, Pass};
 use crate::logline::{Lazy, echoed, log_safe, masked};
 use crate::metrics::{Metrics, Outcome, QuotaWindow};
 use crate::outcome::{Failure, Quarantine, decide, quarantined};
+use crate::screen::{Screened, screen};
 use crate::transport::{Outgoing, SendError, Transport};
 
 /// What every job's handling shares: the transport, the policies and the sender gate.
@@ -25,6 +27,8 @@ pub struct Handler {
     gate: Option<Gate>,
     metrics: Metrics,
     quarantine_give_up: std::time::Duration,
+    /// The queue whose suppression list screens every job, if any.
+    suppression: Option<mailroom_queue::Queue>,
 }
 
 impl Handler {
@@ -44,7 +48,16 @@ impl Handler {
             gate: None,
             metrics,
             quarantine_give_up: std::time::Duration::from_secs(7 * 86_400),
+            suppression: None,
         }
+    }
+
+    /// Drops the recipients on `queue`'s suppression list from every job that is not
+    /// `transactional`; a job left with nobody ends `suppressed`.
+    #[must_use]
+    pub fn with_suppression(mut self, queue: mailroom_queue::Queue) -> Self {
+        self.suppression = Some(queue);
+        self
     }
 
     /// Dead-letters a job whose sender is still quarantined once it is older than `give_up`
@@ -121,6 +134,9 @@ enum Logged {
         at: DateTime<Utc>,
         why: String,
     },
+    Suppressed {
+        count: usize,
+    },
 }
 
 impl Logged {
@@ -132,6 +148,7 @@ impl Logged {
             Self::Retry { .. } => Some(Outcome::Retried),
             Self::Dead { .. } => Some(Outcome::Dead),
             Self::Held { .. } => None,
+            Self::Suppressed { .. } => Some(Outcome::Suppressed),
         }
     }
 }
@@ -147,6 +164,41 @@ impl Handler {
         self.metrics.job_started();
         let _in_flight = self.metrics.in_flight();
 
+        let screened = match &self.suppression {
+            Some(queue) => screen(queue, job).await?,
+            None => Screened::Send {
+                kept: None,
+                dropped: Vec::new(),
+            },
+        };
+        let logged = match screened {
+            Screened::Nobody(dropped) => {
+                self.count_dropped(&dropped);
+                let why = serde_json::to_string(&dropped).unwrap_or_default();
+                lease.suppressed(&why).await?;
+                Logged::Suppressed {
+                    count: dropped.len(),
+                }
+            }
+            Screened::Send { kept, dropped } => {
+                self.count_dropped(&dropped);
+                self.deliver(kept.as_deref().unwrap_or(job), lease).await?
+            }
+        };
+
+        if let Some(outcome) = logged.outcome() {
+            self.metrics.job_finished(outcome, attempt);
+        }
+        self.log(job, attempt, started, logged);
+        Ok(())
+    }
+
+    /// Renders, admits and sends a screened job, and records its outcome.
+    async fn deliver(
+        &self,
+        job: &EmailJob,
+        lease: Lease,
+    ) -> Result<Logged, mailroom_queue::QueueError> {
         let logged = match self.prepare(job) {
             Err(reason) => {
                 lease.dead(&reason).await?;
@@ -191,12 +243,14 @@ impl Handler {
                 },
             },
         };
+        Ok(logged)
+    }
 
-        if let Some(outcome) = logged.outcome() {
-            self.metrics.job_finished(outcome, attempt);
+    /// Counts the suppressed recipients dropped from a job.
+    fn count_dropped(&self, dropped: &[mailroom_queue::Suppression]) {
+        for s in dropped {
+            self.metrics.recipient_suppressed(s.reason);
         }
-        self.log(job, attempt, started, logged);
-        Ok(())
     }
 
     /// Logs the delivery's one line. Its fields are built only when the line's level is
@@ -227,6 +281,11 @@ impl Handler {
             Logged::Held { at, why } => tracing::info!(
                 job = %job_id, %message_id, %recipients, attempt, latency_ms, transport, why,
                 %tags, %metadata, retry_at = %at.to_rfc3339(), outcome = "held", "sender must wait; job rescheduled"
+            ),
+            Logged::Suppressed { count } => tracing::info!(
+                job = %job_id, %message_id, %recipients, attempt, latency_ms, transport,
+                %tags, %metadata, suppressed = count, outcome = "suppressed",
+                "every recipient is on the suppression list; not sent"
             ),
             Logged::Dead { reason } => tracing::error!(
                 job = %job_id, %message_id, %recipients, attempt, latency_ms, transport,

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod notify;
 mod ops;
 pub mod outcome;
+pub mod screen;
 pub mod serve;
 pub mod signal;
 pub mod telemetry;
@@ -158,7 +159,8 @@ fn build_handler(
     let transport =
         transport::build(config, queue, refreshes).context("loading the gmail credentials")?;
     let mut handler = Handler::new(transport, policy, config.retry_policy(), metrics.clone())
-        .with_quarantine_give_up(config.credentials.quarantine_give_up);
+        .with_quarantine_give_up(config.credentials.quarantine_give_up)
+        .with_suppression(queue.clone());
     if config.transport.kind == config::TransportKind::Gmail {
         handler = handler.with_gate(gate::Gate::new(queue.clone(), config.sender_limits()));
         extras

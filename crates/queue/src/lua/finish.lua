@@ -12,6 +12,7 @@
 --   'retry'   due_ms, error, spend_attempt (1|0)
 --   'dead'    reason
 --   'release' (hand the job back to the ready stream, no attempt spent)
+--   'suppressed' retention_s, suppressed (JSON: the recipients dropped and why)
 -- Returns per outcome: the job's attempts after a retry, 0 after the other outcomes, 1 after a
 -- `sent` for a job already recorded as sent (a duplicate send), -1 when nothing changed.
 local prefix, now, group = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -63,6 +64,13 @@ local function finish(entry, id, outcome, consumer, a1, a2, a3)
     redis.call('HSET', jk, 'state', 'dead', 'last_error', a1, 'finished_at', now, 'updated_at', now)
     redis.call('HDEL', jk, 'entry', 'owner', 'due_at')
     redis.call('ZADD', KEYS[3], now, id)
+    return 0
+  elseif outcome == 'suppressed' then
+    -- Every recipient is on the suppression list: finished unsent, not a dead letter.
+    redis.call('HSET', jk, 'state', 'suppressed', 'suppressed', a2, 'finished_at', now,
+      'updated_at', now)
+    redis.call('HDEL', jk, 'payload', 'entry', 'owner', 'due_at')
+    redis.call('EXPIRE', jk, tonumber(a1))
     return 0
   elseif outcome == 'release' then
     local e = redis.call('XADD', KEYS[1], '*', 'id', id)

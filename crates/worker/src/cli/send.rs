@@ -1,5 +1,5 @@
-//! `mailroom send`: build a job from flags (or read one as JSON), validate it with the
-//! configured policy, enqueue it and print its id.
+//! `mailroom send`: build a job from flags (or read one as JSON), render its template if it
+//! names one, validate it with the configured policy, enqueue it and print its id.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -89,14 +89,23 @@ fn invalid(field: &str, message: impl std::fmt::Display) -> CliError {
 
 /// Runs `mailroom send`.
 pub async fn run(config: &Config, args: SendArgs) -> CliResult {
-    let job = match &args.json {
+    let mut job = match &args.json {
         Some(path) => read_json(path)?,
         None => from_flags(&args)?,
     };
     let policy = config.policy()?;
+    let queue = connect(config).await?;
+    if job.v1().template.is_some() {
+        mailroom_enqueue::Client::from_queue(queue.clone(), policy.clone())
+            .render(&mut job)
+            .await
+            .map_err(|e| match e {
+                mailroom_enqueue::EnqueueError::Unavailable(e) => super::redis(e),
+                other => CliError::Invalid(other.to_string()),
+            })?;
+    }
     job.validate(&policy)
         .map_err(|e| CliError::Invalid(format!("invalid job: {e}")))?;
-    let queue = connect(config).await?;
     let enqueued = queue.enqueue(&job).await.map_err(super::redis)?;
     println!("{}", enqueued.id);
     if enqueued.duplicate {
