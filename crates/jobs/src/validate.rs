@@ -67,6 +67,13 @@ impl EmailJobV1 {
     /// [`ValidationError`] naming the offending field.
     pub fn validate(&self, policy: &Policy) -> Check {
         self.check_addresses(policy)?;
+        if self.template.as_ref().is_some_and(|t| !t.rendered) {
+            return Err(ValidationError::new(
+                "template",
+                "not rendered: enqueue through mailroom-enqueue, `mailroom send` or the HTTP \
+                 API, which render templates",
+            ));
+        }
         no_control("subject", &self.subject)?;
         self.check_idempotency_key()?;
         self.check_headers()?;
@@ -75,13 +82,6 @@ impl EmailJobV1 {
         self.check_caller_data()?;
         if let Some(list) = &self.list {
             list.check()?;
-        }
-        if self.template.as_ref().is_some_and(|t| !t.rendered) {
-            return Err(ValidationError::new(
-                "template",
-                "not rendered: enqueue through mailroom-enqueue, `mailroom send` or the HTTP \
-                 API, which render templates",
-            ));
         }
         match (self.send_at, self.expires_at) {
             (Some(send_at), Some(expires_at)) if expires_at < send_at => {

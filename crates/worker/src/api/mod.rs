@@ -5,7 +5,7 @@
 //! - `keys`: the key file, scopes and per-key sender allowlists; `auth`: who is calling;
 //! - `messages`: `POST /v1/messages` and `/v1/messages/batch`; `jobs`: `GET` and `DELETE
 //!   /v1/messages/{id}`; `queue`: `GET /v1/queue`; `dead`: `/v1/dead…`; `senders`:
-//!   `GET /v1/senders`;
+//!   `GET /v1/senders`; `templates`: `/v1/templates…`;
 //! - `problem`: errors as `application/problem+json`; `metrics`: the API's `/metrics`;
 //! - `doc`: the OpenAPI document; `schema`: the schemas of answers that come from the queue
 //!   crate.
@@ -21,6 +21,7 @@ pub mod problem;
 pub mod queue;
 pub mod schema;
 pub mod senders;
+pub mod templates;
 
 use std::sync::Arc;
 
@@ -96,6 +97,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/dead/retry", post(dead::retry).layer(single))
         .route("/v1/dead/purge", post(dead::purge).layer(single))
         .route("/v1/senders", get(senders::list))
+        .route("/v1/templates", get(templates::list))
+        .route(
+            "/v1/templates/{name}",
+            get(templates::get)
+                .put(templates::put)
+                .delete(templates::delete),
+        )
+        .route("/v1/templates/{name}/preview", post(templates::preview))
         .route("/v1/openapi.json", get(doc::openapi))
         .route("/", get(home))
         .route("/livez", get(|| async { "ok\n" }))
