@@ -53,7 +53,7 @@ impl EmailJobV1 {
     ///   `content_id`, if any, is printable ASCII without spaces or `<>`;
     /// - thread message ids look like `<id@host>` (`thread.in_reply_to`,
     ///   `thread.references[i]`);
-    /// - a `list` has an id of ASCII letters, digits, `.`, `-` and `_` (`list.id`) and its
+    /// - a job with a `list` has exactly one recipient (`list`), and the list an id of ASCII letters, digits, `.`, `-` and `_` (`list.id`) and its
     ///   `unsubscribe`, if any, is a `mailto:` URI (`list.unsubscribe`);
     /// - a `template` has been rendered (by the enqueue) (`template`);
     /// - `metadata` and `tags` hold at most [`MAX_CALLER_DATA_BYTES`] in all
@@ -82,6 +82,13 @@ impl EmailJobV1 {
         self.check_caller_data()?;
         if let Some(list) = &self.list {
             list.check()?;
+            if self.recipients().count() != 1 {
+                return Err(ValidationError::new(
+                    "list",
+                    "a list message goes to exactly one recipient, whose unsubscribe link it \
+                     carries: send one job per recipient",
+                ));
+            }
         }
         match (self.send_at, self.expires_at) {
             (Some(send_at), Some(expires_at)) if expires_at < send_at => {

@@ -29,6 +29,8 @@ pub struct Handler {
     quarantine_give_up: std::time::Duration,
     /// The queue whose suppression list screens every job, if any.
     suppression: Option<mailroom_queue::Queue>,
+    /// What seals the one-click unsubscribe links of list mail, if configured.
+    unsubscribe: Option<Arc<crate::unsubscribe::Unsubscriber>>,
 }
 
 impl Handler {
@@ -49,7 +51,19 @@ impl Handler {
             metrics,
             quarantine_give_up: std::time::Duration::from_secs(7 * 86_400),
             suppression: None,
+            unsubscribe: None,
         }
+    }
+
+    /// Adds one-click unsubscribe links to list mail (`[unsubscribe]`); without, list mail
+    /// gets `List-Id` and the job's `mailto:` link only.
+    #[must_use]
+    pub fn with_unsubscribe(
+        mut self,
+        unsubscribe: Option<crate::unsubscribe::Unsubscriber>,
+    ) -> Self {
+        self.unsubscribe = unsubscribe.map(Arc::new);
+        self
     }
 
     /// Drops the recipients on `queue`'s suppression list from every job that is not
@@ -397,8 +411,12 @@ impl Handler {
     fn prepare(&self, job: &EmailJob) -> Result<Outgoing, String> {
         job.validate(&self.policy)
             .map_err(|e| format!("invalid job: {e}"))?;
-        let rendered = job
-            .render(Utc::now())
+        let now = Utc::now();
+        let listed = crate::unsubscribe::with_list_headers(job, self.unsubscribe.as_deref(), now);
+        let rendered = listed
+            .as_ref()
+            .unwrap_or(job)
+            .render(now)
             .map_err(|e| format!("cannot render the message: {e}"))?;
         let v1 = job.v1();
         Ok(Outgoing {

@@ -5,7 +5,8 @@
 //! - `keys`: the key file, scopes and per-key sender allowlists; `auth`: who is calling;
 //! - `messages`: `POST /v1/messages` and `/v1/messages/batch`; `jobs`: `GET` and `DELETE
 //!   /v1/messages/{id}`; `queue`: `GET /v1/queue`; `dead`: `/v1/dead…`; `senders`:
-//!   `GET /v1/senders`; `templates`: `/v1/templates…`;
+//!   `GET /v1/senders`; `templates`: `/v1/templates…`; `unsubscribe`: `/u/{token}`, the
+//!   one-click unsubscribe link (no key);
 //! - `problem`: errors as `application/problem+json`; `metrics`: the API's `/metrics`;
 //! - `doc`: the OpenAPI document; `schema`: the schemas of answers that come from the queue
 //!   crate.
@@ -22,6 +23,7 @@ pub mod queue;
 pub mod schema;
 pub mod senders;
 pub mod templates;
+pub mod unsubscribe;
 
 use std::sync::Arc;
 
@@ -54,6 +56,8 @@ pub struct ApiState {
     pub config: Arc<Config>,
     /// The API's metrics.
     pub metrics: HttpMetrics,
+    /// Opens one-click unsubscribe tokens (`[unsubscribe]`), when configured.
+    pub unsubscribe: Option<Arc<crate::unsubscribe::Unsubscriber>>,
 }
 
 impl ApiState {
@@ -74,6 +78,7 @@ impl ApiState {
             keys: Arc::new(keys),
             client,
             queue,
+            unsubscribe: crate::unsubscribe::Unsubscriber::from_config(&config)?.map(Arc::new),
             config: Arc::new(config),
             metrics: HttpMetrics::new(),
         })
@@ -106,6 +111,10 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/templates/{name}/preview", post(templates::preview))
         .route("/v1/openapi.json", get(doc::openapi))
+        .route(
+            "/u/{token}",
+            get(unsubscribe::confirm).post(unsubscribe::unsubscribe),
+        )
         .route("/", get(home))
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

@@ -12,7 +12,7 @@
 //! - `gmail`: Gmail and OAuth errors, token refreshes;
 //! - `senders`: quarantined senders and their quota left;
 //! - `queue`: the queue's jobs by state, the oldest ready job, jobs enqueued, Redis errors;
-//! - `suppression`: suppressed recipients dropped, one-click unsubscribes.
+//! - `suppression`: suppressed recipients dropped.
 
 mod gmail;
 mod jobs;
@@ -190,11 +190,6 @@ impl Metrics {
     /// A recipient was dropped from a job: it is suppressed for `reason`.
     pub fn recipient_suppressed(&self, reason: mailroom_queue::SuppressReason) {
         self.0.suppression.dropped(reason);
-    }
-
-    /// A one-click unsubscribe request was answered with `outcome`.
-    pub fn unsubscribe(&self, outcome: UnsubscribeOutcome) {
-        self.0.suppression.unsubscribe(outcome);
     }
 
     /// A Redis operation failed.

@@ -1,5 +1,5 @@
-//! The suppression list's families: recipients the worker dropped because they are
-//! suppressed (by reason), and one-click unsubscribes the HTTP API took (by outcome).
+//! The suppression list's family: recipients the worker dropped because they are suppressed
+//! (by reason). [`UnsubscribeOutcome`] labels the HTTP API's `mailroom_unsubscribes_total`.
 
 use mailroom_queue::SuppressReason;
 use prometheus::IntCounter;
@@ -43,8 +43,6 @@ impl UnsubscribeOutcome {
 pub(super) struct Suppression {
     /// `mailroom_suppressed_recipients_total` by reason, in [`SuppressReason::ALL`]'s order.
     dropped: [IntCounter; SuppressReason::ALL.len()],
-    /// `mailroom_unsubscribes_total` by outcome, in [`UnsubscribeOutcome::ALL`]'s order.
-    unsubscribes: [IntCounter; UnsubscribeOutcome::ALL.len()],
 }
 
 impl Suppression {
@@ -55,28 +53,14 @@ impl Suppression {
             "Recipients this worker dropped from a job because they are on the suppression list, by the suppression's reason.",
             &["reason"],
         );
-        let unsubscribes = counter_vec(
-            r,
-            "mailroom_unsubscribes_total",
-            "One-click unsubscribe requests (POST /u/TOKEN) this API process answered, by outcome.",
-            &["outcome"],
-        );
         Self {
             dropped: SuppressReason::ALL.map(|r| dropped.with_label_values(&[r.as_str()])),
-            unsubscribes: UnsubscribeOutcome::ALL
-                .map(|o| unsubscribes.with_label_values(&[o.as_str()])),
         }
     }
 
     pub(super) fn dropped(&self, reason: SuppressReason) {
         if let Some(i) = SuppressReason::ALL.iter().position(|r| *r == reason) {
             self.dropped[i].inc();
-        }
-    }
-
-    pub(super) fn unsubscribe(&self, outcome: UnsubscribeOutcome) {
-        if let Some(i) = UnsubscribeOutcome::ALL.iter().position(|o| *o == outcome) {
-            self.unsubscribes[i].inc();
         }
     }
 }
