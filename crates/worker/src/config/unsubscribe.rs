@@ -24,7 +24,7 @@ pub struct UnsubscribeSection {
     pub keys_file: Option<PathBuf>,
     /// How long a link works after its message was rendered. Default 90 days.
     #[serde(with = "humantime_serde")]
-    pub token_ttl: Duration,
+    pub link_ttl: Duration,
 }
 
 impl Default for UnsubscribeSection {
@@ -32,7 +32,7 @@ impl Default for UnsubscribeSection {
         Self {
             base_url: None,
             keys_file: None,
-            token_ttl: Duration::from_secs(90 * 86_400),
+            link_ttl: Duration::from_secs(90 * 86_400),
         }
     }
 }
@@ -60,9 +60,9 @@ impl Config {
                 ));
             }
         }
-        if u.token_ttl < Duration::from_secs(3 * 86_400) {
+        if u.link_ttl < Duration::from_secs(3 * 86_400) {
             return Err(ConfigError::invalid(
-                "unsubscribe.token_ttl",
+                "unsubscribe.link_ttl",
                 "must be at least 3 days (a recipient may click days after the message came)",
             ));
         }

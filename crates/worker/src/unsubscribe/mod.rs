@@ -57,7 +57,7 @@ impl Unsubscriber {
         )
         .map_err(|e| anyhow::anyhow!("{}: {}", e.key, e.message))?;
         let keys = TokenKeys::load(Some(path), None).context("unsubscribe.keys_file")?;
-        Ok(Some(Self::new(keys, base, u.token_ttl)))
+        Ok(Some(Self::new(keys, base, u.link_ttl)))
     }
 
     /// The one-click link for `recipient` on `list`, sent by `sender`, made at `now`.
