@@ -145,7 +145,7 @@ mod tests {
         for (labels, published) in [
             (
                 Outcome::ALL.map(Outcome::as_str).join(","),
-                "sent,retried,dead,expired,cancelled,duplicate",
+                "sent,retried,dead,expired,cancelled,duplicate,suppressed",
             ),
             (
                 TokenOutcome::ALL.map(TokenOutcome::as_str).join(","),
