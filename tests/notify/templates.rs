@@ -101,6 +101,35 @@ async fn a_template_job_is_rendered_at_enqueue_and_sent_as_rendered() {
     assert_eq!(out.code(), Some(2), "{}", out.stderr());
     assert!(out.stderr().contains("template.name"), "{}", out.stderr());
 
+    // The same from flags: rendered at send; a list with two recipients refused, naming it.
+    let vars_arg = vars.to_str().unwrap();
+    let flags = [
+        "send",
+        "--from",
+        "noreply@example.com",
+        "--to",
+        "zoe@example.org",
+    ];
+    let by_flags = env.run(&[&flags[..], &["--template", "welcome", "--vars", vars_arg]].concat());
+    let by_flags: JobId = by_flags.ok().trim().parse().expect("a job id");
+    let two = [
+        &flags[..],
+        &[
+            "--to",
+            "bob@example.org",
+            "--template",
+            "welcome",
+            "--vars",
+            vars_arg,
+            "--list",
+            "news",
+        ],
+    ]
+    .concat();
+    let two = env.run(&two);
+    assert_eq!(two.code(), Some(2), "{}", two.stderr());
+    assert!(two.stderr().contains("list"), "{}", two.stderr());
+
     let good = serde_json::json!({
         "version": "v1", "from": "noreply@example.com", "to": ["zoe@example.org"],
         "template": {"name": "welcome", "version": 1, "locale": "de", "vars": {"name": "Zoë <b>"}},
@@ -121,6 +150,11 @@ async fn a_template_job_is_rendered_at_enqueue_and_sent_as_rendered() {
     );
     assert!(t.vars.is_empty());
     assert_eq!(stored.v1().subject, "Willkommen, Zoë <b>");
+    let payload = job_fields(&queue, &[by_flags], &["payload"]).await[0][0]
+        .clone()
+        .unwrap();
+    let stored = EmailJob::from_record(payload.as_bytes(), by_flags).unwrap();
+    assert_eq!(stored.v1().subject, "Welcome, Zoë <b>");
 
     let worker = env.worker("w1", &[]);
     eventually(Duration::from_secs(30), "the template job sent", || {
