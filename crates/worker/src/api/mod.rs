@@ -107,9 +107,13 @@ pub fn router(state: ApiState) -> Router {
             "/v1/templates/{name}",
             get(templates::get)
                 .put(templates::put)
-                .delete(templates::delete),
+                .delete(templates::delete)
+                .layer(single),
         )
-        .route("/v1/templates/{name}/preview", post(templates::preview))
+        .route(
+            "/v1/templates/{name}/preview",
+            post(templates::preview).layer(single),
+        )
         .route("/v1/openapi.json", get(doc::openapi))
         .route(
             "/u/{token}",

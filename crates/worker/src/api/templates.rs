@@ -112,6 +112,7 @@ async fn stored(
         (status = 400, description = "A bad name or body.", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks `admin`.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over `api.max_body_bytes`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A part does not compile, or the fallback locale is missing; `field` names it.", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Redis is unavailable.", body = Problem, content_type = "application/problem+json"),
     ),
@@ -148,6 +149,7 @@ pub async fn put(
     params(("name" = String, Path, description = "The template's name."), VersionQuery),
     responses(
         (status = 200, description = "The version.", body = StoredDoc),
+        (status = 400, description = "A bad name, version or body.", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks `read`.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such template or version.", body = Problem, content_type = "application/problem+json"),
@@ -177,6 +179,7 @@ pub async fn get(
     params(("name" = String, Path, description = "The template's name.")),
     responses(
         (status = 204, description = "Deleted."),
+        (status = 400, description = "A bad name, version or body.", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks `admin`.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such template.", body = Problem, content_type = "application/problem+json"),
@@ -230,10 +233,11 @@ pub async fn list(
     request_body(content = PreviewRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The rendered parts.", body = PreviewDoc),
-        (status = 400, description = "The body is not a preview request.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A bad name, or the body is not a preview request.", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks `read`.", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such template or version.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over `api.max_body_bytes`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A variable is missing (`field` is `vars.NAME`).", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Redis is unavailable.", body = Problem, content_type = "application/problem+json"),
     ),
