@@ -8,12 +8,12 @@ TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 # Where the fault scenarios write their figures (one JSON line each) for the summary table.
 FAULTS_REPORT ?= $(TARGET_DIR)/faults-report.jsonl
 
-.PHONY: help run demo test test-faults test-api-fuzz lint lint-deploy fmt schema openapi bench redis-server deps clean
+.PHONY: help run demo test test-faults test-api-fuzz console-screenshots lint lint-deploy fmt schema openapi bench redis-server deps clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-deps: ## install what the build and tests need (redis-server), if missing
+deps: ## install what the build and tests need (redis-server; chromium and chromedriver for the console's browser tests), if missing
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
 	@command -v redis-server >/dev/null || { \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
@@ -23,6 +23,14 @@ deps: ## install what the build and tests need (redis-server), if missing
 	  elif command -v brew >/dev/null; then brew install redis; \
 	  else echo "redis-server not found: install Redis 7 (apt-get install redis-server / brew install redis)"; exit 1; fi; }
 	@command -v redis-server >/dev/null || { echo "redis-server still missing"; exit 1; }
+	@command -v chromedriver >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium and chromium-driver with apt-get"; \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null)); \
+	  elif command -v apt-get >/dev/null; then sudo apt-get install -y chromium chromium-driver; \
+	  elif command -v brew >/dev/null; then brew install --cask chromium chromedriver; \
+	  else echo "chromedriver not found: install chromium and its chromedriver (apt-get install chromium chromium-driver)"; exit 1; fi; }
+	@command -v chromedriver >/dev/null || { echo "chromedriver still missing"; exit 1; }
 
 redis-server: deps ## make sure a Redis answers at REDIS_URL (default redis://127.0.0.1:6379/); else start a throwaway one
 	@if redis-cli -u $(REDIS_URL) ping >/dev/null 2>&1; then echo "redis: using $(REDIS_URL)"; else \
@@ -49,6 +57,7 @@ run: redis-server ## build and run a worker and the HTTP API (127.0.0.1:8025) wi
 	  MAILROOM__API__KEYS_FILE=$$keys $$bin --config $(CONFIG) api & api=$$!; \
 	  trap "kill $$api 2>/dev/null" EXIT; \
 	  echo "api: http://127.0.0.1:8025/v1 (curl -H \"Authorization: Bearer \$$MAILROOM_API_KEY\" http://127.0.0.1:8025/v1/queue)"; \
+	  echo "console: http://127.0.0.1:8025/ (sign in with the secret of \$$MAILROOM_API_KEY)"; \
 	  $$bin --config $(CONFIG) run
 
 demo: redis-server ## send mail through the gmail transport to a local fake Google (Ctrl-C stops)
@@ -66,10 +75,13 @@ demo: redis-server ## send mail through the gmail transport to a local fake Goog
 	    --subject 'Hello from mailroom' --text 'Sent through the Gmail API of a local fake Google.' && \
 	  $$bin/mailroom --config $(CONFIG) run
 
-test: deps ## run every test (each test starts its own redis-server)
-	PATH="$(CURDIR)/$(RUN_DIR)/tools:$$PATH" $(CARGO) test --workspace --all-targets
+test: deps ## run every test (each test starts its own redis-server; the console's run in headless Chromium)
+	PATH="$(CURDIR)/$(RUN_DIR)/tools:$$PATH" MAILROOM_REQUIRE_BROWSER=1 $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 	bash tests/api/fuzz.sh
+
+console-screenshots: deps ## save a PNG of each console page to docs/console/ (headless Chromium)
+	MAILROOM_REQUIRE_BROWSER=1 MAILROOM_CONSOLE_SCREENSHOTS=1 $(CARGO) test -p mailroom-e2e --test console screenshots_of_every_page
 
 test-api-fuzz: deps ## the HTTP API against its OpenAPI document: openapi-spec-validator, then schemathesis (500 cases per operation)
 	bash tests/api/fuzz.sh

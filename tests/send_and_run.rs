@@ -123,7 +123,7 @@ async fn a_job_pushed_by_the_protocol_without_an_id_goes_out_under_its_record_id
     let queue = env.queue().await;
     let id = "01M8TXHYT8RBC3YWADV5FXJSBG";
     let payload = r#"{"version":"v1","from":"py@example.com","to":["x@example.org"],"subject":"from python","text":"hi"}"#;
-    let keys: Vec<String> = ["ready", "scheduled", "dead", "workers"]
+    let keys: Vec<String> = ["v2:ready", "scheduled", "dead", "workers"]
         .iter()
         .map(|k| format!("{{mailroom}}:{k}"))
         .collect();

@@ -37,11 +37,24 @@ pub async fn sigkill_mid_run_then_restart(redis: Backing, jobs: usize) {
     )
     .await;
     doomed.crash();
-    let records = job_fields(&queue, &ids, &["state"]).await;
+    // In flight: the job's stream entry is pending under a worker's consumer.
+    let records = job_fields(&queue, &ids, &["state", "entry"]).await;
+    let pending_rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg(queue.key("v2:ready"))
+        .arg("workers")
+        .arg("-")
+        .arg("+")
+        .arg(ids.len().max(1))
+        .query_async(&mut queue.connection())
+        .await
+        .expect("read pending entries");
+    let held: HashSet<String> = pending_rows.into_iter().map(|(e, ..)| e).collect();
     let in_flight: HashSet<JobId> = ids
         .iter()
         .zip(&records)
-        .filter(|(_, row)| row[0].as_deref() == Some("in_flight"))
+        .filter(|(_, row)| {
+            row[0].as_deref() == Some("queued") && row[1].as_ref().is_some_and(|e| held.contains(e))
+        })
         .map(|(id, _)| *id)
         .collect();
     let pending = stats(&queue).await.in_flight;

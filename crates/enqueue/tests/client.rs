@@ -22,7 +22,7 @@ async fn ready_count(redis: &RedisServer) -> u64 {
         .await
         .unwrap();
     redis::cmd("XLEN")
-        .arg("{mailroom}:ready")
+        .arg("{mailroom}:v2:ready")
         .query_async(&mut c)
         .await
         .unwrap()

@@ -10,6 +10,7 @@ use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
 use mailroom_jobs::{EmailJob, JobId};
 use redis::AsyncCommands;
+use redis::Value;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 
 use crate::QueueError;
@@ -18,9 +19,9 @@ use crate::conn::Conn;
 use crate::keys::GROUP;
 use crate::lease::{Delivery, Lease, LeaseSlot};
 use crate::queue::{Queue, ms, now_ms};
-use crate::rows::{Row, Unreadable, rows};
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
+use crate::start::{FIELDS, Read, Verdict, fields, utf8, verdict};
 use crate::tracker::Tracker;
 
 pub(crate) struct Fetcher {
@@ -33,7 +34,7 @@ pub(crate) struct Fetcher {
     /// Most bytes of jobs (payload, metadata and tags as stored) held at once.
     pub max_held_bytes: usize,
     /// Deliveries read but not started for want of room in the budget, in stream order.
-    deferred: VecDeque<(String, String)>,
+    deferred: VecDeque<Read>,
 }
 
 /// Default of [`Fetcher::max_held_bytes`]: 64 MiB.
@@ -80,9 +81,9 @@ impl Fetcher {
             return Ok(Vec::new());
         }
         if !self.deferred.is_empty() {
-            let entries: Vec<(String, String)> = std::mem::take(&mut self.deferred)
+            let entries: Vec<Read> = std::mem::take(&mut self.deferred)
                 .into_iter()
-                .filter(|(entry, _)| self.tracker.undefer(entry))
+                .filter(|r| self.tracker.undefer(&r.entry))
                 .collect();
             let tasks = self.begin(entries).await?;
             if tasks.is_empty() && !self.deferred.is_empty() {
@@ -120,7 +121,7 @@ impl Fetcher {
         let _ = tokio::time::timeout(self.queue.config().block, self.tracker.freed()).await;
     }
 
-    async fn read(&mut self, block_ms: usize) -> Result<Vec<(String, String)>, QueueError> {
+    async fn read(&mut self, block_ms: usize) -> Result<Vec<Read>, QueueError> {
         let mut opts = StreamReadOptions::default()
             .group(GROUP, &self.consumer)
             .count(self.queue.config().batch);
@@ -134,14 +135,23 @@ impl Fetcher {
             .into_iter()
             .flat_map(|r| r.keys)
             .flat_map(|k| k.ids)
-            .map(|sid| {
+            .map(|mut sid| {
                 let id = sid.get::<String>("id").unwrap_or_default();
-                (sid.id, id)
+                let payload = match sid.map.remove("p") {
+                    Some(Value::BulkString(b)) => Some(b),
+                    _ => None,
+                };
+                Read {
+                    entry: sid.id,
+                    id,
+                    payload,
+                    delivered: 1,
+                }
             })
             .collect())
     }
 
-    async fn reclaim(&mut self) -> Result<Vec<(String, String)>, QueueError> {
+    async fn reclaim(&mut self) -> Result<Vec<Read>, QueueError> {
         let q = &self.queue;
         let cfg = q.config();
         let mut inv = call(&q.inner.scripts.reclaim, q.keys());
@@ -152,10 +162,12 @@ impl Fetcher {
             .arg(ms(cfg.lease))
             .arg(cfg.max_deliveries)
             .arg(cfg.batch);
-        let flat: Vec<String> = run(&inv, &mut self.conn).await?;
-        let (poisoned, flat) = flat.split_first().map_or((0, &[][..]), |(n, rest)| {
-            (n.parse::<u64>().unwrap_or(0), rest)
-        });
+        let flat: Vec<Value> = run(&inv, &mut self.conn).await?;
+        let mut flat = flat.into_iter();
+        let poisoned = flat
+            .next()
+            .and_then(|v| redis::from_redis_value::<u64>(v).ok())
+            .unwrap_or(0);
         if poisoned > 0 {
             self.queue.record(Event::Poisoned, poisoned);
             tracing::warn!(
@@ -163,9 +175,19 @@ impl Fetcher {
                 "dead-lettered jobs delivered too often without an outcome (poison)"
             );
         }
-        let claimed: Vec<(String, String)> = flat
-            .chunks_exact(2)
-            .map(|p| (p[0].clone(), p[1].clone()))
+        let rest: Vec<Value> = flat.collect();
+        let text = |v: &Value| redis::from_redis_value_ref::<String>(v).unwrap_or_default();
+        let claimed: Vec<Read> = rest
+            .chunks_exact(4)
+            .map(|q| Read {
+                entry: text(&q[0]),
+                id: text(&q[1]),
+                delivered: redis::from_redis_value_ref::<u32>(&q[2]).unwrap_or(2),
+                payload: match &q[3] {
+                    Value::BulkString(b) => Some(b.clone()),
+                    _ => None,
+                },
+            })
             .collect();
         if !claimed.is_empty() {
             tracing::info!(
@@ -176,109 +198,160 @@ impl Fetcher {
         Ok(claimed)
     }
 
-    async fn begin(
-        &mut self,
-        entries: Vec<(String, String)>,
-    ) -> Result<Vec<Task<EmailJob>>, QueueError> {
-        let q = self.queue.clone();
-        let mut inv = call(&q.inner.scripts.begin, q.keys());
-        inv.arg(&q.keys().prefix)
-            .arg(now_ms())
-            .arg(GROUP)
-            .arg(q.config().retention.as_secs().max(1))
-            .arg(&self.consumer)
-            .arg(
-                self.max_held_bytes
-                    .saturating_sub(self.tracker.held_bytes()),
-            )
-            .arg(u8::from(self.tracker.is_empty()));
-        for (entry, id) in &entries {
-            inv.arg(entry).arg(id);
+    /// Starts read deliveries: one pipelined read of their records, then a verdict for each
+    /// (see [`crate::start`]).
+    async fn begin(&mut self, reads: Vec<Read>) -> Result<Vec<Task<EmailJob>>, QueueError> {
+        let keys = self.queue.keys().clone();
+        let mut pipe = redis::pipe();
+        for r in &reads {
+            let jk = keys.job(&r.id);
+            pipe.cmd("HMGET").arg(&jk).arg(&FIELDS[..]);
+            if r.payload.is_none() {
+                pipe.cmd("HSTRLEN").arg(&jk).arg("payload");
+                pipe.cmd("HSTRLEN").arg(&jk).arg("meta");
+            }
         }
-        let reply: Vec<redis::Value> = run(&inv, &mut self.conn).await?;
-        let mut tasks = Vec::with_capacity(reply.len());
-        for row in rows(reply) {
-            match row {
-                Ok(row) => {
-                    if let Some(task) = self.started(row).await? {
-                        tasks.push(task);
+        let answers: Vec<Value> = pipe.query_async(&mut self.conn).await?;
+        let mut answers = answers.into_iter();
+        let now = now_ms();
+        let mut budget = self
+            .max_held_bytes
+            .saturating_sub(self.tracker.held_bytes());
+        let mut alone = self.tracker.is_empty();
+        let mut deferring = false;
+        // Deliveries that run: the read, attempts, enqueue time, bytes.
+        let mut run_list = Vec::with_capacity(reads.len());
+        let mut settles = Vec::new();
+        for r in reads {
+            let record = fields(answers.next().unwrap_or(Value::Nil));
+            let stored = if r.payload.is_none() {
+                let mut n = || {
+                    answers
+                        .next()
+                        .and_then(|v| redis::from_redis_value::<usize>(v).ok())
+                        .unwrap_or(0)
+                };
+                Some(n() + n())
+            } else {
+                None
+            };
+            match verdict(&record, now) {
+                Verdict::Run {
+                    attempts,
+                    deliveries,
+                    created_ms,
+                } => {
+                    let bytes = stored.unwrap_or_else(|| r.payload.as_ref().map_or(0, Vec::len));
+                    if stored.is_some() && (deferring || (!alone && bytes > budget)) {
+                        deferring = true;
+                        self.tracker.defer(&r.entry);
+                        self.deferred.push_back(r);
+                        continue;
                     }
+                    alone = false;
+                    budget = budget.saturating_sub(bytes);
+                    let deliveries = deliveries.saturating_add(r.delivered);
+                    run_list.push((r, attempts, deliveries, created_ms, bytes));
                 }
-                Err(unreadable) => self.unreadable(unreadable).await?,
+                Verdict::Skip(state) => {
+                    let event = if state == "cancelled" {
+                        Event::Cancelled
+                    } else {
+                        Event::Duplicate
+                    };
+                    self.queue.record(event, 1);
+                    tracing::debug!(job = %r.id, %state, "delivery skipped: job already {state}");
+                    settles.push((r, "skip"));
+                }
+                Verdict::Missing => {
+                    self.queue.record(Event::Missing, 1);
+                    tracing::warn!(job = %r.id, entry = %r.entry, "delivery without a job record dropped");
+                    settles.push((r, "skip"));
+                }
+                Verdict::Expired => {
+                    self.queue.record(Event::Expired, 1);
+                    tracing::info!(job = %r.id, "job expired before it could be sent");
+                    settles.push((r, "expired"));
+                }
+                Verdict::Malformed(reason) => {
+                    self.dead_letter(&r.entry, &r.id, &reason).await?;
+                }
+            }
+        }
+        self.settle_unstarted(settles).await?;
+        self.load_payloads(&mut run_list).await?;
+        let mut tasks = Vec::with_capacity(run_list.len());
+        for (r, attempts, deliveries, created_ms, bytes) in run_list {
+            if let Some(task) = self
+                .start(r, attempts, deliveries, created_ms, bytes)
+                .await?
+            {
+                tasks.push(task);
             }
         }
         Ok(tasks)
     }
 
-    /// Acts on one row of `begin.lua`'s answer: a task for a job that runs, a count and a log
-    /// line for the others.
-    async fn started(&mut self, row: Row) -> Result<Option<Task<EmailJob>>, QueueError> {
-        let Row {
-            entry, id, detail, ..
-        } = &row;
-        match row.verdict.as_str() {
-            "run" => return self.start(row).await,
-            "defer" => {
-                self.tracker.defer(entry);
-                self.deferred.push_back((entry.clone(), id.clone()));
-            }
-            "skip" => {
-                let event = if detail == "cancelled" {
-                    Event::Cancelled
-                } else {
-                    Event::Duplicate
-                };
-                self.queue.record(event, 1);
-                tracing::debug!(job = %id, state = %detail, "delivery skipped: job already {detail}");
-            }
-            "expired" => {
-                self.queue.record(Event::Expired, 1);
-                tracing::info!(job = %id, "job expired before it could be sent");
-            }
-            "malformed" => {
-                self.queue.record(Event::Undecodable, 1);
-                tracing::error!(job = %id, reason = %detail, "dead-lettered a malformed job record");
-            }
-            _ => {
-                self.queue.record(Event::Missing, 1);
-                tracing::warn!(job = %id, entry = %entry, "delivery without a job record dropped");
-            }
+    /// Acknowledges deliveries that do not run (`skip`, `expired`), together.
+    async fn settle_unstarted(&self, settles: Vec<(Read, &'static str)>) -> Result<(), QueueError> {
+        if settles.is_empty() {
+            return Ok(());
         }
-        Ok(None)
+        let retention = self.queue.config().retention.as_secs().max(1).to_string();
+        let settler = self.tracker.settler();
+        let done =
+            futures::future::join_all(settles.iter().map(|(r, outcome)| {
+                settler.settle(&r.entry, &r.id, outcome, [&retention, "", ""], 0)
+            }))
+            .await;
+        done.into_iter().try_for_each(|d| d.map(drop))
     }
 
-    /// Dead-letters the job of a row that could not be read; a row without even its entry and
-    /// id is left pending, to be dead-lettered as poison after its deliveries.
-    async fn unreadable(&mut self, row: Unreadable) -> Result<(), QueueError> {
-        let Some((entry, id)) = row.entry_and_id else {
-            tracing::error!(reason = %row.reason, "a started delivery could not be read");
+    /// Reads the payloads that wait in their records, for the deliveries about to run.
+    async fn load_payloads(
+        &mut self,
+        run_list: &mut [(Read, u32, u32, i64, usize)],
+    ) -> Result<(), QueueError> {
+        let keys = self.queue.keys();
+        let mut pipe = redis::pipe();
+        let mut any = false;
+        for (r, ..) in run_list.iter().filter(|(r, ..)| r.payload.is_none()) {
+            pipe.cmd("HGET").arg(keys.job(&r.id)).arg("payload");
+            any = true;
+        }
+        if !any {
             return Ok(());
-        };
-        self.dead_letter(&entry, &id, &row.reason).await
+        }
+        let payloads: Vec<Option<Vec<u8>>> = pipe.query_async(&mut self.conn).await?;
+        let mut payloads = payloads.into_iter();
+        for (r, ..) in run_list.iter_mut().filter(|(r, ..)| r.payload.is_none()) {
+            r.payload = Some(payloads.next().flatten().unwrap_or_default());
+        }
+        Ok(())
     }
 
     /// Decodes a started job into a task, or dead-letters it with the decode error.
-    async fn start(&mut self, row: Row) -> Result<Option<Task<EmailJob>>, QueueError> {
-        let Row {
-            entry,
-            id,
-            detail: payload,
-            attempts,
-            deliveries,
-            created_ms,
-            bytes,
-            ..
-        } = row;
+    async fn start(
+        &mut self,
+        r: Read,
+        attempts: u32,
+        deliveries: u32,
+        created_ms: i64,
+        bytes: usize,
+    ) -> Result<Option<Task<EmailJob>>, QueueError> {
+        let Read {
+            entry, id, payload, ..
+        } = r;
         // The id the record is stored under is the job's id: a payload without one takes it,
         // one that disagrees is dead-lettered (so every delivery renders one Message-ID).
-        let decoded = id
-            .parse::<JobId>()
-            .map_err(|_| format!("malformed job id {id:?}"))
-            .and_then(|job_id| {
-                EmailJob::from_record(payload.as_bytes(), job_id)
-                    .map(|job| (job_id, job))
-                    .map_err(|e| format!("malformed payload: {e}"))
-            });
+        let decoded = utf8(payload.unwrap_or_default()).and_then(|payload| {
+            let job_id = id
+                .parse::<JobId>()
+                .map_err(|_| format!("malformed job id {id:?}"))?;
+            EmailJob::from_record(payload.as_bytes(), job_id)
+                .map(|job| (job_id, job))
+                .map_err(|e| format!("malformed payload: {e}"))
+        });
         match decoded {
             Ok((job_id, job)) => {
                 let delivery = Delivery {
@@ -304,13 +377,13 @@ impl Fetcher {
         }
     }
 
-    /// Dead-letters a started job that cannot run, with `reason`.
+    /// Dead-letters a delivered job that cannot run, with `reason`.
     async fn dead_letter(&mut self, entry: &str, id: &str, reason: &str) -> Result<(), QueueError> {
         tracing::error!(job = %id, %reason, "dead-lettering undecodable job");
         let changed = self
             .tracker
             .settler()
-            .settle(entry, id, "dead", [reason, "", ""])
+            .settle(entry, id, "dead", [reason, "", ""], 0)
             .await?;
         if changed >= 0 {
             self.queue.record(Event::Undecodable, 1);

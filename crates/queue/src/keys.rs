@@ -6,8 +6,13 @@
 pub(crate) struct Keys {
     /// `{name}`: the prefix of every key.
     pub prefix: String,
-    /// Stream of ready jobs (`id` field), read through the consumer group.
+    /// Stream of ready jobs (protocol v2: `{name}:v2:ready`), read through the consumer group:
+    /// field `id`, and `p` (the payload) unless the payload waits in the job's record.
     pub ready: String,
+    /// The stream of protocol v1 (`{name}:ready`, field `id` only), where clients that still
+    /// run v1's `enqueue.lua` (and v1 workers' promotions) add jobs; v2 workers move its
+    /// entries into `ready` (`migrate.lua`).
+    pub ready_v1: String,
     /// Sorted set of scheduled and retrying job ids, scored by due time (ms).
     pub scheduled: String,
     /// Sorted set of dead-lettered job ids, scored by the time they died (ms).
@@ -25,7 +30,8 @@ impl Keys {
     pub fn new(name: &str) -> Self {
         let prefix = format!("{{{name}}}");
         Self {
-            ready: format!("{prefix}:ready"),
+            ready: format!("{prefix}:v2:ready"),
+            ready_v1: format!("{prefix}:ready"),
             scheduled: format!("{prefix}:scheduled"),
             dead: format!("{prefix}:dead"),
             workers: format!("{prefix}:workers"),

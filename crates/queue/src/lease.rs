@@ -168,7 +168,7 @@ impl Lease {
             match self
                 .tracker
                 .settler()
-                .settle(&self.entry, &id, outcome, args)
+                .settle(&self.entry, &id, outcome, args, self.deliveries)
                 .await
             {
                 Err(e) if e.is_connection() && retry.has_time() => {

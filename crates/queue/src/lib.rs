@@ -12,6 +12,9 @@
 //! * `usage`: the sends counted in each sender's quota windows now.
 //! * `suppression`: the suppression list: addresses mail must not go to, per scope.
 //! * `templates`: stored templates, versioned and immutable per version.
+//! * `minutes`: sent, retried and dead jobs per minute over the last two hours.
+//! * `payload`: a job's stored payload, for an operator.
+//! * `workers`: the registered workers, their heartbeats and the deliveries each holds.
 //! * `status`: a job's state and its status record.
 //! * `activity`: what the worker side counts without a handler seeing it.
 //! * `config`: [`QueueConfig`], the queue's settings with their defaults.
@@ -25,7 +28,8 @@
 //! * `replicas`: `WAIT` for `min_replicas_ack` replicas after an enqueue or an outcome.
 //! * `backend` (worker): the apalis backend that feeds a worker and hands back what it holds.
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
-//! * `rows` (worker): `begin.lua`'s answer read row by row, so one bad row spoils nothing else.
+//! * `start` (worker): the verdict on each delivered entry (run, skip, expired, malformed), from
+//!   one pipelined read of the records, so one bad record spoils nothing else.
 //! * `schedule` (worker): when the fetcher promotes and reclaims, and how long it reads.
 //! * `lease` (worker): a delivery's lease.
 //! * `tracker` (worker): the deliveries a worker holds, their bytes, and those it deferred.
@@ -50,13 +54,13 @@ mod keeper;
 mod keys;
 #[cfg(feature = "worker")]
 mod lease;
+mod minutes;
 mod oauth_state;
+mod payload;
 mod queue;
 mod replicas;
 #[cfg(feature = "worker")]
 mod retry;
-#[cfg(feature = "worker")]
-mod rows;
 #[cfg(feature = "worker")]
 mod schedule;
 mod scripts;
@@ -65,6 +69,8 @@ mod sentinel;
 mod sentinel_url;
 #[cfg(feature = "worker")]
 mod settle;
+#[cfg(feature = "worker")]
+mod start;
 mod status;
 mod suppression;
 mod switch_watch;
@@ -73,6 +79,7 @@ mod tokens;
 #[cfg(feature = "worker")]
 mod tracker;
 mod usage;
+mod workers;
 
 pub use activity::QueueActivity;
 #[cfg(feature = "worker")]
@@ -83,6 +90,7 @@ pub use dead::{DeadFilter, DeadJob, DeadSelection};
 pub use error::QueueError;
 #[cfg(feature = "worker")]
 pub use lease::{Lease, LeaseTaken};
+pub use minutes::{MinuteCounts, unix_minute};
 pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
@@ -99,3 +107,4 @@ pub use templates::StoredTemplate;
 #[cfg(feature = "worker")]
 pub use tracker::Tracker;
 pub use usage::SenderUsage;
+pub use workers::WorkerInfo;

@@ -265,7 +265,25 @@ impl Queue {
     /// # Errors
     /// Redis unreachable.
     pub async fn status(&self, id: JobId) -> Result<Option<JobStatus>, QueueError> {
-        let h = read_record(&mut self.conn(), &self.inner.keys.job(&id.to_string())).await?;
+        let mut h = read_record(&mut self.conn(), &self.inner.keys.job(&id.to_string())).await?;
+        // A job whose delivery a worker holds is in flight: protocol v2 reads that from the
+        // stream's pending entries rather than writing it into the record on each delivery.
+        if h.get("state").map(String::as_str) == Some("queued")
+            && let Some(entry) = h.get("entry")
+        {
+            let held: redis::Value = redis::cmd("XPENDING")
+                .arg(&self.inner.keys.ready)
+                .arg(GROUP)
+                .arg(entry)
+                .arg(entry)
+                .arg(1)
+                .query_async(&mut self.conn())
+                .await
+                .unwrap_or(redis::Value::Nil);
+            if matches!(&held, redis::Value::Array(rows) if !rows.is_empty()) {
+                h.insert("state".into(), "in_flight".into());
+            }
+        }
         JobStatus::from_hash(id, &h)
     }
 
@@ -285,6 +303,7 @@ impl Queue {
         Ok(match reply.as_str() {
             "cancelled" => Cancelled::Cancelled,
             "not_found" => Cancelled::NotFound,
+            "in_flight" => Cancelled::TooLate(crate::JobState::InFlight),
             _ => match self.status(id).await? {
                 Some(s) => Cancelled::TooLate(s.state),
                 None => Cancelled::NotFound,
@@ -332,7 +351,8 @@ impl Queue {
         inv.arg(&i.keys.prefix)
             .arg(now_ms())
             .arg(i.config.promote_batch)
-            .arg(GROUP);
+            .arg(GROUP)
+            .arg(ms(i.config.lease));
         let (moved, next): (usize, i64) = run(&inv, &mut self.conn()).await?;
         Ok((moved, (next >= 0).then_some(next)))
     }

@@ -1,5 +1,6 @@
-//! The Lua scripts of the protocol. Each takes the queue's four keys (so Redis Cluster routes it
-//! to the queue's slot) and the key prefix as its first argument where it builds job keys.
+//! The Lua scripts of the protocol. Each takes the queue's five keys (so Redis Cluster routes it
+//! to the queue's slot: the v2 ready stream, scheduled, dead, workers, and the v1 ready stream)
+//! and the key prefix as its first argument where it builds job keys.
 
 use redis::{FromRedisValue, Script, ScriptInvocation};
 
@@ -12,7 +13,6 @@ use crate::keys::Keys;
 pub(crate) struct Scripts {
     pub enqueue: Script,
     pub promote: Script,
-    pub begin: Script,
     pub finish: Script,
     pub reclaim: Script,
     pub cancel: Script,
@@ -32,7 +32,6 @@ impl Scripts {
         Self {
             enqueue: Script::new(include_str!("lua/enqueue.lua")),
             promote: Script::new(include_str!("lua/promote.lua")),
-            begin: Script::new(include_str!("lua/begin.lua")),
             finish: Script::new(include_str!("lua/finish.lua")),
             reclaim: Script::new(include_str!("lua/reclaim.lua")),
             cancel: Script::new(include_str!("lua/cancel.lua")),
@@ -55,7 +54,8 @@ pub(crate) fn call<'a>(script: &'a Script, keys: &Keys) -> ScriptInvocation<'a> 
     inv.key(&keys.ready)
         .key(&keys.scheduled)
         .key(&keys.dead)
-        .key(&keys.workers);
+        .key(&keys.workers)
+        .key(&keys.ready_v1);
     inv
 }
 

@@ -119,7 +119,7 @@ pub fn normalize_sender(sender: &str) -> String {
 /// The keys [`Queue::admit_with`] reads and writes for one sender, built once by
 /// [`Queue::sender_keys`] so that a caller admitting many jobs of a sender (the worker's gate
 /// keeps them per sender) formats no key per job but the job's reservation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SenderKeys {
     /// The sender, normalised.
     sender: String,
@@ -178,41 +178,69 @@ impl Queue {
         job: JobId,
         limits: &SenderLimits,
     ) -> Result<Admission, QueueError> {
-        let job = job.to_string();
+        self.admit_many(keys, &[job], limits)
+            .await?
+            .pop()
+            .ok_or_else(|| QueueError::Protocol("empty answer from admit.lua".into()))
+    }
+
+    /// [`Queue::admit`] for several jobs of one sender in one script call, as if admitted one
+    /// after another in this order: k of them may go now, the others get the next slots.
+    /// Answers one admission per job, in order.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn admit_many(
+        &self,
+        keys: &SenderKeys,
+        jobs: &[JobId],
+        limits: &SenderLimits,
+    ) -> Result<Vec<Admission>, QueueError> {
         let scripts = self.scripts();
         let mut inv = scripts.admit.prepare_invoke();
         inv.key(&keys.state)
             .key(&keys.minute)
             .key(&keys.day)
             .key(&keys.project)
-            .key([keys.reservation_prefix.as_bytes(), job.as_bytes()].concat())
             .key(&keys.senders)
             .arg(now_ms())
-            .arg(&job)
             .arg(&keys.sender)
             .arg(limits.per_minute)
             .arg(limits.per_day)
             .arg(limits.project_per_minute)
-            .arg(ms(limits.quarantine_recheck));
-        let (verdict, at, reason, minute_left, day_left): (String, i64, String, i64, i64) =
-            inv.invoke_async(&mut self.conn()).await?;
-        let hold = match verdict.as_str() {
-            "go" => {
-                return Ok(Admission::Go {
+            .arg(ms(limits.quarantine_recheck))
+            .arg(&keys.reservation_prefix);
+        for job in jobs {
+            inv.arg(job.to_string());
+        }
+        let mut rows: Vec<redis::Value> = inv.invoke_async(&mut self.conn()).await?;
+        let (minute_left, day_left): (i64, i64) = match rows.pop() {
+            Some(last) => redis::from_redis_value(last).map_err(bad_answer)?,
+            None => return Err(QueueError::Protocol("empty answer from admit.lua".into())),
+        };
+        rows.into_iter()
+            .map(|row| {
+                let (verdict, at, reason): (String, i64, String) =
+                    redis::from_redis_value(row).map_err(bad_answer)?;
+                let hold = match verdict.as_str() {
+                    "go" => {
+                        return Ok(Admission::Go {
+                            minute_left,
+                            day_left,
+                        });
+                    }
+                    "paused" => Hold::Paused(reason),
+                    "quarantined" => Hold::Quarantined(reason),
+                    _ => Hold::Quota,
+                };
+                Ok(Admission::Wait {
+                    until_ms: at,
+                    hold,
                     minute_left,
                     day_left,
-                });
-            }
-            "paused" => Hold::Paused(reason),
-            "quarantined" => Hold::Quarantined(reason),
-            _ => Hold::Quota,
-        };
-        Ok(Admission::Wait {
-            until_ms: at,
-            hold,
-            minute_left,
-            day_left,
-        })
+                })
+            })
+            .collect()
     }
 
     /// Pauses `sender` until `until_ms` (only ever extends a pause): Gmail said it is over a
@@ -350,4 +378,9 @@ impl Queue {
             .collect();
         Ok(states)
     }
+}
+
+/// An answer of `admit.lua` that does not read.
+fn bad_answer(e: impl std::fmt::Display) -> QueueError {
+    QueueError::Protocol(format!("bad answer from admit.lua: {e}"))
 }

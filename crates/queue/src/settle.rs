@@ -1,7 +1,15 @@
 //! Recording outcomes. Outcomes from all of a worker's handlers go through one task that sends
-//! them to Redis in batches (one `finish.lua` call for every outcome waiting), so a busy worker
-//! pays one round trip and one script call for many jobs, and an idle one adds no delay.
+//! them to Redis in batches, so a busy worker pays one round trip for many jobs and an idle one
+//! adds no delay.
+//!
+//! The common outcomes (`sent`, and `skip`/`expired` for deliveries that never ran) need no
+//! decision inside Redis: they go as one pipeline of plain commands per batch
+//! (the status record, then `XACK` + `XDEL`), no script. What the pipeline's answers reveal (a
+//! `sent` for a job already recorded as sent, or for a delivery settled elsewhere) and the rare
+//! outcomes (`retry`, `dead`, `release`, which check the delivery's holder) run through
+//! `finish.lua`.
 
+use redis::Pipeline;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::QueueError;
@@ -10,7 +18,7 @@ use crate::keys::GROUP;
 use crate::queue::{Queue, now_ms};
 use crate::scripts::{call, run};
 
-/// Most outcomes recorded by one script call.
+/// Most outcomes recorded by one call.
 const MAX_BATCH: usize = 256;
 
 struct Outcome {
@@ -18,6 +26,8 @@ struct Outcome {
     id: String,
     outcome: &'static str,
     args: [String; 3],
+    /// The job's deliveries, this one included, for a `sent` (0 when unknown).
+    deliveries: u32,
     reply: oneshot::Sender<Result<i64, QueueError>>,
 }
 
@@ -32,14 +42,17 @@ impl Settler {
         Self(tx)
     }
 
-    /// Records one outcome (`sent`, `retry`, `dead` or `release`, see `finish.lua`) for the
-    /// delivery `entry` of job `id`; returns the script's answer for it.
+    /// Records one outcome for the delivery `entry` of job `id`: `sent` (retention_s,
+    /// transport_id, thread_id), `skip` (a delivery of a finished job: acknowledged only),
+    /// `expired` (retention_s), or one of `finish.lua`'s. Returns 0, the attempts after a
+    /// retry, 1 for a `sent` of a job already sent (a duplicate), -1 when nothing changed.
     pub async fn settle(
         &self,
         entry: &str,
         id: &str,
         outcome: &'static str,
         args: [&str; 3],
+        deliveries: u32,
     ) -> Result<i64, QueueError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || QueueError::Protocol("the outcome task stopped".into());
@@ -49,6 +62,7 @@ impl Settler {
                 id: id.to_owned(),
                 outcome,
                 args: args.map(str::to_owned),
+                deliveries,
                 reply,
             })
             .map_err(|_| stopped())?;
@@ -68,7 +82,7 @@ async fn record(queue: Queue, consumer: String, mut rx: mpsc::UnboundedReceiver<
                 Ok(codes) => codes
                     .get(i)
                     .copied()
-                    .ok_or_else(|| QueueError::Protocol("short reply from finish.lua".into())),
+                    .ok_or_else(|| QueueError::Protocol("short reply for outcomes".into())),
                 Err(e) => Err(e.clone()),
             };
             // A waiter that went away (its handler was aborted) needs no answer.
@@ -77,18 +91,146 @@ async fn record(queue: Queue, consumer: String, mut rx: mpsc::UnboundedReceiver<
     }
 }
 
+fn is_plain(outcome: &str) -> bool {
+    matches!(outcome, "sent" | "skip" | "expired")
+}
+
+/// How many answers a plain outcome's commands give (the others are ignored): `HSETNX` and
+/// `XACK` for a `sent`, `XACK` for the others.
+fn width(outcome: &str) -> usize {
+    if outcome == "sent" { 2 } else { 1 }
+}
+
+/// Records a batch: the plain outcomes by pipeline, the others (and the follow-ups the
+/// pipeline's answers call for) by `finish.lua`; then waits for replicas when configured.
 async fn finish(queue: &Queue, consumer: &str, batch: &[Outcome]) -> Result<Vec<i64>, QueueError> {
-    let i = &queue.inner;
-    let mut inv = call(&i.scripts.finish, &i.keys);
-    inv.arg(&i.keys.prefix).arg(now_ms()).arg(GROUP);
-    for o in batch {
-        inv.arg(&o.entry).arg(&o.id).arg(o.outcome).arg(consumer);
-        for a in &o.args {
-            inv.arg(a);
+    let mark = crate::replicas::Mark::before(queue);
+    let now = now_ms();
+    let mut codes = vec![0_i64; batch.len()];
+    let plain: Vec<usize> = (0..batch.len())
+        .filter(|&i| is_plain(batch[i].outcome))
+        .collect();
+    // Rare outcomes, then follow-ups: (index in batch, outcome, transport id).
+    let mut rare: Vec<(usize, &'static str, &str)> = (0..batch.len())
+        .filter(|&i| !is_plain(batch[i].outcome))
+        .map(|i| (i, batch[i].outcome, ""))
+        .collect();
+    if !plain.is_empty() {
+        let answers: Vec<i64> = pipeline(queue, now, batch, &plain)
+            .query_async(&mut queue.conn())
+            .await?;
+        let mut at = 0;
+        for &i in &plain {
+            let o = &batch[i];
+            let (fresh, acked) = answers.get(at..at + width(o.outcome)).map_or((1, 0), |a| {
+                if a.len() == 2 {
+                    (a[0], a[1])
+                } else {
+                    (1, a[0])
+                }
+            });
+            at += width(o.outcome);
+            codes[i] = match o.outcome {
+                "sent" if fresh == 0 => {
+                    rare.push((i, "duplicate", &o.args[1]));
+                    1
+                }
+                "sent" => {
+                    if acked == 0 {
+                        rare.push((i, "late", ""));
+                    }
+                    0
+                }
+                _ if acked == 0 => -1,
+                _ => 0,
+            };
         }
     }
-    let mark = crate::replicas::Mark::before(queue);
-    let codes = run(&inv, &mut queue.conn()).await?;
+    if !rare.is_empty() {
+        let i = &queue.inner;
+        let mut inv = call(&i.scripts.finish, &i.keys);
+        inv.arg(&i.keys.prefix).arg(now).arg(GROUP);
+        for &(at, outcome, tid) in &rare {
+            let o = &batch[at];
+            inv.arg(&o.entry).arg(&o.id).arg(outcome).arg(consumer);
+            if tid.is_empty() {
+                inv.arg(&o.args[0]).arg(&o.args[1]).arg(&o.args[2]);
+            } else {
+                inv.arg("").arg(tid).arg("");
+            }
+        }
+        let answers: Vec<i64> = run(&inv, &mut queue.conn()).await?;
+        for (&(at, outcome, _), answer) in rare.iter().zip(answers) {
+            if outcome != "duplicate" && outcome != "late" {
+                codes[at] = answer;
+            }
+        }
+    }
     crate::replicas::confirm_outcome(queue, mark).await?;
     Ok(codes)
+}
+
+/// The pipeline of the plain outcomes at `plain`. Each answers two values: whether `XACK`
+/// found the delivery pending, and (for `sent`) whether the record had no transport id yet (1
+/// for the others). The record is written before the entry is acknowledged, so whatever prefix
+/// of the pipeline lands (the worker died mid-write) leaves a consistent state: at worst a
+/// `sent` job whose entry is still pending, which its next delivery drops as finished. (A
+/// `MULTI` is not needed for that, and a Redis Cluster client cannot retry one after a slot
+/// moved.)
+fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipeline {
+    let keys = queue.keys();
+    let mut pipe = redis::pipe();
+    for &i in plain {
+        let o = &batch[i];
+        let jk = keys.job(&o.id);
+        match o.outcome {
+            "sent" => {
+                let [retention, transport_id, thread_id] = &o.args;
+                pipe.cmd("HSETNX")
+                    .arg(&jk)
+                    .arg("transport_id")
+                    .arg(transport_id);
+                pipe.cmd("HSET")
+                    .arg(&jk)
+                    .arg("state")
+                    .arg("sent")
+                    .arg("finished_at")
+                    .arg(now)
+                    .arg("thread_id")
+                    .arg(thread_id)
+                    .arg("deliveries")
+                    .arg(o.deliveries)
+                    .ignore();
+                pipe.cmd("HDEL")
+                    .arg(&jk)
+                    .arg("payload")
+                    .arg("entry")
+                    .arg("owner")
+                    .arg("due_at")
+                    .ignore();
+                pipe.cmd("EXPIRE").arg(&jk).arg(retention).ignore();
+            }
+            "expired" => {
+                pipe.cmd("HSET")
+                    .arg(&jk)
+                    .arg("state")
+                    .arg("expired")
+                    .arg("finished_at")
+                    .arg(now)
+                    .arg("last_error")
+                    .arg("expired before it could be sent")
+                    .ignore();
+                pipe.cmd("HDEL")
+                    .arg(&jk)
+                    .arg("payload")
+                    .arg("entry")
+                    .ignore();
+                pipe.cmd("EXPIRE").arg(&jk).arg(&o.args[0]).ignore();
+            }
+            _ => {}
+        }
+        pipe.cmd("XACK").arg(&keys.ready).arg(GROUP).arg(&o.entry);
+        pipe.cmd("XDEL").arg(&keys.ready).arg(&o.entry).ignore();
+    }
+    pipe
 }

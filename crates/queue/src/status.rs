@@ -185,7 +185,10 @@ impl JobStatus {
             deliveries: int("deliveries").unwrap_or(0).try_into().unwrap_or(0),
             last_error: text("last_error"),
             created_at: time("created_at").unwrap_or_default(),
-            updated_at: time("updated_at").unwrap_or_default(),
+            updated_at: time("updated_at")
+                .or_else(|| time("finished_at"))
+                .or_else(|| time("created_at"))
+                .unwrap_or_default(),
             due_at: time("due_at"),
             started_at: time("started_at"),
             finished_at: time("finished_at"),

@@ -241,7 +241,7 @@ async fn finished_jobs_are_trimmed_after_retention(redis: Redis) {
     )
     .await;
     let len: u64 = c
-        .xlen(format!("{{{}}}:ready", q.config().name))
+        .xlen(format!("{{{}}}:v2:ready", q.config().name))
         .await
         .unwrap();
     assert_eq!(len, 0, "acknowledged entries are deleted from the stream");

@@ -26,7 +26,7 @@ const ENQUEUE_LUA: &str = include_str!("../src/lua/enqueue.lua");
 /// Pushes one job the way `crates/queue/README.md` tells another language to.
 async fn push_raw(redis: &Redis, queue: &Queue, id: &str, payload: &str) {
     let name = &queue.config().name;
-    let keys: Vec<String> = ["ready", "scheduled", "dead", "workers"]
+    let keys: Vec<String> = ["v2:ready", "scheduled", "dead", "workers"]
         .iter()
         .map(|k| format!("{{{name}}}:{k}"))
         .collect();

@@ -20,7 +20,7 @@ on_both!(
 
 /// The pending deliveries of the queue's stream: (entry id, consumer holding it).
 async fn pending(c: &mut Conn, q: &Queue) -> Vec<(String, String)> {
-    let ready = format!("{{{}}}:ready", q.config().name);
+    let ready = format!("{{{}}}:v2:ready", q.config().name);
     let rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
         .arg(&ready)
         .arg("workers")
@@ -61,7 +61,7 @@ async fn renewal_leaves_a_delivery_taken_over_by_another_worker(redis: Redis) {
     .await;
     assert_eq!(owner, a.consumer);
 
-    let ready = format!("{{{}}}:ready", q.config().name);
+    let ready = format!("{{{}}}:v2:ready", q.config().name);
     let taken: Vec<String> = redis::cmd("XCLAIM")
         .arg(&ready)
         .arg("workers")

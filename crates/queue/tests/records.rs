@@ -36,14 +36,37 @@ async fn a_malformed_field_dead_letters_its_row_alone(redis: Redis) {
     let mut bad = Vec::new();
     for (field, value, named) in SHAPES {
         let pair = [job("ok@example.com"), job("broken@example.com")];
-        q.enqueue_many(&pair).await.unwrap();
-        let () = redis::cmd("HSET")
-            .arg(format!("{{{name}}}:job:{}", pair[1].id()))
-            .arg(field)
-            .arg(value)
-            .query_async(&mut c)
-            .await
-            .unwrap();
+        let record = format!("{{{name}}}:job:{}", pair[1].id());
+        if field == "payload" {
+            // A payload travels in its stream entry: the producer pushes the entry itself.
+            q.enqueue(&pair[0]).await.unwrap();
+            let () = redis::pipe()
+                .cmd("HSET")
+                .arg(&record)
+                .arg("state")
+                .arg("queued")
+                .ignore()
+                .cmd("XADD")
+                .arg(format!("{{{name}}}:v2:ready"))
+                .arg("*")
+                .arg("id")
+                .arg(pair[1].id().to_string())
+                .arg("p")
+                .arg(value)
+                .ignore()
+                .query_async(&mut c)
+                .await
+                .unwrap();
+        } else {
+            q.enqueue_many(&pair).await.unwrap();
+            let () = redis::cmd("HSET")
+                .arg(&record)
+                .arg(field)
+                .arg(value)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+        }
         good.push(pair[0].id());
         bad.push((pair[1].id(), named));
     }

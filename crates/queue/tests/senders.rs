@@ -66,6 +66,52 @@ async fn over_the_minute_limit_jobs_get_spaced_slots(redis: Redis) {
     ));
 }
 
+/// One call for five jobs of a sender allowed three a minute: the first three go, the others
+/// wait a minute, each with its own slot kept for it; the next call finds the sender full.
+async fn a_batch_of_one_senders_jobs_is_admitted_as_if_one_by_one(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let l = limits(3, 100, 1000);
+    let keys = q.sender_keys("a@example.com");
+    let jobs: Vec<JobId> = (0..5).map(|_| JobId::new()).collect();
+    let start = now_ms();
+    let answers = q.admit_many(&keys, &jobs, &l).await.unwrap();
+    assert_eq!(answers.len(), 5);
+    assert!(
+        answers[..3].iter().all(|a| matches!(
+            a,
+            Admission::Go {
+                minute_left: 0,
+                day_left: 97
+            }
+        )),
+        "{answers:?}"
+    );
+    for a in &answers[3..] {
+        let Admission::Wait {
+            until_ms,
+            hold: Hold::Quota,
+            ..
+        } = a
+        else {
+            panic!("the fourth and fifth wait: {answers:?}")
+        };
+        assert!(
+            (start + 59_000..=start + 61_000).contains(until_ms),
+            "{a:?}"
+        );
+    }
+    // The fifth keeps its slot when it asks again; a new job waits too.
+    let again = q.admit_with(&keys, jobs[4], &l).await.unwrap();
+    assert_eq!(again, answers[4]);
+    assert!(matches!(
+        q.admit_with(&keys, JobId::new(), &l).await.unwrap(),
+        Admission::Wait {
+            hold: Hold::Quota,
+            ..
+        }
+    ));
+}
+
 async fn the_project_limit_holds_every_sender(redis: Redis) {
     let q = queue(&redis, config()).await;
     let l = limits(100, 100, 2);
@@ -224,6 +270,7 @@ async fn an_idle_senders_keys_expire_and_it_is_forgotten(redis: Redis) {
 }
 
 on_both!(
+    a_batch_of_one_senders_jobs_is_admitted_as_if_one_by_one,
     an_idle_senders_keys_expire_and_it_is_forgotten,
     over_the_minute_limit_jobs_get_spaced_slots,
     the_project_limit_holds_every_sender,

@@ -39,6 +39,21 @@ async fn the_queue_follows_the_promoted_replica_and_the_old_primary_rejoins() {
     let before = job("before@example.com");
     q.enqueue(&before).await.unwrap();
     w.seen.wait_for(1, Duration::from_secs(10)).await;
+    // Its outcome is recorded and on the replica before the kill (with `min_replicas_ack` 0
+    // an outcome the replica has not copied yet could be lost with the primary).
+    eventually(
+        Duration::from_secs(10),
+        "the first job recorded as sent",
+        async || (state(&q, before.id()).await == Some(JobState::Sent)).then_some(()),
+    )
+    .await;
+    let replicas: u32 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(5_000)
+        .query_async(&mut q.connection())
+        .await
+        .unwrap();
+    assert_eq!(replicas, 1, "the replica has the outcome");
 
     let sentinel = redis.sentinel();
     sentinel.kill_node(0);

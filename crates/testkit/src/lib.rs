@@ -75,6 +75,7 @@ pub use google::{
     ServiceAccount,
 };
 pub use options::RedisOptions;
+pub use ports::free_port;
 pub use process::redis_server_available;
 pub use sentinel::{RedisSentinel, SENTINEL_MASTER};
 pub use server::RedisServer;

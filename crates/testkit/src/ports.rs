@@ -78,6 +78,17 @@ impl Drop for PortReservation {
     }
 }
 
+/// A free port for a server a test starts itself (a `mailroom api` that must know its URL
+/// before it starts, chromedriver), reserved in this process for as long as it runs, so no
+/// other fixture of the process picks it.
+#[must_use]
+pub fn free_port() -> u16 {
+    let reservation = PortReservation::reserve(false);
+    let port = reservation.port();
+    std::mem::forget(reservation);
+    port
+}
+
 fn port_is_free(port: u16) -> bool {
     TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
 }

@@ -4,12 +4,13 @@
 //! that sender wait, and other senders go on.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use mailroom_jobs::JobId;
 use mailroom_queue::{Admission, Hold, Queue, QueueError, SenderKeys, SenderLimits};
 
+use crate::admissions::Admissions;
 use crate::transport::{SendError, Verdict};
 
 /// Whether a send may go now.
@@ -35,6 +36,8 @@ pub struct Gate {
     limits: SenderLimits,
     /// The Redis keys of each sender seen lately; emptied when it holds [`KEYS_KEPT`].
     keys: Arc<Mutex<HashMap<String, Arc<SenderKeys>>>>,
+    /// The task that asks Redis for every waiting question at once, started on first use.
+    admissions: Arc<OnceLock<Admissions>>,
 }
 
 /// Senders whose keys the gate keeps at hand.
@@ -48,6 +51,7 @@ impl Gate {
             queue,
             limits,
             keys: Arc::default(),
+            admissions: Arc::default(),
         }
     }
 
@@ -72,46 +76,48 @@ impl Gate {
     }
 
     /// May `sender` send `job` now? Also returns the sender's sends left this minute and
-    /// today.
+    /// today. The questions of all of a worker's handlers waiting at once are answered by one
+    /// script call per sender.
     ///
     /// # Errors
     /// Redis unreachable.
     pub async fn admit(&self, sender: &str, job: JobId) -> Result<(Pass, i64, i64), QueueError> {
         let keys = self.keys(sender);
-        Ok(
-            match self.queue.admit_with(&keys, job, &self.limits).await? {
-                Admission::Go {
+        let admissions = self
+            .admissions
+            .get_or_init(|| Admissions::spawn(self.queue.clone(), self.limits));
+        Ok(match admissions.admit(keys, job).await? {
+            Admission::Go {
+                minute_left,
+                day_left,
+            } => (Pass::Go, minute_left, day_left),
+            Admission::Wait {
+                until_ms,
+                hold,
+                minute_left,
+                day_left,
+            } => {
+                let quarantined = matches!(hold, Hold::Quarantined(_));
+                let why = match hold {
+                    Hold::Quota => "waiting for the sender's sending quota".to_owned(),
+                    Hold::Paused(reason) => format!("sender paused by Gmail: {reason}"),
+                    Hold::Quarantined(reason) => format!("sender quarantined: {reason}"),
+                };
+                let at = Utc
+                    .timestamp_millis_opt(until_ms)
+                    .single()
+                    .unwrap_or_else(Utc::now);
+                (
+                    Pass::Wait {
+                        at,
+                        why,
+                        quarantined,
+                    },
                     minute_left,
                     day_left,
-                } => (Pass::Go, minute_left, day_left),
-                Admission::Wait {
-                    until_ms,
-                    hold,
-                    minute_left,
-                    day_left,
-                } => {
-                    let quarantined = matches!(hold, Hold::Quarantined(_));
-                    let why = match hold {
-                        Hold::Quota => "waiting for the sender's sending quota".to_owned(),
-                        Hold::Paused(reason) => format!("sender paused by Gmail: {reason}"),
-                        Hold::Quarantined(reason) => format!("sender quarantined: {reason}"),
-                    };
-                    let at = Utc
-                        .timestamp_millis_opt(until_ms)
-                        .single()
-                        .unwrap_or_else(Utc::now);
-                    (
-                        Pass::Wait {
-                            at,
-                            why,
-                            quarantined,
-                        },
-                        minute_left,
-                        day_left,
-                    )
-                }
-            },
-        )
+                )
+            }
+        })
     }
 
     /// Claims this recheck period's look at a quarantined sender (one worker in all).

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod admin;
+mod admissions;
 pub mod api;
 pub mod cli;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod health;
 pub mod http;
 pub mod logline;
 pub mod metrics;
+pub mod minutes;
 pub mod notify;
 mod ops;
 pub mod outcome;
@@ -75,6 +77,12 @@ pub async fn run_with(
     warn_any_sender(&policy);
     let metrics = Metrics::new(policy.allowed_senders.as_ref(), config.transport.kind);
     let handler = build_handler(&config, &queue, policy, &metrics, &mut extras)?;
+    let counting = CancellationToken::new();
+    let minutes = tokio::spawn(minutes::run(
+        queue.clone(),
+        metrics.clone(),
+        counting.clone(),
+    ));
     let mut ops = ops::Ops::start(
         listener,
         onboarding,
@@ -120,6 +128,8 @@ pub async fn run_with(
     let held = tracker.snapshot();
     drop(work);
     let released = release(&queue, &tracker, &held).await;
+    counting.cancel();
+    let _ = minutes.await;
     ops.stop().await;
     tracing::info!(drained, released, "worker stopped");
     result.context("the worker failed")

@@ -1,42 +1,35 @@
--- admit: may ARGV[3] send job ARGV[2] now? Gmail's limits as sliding-window logs shared by
--- every worker, so replicas together never exceed them.
+-- admit: may these jobs of sender ARGV[2] be sent now? Gmail's limits as sliding-window logs
+-- shared by every worker, so replicas together never exceed them. One call decides for every
+-- job of the sender a worker has at hand (a fetch round's), granting k of n.
 --
 -- KEYS[1] sender state hash   (quarantined, quarantined_at, paused_until, pause_reason)
 -- KEYS[2] sender minute log   (zset: one member per admitted send, scored by its slot, ms)
 -- KEYS[3] sender day log
 -- KEYS[4] project minute log
--- KEYS[5] the job's reservation (a slot granted earlier, ms)
--- KEYS[6] set of every sender seen
--- ARGV: now ms, job id, sender, per minute, per day, project per minute, quarantine recheck ms
+-- KEYS[5] set of every sender seen
+-- ARGV: now ms, sender, per minute, per day, project per minute, quarantine recheck ms,
+-- reservation key prefix (the job id completes it: a slot granted earlier, ms), then job ids
 --
 -- A send over a limit is not refused: it is given the first future slot the limits allow
 -- (a reservation), and the job waits in the schedule until then, holding no worker.
--- Returns {verdict, at ms, reason, minute remaining, day remaining} with verdict one of
--- go | wait | paused | quarantined.
+-- Returns per job {verdict, at ms, reason} with verdict one of go | wait | paused |
+-- quarantined, then {minute remaining, day remaining} after the whole batch.
 local now = tonumber(ARGV[1])
-local member = ARGV[2] .. ':' .. ARGV[1]
-local per_minute, per_day, project = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local per_minute, per_day, project = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local resv = ARGV[7]
 local MINUTE, DAY = 60000, 86400000
+local logs = { { KEYS[2], per_minute, MINUTE }, { KEYS[3], per_day, DAY }, { KEYS[4], project, MINUTE } }
 
-redis.call('SADD', KEYS[6], ARGV[3])
-
--- Forgets sends that left the window; returns the first slot at which one more send keeps
--- every window (t - period, t] at or under `limit`.
-local function bound(key, limit, period)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
-  if redis.call('ZCARD', key) < limit then
-    return now
-  end
-  local kth = redis.call('ZREVRANGE', key, limit - 1, limit - 1, 'WITHSCORES')
-  return math.max(now, tonumber(kth[2]) + period)
-end
+redis.call('SADD', KEYS[5], ARGV[2])
 
 local function left(key, limit, period)
   return limit - redis.call('ZCOUNT', key, '(' .. (now - period), now)
 end
 
-local function answer(verdict, at, reason)
-  return {verdict, at, reason, left(KEYS[2], per_minute, MINUTE), left(KEYS[3], per_day, DAY)}
+local out = {}
+local function finish()
+  out[#out + 1] = { left(KEYS[2], per_minute, MINUTE), left(KEYS[3], per_day, DAY) }
+  return out
 end
 
 local state = redis.call('HMGET', KEYS[1], 'quarantined', 'paused_until', 'pause_reason')
@@ -46,41 +39,83 @@ if state[1] or state[2] then
   local until_ms = math.max(now, tonumber(state[2] or '0') or 0)
   redis.call('PEXPIREAT', KEYS[1], until_ms + DAY + 3600000)
 end
-if state[1] then
-  return answer('quarantined', now + tonumber(ARGV[7]), state[1])
-end
 local paused = tonumber(state[2] or '0') or 0
-if paused > now then
-  return answer('paused', paused, state[3] or 'paused')
-end
-
-local reserved = redis.call('GET', KEYS[5])
-if reserved then
-  reserved = tonumber(reserved)
-  if reserved <= now + 100 then
-    redis.call('DEL', KEYS[5])
-    return answer('go', now, '')
+if state[1] or paused > now then
+  for i = 8, #ARGV do
+    if state[1] then
+      out[#out + 1] = { 'quarantined', now + tonumber(ARGV[6]), state[1] }
+    else
+      out[#out + 1] = { 'paused', paused, state[3] or 'paused' }
+    end
   end
-  return answer('wait', reserved, 'quota')
+  return finish()
 end
 
-local slot = math.max(
-  bound(KEYS[2], per_minute, MINUTE),
-  bound(KEYS[3], per_day, DAY),
-  bound(KEYS[4], project, MINUTE))
-redis.call('ZADD', KEYS[2], slot, member)
-redis.call('ZADD', KEYS[3], slot, member)
-redis.call('ZADD', KEYS[4], slot, member)
--- A log lives as long as its latest slot stays in its window.
-local function keep(key, period)
-  local top = redis.call('ZREVRANGE', key, 0, 0, 'WITHSCORES')
-  redis.call('PEXPIREAT', key, tonumber(top[2]) + period)
+-- Each log forgets sends that left its window once; `count` then follows what this call adds.
+-- While every log has room, a job's slot is now and its members wait to be added together;
+-- once one is full, the pending members are added and each slot comes from the logs: the
+-- first at which one more send keeps every window (t - period, t] at or under its limit.
+local count, pending = {}, {}
+for k, log in ipairs(logs) do
+  redis.call('ZREMRANGEBYSCORE', log[1], '-inf', now - log[3])
+  count[k] = redis.call('ZCARD', log[1])
+  pending[k] = {}
 end
-keep(KEYS[2], MINUTE)
-keep(KEYS[3], DAY)
-keep(KEYS[4], MINUTE)
-if slot <= now then
-  return answer('go', now, '')
+local function flush()
+  for k, log in ipairs(logs) do
+    if #pending[k] > 0 then
+      redis.call('ZADD', log[1], unpack(pending[k]))
+      pending[k] = {}
+    end
+  end
 end
-redis.call('SET', KEYS[5], slot, 'PX', slot - now + DAY)
-return answer('wait', slot, 'quota')
+local function slot_for()
+  local slot = now
+  for k, log in ipairs(logs) do
+    if count[k] >= log[2] then
+      flush()
+      local kth = redis.call('ZREVRANGE', log[1], log[2] - 1, log[2] - 1, 'WITHSCORES')
+      slot = math.max(slot, tonumber(kth[2]) + log[3])
+    end
+  end
+  return slot
+end
+
+local added = false
+for i = 8, #ARGV do
+  local id = ARGV[i]
+  local reserved = redis.call('GET', resv .. id)
+  if reserved then
+    reserved = tonumber(reserved)
+    if reserved <= now + 100 then
+      redis.call('DEL', resv .. id)
+      out[#out + 1] = { 'go', now, '' }
+    else
+      out[#out + 1] = { 'wait', reserved, 'quota' }
+    end
+  else
+    local slot = slot_for()
+    local member = id .. ':' .. ARGV[1]
+    for k = 1, 3 do
+      pending[k][#pending[k] + 1] = slot
+      pending[k][#pending[k] + 1] = member
+      count[k] = count[k] + 1
+    end
+    added = true
+    if slot <= now then
+      out[#out + 1] = { 'go', now, '' }
+    else
+      redis.call('SET', resv .. id, slot, 'PX', slot - now + DAY)
+      out[#out + 1] = { 'wait', slot, 'quota' }
+    end
+  end
+end
+flush()
+if added then
+  -- A log lives as long as its latest slot stays in its window.
+  for _, log in ipairs(logs) do
+    local top = redis.call('ZREVRANGE', log[1], 0, 0, 'WITHSCORES')
+    redis.call('PEXPIREAT', log[1], tonumber(top[2]) + log[3])
+  end
+end
+return finish()

@@ -1,9 +1,15 @@
--- Enqueue a batch of jobs atomically.
--- KEYS: ready, scheduled, dead, workers
+-- Enqueue a batch of jobs atomically (protocol v2).
+-- KEYS: ready (the v2 stream), scheduled, dead, workers
 -- ARGV: prefix, now_ms, dedup_ttl_s, then per job: id, idempotency_key|"", payload, due_ms|0, expires_ms|0, meta_json
 -- Returns per job: id (the existing job's id for a duplicate), 1 if duplicate else 0
 -- Every job created adds one to the queue-wide counter `enqueued` in {prefix}:counters.
+--
+-- A job to send now is stored once: its payload travels in its stream entry (field `p`) and
+-- its record is a small status hash. A job for later, or one whose payload is over 64 KiB,
+-- keeps its payload in the record and its entry carries only its id, so a worker reads a large
+-- job only when it has room for it.
 local prefix, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local inline_max = 65536
 local out = {}
 local created = 0
 for i = 4, #ARGV, 6 do
@@ -24,17 +30,22 @@ for i = 4, #ARGV, 6 do
     if idem ~= '' then
       redis.call('SET', prefix .. ':idem:' .. idem, id, 'EX', ttl)
     end
-    redis.call('HSET', jk, 'payload', payload, 'attempts', 0, 'deliveries', 0,
-      'created_at', now, 'updated_at', now, 'meta', meta, 'idem', idem)
-    if expires > 0 then
-      redis.call('HSET', jk, 'expires_at', expires)
-    end
+    local f = { 'created_at', now }
+    if meta ~= '' and meta ~= '{}' then f[#f + 1] = 'meta'; f[#f + 1] = meta end
+    if idem ~= '' then f[#f + 1] = 'idem'; f[#f + 1] = idem end
+    if expires > 0 then f[#f + 1] = 'expires_at'; f[#f + 1] = expires end
     if due > now then
       redis.call('ZADD', KEYS[2], due, id)
-      redis.call('HSET', jk, 'state', 'scheduled', 'due_at', due)
+      redis.call('HSET', jk, 'state', 'scheduled', 'due_at', due, 'payload', payload, unpack(f))
     else
-      local entry = redis.call('XADD', KEYS[1], '*', 'id', id)
-      redis.call('HSET', jk, 'state', 'queued', 'entry', entry)
+      local entry
+      if #payload <= inline_max then
+        entry = redis.call('XADD', KEYS[1], '*', 'id', id, 'p', payload)
+        redis.call('HSET', jk, 'state', 'queued', 'entry', entry, unpack(f))
+      else
+        entry = redis.call('XADD', KEYS[1], '*', 'id', id)
+        redis.call('HSET', jk, 'state', 'queued', 'entry', entry, 'payload', payload, unpack(f))
+      end
     end
     created = created + 1
     out[#out + 1] = id

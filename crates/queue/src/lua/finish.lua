@@ -1,55 +1,72 @@
--- Record outcomes for delivered jobs and acknowledge their stream entries; each outcome is
--- applied atomically (the whole batch runs as one script).
+-- The rare outcomes of deliveries (protocol v2): a `sent` is recorded by a plain pipeline of
+-- commands (see settle.rs); what needs a decision inside Redis comes here, applied atomically.
 -- KEYS: ready, scheduled, dead, workers
--- Only the worker that holds the delivery now may retry, dead-letter or release it: an outcome
--- from a worker whose lease was taken over, or for a delivery already settled, changes nothing.
--- A `sent` is always recorded: the message went out. The first `sent` of a job sets its
--- `transport_id`; a later one (both copies went out after a lease takeover) never replaces it:
--- its id is appended to `duplicate_ids` (a JSON array) and the answer says it was a duplicate.
+-- Only the worker that holds the delivery now (the consumer the entry is pending under) may
+-- retry, dead-letter or release it: an outcome from a worker whose lease was taken over, or for
+-- a delivery already settled, changes nothing. A job that leaves the stream takes its payload
+-- along: a payload carried by the entry is copied into the job's record first.
 -- ARGV: prefix, now_ms, group, then per outcome seven values: entry_id, job_id, outcome,
 -- consumer, and three outcome arguments (empty when unused):
---   'sent'    retention_s, transport_id, thread_id
---   'retry'   due_ms, error, spend_attempt (1|0)
---   'dead'    reason
---   'release' (hand the job back to the ready stream, no attempt spent)
---   'suppressed' retention_s, suppressed (JSON: the recipients dropped and why)
--- Returns per outcome: the job's attempts after a retry, 0 after the other outcomes, 1 after a
--- `sent` for a job already recorded as sent (a duplicate send), -1 when nothing changed.
+--   'retry'     due_ms, error, spend_attempt (1|0)
+--   'dead'      reason
+--   'release'   (hand the job back to the ready stream, no attempt spent)
+--   'suppressed' retention_s, suppressed (JSON: the recipients dropped and why): finished
+--               unsent, every recipient being on the suppression list; not a dead letter
+--   'duplicate' -, transport_id: a `sent` for a job already recorded as sent: the id is
+--               appended to `duplicate_ids` (a JSON array)
+--   'late'      a `sent` recorded after its delivery was settled elsewhere (the job was
+--               meanwhile rescheduled or dead-lettered): it leaves those sets
+-- Returns per outcome: the job's attempts after a retry, 0 after the other outcomes, -1 when
+-- nothing changed.
 local prefix, now, group = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+
+local function keep_payload(jk, entry)
+  if redis.call('HEXISTS', jk, 'payload') == 1 then return end
+  local rows = redis.call('XRANGE', KEYS[1], entry, entry)
+  if not rows[1] then return end
+  local fields = rows[1][2]
+  for j = 1, #fields, 2 do
+    if fields[j] == 'p' then
+      redis.call('HSET', jk, 'payload', fields[j + 1])
+    end
+  end
+end
 
 local function finish(entry, id, outcome, consumer, a1, a2, a3)
   local jk = prefix .. ':job:' .. id
-  local f = redis.call('HMGET', jk, 'state', 'owner', 'entry')
-  local state = f[1]
-  if outcome ~= 'sent' and (f[2] ~= consumer or f[3] ~= entry) then
-    return -1
-  end
-  local acked = redis.call('XACK', KEYS[1], group, entry)
-  redis.call('XDEL', KEYS[1], entry)
-  if not state or (acked == 0 and outcome ~= 'sent') then
-    return -1
-  end
-  if state == 'cancelled' or state == 'expired' or (state == 'sent' and outcome ~= 'sent') then
-    return -1
-  end
-  if outcome == 'sent' and state == 'sent' then
+  if outcome == 'duplicate' then
     local ids = redis.call('HGET', jk, 'duplicate_ids')
     ids = ids and cjson.decode(ids) or {}
     ids[#ids + 1] = a2
     redis.call('HSET', jk, 'duplicate_ids', cjson.encode(ids), 'updated_at', now)
-    return 1
-  elseif outcome == 'sent' then
-    redis.call('HSET', jk, 'state', 'sent', 'finished_at', now, 'updated_at', now,
-      'transport_id', a2, 'thread_id', a3)
-    redis.call('HDEL', jk, 'payload', 'entry', 'owner', 'due_at')
-    redis.call('EXPIRE', jk, tonumber(a1))
-    if state ~= 'in_flight' then
-      -- A late `sent` for a job meanwhile rescheduled or dead-lettered: it is sent now.
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('ZREM', KEYS[3], id)
-    end
     return 0
-  elseif outcome == 'retry' then
+  elseif outcome == 'late' then
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZREM', KEYS[3], id)
+    return 0
+  end
+  local mine = redis.call('XPENDING', KEYS[1], group, entry, entry, 1)
+  if not mine[1] or mine[1][2] ~= consumer then
+    return -1
+  end
+  -- The record counts the deliveries of the job's earlier stream entries; this entry's count
+  -- (a release hands back one that did not count) joins them as the entry goes.
+  local delivered = tonumber(mine[1][4])
+  if outcome == 'release' then delivered = delivered - 1 end
+  local state = redis.call('HGET', jk, 'state')
+  if not state or state == 'cancelled' or state == 'expired' or state == 'sent' then
+    redis.call('XACK', KEYS[1], group, entry)
+    redis.call('XDEL', KEYS[1], entry)
+    return -1
+  end
+  keep_payload(jk, entry)
+  local before = redis.call('HGET', jk, 'deliveries')
+  if delivered ~= 0 and (not before or string.match(before, '^%d+$')) then
+    redis.call('HINCRBY', jk, 'deliveries', delivered)
+  end
+  redis.call('XACK', KEYS[1], group, entry)
+  redis.call('XDEL', KEYS[1], entry)
+  if outcome == 'retry' then
     local attempts = 0
     if a3 == '1' then
       attempts = redis.call('HINCRBY', jk, 'attempts', 1)
@@ -66,7 +83,6 @@ local function finish(entry, id, outcome, consumer, a1, a2, a3)
     redis.call('ZADD', KEYS[3], now, id)
     return 0
   elseif outcome == 'suppressed' then
-    -- Every recipient is on the suppression list: finished unsent, not a dead letter.
     redis.call('HSET', jk, 'state', 'suppressed', 'suppressed', a2, 'finished_at', now,
       'updated_at', now)
     redis.call('HDEL', jk, 'payload', 'entry', 'owner', 'due_at')
@@ -76,7 +92,6 @@ local function finish(entry, id, outcome, consumer, a1, a2, a3)
     local e = redis.call('XADD', KEYS[1], '*', 'id', id)
     redis.call('HSET', jk, 'state', 'queued', 'entry', e, 'updated_at', now)
     redis.call('HDEL', jk, 'owner')
-    redis.call('HINCRBY', jk, 'deliveries', -1)
     return 0
   end
   error('unknown outcome ' .. outcome)

@@ -3,8 +3,10 @@
 //! data and the same messages:
 //!
 //! - `dead`: the dead-letter filters, listing, and bulk retry or purge;
-//! - `senders`: every sender's credential kind, health, pause, quarantine and quota use.
+//! - `senders`: every sender's credential kind, health, pause, quarantine and quota use;
+//! - `credentials`: checking a sender's credentials now, and revoking a stored token.
 
+pub mod credentials;
 pub mod dead;
 pub mod senders;
 

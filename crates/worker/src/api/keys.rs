@@ -164,6 +164,12 @@ impl ApiKeys {
         self.keys.is_empty()
     }
 
+    /// The key named `id`, if any (a console session names its key by id).
+    #[must_use]
+    pub fn by_id(&self, id: &str) -> Option<&ApiKey> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+
     /// The key whose secret is `secret`, if any. Every key's hash is compared, each in
     /// constant time, so the answer's timing tells nothing about how close a guess was.
     #[must_use]

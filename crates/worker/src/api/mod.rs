@@ -9,9 +9,11 @@
 //!   one-click unsubscribe link (no key);
 //! - `problem`: errors as `application/problem+json`; `metrics`: the API's `/metrics`;
 //! - `doc`: the OpenAPI document; `schema`: the schemas of answers that come from the queue
-//!   crate.
+//!   crate;
+//! - `console`: the operator console, server-rendered HTML at `/`.
 
 pub mod auth;
+pub mod console;
 pub mod dead;
 pub mod doc;
 pub mod jobs;
@@ -31,7 +33,7 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use mailroom_enqueue::Client;
 use mailroom_queue::Queue;
@@ -58,6 +60,8 @@ pub struct ApiState {
     pub metrics: HttpMetrics,
     /// Opens one-click unsubscribe tokens (`[unsubscribe]`), when configured.
     pub unsubscribe: Option<Arc<crate::unsubscribe::Unsubscriber>>,
+    /// The console's session key and enrollment flow.
+    pub console: Arc<console::Console>,
 }
 
 impl ApiState {
@@ -74,8 +78,10 @@ impl ApiState {
         let queue = Queue::connect(url, config.queue_config())
             .await
             .with_context(|| format!("redis unavailable at {}", config.redis.url))?;
+        let console = console::Console::from_config(&config, &queue)?;
         Ok(Self {
             keys: Arc::new(keys),
+            console: Arc::new(console),
             client,
             queue,
             unsubscribe: crate::unsubscribe::Unsubscriber::from_config(&config)?.map(Arc::new),
@@ -119,10 +125,10 @@ pub fn router(state: ApiState) -> Router {
             "/u/{token}",
             get(unsubscribe::confirm).post(unsubscribe::unsubscribe),
         )
-        .route("/", get(home))
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .merge(console::routes(&state));
     let metrics = state.metrics.clone();
     v1.route("/metrics", get(metrics::render).with_state(metrics.clone()))
         .fallback(|| async { StatusCode::NOT_FOUND })
@@ -130,15 +136,6 @@ pub fn router(state: ApiState) -> Router {
             metrics,
             metrics::track,
         ))
-}
-
-/// `GET /`: where the console will be; for now, a pointer to the document.
-async fn home() -> Html<&'static str> {
-    Html(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>mailroom</title>\
-         </head><body><h1>mailroom HTTP API</h1><p>The API is under <code>/v1</code>; its \
-         OpenAPI document is <a href=\"/v1/openapi.json\">/v1/openapi.json</a>.</p></body></html>",
-    )
 }
 
 /// `GET /readyz`: 200 while Redis answers.

@@ -15,14 +15,14 @@
 
 mod api_cmd;
 mod auth;
-mod config_cmd;
+pub mod config_cmd;
 mod dead;
 mod mime;
 mod queue;
 mod send;
-mod status;
+pub mod status;
 mod suppress;
-mod table;
+pub mod table;
 mod template;
 
 use std::path::PathBuf;

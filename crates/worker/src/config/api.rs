@@ -1,8 +1,10 @@
-//! `[api]`: the listener of `mailroom api` (the HTTP API), its key file and its size limits.
+//! `[api]`: the listener of `mailroom api` (the HTTP API and the console), its key file, its
+//! size limits and the console's sessions.
 //! The listener's timeouts and connection cap are those of `[http]`, so every listener of the
 //! binary is bounded alike.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +29,16 @@ pub struct ApiSection {
     pub max_body_bytes: usize,
     /// Largest body of `POST /v1/messages/batch`, in bytes (else 413). Default 32 MiB.
     pub max_batch_bytes: usize,
+    /// How long a console sign-in lasts; the session cookie expires then. Default `12h`.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: Duration,
+    /// A file of at least 32 bytes whose content signs the console's session cookies, so
+    /// sessions survive a restart and are good on every replica. Unset (the default): a
+    /// random key made at start, so a restart signs everyone out.
+    pub session_key_file: Option<PathBuf>,
+    /// Mark the console's cookies `Secure` (sent over https only); set it when the API is
+    /// served over https (directly or behind a TLS-terminating proxy). Default `false`.
+    pub console_secure_cookies: bool,
 }
 
 impl Default for ApiSection {
@@ -36,6 +48,9 @@ impl Default for ApiSection {
             keys_file: None,
             max_body_bytes: 10 * 1024 * 1024,
             max_batch_bytes: 32 * 1024 * 1024,
+            session_ttl: Duration::from_secs(12 * 60 * 60),
+            session_key_file: None,
+            console_secure_cookies: false,
         }
     }
 }
@@ -60,6 +75,12 @@ impl Config {
             return Err(ConfigError::invalid(
                 "api.max_body_bytes",
                 "must be at least 1024",
+            ));
+        }
+        if a.session_ttl < Duration::from_secs(60) {
+            return Err(ConfigError::invalid(
+                "api.session_ttl",
+                "must be at least 1 minute",
             ));
         }
         if a.max_batch_bytes < a.max_body_bytes {

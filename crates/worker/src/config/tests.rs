@@ -434,6 +434,20 @@ fn api_section_rules_name_their_keys() {
         "api.listen",
     );
     assert_names(load_toml("[api]\nkeys = \"x\"\n", &[]), "keys");
+    assert_eq!(config.api.session_ttl, Duration::from_secs(12 * 3600));
+    assert!(!config.api.console_secure_cookies);
+    assert_eq!(config.api.session_key_file, None);
+    assert_names(
+        load_toml("[api]\nsession_ttl = \"30s\"\n", &[]),
+        "api.session_ttl",
+    );
+    let console = load_toml(
+        "[api]\nsession_ttl = \"1h\"\nconsole_secure_cookies = true\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(console.api.session_ttl, Duration::from_secs(3600));
+    assert!(console.api.console_secure_cookies);
     let from_env = load_with_env(
         None,
         env(&[("MAILROOM__API__KEYS_FILE", "/etc/mailroom/api-keys")]),

@@ -95,36 +95,35 @@ impl WebFlow {
     /// A missing or unreadable file or setting, named.
     pub fn from_config(config: &Config, queue: Queue) -> anyhow::Result<Self> {
         let c = &config.credentials;
-        let secrets = ClientSecrets::from_config(None, c)?;
-        let keys = Arc::new(TokenKeys::from_config(c)?);
         let admin_file = c
             .admin_token_file
             .as_deref()
             .context("credentials.admin_token_file: not set (the web flow needs an admin token)")?;
-        crate::credentials::check_secret_file(
-            admin_file,
-            "credentials.admin_token_file",
-            c.allow_group_readable_secrets,
-        )?;
-        let admin = SecretString::from(std::fs::read_to_string(admin_file).with_context(|| {
-            format!(
-                "credentials.admin_token_file: cannot read {}",
-                admin_file.display()
-            )
-        })?);
-        let public_url = c
-            .public_url
-            .as_deref()
-            .context("credentials.public_url: not set (Google must know where to redirect)")?;
-        let enroller = Enroller::new(
-            TokenStore::new(queue, keys),
-            secrets,
-            &config.google,
-            &config.policy()?,
-        )?
-        .with_hosted_domain(c.hosted_domain.as_deref());
+        let admin = read_admin_token(config, admin_file)?;
+        let (enroller, public_url) = enroller(config, queue)?;
         Self::new(enroller, &admin, public_url)
             .with_context(|| format!("credentials.admin_token_file: {}", admin_file.display()))
+    }
+
+    /// The web flow of the console (`mailroom api`), whose operators start it signed in with
+    /// an `admin` API key ([`WebFlow::begin`]): as [`WebFlow::from_config`], but without
+    /// `admin_token_file` its `/oauth2/start` refuses every bearer (the token is random).
+    ///
+    /// # Errors
+    /// A missing or unreadable file or setting, named.
+    pub fn for_console(config: &Config, queue: Queue) -> anyhow::Result<Self> {
+        let admin = match config.credentials.admin_token_file.as_deref() {
+            Some(file) => read_admin_token(config, file)?,
+            None => {
+                use base64::Engine as _;
+                use rand::RngCore as _;
+                let mut bytes = [0u8; 33];
+                rand::rng().fill_bytes(&mut bytes);
+                SecretString::from(base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
+        };
+        let (enroller, public_url) = enroller(config, queue)?;
+        Self::new(enroller, &admin, public_url)
     }
 
     /// The callback URL Google redirects to (register it with the OAuth client).
@@ -142,6 +141,41 @@ impl WebFlow {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .is_some_and(|(_, token)| same_secret(token.trim(), self.admin_token.expose_secret()))
     }
+}
+
+/// Reads the admin token of `credentials.admin_token_file`.
+fn read_admin_token(config: &Config, admin_file: &std::path::Path) -> anyhow::Result<SecretString> {
+    crate::credentials::check_secret_file(
+        admin_file,
+        "credentials.admin_token_file",
+        config.credentials.allow_group_readable_secrets,
+    )?;
+    let admin = std::fs::read_to_string(admin_file).with_context(|| {
+        format!(
+            "credentials.admin_token_file: cannot read {}",
+            admin_file.display()
+        )
+    })?;
+    Ok(SecretString::from(admin))
+}
+
+/// The enroller of `config`, storing beside `queue`, and `credentials.public_url`.
+fn enroller(config: &Config, queue: Queue) -> anyhow::Result<(Enroller, &str)> {
+    let c = &config.credentials;
+    let secrets = ClientSecrets::from_config(None, c)?;
+    let keys = Arc::new(TokenKeys::from_config(c)?);
+    let public_url = c
+        .public_url
+        .as_deref()
+        .context("credentials.public_url: not set (Google must know where to redirect)")?;
+    let enroller = Enroller::new(
+        TokenStore::new(queue, keys),
+        secrets,
+        &config.google,
+        &config.policy()?,
+    )?
+    .with_hosted_domain(c.hosted_domain.as_deref());
+    Ok((enroller, public_url))
 }
 
 /// The web flow's routes, `GET /oauth2/start` and `GET /oauth2/callback`, to merge into the
@@ -168,23 +202,39 @@ async fn start(State(flow): State<WebFlow>, headers: HeaderMap) -> Response {
         );
         return response;
     }
-    let auth = match flow.enroller.authorization(&flow.redirect_uri) {
-        Ok(auth) => auth,
-        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
-    if let Err(e) = flow.states.save(&auth).await {
-        tracing::warn!(error = %e, "could not save an OAuth state");
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Redis is unavailable; try again in a moment.",
-        );
+    match flow.begin().await {
+        Ok(location) => {
+            let mut response = StatusCode::FOUND.into_response();
+            if let Ok(location) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            no_store(&mut response);
+            response
+        }
+        Err(page) => page,
     }
-    let mut response = StatusCode::FOUND.into_response();
-    if let Ok(location) = HeaderValue::from_str(auth.url.as_str()) {
-        response.headers_mut().insert(header::LOCATION, location);
+}
+
+impl WebFlow {
+    /// Starts a sign-in: saves its state and returns the URL of Google's consent screen to
+    /// send the browser to.
+    ///
+    /// # Errors
+    /// The error page to show: the authorization URL cannot be built, or Redis is away.
+    pub async fn begin(&self) -> Result<String, Response> {
+        let auth = self
+            .enroller
+            .authorization(&self.redirect_uri)
+            .map_err(|e| error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+        if let Err(e) = self.states.save(&auth).await {
+            tracing::warn!(error = %e, "could not save an OAuth state");
+            return Err(error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Redis is unavailable; try again in a moment.",
+            ));
+        }
+        Ok(auth.url.to_string())
     }
-    no_store(&mut response);
-    response
 }
 
 /// `GET /oauth2/callback?code&state`: finishes the flow `start` began.

@@ -149,6 +149,14 @@ impl Metrics {
         self.0.jobs.finished(outcome, attempt);
     }
 
+    /// `mailroom_jobs_completed_total{outcome}` now, what the queue handle counted on its own
+    /// (poison dead letters, expiries) folded in first.
+    #[must_use]
+    pub fn completed_total(&self, outcome: Outcome) -> u64 {
+        self.fold_activity();
+        self.0.jobs.completed(outcome).get()
+    }
+
     /// Adds `delta` (+1 or −1) to the jobs in flight.
     pub fn in_flight_add(&self, delta: i64) {
         self.0.jobs.in_flight_add(delta);

@@ -11,14 +11,9 @@ use std::sync::Arc;
 use mailroom_queue::normalize_sender;
 
 use super::{CliError, CliResult, connect, table};
-use crate::admin::senders;
-use crate::config::{Config, CredentialKind};
-use crate::credentials::{
-    AuthorizedUserSource, RefreshHook, ServiceAccountSource, StoreError, TokenKeys, TokenSource,
-    TokenStore,
-};
-use crate::enroll::{self, Revoked};
-use crate::google_http::build_http_client;
+use crate::admin::{credentials, senders};
+use crate::config::Config;
+use crate::credentials::{StoreError, TokenKeys, TokenStore};
 
 pub use login::LoginArgs;
 use login::login;
@@ -135,98 +130,23 @@ async fn revoke(config: &Config, sender: &str, local: bool) -> CliResult {
         println!("deleted the stored token of {sender} (not revoked at Google)");
         return Ok(());
     }
-    let store = TokenStore::new(queue, keys(config)?);
-    let stored = match store.get(&sender).await {
-        Ok(Some(stored)) => stored,
-        Ok(None) => return Err(CliError::Invalid(format!("no stored token for {sender}"))),
-        Err(e @ (StoreError::Key { .. } | StoreError::Corrupt { .. })) => {
-            return Err(CliError::Failed(anyhow::anyhow!(
-                "{e}; `mailroom auth revoke --local {sender}` deletes it without revoking"
-            )));
-        }
-        Err(e) => return Err(store_failure(&e)),
-    };
-    let http = build_http_client(&config.google).map_err(|e| CliError::Failed(e.into()))?;
-    let said = enroll::revoke_token(&http, &config.google.revoke_url, &stored.refresh_token)
-        .await
-        .map_err(|e| {
-            CliError::Failed(anyhow::anyhow!(
-                "revoking the token of {sender} at Google failed: {e}; it is still stored (run \
-                 again, or use --local to only delete it)"
-            ))
-        })?;
-    store.remove(&sender).await.map_err(|e| store_failure(&e))?;
-    match said {
-        Revoked::Revoked => println!("revoked the token of {sender} and deleted it"),
-        Revoked::AlreadyInvalid => {
-            println!("the token of {sender} was already invalid at Google; deleted it");
-        }
-    }
+    println!("{}", credentials::revoke(config, &queue, &sender).await?);
     Ok(())
 }
 
 async fn check(config: &Config, sender: Option<&str>) -> CliResult {
     let queue = connect(config).await?;
-    let hook: RefreshHook = Arc::new(|_ok| {});
-    let (source, senders): (Box<dyn TokenSource>, Vec<String>) = match config.credentials.kind {
-        CredentialKind::AuthorizedUser => {
-            let source = AuthorizedUserSource::from_config(config, queue.clone(), hook)
-                .map_err(|e| CliError::Invalid(e.to_string()))?;
-            let senders = match sender {
-                Some(s) => vec![normalize_sender(s)],
-                None => source
-                    .store()
-                    .list()
-                    .await
-                    .map_err(|e| store_failure(&e))?
-                    .into_iter()
-                    .map(|i| i.sender)
-                    .collect(),
-            };
-            (Box::new(source), senders)
-        }
-        CredentialKind::ServiceAccount => {
-            let source = ServiceAccountSource::from_config(config, hook)
-                .map_err(|e| CliError::Invalid(e.to_string()))?;
-            let senders = match sender {
-                Some(s) => vec![normalize_sender(s)],
-                None => senders::exact_senders(config)?,
-            };
-            (Box::new(source), senders)
-        }
-    };
-    if senders.is_empty() {
-        return Err(CliError::Invalid(match config.credentials.kind {
-            CredentialKind::AuthorizedUser => {
-                "no stored tokens to check; run `mailroom auth login`".to_owned()
-            }
-            CredentialKind::ServiceAccount => {
-                "no sender to check: [jobs] allowed_senders names no exact address; give SENDER"
-                    .to_owned()
-            }
-        }));
-    }
-    let mut rows = Vec::with_capacity(senders.len());
-    let mut failed = 0;
-    for sender in &senders {
-        let result = match source.token(sender).await {
-            Ok(_) => match queue.release_sender(sender).await {
-                Ok(true) => "ok (quarantine lifted)".to_owned(),
-                Ok(false) => "ok".to_owned(),
-                Err(e) => format!("ok, but lifting the quarantine failed: {e}"),
-            },
-            Err(e) => {
-                failed += 1;
-                e.to_string()
-            }
-        };
-        rows.push(vec![sender.clone(), result]);
-    }
+    let checked = credentials::check(config, &queue, sender).await?;
+    let failed = checked.iter().filter(|c| !c.ok).count();
+    let rows: Vec<Vec<String>> = checked
+        .iter()
+        .map(|c| vec![c.sender.clone(), c.result.clone()])
+        .collect();
     print!("{}", table::columns(&["SENDER", "RESULT"], &rows));
     if failed > 0 {
         return Err(CliError::Failed(anyhow::anyhow!(
             "{failed} of {} senders have no working credentials",
-            senders.len()
+            checked.len()
         )));
     }
     Ok(())

@@ -1,0 +1,193 @@
+//! Starting delivered stream entries, without a script: one pipelined read of the jobs'
+//! status records per fetch round (plus one for payloads that wait in their records), then a
+//! verdict per entry, each judged on its own.
+//!
+//! An entry runs unless its job is finished or cancelled (`skip`), has no record (`missing`),
+//! is past its expiry (`expired`) or has a malformed record (dead-lettered alone, naming the
+//! field). Entries that carry their payload (protocol v2, at most 64 KiB) always start; a job
+//! whose payload waits in its record starts while its bytes fit in what is left of the
+//! worker's budget (or alone, when the worker holds nothing), and once one does not, it and
+//! every later such job are deferred, still pending under the worker, to start in order as
+//! leases end.
+
+use redis::Value;
+
+/// A delivery read from the stream (or taken over), before it starts.
+#[derive(Debug)]
+pub(crate) struct Read {
+    pub entry: String,
+    pub id: String,
+    /// The payload the entry carries, or `None` when it waits in the job's record.
+    pub payload: Option<Vec<u8>>,
+    /// Times delivered, this delivery included.
+    pub delivered: u32,
+}
+
+/// The status fields read for each entry, in this order.
+pub(crate) const FIELDS: [&str; 5] = [
+    "state",
+    "attempts",
+    "deliveries",
+    "created_at",
+    "expires_at",
+];
+
+/// The numeric fields of a record, with the most digits each may have: counts fit a u32,
+/// times (ms since the epoch) an i64 with room to spare. Absent fields are fine.
+const DIGITS: [usize; 4] = [9, 9, 15, 15];
+
+/// What one entry's record says.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Runs, with its attempts, its deliveries before this entry's and its enqueue time.
+    Run {
+        attempts: u32,
+        deliveries: u32,
+        created_ms: i64,
+    },
+    /// Its job is finished or cancelled: acknowledged only.
+    Skip(String),
+    /// No job record.
+    Missing,
+    /// Past its expiry.
+    Expired,
+    /// A field is not what the protocol says: dead-lettered with this reason.
+    Malformed(String),
+}
+
+/// Judges one entry from its record's [`FIELDS`] at `now_ms`.
+pub(crate) fn verdict(fields: &[Option<Vec<u8>>], now_ms: i64) -> Verdict {
+    let Some(Some(state)) = fields.first() else {
+        return Verdict::Missing;
+    };
+    let state = String::from_utf8_lossy(state);
+    if matches!(&*state, "sent" | "cancelled" | "expired" | "dead") {
+        return Verdict::Skip(state.into_owned());
+    }
+    let mut numbers = [0_i64; 4];
+    for (k, max) in DIGITS.iter().enumerate() {
+        let Some(Some(v)) = fields.get(k + 1) else {
+            continue;
+        };
+        if v.is_empty() || v.len() > *max || !v.iter().all(u8::is_ascii_digit) {
+            let shown: String = String::from_utf8_lossy(&v[..v.len().min(40)])
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_graphic() || c == ' ' {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
+                .collect();
+            return Verdict::Malformed(format!(
+                "malformed record: field {} is not a whole number of at most {max} digits: \"{shown}\"",
+                FIELDS[k + 1]
+            ));
+        }
+        numbers[k] = std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+    }
+    let [attempts, deliveries, created_ms, expires] = numbers;
+    if expires > 0 && expires < now_ms {
+        return Verdict::Expired;
+    }
+    Verdict::Run {
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        deliveries: u32::try_from(deliveries).unwrap_or(u32::MAX),
+        created_ms,
+    }
+}
+
+/// Reads a `HMGET` answer as optional byte strings.
+pub(crate) fn fields(value: Value) -> Vec<Option<Vec<u8>>> {
+    match value {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::BulkString(b) => Some(b),
+                Value::SimpleString(s) => Some(s.into_bytes()),
+                Value::Int(n) => Some(n.to_string().into_bytes()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A payload as text, or the reason it is not.
+pub(crate) fn utf8(payload: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(payload).map_err(|e| {
+        format!(
+            "malformed payload: not UTF-8 (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(v: &[Option<&str>]) -> Vec<Option<Vec<u8>>> {
+        v.iter().map(|o| o.map(|s| s.as_bytes().to_vec())).collect()
+    }
+
+    #[test]
+    fn a_waiting_job_runs_with_its_attempts_and_enqueue_time() {
+        let v = verdict(
+            &f(&[Some("queued"), Some("2"), Some("3"), Some("5"), None]),
+            10,
+        );
+        assert_eq!(
+            v,
+            Verdict::Run {
+                attempts: 2,
+                deliveries: 3,
+                created_ms: 5
+            }
+        );
+    }
+
+    #[test]
+    fn finished_missing_and_expired_jobs_do_not_run() {
+        assert_eq!(
+            verdict(&f(&[None, None, None, None, None]), 1),
+            Verdict::Missing
+        );
+        assert_eq!(
+            verdict(&f(&[Some("cancelled"), None, None, None, None]), 1),
+            Verdict::Skip("cancelled".into())
+        );
+        assert_eq!(
+            verdict(&f(&[Some("queued"), None, None, None, Some("9")]), 10),
+            Verdict::Expired
+        );
+    }
+
+    #[test]
+    fn a_malformed_field_is_named() {
+        let v = verdict(&f(&[Some("queued"), Some("1.5"), None, None, None]), 1);
+        assert_eq!(
+            v,
+            Verdict::Malformed(
+                "malformed record: field attempts is not a whole number of at most 9 digits: \"1.5\""
+                    .into()
+            )
+        );
+        assert!(matches!(
+            verdict(&f(&[Some("queued"), None, Some("two"), None, None]), 1),
+            Verdict::Malformed(r) if r.contains("field deliveries")
+        ));
+    }
+
+    #[test]
+    fn a_payload_that_is_not_utf8_is_refused_with_its_offset() {
+        assert_eq!(
+            utf8(b"{\"text\":\"caf\xe9\"}".to_vec()).unwrap_err(),
+            "malformed payload: not UTF-8 (invalid byte at offset 12)"
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! `GET /senders`: every sender's credential kind, health, quota gauges, pause and
+//! quarantine (as `mailroom auth list` and `GET /v1/senders` show them); `POST
+//! /senders/check` ("check now", as `mailroom auth check SENDER`), `POST /senders/revoke`
+//! (as `mailroom auth revoke SENDER`) and `POST /senders/enroll` (starts the web OAuth flow
+//! of stored tokens; Google sends the browser back to `/oauth2/callback`). Actions need
+//! `admin`.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::operator::{Needs, Operator};
+use super::page::{Nav, admin_error, render};
+use crate::admin::senders::{SenderRow, rows};
+use crate::admin::{AdminError, credentials};
+use crate::api::ApiState;
+use crate::cli::table;
+
+/// The page's query: what the last action did.
+#[derive(Debug, Default, Deserialize)]
+pub struct Notice {
+    #[serde(default)]
+    notice: String,
+}
+
+/// One sender, as shown.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    /// The row of `auth list`.
+    pub row: SenderRow,
+    /// The last refresh, or `-`.
+    pub refreshed: String,
+    /// Until when it is paused, or empty.
+    pub paused: String,
+    /// Whether it has a stored token that can be revoked.
+    pub revocable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/senders.html")]
+struct SendersPage {
+    nav: Option<Nav>,
+    senders: Vec<Shown>,
+    notice: String,
+    enroll: Result<(), String>,
+}
+
+/// `GET /senders`.
+pub async fn page(
+    State(state): State<ApiState>,
+    operator: Operator,
+    Query(notice): Query<Notice>,
+) -> Response {
+    let senders = match rows(&state.config, &state.queue).await {
+        Ok(rows) => rows,
+        Err(e) => return admin_error(&e),
+    };
+    let senders = senders
+        .into_iter()
+        .map(|row| Shown {
+            refreshed: row.last_refresh.map_or_else(|| "-".to_owned(), table::time),
+            paused: row.paused_until.map(table::time).unwrap_or_default(),
+            revocable: row.kind == "authorized_user" && row.health != "no stored token",
+            row,
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &SendersPage {
+            nav: Some(Nav::new(&operator, "senders")),
+            senders,
+            notice: notice.notice,
+            enroll: state
+                .console
+                .enroll
+                .as_ref()
+                .map(|_| ())
+                .map_err(Clone::clone),
+        },
+    )
+}
+
+/// The fields of a sender's action.
+#[derive(Debug, Deserialize)]
+pub struct SenderForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    sender: String,
+}
+
+fn back(notice: &str) -> Response {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("notice", notice)
+        .finish();
+    Redirect::to(&format!("/senders?{query}")).into_response()
+}
+
+/// `POST /senders/check`.
+pub async fn check(
+    State(state): State<ApiState>,
+    operator: Operator,
+    Form(form): Form<SenderForm>,
+) -> Response {
+    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
+        return refused;
+    }
+    match credentials::check(&state.config, &state.queue, Some(&form.sender)).await {
+        Ok(checked) => {
+            let said: Vec<String> = checked
+                .iter()
+                .map(|c| format!("{}: {}", c.sender, c.result))
+                .collect();
+            back(&said.join("; "))
+        }
+        Err(AdminError::Invalid(e)) => back(&e),
+        Err(e) => admin_error(&e),
+    }
+}
+
+/// `POST /senders/revoke`.
+pub async fn revoke(
+    State(state): State<ApiState>,
+    operator: Operator,
+    Form(form): Form<SenderForm>,
+) -> Response {
+    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
+        return refused;
+    }
+    match credentials::revoke(&state.config, &state.queue, &form.sender).await {
+        Ok(said) => {
+            tracing::info!(key = %operator.session.key_id, "console revoke: {said}");
+            back(&said)
+        }
+        Err(e) => back(&e.to_string()),
+    }
+}
+
+/// `POST /senders/enroll`: a redirect to Google's consent screen.
+pub async fn enroll(
+    State(state): State<ApiState>,
+    operator: Operator,
+    Form(form): Form<SenderForm>,
+) -> Response {
+    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
+        return refused;
+    }
+    let flow = match &state.console.enroll {
+        Ok(flow) => flow,
+        Err(why) => return back(&format!("enrollment is not set up: {why}")),
+    };
+    match flow.begin().await {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(page) => page,
+    }
+}
