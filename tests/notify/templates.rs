@@ -8,7 +8,7 @@ use mail_parser::MessageParser;
 use mailroom_jobs::{EmailJob, JobId};
 use mailroom_queue::JobState;
 
-use crate::common::{Env, eventually, job_fields, states, write_file};
+use crate::common::{Env, eventually, states, write_file};
 
 const TEMPLATE: &str = r#"{
   "fallback_locale": "en",
@@ -139,9 +139,7 @@ async fn a_template_job_is_rendered_at_enqueue_and_sent_as_rendered() {
 
     // Stored rendered, with the version and locale used, and without the variables.
     let queue = env.queue().await;
-    let payload = job_fields(&queue, &[id], &["payload"]).await[0][0]
-        .clone()
-        .unwrap();
+    let payload = queue.payload(id).await.unwrap().unwrap();
     let stored = EmailJob::from_record(payload.as_bytes(), id).unwrap();
     let t = stored.v1().template.clone().unwrap();
     assert_eq!(
@@ -150,9 +148,7 @@ async fn a_template_job_is_rendered_at_enqueue_and_sent_as_rendered() {
     );
     assert!(t.vars.is_empty());
     assert_eq!(stored.v1().subject, "Willkommen, Zoë <b>");
-    let payload = job_fields(&queue, &[by_flags], &["payload"]).await[0][0]
-        .clone()
-        .unwrap();
+    let payload = queue.payload(by_flags).await.unwrap().unwrap();
     let stored = EmailJob::from_record(payload.as_bytes(), by_flags).unwrap();
     assert_eq!(stored.v1().subject, "Welcome, Zoë <b>");
 
