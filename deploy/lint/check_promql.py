@@ -9,8 +9,9 @@ usage: check_promql.py --promtool PATH --dashboard deploy/grafana/mailroom.json
 * Every query of the dashboard (Grafana variables replaced by sample values) and every
   prometheus trigger of a KEDA ScaledObject is written as a recording rule to a temporary rules
   file, and `promtool check rules` parses it: Prometheus' own parser.
-* Every metric these queries and the alerting rules reference is one the worker exports
-  (histograms with their _bucket/_sum/_count series), a standard process_* metric, or `up`.
+* Every metric these queries and the alerting rules reference is one the worker (or, for
+  the unsubscribe counter, `mailroom api`) exports (histograms with their
+  _bucket/_sum/_count series), a standard process_* metric, or `up`.
 """
 
 from __future__ import annotations
@@ -40,9 +41,15 @@ WORKER_METRICS = {
     "mailroom_redis_errors_total",
     "mailroom_redis_failovers_total",
     "mailroom_build_info",
+    "mailroom_suppressed_recipients_total",
+}
+# Exported by `mailroom api` (its own /metrics).
+API_METRICS = {
+    "mailroom_unsubscribes_total",
 }
 WORKER_HISTOGRAMS = {"mailroom_job_attempts", "mailroom_send_duration_seconds"}
 KNOWN = (WORKER_METRICS
+         | API_METRICS
          | {f"{h}_{s}" for h in WORKER_HISTOGRAMS for s in ("bucket", "sum", "count")}
          | {"up"})
 

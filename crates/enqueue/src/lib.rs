@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+mod render;
+
 use chrono::{DateTime, Utc};
 pub use mailroom_jobs::{
-    Address, Attachment, EmailJob, EmailJobV1, JobId, Policy, SenderAllowlist, ThreadHint,
-    ValidationError,
+    Address, Attachment, EmailJob, EmailJobV1, JobId, MailingList, Policy, SenderAllowlist,
+    Template, TemplateParts, TemplateRef, ThreadHint, ValidationError,
 };
 pub use mailroom_queue::{Cancelled, Enqueued, JobState, JobStatus, QueueConfig};
 use mailroom_queue::{Queue, QueueError};
@@ -63,27 +65,57 @@ impl Client {
         })
     }
 
+    /// A client over an open queue handle, validating against `policy`.
+    #[must_use]
+    pub fn from_queue(queue: Queue, policy: Policy) -> Self {
+        Self { queue, policy }
+    }
+
+    /// Renders the job's template, if it names one, into the job (see
+    /// [`EmailJob::apply_template`]); [`Client::send`] does it before it validates.
+    ///
+    /// # Errors
+    /// [`EnqueueError::Invalid`] naming the field (`template.name`, `vars.NAME`), or
+    /// [`EnqueueError::Unavailable`].
+    pub async fn render(&self, job: &mut EmailJob) -> Result<(), EnqueueError> {
+        render::render_template(&self.queue, job)
+            .await
+            .map_err(|f| match f {
+                render::RenderFailure::Invalid(e) => EnqueueError::Invalid(e),
+                render::RenderFailure::Queue(e) => EnqueueError::Unavailable(e),
+            })
+    }
+
     /// The validation policy in force.
     #[must_use]
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
-    /// Validates and enqueues one job.
+    /// Renders the job's template, if any, then validates and enqueues it.
     ///
     /// # Errors
     /// [`EnqueueError::Invalid`] naming the bad field, or [`EnqueueError::Unavailable`].
-    pub async fn send(&self, job: EmailJob) -> Result<Enqueued, EnqueueError> {
+    pub async fn send(&self, mut job: EmailJob) -> Result<Enqueued, EnqueueError> {
+        self.render(&mut job).await?;
         job.validate(&self.policy).map_err(EnqueueError::Invalid)?;
         Ok(self.queue.enqueue(&job).await?)
     }
 
-    /// Validates every job, then enqueues them all atomically: all or none.
+    /// Renders every job's template, validates every job, then enqueues them all
+    /// atomically: all or none.
     ///
     /// # Errors
     /// [`EnqueueError::InvalidInBatch`] for the first bad job, or [`EnqueueError::Unavailable`].
-    pub async fn send_many(&self, jobs: Vec<EmailJob>) -> Result<Vec<Enqueued>, EnqueueError> {
-        for (index, job) in jobs.iter().enumerate() {
+    pub async fn send_many(&self, mut jobs: Vec<EmailJob>) -> Result<Vec<Enqueued>, EnqueueError> {
+        for (index, job) in jobs.iter_mut().enumerate() {
+            match render::render_template(&self.queue, job).await {
+                Ok(()) => {}
+                Err(render::RenderFailure::Invalid(error)) => {
+                    return Err(EnqueueError::InvalidInBatch { index, error });
+                }
+                Err(render::RenderFailure::Queue(e)) => return Err(e.into()),
+            }
             job.validate(&self.policy)
                 .map_err(|error| EnqueueError::InvalidInBatch { index, error })?;
         }

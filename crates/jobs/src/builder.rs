@@ -58,6 +58,9 @@ impl EmailJobV1 {
                 metadata: Default::default(),
                 tags: Vec::new(),
                 thread: None,
+                list: None,
+                transactional: false,
+                template: None,
             },
         }
     }
@@ -157,6 +160,25 @@ impl EmailJobBuilder {
     /// Sets the thread hint.
     pub fn thread(mut self, thread: ThreadHint) -> Self {
         self.job.thread = Some(thread);
+        self
+    }
+
+    /// Sends the message on a mailing list (`List-Id`, one-click unsubscribe, the list's
+    /// suppressions).
+    pub fn list(mut self, list: crate::MailingList) -> Self {
+        self.job.list = Some(list);
+        self
+    }
+
+    /// Marks the message transactional: sent even to suppressed addresses.
+    pub fn transactional(mut self, transactional: bool) -> Self {
+        self.job.transactional = transactional;
+        self
+    }
+
+    /// Renders the subject and bodies from a stored template at enqueue.
+    pub fn template(mut self, template: crate::TemplateRef) -> Self {
+        self.job.template = Some(template);
         self
     }
 

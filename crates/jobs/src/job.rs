@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Address, Attachment, JobId, ThreadHint};
+use crate::{Address, Attachment, JobId, MailingList, TemplateRef, ThreadHint};
 
 /// An email job as enqueued by services and consumed by workers.
 ///
@@ -68,7 +68,9 @@ pub struct EmailJobV1 {
     /// Addresses replies should go to (`Reply-To` header).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reply_to: Vec<Address>,
-    /// The subject line; may contain any Unicode text except CR, LF and NUL.
+    /// The subject line; may contain any Unicode text except CR, LF and NUL. Required,
+    /// unless the job names a `template` (which then gives it).
+    #[serde(default)]
     pub subject: String,
     /// Plain-text body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,6 +108,18 @@ pub struct EmailJobV1 {
     /// Places the message in an existing conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<ThreadHint>,
+    /// The mailing list this message is sent on: adds `List-Id` and one-click unsubscribe
+    /// headers, and recipients suppressed for the list are dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<MailingList>,
+    /// A message the recipient asked for (a password reset, a receipt, a security alert):
+    /// sent even to suppressed addresses. Never set it on marketing or newsletter mail.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transactional: bool,
+    /// A stored template to render the subject, text and html from, instead of setting
+    /// them: rendered when the job is enqueued, which records the version used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateRef>,
 }
 
 /// Takes `id` out of the schema's required fields: the type always holds an

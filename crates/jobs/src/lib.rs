@@ -9,7 +9,8 @@
 //! - `address.rs`: [`Address`], a parsed RFC 5322 mailbox.
 //! - `job.rs`: [`EmailJob`], the versioned wire enum (`"version": "v1"`),
 //!   and its fields [`EmailJobV1`]; `attachment.rs` ([`Attachment`]) and
-//!   `thread.rs` ([`ThreadHint`]) hold the nested types.
+//!   `thread.rs` ([`ThreadHint`]) and `list.rs` ([`MailingList`]) hold the
+//!   nested types.
 //! - `builder.rs`: [`EmailJobBuilder`], for building jobs in Rust.
 //! - `json.rs`: [`EmailJob::to_json`], [`EmailJob::from_json`] (a job being
 //!   created: an absent id is minted) and [`EmailJob::from_record`] (a job
@@ -22,6 +23,8 @@
 //! - `render.rs`: [`EmailJob::render`] builds the MIME message with
 //!   lettre; [`message_id_for`] gives its `Message-ID`.
 //! - `schema.rs`: [`json_schema`], the JSON Schema of the wire format.
+//! - `template.rs`: [`Template`], [`TemplateRef`] and [`EmailJob::apply_template`]:
+//!   minijinja templates rendered into a job at enqueue.
 //! - `error.rs`: every error type; `clip.rs`: caller text they quote, cut to
 //!   [`MAX_QUOTED_CHARS`].
 //!
@@ -67,9 +70,11 @@ mod error;
 mod id;
 mod job;
 mod json;
+mod list;
 mod policy;
 mod render;
 mod schema;
+mod template;
 mod text;
 mod thread;
 mod validate;
@@ -84,9 +89,14 @@ pub use error::{
 pub use id::JobId;
 pub use job::{EmailJob, EmailJobV1};
 pub use json::{MAX_JOB_JSON_BYTES, SUPPORTED_VERSIONS};
+pub use list::{MAX_LIST_ID_LEN, MailingList, check_list_id};
 pub use policy::{DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_RECIPIENTS, Policy, SenderAllowlist};
 pub use render::{Rendered, message_id_for};
 pub use schema::{SCHEMA_FILE, json_schema};
+pub use template::{
+    MAX_TEMPLATE_NAME_LEN, RenderedTemplate, Template, TemplateParts, TemplateRef,
+    check_template_name,
+};
 pub use text::{MAX_HEADER_NAME_LEN, RESERVED_HEADERS, RESERVED_PREFIXES};
 pub use thread::ThreadHint;
 pub use validate::{MAX_CALLER_DATA_BYTES, MAX_IDEMPOTENCY_KEY_CHARS};

@@ -53,6 +53,9 @@ impl EmailJobV1 {
     ///   `content_id`, if any, is printable ASCII without spaces or `<>`;
     /// - thread message ids look like `<id@host>` (`thread.in_reply_to`,
     ///   `thread.references[i]`);
+    /// - a job with a `list` has exactly one recipient (`list`), and the list an id of ASCII letters, digits, `.`, `-` and `_` (`list.id`) and its
+    ///   `unsubscribe`, if any, is a `mailto:` URI (`list.unsubscribe`);
+    /// - a `template` has been rendered (by the enqueue) (`template`);
     /// - `metadata` and `tags` hold at most [`MAX_CALLER_DATA_BYTES`] in all
     ///   (`metadata` when it alone is over, else `tags`);
     /// - the rendered message fits in `policy.max_message_bytes` (`message`), and so does
@@ -64,12 +67,29 @@ impl EmailJobV1 {
     /// [`ValidationError`] naming the offending field.
     pub fn validate(&self, policy: &Policy) -> Check {
         self.check_addresses(policy)?;
+        if self.template.as_ref().is_some_and(|t| !t.rendered) {
+            return Err(ValidationError::new(
+                "template",
+                "not rendered: enqueue through mailroom-enqueue, `mailroom send` or the HTTP \
+                 API, which render templates",
+            ));
+        }
         no_control("subject", &self.subject)?;
         self.check_idempotency_key()?;
         self.check_headers()?;
         self.check_body()?;
         self.check_thread()?;
         self.check_caller_data()?;
+        if let Some(list) = &self.list {
+            list.check()?;
+            if self.recipients().count() != 1 {
+                return Err(ValidationError::new(
+                    "list",
+                    "a list message goes to exactly one recipient, whose unsubscribe link it \
+                     carries: send one job per recipient",
+                ));
+            }
+        }
         match (self.send_at, self.expires_at) {
             (Some(send_at), Some(expires_at)) if expires_at < send_at => {
                 return Err(ValidationError::new(

@@ -138,6 +138,19 @@ impl Lease {
         self.finish("dead", [reason, "", ""]).await.map(drop)
     }
 
+    /// Finishes the job unsent because every recipient is suppressed; `suppressed` (JSON of
+    /// the recipients and their suppressions) is kept in its status, which then expires after
+    /// `retention` like a sent job's.
+    ///
+    /// # Errors
+    /// Redis stayed unreachable for a whole lease time.
+    pub async fn suppressed(self, suppressed: &str) -> Result<(), QueueError> {
+        let retention = self.queue.config().retention.as_secs().max(1).to_string();
+        self.finish("suppressed", [&retention, suppressed, ""])
+            .await
+            .map(drop)
+    }
+
     /// Hands the job back to the ready stream unsent, without spending an attempt.
     ///
     /// # Errors

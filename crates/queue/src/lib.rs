@@ -10,6 +10,8 @@
 //! * `tokens`: stored credentials' records (sealed by the worker) and the enrolled senders.
 //! * `oauth_state`: the web sign-in flow's pending states, each taken once.
 //! * `usage`: the sends counted in each sender's quota windows now.
+//! * `suppression`: the suppression list: addresses mail must not go to, per scope.
+//! * `templates`: stored templates, versioned and immutable per version.
 //! * `minutes`: sent, retried and dead jobs per minute over the last two hours.
 //! * `payload`: a job's stored payload, for an operator.
 //! * `workers`: the registered workers, their heartbeats and the deliveries each holds.
@@ -70,7 +72,9 @@ mod settle;
 #[cfg(feature = "worker")]
 mod start;
 mod status;
+mod suppression;
 mod switch_watch;
+mod templates;
 mod tokens;
 #[cfg(feature = "worker")]
 mod tracker;
@@ -96,6 +100,10 @@ pub use senders::{
 pub use sentinel::SentinelConn;
 pub use sentinel_url::SentinelTarget;
 pub use status::{JobState, JobStatus};
+pub use suppression::{
+    SuppressReason, SuppressScope, Suppression, normalize_address as normalize_suppressed,
+};
+pub use templates::StoredTemplate;
 #[cfg(feature = "worker")]
 pub use tracker::Tracker;
 pub use usage::SenderUsage;

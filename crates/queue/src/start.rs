@@ -61,7 +61,10 @@ pub(crate) fn verdict(fields: &[Option<Vec<u8>>], now_ms: i64) -> Verdict {
         return Verdict::Missing;
     };
     let state = String::from_utf8_lossy(state);
-    if matches!(&*state, "sent" | "cancelled" | "expired" | "dead") {
+    if matches!(
+        &*state,
+        "sent" | "cancelled" | "expired" | "dead" | "suppressed"
+    ) {
         return Verdict::Skip(state.into_owned());
     }
     let mut numbers = [0_i64; 4];

@@ -31,6 +31,8 @@ pub enum JobState {
     Expired,
     /// Cancelled before sending.
     Cancelled,
+    /// Not sent: every recipient is on the suppression list; `suppressed` says why.
+    Suppressed,
 }
 
 impl JobState {
@@ -46,6 +48,7 @@ impl JobState {
             Self::Dead => "dead",
             Self::Expired => "expired",
             Self::Cancelled => "cancelled",
+            Self::Suppressed => "suppressed",
         }
     }
 
@@ -59,6 +62,7 @@ impl JobState {
             Self::Dead,
             Self::Expired,
             Self::Cancelled,
+            Self::Suppressed,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)
@@ -69,7 +73,7 @@ impl JobState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Self::Sent | Self::Dead | Self::Expired | Self::Cancelled
+            Self::Sent | Self::Dead | Self::Expired | Self::Cancelled | Self::Suppressed
         )
     }
 }
@@ -120,6 +124,9 @@ pub struct JobStatus {
     /// The transport's thread id, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<String>,
+    /// The recipients the suppression list kept the job from (a `suppressed` job).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<crate::Suppression>,
     /// The job's metadata, echoed.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
@@ -192,6 +199,10 @@ impl JobStatus {
                 .and_then(|ids| serde_json::from_str(ids).ok())
                 .unwrap_or_default(),
             thread_id: text("thread_id"),
+            suppressed: h
+                .get("suppressed")
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default(),
             metadata: meta.metadata,
             tags: meta.tags,
         }))

@@ -1,5 +1,6 @@
 //! The apalis handler: one job, from lease to recorded outcome. Validate, render, send, then
-//! record exactly one outcome through the lease, and log one line about it.
+//! record exactly one outcome through the lease, and log one line about it. Before all that,
+//! the suppression list drops the recipients mail must not go to (see [`crate::screen`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +15,7 @@ use crate::gate::{Gate, Pass};
 use crate::logline::{Lazy, echoed, log_safe, masked};
 use crate::metrics::{Metrics, Outcome, QuotaWindow};
 use crate::outcome::{Failure, Quarantine, decide, quarantined};
+use crate::screen::{Screened, screen};
 use crate::sender_slots::SenderSlots;
 use crate::transport::{Outgoing, SendError, Transport};
 
@@ -28,6 +30,10 @@ pub struct Handler {
     quarantine_give_up: std::time::Duration,
     slots: Option<Arc<SenderSlots>>,
     check_before_resend: bool,
+    /// The queue whose suppression list screens every job, if any.
+    suppression: Option<mailroom_queue::Queue>,
+    /// What seals the one-click unsubscribe links of list mail, if configured.
+    unsubscribe: Option<Arc<crate::unsubscribe::Unsubscriber>>,
 }
 
 impl Handler {
@@ -49,6 +55,8 @@ impl Handler {
             quarantine_give_up: std::time::Duration::from_secs(7 * 86_400),
             slots: None,
             check_before_resend: false,
+            suppression: None,
+            unsubscribe: None,
         }
     }
 
@@ -65,6 +73,25 @@ impl Handler {
     #[must_use]
     pub fn with_sender_concurrency(mut self, per_sender: u32) -> Self {
         self.slots = Some(Arc::new(SenderSlots::new(per_sender as usize)));
+        self
+    }
+
+    /// Adds one-click unsubscribe links to list mail (`[unsubscribe]`); without, list mail
+    /// gets `List-Id` and the job's `mailto:` link only.
+    #[must_use]
+    pub fn with_unsubscribe(
+        mut self,
+        unsubscribe: Option<crate::unsubscribe::Unsubscriber>,
+    ) -> Self {
+        self.unsubscribe = unsubscribe.map(Arc::new);
+        self
+    }
+
+    /// Drops the recipients on `queue`'s suppression list from every job that is not
+    /// `transactional`; a job left with nobody ends `suppressed`.
+    #[must_use]
+    pub fn with_suppression(mut self, queue: mailroom_queue::Queue) -> Self {
+        self.suppression = Some(queue);
         self
     }
 
@@ -142,6 +169,9 @@ enum Logged {
         at: DateTime<Utc>,
         why: String,
     },
+    Suppressed {
+        count: usize,
+    },
 }
 
 impl Logged {
@@ -153,6 +183,7 @@ impl Logged {
             Self::Retry { .. } => Some(Outcome::Retried),
             Self::Dead { .. } => Some(Outcome::Dead),
             Self::Held { .. } => None,
+            Self::Suppressed { .. } => Some(Outcome::Suppressed),
         }
     }
 }
@@ -168,6 +199,41 @@ impl Handler {
         self.metrics.job_started();
         let _in_flight = self.metrics.in_flight();
 
+        let screened = match &self.suppression {
+            Some(queue) => screen(queue, job).await?,
+            None => Screened::Send {
+                kept: None,
+                dropped: Vec::new(),
+            },
+        };
+        let logged = match screened {
+            Screened::Nobody(dropped) => {
+                self.count_dropped(&dropped);
+                let why = serde_json::to_string(&dropped).unwrap_or_default();
+                lease.suppressed(&why).await?;
+                Logged::Suppressed {
+                    count: dropped.len(),
+                }
+            }
+            Screened::Send { kept, dropped } => {
+                self.count_dropped(&dropped);
+                self.deliver(kept.as_deref().unwrap_or(job), lease).await?
+            }
+        };
+
+        if let Some(outcome) = logged.outcome() {
+            self.metrics.job_finished(outcome, attempt);
+        }
+        self.log(job, attempt, started, logged);
+        Ok(())
+    }
+
+    /// Renders, admits and sends a screened job, and records its outcome.
+    async fn deliver(
+        &self,
+        job: &EmailJob,
+        lease: Lease,
+    ) -> Result<Logged, mailroom_queue::QueueError> {
         let logged = match self.prepare(job) {
             Err(reason) => {
                 lease.dead(&reason).await?;
@@ -212,12 +278,14 @@ impl Handler {
                 },
             },
         };
+        Ok(logged)
+    }
 
-        if let Some(outcome) = logged.outcome() {
-            self.metrics.job_finished(outcome, attempt);
+    /// Counts the suppressed recipients dropped from a job.
+    fn count_dropped(&self, dropped: &[mailroom_queue::Suppression]) {
+        for s in dropped {
+            self.metrics.recipient_suppressed(s.reason);
         }
-        self.log(job, attempt, started, logged);
-        Ok(())
     }
 
     /// Logs the delivery's one line. Its fields are built only when the line's level is
@@ -248,6 +316,11 @@ impl Handler {
             Logged::Held { at, why } => tracing::info!(
                 job = %job_id, %message_id, %recipients, attempt, latency_ms, transport, why,
                 %tags, %metadata, retry_at = %at.to_rfc3339(), outcome = "held", "sender must wait; job rescheduled"
+            ),
+            Logged::Suppressed { count } => tracing::info!(
+                job = %job_id, %message_id, %recipients, attempt, latency_ms, transport,
+                %tags, %metadata, suppressed = count, outcome = "suppressed",
+                "every recipient is on the suppression list; not sent"
             ),
             Logged::Dead { reason } => tracing::error!(
                 job = %job_id, %message_id, %recipients, attempt, latency_ms, transport,
@@ -377,8 +450,12 @@ impl Handler {
     fn prepare(&self, job: &EmailJob) -> Result<Outgoing, String> {
         job.validate(&self.policy)
             .map_err(|e| format!("invalid job: {e}"))?;
-        let rendered = job
-            .render(Utc::now())
+        let now = Utc::now();
+        let listed = crate::unsubscribe::with_list_headers(job, self.unsubscribe.as_deref(), now);
+        let rendered = listed
+            .as_ref()
+            .unwrap_or(job)
+            .render(now)
             .map_err(|e| format!("cannot render the message: {e}"))?;
         let v1 = job.v1();
         Ok(Outgoing {

@@ -19,11 +19,13 @@ pub mod notify;
 mod ops;
 pub mod outcome;
 pub mod resend_check;
+pub mod screen;
 pub mod sender_slots;
 pub mod serve;
 pub mod signal;
 pub mod telemetry;
 pub mod transport;
+pub mod unsubscribe;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -170,7 +172,9 @@ fn build_handler(
     let transport =
         transport::build(config, queue, refreshes).context("loading the gmail credentials")?;
     let mut handler = Handler::new(transport, policy, config.retry_policy(), metrics.clone())
-        .with_quarantine_give_up(config.credentials.quarantine_give_up);
+        .with_quarantine_give_up(config.credentials.quarantine_give_up)
+        .with_suppression(queue.clone())
+        .with_unsubscribe(unsubscribe::Unsubscriber::from_config(config)?);
     if config.transport.kind == config::TransportKind::Gmail {
         handler = handler
             .with_gate(gate::Gate::new(queue.clone(), config.sender_limits()))

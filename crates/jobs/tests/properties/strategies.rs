@@ -321,6 +321,9 @@ pub fn valid_job() -> impl Strategy<Value = EmailJobV1> {
                 metadata: more.metadata.into_iter().collect(),
                 tags: more.tags,
                 thread,
+                list: None,
+                transactional: false,
+                template: None,
             }
         },
     )
@@ -346,6 +349,9 @@ pub const FIELDS: &[&str] = &[
     "metadata",
     "tags",
     "thread",
+    "list",
+    "transactional",
+    "template",
 ];
 
 /// Any JSON value, strings included with control characters and any

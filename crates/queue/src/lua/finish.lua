@@ -10,6 +10,8 @@
 --   'retry'     due_ms, error, spend_attempt (1|0)
 --   'dead'      reason
 --   'release'   (hand the job back to the ready stream, no attempt spent)
+--   'suppressed' retention_s, suppressed (JSON: the recipients dropped and why): finished
+--               unsent, every recipient being on the suppression list; not a dead letter
 --   'duplicate' -, transport_id: a `sent` for a job already recorded as sent: the id is
 --               appended to `duplicate_ids` (a JSON array)
 --   'late'      a `sent` recorded after its delivery was settled elsewhere (the job was
@@ -79,6 +81,12 @@ local function finish(entry, id, outcome, consumer, a1, a2, a3)
     redis.call('HSET', jk, 'state', 'dead', 'last_error', a1, 'finished_at', now, 'updated_at', now)
     redis.call('HDEL', jk, 'entry', 'owner', 'due_at')
     redis.call('ZADD', KEYS[3], now, id)
+    return 0
+  elseif outcome == 'suppressed' then
+    redis.call('HSET', jk, 'state', 'suppressed', 'suppressed', a2, 'finished_at', now,
+      'updated_at', now)
+    redis.call('HDEL', jk, 'payload', 'entry', 'owner', 'due_at')
+    redis.call('EXPIRE', jk, tonumber(a1))
     return 0
   elseif outcome == 'release' then
     local e = redis.call('XADD', KEYS[1], '*', 'id', id)

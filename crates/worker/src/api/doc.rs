@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{dead, jobs, messages, queue, senders};
+use super::{dead, jobs, messages, queue, senders, templates};
 
 /// Where the document is checked in, relative to the workspace root.
 pub const OPENAPI_FILE: &str = "docs/openapi.json";
@@ -21,7 +21,8 @@ pub const OPENAPI_FILE: &str = "docs/openapi.json";
     ),
     paths(
         messages::send, messages::send_batch, jobs::status, jobs::cancel, queue::stats,
-        dead::list, dead::retry, dead::purge, senders::list, openapi,
+        dead::list, dead::retry, dead::purge, senders::list, templates::list, templates::get,
+        templates::put, templates::delete, templates::preview, openapi,
     ),
     modifiers(&Security),
     tags(
@@ -29,6 +30,7 @@ pub const OPENAPI_FILE: &str = "docs/openapi.json";
         (name = "queue", description = "The queue's counts."),
         (name = "dead", description = "Dead letters: list, retry, purge."),
         (name = "senders", description = "Senders: credentials, health, quota."),
+        (name = "templates", description = "Stored templates jobs are rendered from."),
         (name = "meta", description = "This document."),
     )
 )]

@@ -1,6 +1,7 @@
 //! The API's own `/metrics`: `mailroom_http_requests_total{route,code}` and
 //! `mailroom_http_request_duration_seconds{route}`, where `route` is the matched path
-//! template (`/v1/messages/{id}`), never the raw path, so a client cannot mint series.
+//! template (`/v1/messages/{id}`), never the raw path, so a client cannot mint series; and
+//! `mailroom_unsubscribes_total{outcome}` for `POST /u/TOKEN`.
 
 use std::time::Instant;
 
@@ -19,6 +20,7 @@ pub struct HttpMetrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
+    unsubscribes: IntCounterVec,
 }
 
 impl Default for HttpMetrics {
@@ -60,11 +62,33 @@ impl HttpMetrics {
         registry
             .register(Box::new(duration.clone()))
             .expect("registered once");
+        let unsubscribes = IntCounterVec::new(
+            Opts::new(
+                "mailroom_unsubscribes_total",
+                "One-click unsubscribe requests (POST /u/TOKEN) answered, by outcome.",
+            ),
+            &["outcome"],
+        )
+        .expect("valid counter");
+        for o in crate::metrics::UnsubscribeOutcome::ALL {
+            unsubscribes.with_label_values(&[o.as_str()]);
+        }
+        registry
+            .register(Box::new(unsubscribes.clone()))
+            .expect("registered once");
         Self {
             registry,
             requests,
             duration,
+            unsubscribes,
         }
+    }
+
+    /// Counts one answered unsubscribe request.
+    pub fn unsubscribe(&self, outcome: crate::metrics::UnsubscribeOutcome) {
+        self.unsubscribes
+            .with_label_values(&[outcome.as_str()])
+            .inc();
     }
 
     /// Counts one answer.

@@ -5,7 +5,8 @@
 //! - `keys`: the key file, scopes and per-key sender allowlists; `auth`: who is calling;
 //! - `messages`: `POST /v1/messages` and `/v1/messages/batch`; `jobs`: `GET` and `DELETE
 //!   /v1/messages/{id}`; `queue`: `GET /v1/queue`; `dead`: `/v1/dead…`; `senders`:
-//!   `GET /v1/senders`;
+//!   `GET /v1/senders`; `templates`: `/v1/templates…`; `unsubscribe`: `/u/{token}`, the
+//!   one-click unsubscribe link (no key);
 //! - `problem`: errors as `application/problem+json`; `metrics`: the API's `/metrics`;
 //! - `doc`: the OpenAPI document; `schema`: the schemas of answers that come from the queue
 //!   crate;
@@ -23,6 +24,8 @@ pub mod problem;
 pub mod queue;
 pub mod schema;
 pub mod senders;
+pub mod templates;
+pub mod unsubscribe;
 
 use std::sync::Arc;
 
@@ -55,6 +58,8 @@ pub struct ApiState {
     pub config: Arc<Config>,
     /// The API's metrics.
     pub metrics: HttpMetrics,
+    /// Opens one-click unsubscribe tokens (`[unsubscribe]`), when configured.
+    pub unsubscribe: Option<Arc<crate::unsubscribe::Unsubscriber>>,
     /// The console's session key and enrollment flow.
     pub console: Arc<console::Console>,
 }
@@ -79,6 +84,7 @@ impl ApiState {
             console: Arc::new(console),
             client,
             queue,
+            unsubscribe: crate::unsubscribe::Unsubscriber::from_config(&config)?.map(Arc::new),
             config: Arc::new(config),
             metrics: HttpMetrics::new(),
         })
@@ -102,7 +108,23 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/dead/retry", post(dead::retry).layer(single))
         .route("/v1/dead/purge", post(dead::purge).layer(single))
         .route("/v1/senders", get(senders::list))
+        .route("/v1/templates", get(templates::list))
+        .route(
+            "/v1/templates/{name}",
+            get(templates::get)
+                .put(templates::put)
+                .delete(templates::delete)
+                .layer(single),
+        )
+        .route(
+            "/v1/templates/{name}/preview",
+            post(templates::preview).layer(single),
+        )
         .route("/v1/openapi.json", get(doc::openapi))
+        .route(
+            "/u/{token}",
+            get(unsubscribe::confirm).post(unsubscribe::unsubscribe),
+        )
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .with_state(state.clone())

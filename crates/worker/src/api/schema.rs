@@ -32,6 +32,52 @@ pub enum JobStateDoc {
     Expired,
     /// Cancelled before sending.
     Cancelled,
+    /// Not sent: every recipient is on the suppression list (`suppressed` says why).
+    Suppressed,
+}
+
+/// Why a recipient is suppressed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = SuppressReason)]
+pub enum SuppressReasonDoc {
+    /// The recipient unsubscribed.
+    Unsubscribed,
+    /// A permanent delivery failure.
+    HardBounce,
+    /// The recipient marked mail as spam.
+    Complaint,
+    /// An operator added it.
+    Manual,
+}
+
+/// Where a suppression applies.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = SuppressScope)]
+pub enum SuppressScopeDoc {
+    /// Every message.
+    Global,
+    /// The messages of one list (`list` names it).
+    List,
+}
+
+/// A suppressed address.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Suppression)]
+pub struct SuppressionDoc {
+    /// The address, lower case.
+    address: String,
+    /// Where it applies.
+    scope: SuppressScopeDoc,
+    /// The list id, for a list's suppression.
+    #[schema(required = false)]
+    list: Option<String>,
+    /// Why.
+    reason: SuppressReasonDoc,
+    /// Since when.
+    at: DateTime<Utc>,
 }
 
 /// Everything the queue knows about one job (`mailroom status --json`).
@@ -65,6 +111,9 @@ pub struct JobStatusDoc {
     transport_id: Option<String>,
     /// The transport's thread id.
     thread_id: Option<String>,
+    /// The recipients the suppression list kept a `suppressed` job from.
+    #[schema(required = false)]
+    suppressed: Vec<SuppressionDoc>,
     /// The job's metadata.
     #[schema(required = false)]
     metadata: BTreeMap<String, String>,

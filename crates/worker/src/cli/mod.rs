@@ -9,6 +9,8 @@
 //! - `status`, `queue`, `dead`: a job's state, queue statistics, the dead letters;
 //! - `config_cmd`: `mailroom config check`;
 //! - `auth`: `mailroom auth …` (`login` enrolls a sender);
+//! - `suppress`: `mailroom suppress add|rm|list|check` (the suppression list);
+//! - `template`: `mailroom template put|get|list|rm|preview` (stored templates);
 //! - `table`: aligned key/value blocks and column tables.
 
 mod api_cmd;
@@ -19,7 +21,9 @@ mod mime;
 mod queue;
 mod send;
 pub mod status;
+mod suppress;
 pub mod table;
+mod template;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +80,12 @@ pub enum Command {
     /// Enroll senders and look after their Gmail credentials.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
+    /// The suppression list: addresses mail is not sent to (unless a job is transactional).
+    #[command(subcommand)]
+    Suppress(suppress::SuppressCommand),
+    /// Stored templates: put, get, list, rm, preview.
+    #[command(subcommand)]
+    Template(template::TemplateCommand),
 }
 
 /// Why a command failed, and so its exit status.
@@ -152,6 +162,8 @@ fn dispatch(cli: Cli) -> CliResult {
             Command::Dead(cmd) => dead::run(&config, cmd).await,
             Command::Config(cmd) => config_cmd::run(&config, cmd),
             Command::Auth(cmd) => auth::run(&config, cmd).await,
+            Command::Suppress(cmd) => suppress::run(&config, cmd).await,
+            Command::Template(cmd) => template::run(&config, cmd).await,
         }
     })
 }

@@ -1,5 +1,5 @@
-//! `mailroom send`: build a job from flags (or read one as JSON), validate it with the
-//! configured policy, enqueue it and print its id.
+//! `mailroom send`: build a job from flags (or read one as JSON), render its template if it
+//! names one, validate it with the configured policy, enqueue it and print its id.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use mailroom_jobs::{Address, Attachment, EmailJob, EmailJobV1};
 use super::{CliError, CliResult, connect, mime};
 use crate::config::Config;
 
-const FLAG_FIELDS: [&str; 15] = [
+const FLAG_FIELDS: [&str; 21] = [
     "to",
     "cc",
     "bcc",
@@ -26,6 +26,12 @@ const FLAG_FIELDS: [&str; 15] = [
     "tag",
     "meta",
     "from",
+    "template",
+    "locale",
+    "vars",
+    "list",
+    "list_unsubscribe",
+    "transactional",
 ];
 
 /// Arguments of `mailroom send`: either the job's fields as flags (`--from` and at least one
@@ -78,6 +84,25 @@ pub struct SendArgs {
     /// Metadata entry key=value (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
     meta: Vec<String>,
+    /// Render the subject and bodies from this stored template (instead of --subject,
+    /// --text, --html).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["subject", "text", "html"])]
+    template: Option<String>,
+    /// The template's locale (its fallback locale when absent or missing).
+    #[arg(long, value_name = "LOCALE", requires = "template")]
+    locale: Option<String>,
+    /// The template's variables: a file holding a JSON object ('-' for stdin).
+    #[arg(long, value_name = "FILE", requires = "template")]
+    vars: Option<PathBuf>,
+    /// Send on this mailing list: List-Id, one-click unsubscribe, the list's suppressions.
+    #[arg(long, value_name = "ID")]
+    list: Option<String>,
+    /// A mailto: URI listed in List-Unsubscribe beside the one-click link.
+    #[arg(long, value_name = "MAILTO", requires = "list")]
+    list_unsubscribe: Option<String>,
+    /// Send even to suppressed addresses (password resets, receipts: see the README).
+    #[arg(long)]
+    transactional: bool,
     /// Read the whole job as JSON (wire format, "version": "v1") from FILE, or stdin for '-'.
     #[arg(long, value_name = "FILE", conflicts_with_all = FLAG_FIELDS)]
     json: Option<PathBuf>,
@@ -89,14 +114,23 @@ fn invalid(field: &str, message: impl std::fmt::Display) -> CliError {
 
 /// Runs `mailroom send`.
 pub async fn run(config: &Config, args: SendArgs) -> CliResult {
-    let job = match &args.json {
+    let mut job = match &args.json {
         Some(path) => read_json(path)?,
         None => from_flags(&args)?,
     };
     let policy = config.policy()?;
+    let queue = connect(config).await?;
+    if job.v1().template.is_some() {
+        mailroom_enqueue::Client::from_queue(queue.clone(), policy.clone())
+            .render(&mut job)
+            .await
+            .map_err(|e| match e {
+                mailroom_enqueue::EnqueueError::Unavailable(e) => super::redis(e),
+                other => CliError::Invalid(other.to_string()),
+            })?;
+    }
     job.validate(&policy)
         .map_err(|e| CliError::Invalid(format!("invalid job: {e}")))?;
-    let queue = connect(config).await?;
     let enqueued = queue.enqueue(&job).await.map_err(super::redis)?;
     println!("{}", enqueued.id);
     if enqueued.duplicate {
@@ -169,7 +203,37 @@ fn from_flags(args: &SendArgs) -> Result<EmailJob, CliError> {
             .ok_or_else(|| invalid("metadata", format!("expected key=value, got {entry:?}")))?;
         job = job.metadata(k.trim(), v);
     }
-    Ok(job.build())
+    if let Some(name) = &args.template {
+        let vars = match &args.vars {
+            Some(path) => {
+                let bytes = if path == Path::new("-") {
+                    let mut b = Vec::new();
+                    std::io::stdin().read_to_end(&mut b).map(|_| b)
+                } else {
+                    std::fs::read(path)
+                };
+                let bytes = bytes
+                    .map_err(|e| invalid("vars", format!("cannot read {}: {e}", path.display())))?;
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| invalid("vars", format!("not a JSON object: {e}")))?
+            }
+            None => serde_json::Map::new(),
+        };
+        job = job.template(mailroom_jobs::TemplateRef {
+            name: name.clone(),
+            version: None,
+            locale: args.locale.clone(),
+            vars,
+            rendered: false,
+        });
+    }
+    if let Some(id) = &args.list {
+        job = job.list(mailroom_jobs::MailingList {
+            id: id.clone(),
+            unsubscribe: args.list_unsubscribe.clone(),
+        });
+    }
+    Ok(job.transactional(args.transactional).build())
 }
 
 fn address(field: &str, text: &str) -> Result<Address, CliError> {

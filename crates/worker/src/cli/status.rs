@@ -59,6 +59,18 @@ pub fn describe(s: &JobStatus) -> String {
         ("tags", (!s.tags.is_empty()).then(|| s.tags.join(", "))),
     ];
     rows.extend(optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))));
+    for x in &s.suppressed {
+        rows.push((
+            "suppressed",
+            format!(
+                "{} ({}): {} since {}",
+                x.address,
+                x.scope,
+                x.reason,
+                table::time(x.at)
+            ),
+        ));
+    }
     for (k, v) in &s.metadata {
         rows.push(("meta", format!("{k}={v}")));
     }

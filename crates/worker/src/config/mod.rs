@@ -6,6 +6,7 @@
 //! workspace lists every key with its default.
 //!
 //! - `api`: `[api]`, the listener and limits of `mailroom api`;
+//! - `unsubscribe`: `[unsubscribe]`, one-click unsubscribe links;
 //! - `sections`: `[redis]`, `[worker]`, `[jobs]`, `[transport]`, `[http]`, `[log]`;
 //! - `google`: `[google]`, `[credentials]`, `[quota]`;
 //! - `gmail`: `[gmail]`, the gmail transport's sending behaviour;
@@ -19,6 +20,7 @@ mod google;
 mod load;
 mod redis_url;
 mod sections;
+mod unsubscribe;
 mod validate;
 
 use std::time::Duration;
@@ -36,6 +38,7 @@ pub use sections::{
     Environment, HttpSection, JobsSection, LogFormat, LogSection, NullSection, OutboxSection,
     RedisSection, TransportKind, TransportSection, WorkerSection,
 };
+pub use unsubscribe::UnsubscribeSection;
 pub use validate::MAX_DURATION;
 
 /// Everything `mailroom` reads at start.
@@ -69,6 +72,8 @@ pub struct Config {
     pub http: HttpSection,
     /// The HTTP API's listener, keys and limits (`mailroom api`).
     pub api: ApiSection,
+    /// One-click unsubscribe links for list mail.
+    pub unsubscribe: UnsubscribeSection,
     /// Log output.
     pub log: LogSection,
 }

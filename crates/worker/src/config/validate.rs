@@ -55,6 +55,7 @@ impl Config {
         self.check_transport()?;
         self.check_http()?;
         self.check_api()?;
+        self.check_unsubscribe()?;
         self.check_gmail()?;
         EnvFilter::try_new(&self.log.level)
             .map(drop)

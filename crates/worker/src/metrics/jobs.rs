@@ -35,7 +35,7 @@ impl Jobs {
         let completed = counter_vec(
             r,
             "mailroom_jobs_completed_total",
-            "Deliveries this worker finished, by outcome (sent, retried, dead, expired, cancelled, duplicate).",
+            "Deliveries this worker finished, by outcome (sent, retried, dead, expired, cancelled, duplicate, suppressed).",
             &["outcome"],
         );
         let send_duration = register(

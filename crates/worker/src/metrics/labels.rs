@@ -4,8 +4,8 @@
 //! [`TransportKind::as_str`](crate::config::TransportKind::as_str) and a Gmail error by
 //! [`FailureReason::as_str`](crate::transport::FailureReason::as_str).
 
-/// How a delivery finished (`mailroom_jobs_completed_total{outcome}`): `sent`, `retried` and
-/// `dead` are recorded by the handler; `expired`, `cancelled` and `duplicate` by the queue
+/// How a delivery finished (`mailroom_jobs_completed_total{outcome}`): `sent`, `retried`,
+/// `dead` and `suppressed` are recorded by the handler; `expired`, `cancelled` and `duplicate` by the queue
 /// when it starts a delivery (see [`mailroom_queue::QueueActivity`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -21,17 +21,20 @@ pub enum Outcome {
     Cancelled,
     /// Already sent, expired or dead: acknowledged, not sent again.
     Duplicate,
+    /// Not sent: every recipient is on the suppression list.
+    Suppressed,
 }
 
 impl Outcome {
     /// Every outcome.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Sent,
         Self::Retried,
         Self::Dead,
         Self::Expired,
         Self::Cancelled,
         Self::Duplicate,
+        Self::Suppressed,
     ];
 
     /// The label.
@@ -44,6 +47,7 @@ impl Outcome {
             Self::Expired => "expired",
             Self::Cancelled => "cancelled",
             Self::Duplicate => "duplicate",
+            Self::Suppressed => "suppressed",
         }
     }
 }
@@ -141,7 +145,7 @@ mod tests {
         for (labels, published) in [
             (
                 Outcome::ALL.map(Outcome::as_str).join(","),
-                "sent,retried,dead,expired,cancelled,duplicate",
+                "sent,retried,dead,expired,cancelled,duplicate,suppressed",
             ),
             (
                 TokenOutcome::ALL.map(TokenOutcome::as_str).join(","),

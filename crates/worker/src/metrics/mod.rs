@@ -11,13 +11,15 @@
 //! - `jobs`: deliveries started, completed, their attempts, in flight, send durations;
 //! - `gmail`: Gmail and OAuth errors, token refreshes;
 //! - `senders`: quarantined senders and their quota left;
-//! - `queue`: the queue's jobs by state, the oldest ready job, jobs enqueued, Redis errors.
+//! - `queue`: the queue's jobs by state, the oldest ready job, jobs enqueued, Redis errors;
+//! - `suppression`: suppressed recipients dropped.
 
 mod gmail;
 mod jobs;
 pub mod labels;
 mod queue;
 mod senders;
+mod suppression;
 #[cfg(test)]
 mod tests;
 
@@ -31,6 +33,7 @@ use prometheus::{
 };
 
 pub use labels::{OTHER_SENDER, Outcome, QueueState, QuotaWindow, Resolution, TokenOutcome};
+pub use suppression::UnsubscribeOutcome;
 
 use crate::config::TransportKind;
 use crate::transport::FailureReason;
@@ -49,6 +52,7 @@ struct Inner {
     gmail: gmail::Gmail,
     senders: senders::Senders,
     queue: queue::QueueFamilies,
+    suppression: suppression::Suppression,
     /// The queue whose [`QueueActivity`] is folded into the counters, and the totals already
     /// folded in.
     watched: OnceLock<Queue>,
@@ -125,6 +129,7 @@ impl Metrics {
             gmail: gmail::Gmail::register(&registry),
             senders: senders::Senders::register(&registry, allowlist),
             queue: queue::QueueFamilies::register(&registry),
+            suppression: suppression::Suppression::register(&registry),
             watched: OnceLock::new(),
             folded: Mutex::new(QueueActivity::default()),
             registry,
@@ -193,6 +198,11 @@ impl Metrics {
     /// `sender` has `remaining` sends left in `window`.
     pub fn sender_quota_remaining(&self, sender: &str, window: QuotaWindow, remaining: f64) {
         self.0.senders.quota_remaining(sender, window, remaining);
+    }
+
+    /// A recipient was dropped from a job: it is suppressed for `reason`.
+    pub fn recipient_suppressed(&self, reason: mailroom_queue::SuppressReason) {
+        self.0.suppression.dropped(reason);
     }
 
     /// A Redis operation failed.
