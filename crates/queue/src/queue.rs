@@ -282,6 +282,11 @@ impl Queue {
                 .unwrap_or(redis::Value::Nil);
             if matches!(&held, redis::Value::Array(rows) if !rows.is_empty()) {
                 h.insert("state".into(), "in_flight".into());
+            } else {
+                // Not pending: either not delivered yet, or its outcome landed between the two
+                // reads (an outcome writes the record before it acknowledges the entry), so
+                // the record read now is the one to show.
+                h = read_record(&mut self.conn(), &self.inner.keys.job(&id.to_string())).await?;
             }
         }
         JobStatus::from_hash(id, &h)
