@@ -50,6 +50,18 @@ async fn sign_in(browser: &Client, world: &World, key: &str) {
         .unwrap();
     field.send_keys(key).await.unwrap();
     click(browser, "form[action='/login'] button").await;
+    // The click may return before the answer to the form is in (and its cookie set): wait
+    // for the page it leads to, signed in (`.who`) or refused (`#signin-error`).
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while browser.find(Locator::Css(".who")).await.is_err()
+        && browser.find(Locator::Css("#signin-error")).await.is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sign-in form led nowhere"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn stats(world: &World) -> Value {
