@@ -121,6 +121,35 @@ async fn suppressed_recipients_are_dropped_and_a_job_left_with_nobody_says_why()
     );
     assert_eq!(queue.stats().await.unwrap().dead, 0);
 
+    // A job sent to the rest of its recipients names the one it left out, and why: in its
+    // status, in `mailroom status` and in `GET /v1/messages/{id}`'s schema field.
+    let partly = queue.status(ids[3]).await.unwrap().unwrap();
+    assert_eq!(partly.state, JobState::Sent);
+    let dropped: Vec<_> = partly
+        .suppressed
+        .iter()
+        .map(|s| (s.address.as_str(), s.reason.as_str(), s.scope.to_string()))
+        .collect();
+    assert_eq!(
+        dropped,
+        [("gone@example.org", "hard_bounce", "global".to_owned())]
+    );
+    let shown = env.run(&["status", &ids[3].to_string(), "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(json["state"], "sent");
+    assert_eq!(json["suppressed"][0]["address"], "gone@example.org");
+    assert_eq!(json["suppressed"][0]["reason"], "hard_bounce");
+    // A job none of whose recipients was suppressed lists nobody.
+    assert!(
+        queue
+            .status(ids[2])
+            .await
+            .unwrap()
+            .unwrap()
+            .suppressed
+            .is_empty()
+    );
+
     let scrape = get(&addr, "/metrics").body;
     assert_eq!(
         sample(

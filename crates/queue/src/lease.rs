@@ -26,6 +26,8 @@ pub struct Lease {
     deliveries: u32,
     enqueued_at: DateTime<Utc>,
     tracker: Tracker,
+    /// The recipients the suppression list dropped (JSON), recorded with a `sent`.
+    suppressed: Option<String>,
 }
 
 /// What the fetcher learned about a delivery when it started it.
@@ -51,7 +53,15 @@ impl Lease {
             deliveries: d.deliveries,
             enqueued_at: d.enqueued_at,
             tracker,
+            suppressed: None,
         }
+    }
+
+    /// Notes the recipients the suppression list dropped from the job before it was sent to
+    /// the rest: `suppressed` (JSON of the suppressions, as [`Lease::suppressed`] takes it) is
+    /// written to the record's `suppressed` with the job's [`Lease::sent`].
+    pub fn note_suppressed(&mut self, suppressed: String) {
+        self.suppressed = Some(suppressed);
     }
 
     /// When the job was enqueued (a dead-letter retry keeps the original time).
@@ -168,7 +178,14 @@ impl Lease {
             match self
                 .tracker
                 .settler()
-                .settle(&self.entry, &id, outcome, args, self.deliveries)
+                .settle(
+                    &self.entry,
+                    &id,
+                    outcome,
+                    args,
+                    self.deliveries,
+                    self.suppressed.as_deref().filter(|_| outcome == "sent"),
+                )
                 .await
             {
                 Err(e) if e.is_connection() && retry.has_time() => {

@@ -7,6 +7,7 @@
 //! * `queue`: the handle: connect, enqueue, status, cancel, stats, promotion, housekeeping.
 //! * `dead`: dead-letter operations: list, find, show, retry, purge.
 //! * `senders`: Gmail's sending limits in Redis, and paused and quarantined senders.
+//! * `pause`: an operator's pause and resume of a sender.
 //! * `tokens`: stored credentials' records (sealed by the worker) and the enrolled senders.
 //! * `oauth_state`: the web sign-in flow's pending states, each taken once.
 //! * `usage`: the sends counted in each sender's quota windows now.
@@ -56,6 +57,7 @@ mod keys;
 mod lease;
 mod minutes;
 mod oauth_state;
+mod pause;
 mod payload;
 mod queue;
 mod replicas;
@@ -91,6 +93,7 @@ pub use error::QueueError;
 #[cfg(feature = "worker")]
 pub use lease::{Lease, LeaseTaken};
 pub use minutes::{MinuteCounts, unix_minute};
+pub use pause::Resumed;
 pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};

@@ -28,6 +28,9 @@ struct Outcome {
     args: [String; 3],
     /// The job's deliveries, this one included, for a `sent` (0 when unknown).
     deliveries: u32,
+    /// For a `sent`: the JSON of the recipients the suppression list dropped from the job,
+    /// kept in its record's `suppressed`.
+    suppressed: Option<String>,
     reply: oneshot::Sender<Result<i64, QueueError>>,
 }
 
@@ -44,8 +47,10 @@ impl Settler {
 
     /// Records one outcome for the delivery `entry` of job `id`: `sent` (retention_s,
     /// transport_id, thread_id), `skip` (a delivery of a finished job: acknowledged only),
-    /// `expired` (retention_s), or one of `finish.lua`'s. Returns 0, the attempts after a
-    /// retry, 1 for a `sent` of a job already sent (a duplicate), -1 when nothing changed.
+    /// `expired` (retention_s), or one of `finish.lua`'s; a `sent` may carry the
+    /// recipients the suppression list dropped (`suppressed`, JSON). Returns 0, the attempts
+    /// after a retry, 1 for a `sent` of a job already sent (a duplicate), -1 when nothing
+    /// changed.
     pub async fn settle(
         &self,
         entry: &str,
@@ -53,6 +58,7 @@ impl Settler {
         outcome: &'static str,
         args: [&str; 3],
         deliveries: u32,
+        suppressed: Option<&str>,
     ) -> Result<i64, QueueError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || QueueError::Protocol("the outcome task stopped".into());
@@ -63,6 +69,7 @@ impl Settler {
                 outcome,
                 args: args.map(str::to_owned),
                 deliveries,
+                suppressed: suppressed.map(str::to_owned),
                 reply,
             })
             .map_err(|_| stopped())?;
@@ -201,6 +208,13 @@ fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipe
                     .arg("deliveries")
                     .arg(o.deliveries)
                     .ignore();
+                if let Some(suppressed) = &o.suppressed {
+                    pipe.cmd("HSET")
+                        .arg(&jk)
+                        .arg("suppressed")
+                        .arg(suppressed)
+                        .ignore();
+                }
                 pipe.cmd("HDEL")
                     .arg(&jk)
                     .arg("payload")

@@ -124,7 +124,8 @@ pub struct JobStatus {
     /// The transport's thread id, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<String>,
-    /// The recipients the suppression list kept the job from (a `suppressed` job).
+    /// The recipients the suppression list kept the job from: all of a `suppressed` job's,
+    /// or those dropped from a `sent` job that went to the rest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suppressed: Vec<crate::Suppression>,
     /// The job's metadata, echoed.

@@ -40,6 +40,9 @@ pub struct Gate {
     admissions: Arc<OnceLock<Admissions>>,
 }
 
+/// How the reason of an operator's pause begins (console, `Gate::pause`).
+pub const OPERATOR_PAUSE: &str = "paused by an operator";
+
 /// Senders whose keys the gate keeps at hand.
 const KEYS_KEPT: usize = 4096;
 
@@ -100,6 +103,11 @@ impl Gate {
                 let quarantined = matches!(hold, Hold::Quarantined(_));
                 let why = match hold {
                     Hold::Quota => "waiting for the sender's sending quota".to_owned(),
+                    // Gmail's pauses carry its reason (`rateLimitExceeded`, …); an
+                    // operator's says so itself.
+                    Hold::Paused(reason) if reason.starts_with(OPERATOR_PAUSE) => {
+                        format!("sender {reason}")
+                    }
                     Hold::Paused(reason) => format!("sender paused by Gmail: {reason}"),
                     Hold::Quarantined(reason) => format!("sender quarantined: {reason}"),
                 };

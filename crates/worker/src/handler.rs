@@ -217,6 +217,11 @@ impl Handler {
             }
             Screened::Send { kept, dropped } => {
                 self.count_dropped(&dropped);
+                let mut lease = lease;
+                if !dropped.is_empty() {
+                    // Sent to the rest: the job's status names who was left out, and why.
+                    lease.note_suppressed(serde_json::to_string(&dropped).unwrap_or_default());
+                }
                 self.deliver(kept.as_deref().unwrap_or(job), lease).await?
             }
         };

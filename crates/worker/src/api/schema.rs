@@ -111,7 +111,9 @@ pub struct JobStatusDoc {
     transport_id: Option<String>,
     /// The transport's thread id.
     thread_id: Option<String>,
-    /// The recipients the suppression list kept a `suppressed` job from.
+    /// The recipients the suppression list kept the job from, with their reasons: every
+    /// recipient of a `suppressed` job, or those dropped from a `sent` job that went to the
+    /// rest.
     #[schema(required = false)]
     suppressed: Vec<SuppressionDoc>,
     /// The job's metadata.

@@ -12,7 +12,11 @@
 //! - `chart`: the per-minute chart as inline SVG;
 //! - `job`: `/jobs?id=…`;
 //! - `dead`: `/dead`, its confirmation step and the retry or purge;
-//! - `senders`: `/senders`: health, quotas, check now, enroll, revoke;
+//! - `senders`: `/senders`: health, quotas, check now, enroll, revoke (after a confirmation);
+//! - `sender_pause`: `/senders/pause` and `/senders/resume`;
+//! - `templates`: `/templates`: stored templates, a version, and a preview rendered in place;
+//! - `suppressions`: `/suppressions`: the suppression list per scope, add, and remove (after a
+//!   confirmation);
 //! - `settings`: `/config`, the effective configuration;
 //! - `page`: what every page shares (the navigation, the notice and error pages).
 
@@ -24,10 +28,13 @@ pub mod job;
 pub mod operator;
 pub mod overview;
 pub mod page;
+pub mod sender_pause;
 pub mod senders;
 pub mod session;
 pub mod settings;
 pub mod signin;
+pub mod suppressions;
+pub mod templates;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -87,7 +94,17 @@ pub fn routes(state: &ApiState) -> Router {
         .route("/dead/apply", post(dead::apply))
         .route("/senders", get(senders::page))
         .route("/senders/check", post(senders::check))
+        .route("/senders/revoke/confirm", post(senders::confirm_revoke))
         .route("/senders/revoke", post(senders::revoke))
+        .route("/senders/pause", post(sender_pause::pause))
+        .route("/senders/resume", post(sender_pause::resume))
+        .route("/templates", get(templates::list))
+        .route("/templates/view", get(templates::view))
+        .route("/templates/preview", post(templates::preview))
+        .route("/suppressions", get(suppressions::page))
+        .route("/suppressions/add", post(suppressions::add))
+        .route("/suppressions/confirm", post(suppressions::confirm))
+        .route("/suppressions/remove", post(suppressions::remove))
         .route("/senders/enroll", post(senders::enroll))
         .route("/config", get(settings::page))
         .route("/static/console.css", get(assets::css))

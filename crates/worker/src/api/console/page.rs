@@ -16,7 +16,8 @@ pub struct Nav {
     pub admin: bool,
     /// The CSRF token for the page's forms.
     pub csrf: String,
-    /// The page shown: `overview`, `jobs`, `dead`, `senders` or `config`.
+    /// The page shown: `overview`, `jobs`, `dead`, `senders`, `templates`, `suppressions`
+    /// or `config`.
     pub active: &'static str,
 }
 

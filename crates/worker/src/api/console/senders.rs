@@ -1,9 +1,10 @@
 //! `GET /senders`: every sender's credential kind, health, quota gauges, pause and
 //! quarantine (as `mailroom auth list` and `GET /v1/senders` show them); `POST
-//! /senders/check` ("check now", as `mailroom auth check SENDER`), `POST /senders/revoke`
-//! (as `mailroom auth revoke SENDER`) and `POST /senders/enroll` (starts the web OAuth flow
-//! of stored tokens; Google sends the browser back to `/oauth2/callback`). Actions need
-//! `admin`.
+//! /senders/check` ("check now", as `mailroom auth check SENDER`), `POST
+//! /senders/revoke/confirm` (the confirmation step of a revoke), `POST /senders/revoke` (as
+//! `mailroom auth revoke SENDER`) and `POST /senders/enroll` (starts the web OAuth flow of
+//! stored tokens; Google sends the browser back to `/oauth2/callback`). Pause and resume are
+//! in `sender_pause`. Actions need `admin`.
 
 use askama::Template;
 use axum::Form;
@@ -46,6 +47,7 @@ struct SendersPage {
     senders: Vec<Shown>,
     notice: String,
     enroll: Result<(), String>,
+    durations: &'static [(&'static str, &'static str)],
 }
 
 /// `GET /senders`.
@@ -79,6 +81,7 @@ pub async fn page(
                 .as_ref()
                 .map(|_| ())
                 .map_err(Clone::clone),
+            durations: &super::sender_pause::DURATIONS,
         },
     )
 }
@@ -86,12 +89,18 @@ pub async fn page(
 /// The fields of a sender's action.
 #[derive(Debug, Deserialize)]
 pub struct SenderForm {
-    csrf: Option<String>,
+    /// The CSRF token.
+    pub csrf: Option<String>,
+    /// The sender acted on.
     #[serde(default)]
-    sender: String,
+    pub sender: String,
+    /// How long a pause lasts (`15m`, `1h`, …; pause only).
+    #[serde(default)]
+    pub duration: String,
 }
 
-fn back(notice: &str) -> Response {
+/// Back to `/senders`, saying `notice`.
+pub fn back(notice: &str) -> Response {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("notice", notice)
         .finish();
@@ -118,6 +127,34 @@ pub async fn check(
         Err(AdminError::Invalid(e)) => back(&e),
         Err(e) => admin_error(&e),
     }
+}
+
+#[derive(Template)]
+#[template(path = "console/revoke_confirm.html")]
+struct RevokeConfirm {
+    nav: Option<Nav>,
+    sender: String,
+}
+
+/// `POST /senders/revoke/confirm`: what a revoke does, with a button to go on.
+pub async fn confirm_revoke(
+    State(state): State<ApiState>,
+    operator: Operator,
+    Form(form): Form<SenderForm>,
+) -> Response {
+    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
+        return refused;
+    }
+    if form.sender.trim().is_empty() {
+        return back("no sender to revoke");
+    }
+    render(
+        StatusCode::OK,
+        &RevokeConfirm {
+            nav: Some(Nav::new(&operator, "senders")),
+            sender: form.sender.trim().to_owned(),
+        },
+    )
 }
 
 /// `POST /senders/revoke`.
