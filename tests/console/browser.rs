@@ -1,7 +1,8 @@
 //! The console's journeys in a headless Chromium, driven over WebDriver: sign in; the
 //! overview's numbers are `queue stats`' and refresh on their own; a dead letter found by
 //! its reason, retried and then sent; a Gmail account enrolled through the fake consent
-//! screen; a read-only key offered no retry. `screenshots_of_every_page` saves a PNG of each
+//! screen; a read-only key offered no retry (the newer pages' journeys are in `journeys`).
+//! `screenshots_of_every_page` saves a PNG of each
 //! page to `docs/console/` when `MAILROOM_CONSOLE_SCREENSHOTS=1` (`make console-screenshots`).
 
 use std::time::Duration;
@@ -13,9 +14,9 @@ use crate::driver::Driver;
 use crate::world::World;
 
 /// How long a page may take to show what a step waits for.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub const PATIENCE: Duration = Duration::from_secs(30);
 
-async fn text(browser: &Client, css: &str) -> String {
+pub async fn text(browser: &Client, css: &str) -> String {
     browser
         .wait()
         .at_most(PATIENCE)
@@ -27,7 +28,7 @@ async fn text(browser: &Client, css: &str) -> String {
         .unwrap()
 }
 
-async fn click(browser: &Client, css: &str) {
+pub async fn click(browser: &Client, css: &str) {
     browser
         .wait()
         .at_most(PATIENCE)
@@ -40,7 +41,7 @@ async fn click(browser: &Client, css: &str) {
 }
 
 /// Types `key` into the sign-in form and submits it.
-async fn sign_in(browser: &Client, world: &World, key: &str) {
+pub async fn sign_in(browser: &Client, world: &World, key: &str) {
     browser.goto(&world.url("/")).await.unwrap();
     let field = browser
         .wait()
@@ -69,7 +70,7 @@ fn stats(world: &World) -> Value {
 }
 
 /// Polls the page (reloading with `reload`) until `css`'s text is `want`.
-async fn wait_text(browser: &Client, css: &str, want: &str, reload: bool) {
+pub async fn wait_text(browser: &Client, css: &str, want: &str, reload: bool) {
     let deadline = std::time::Instant::now() + PATIENCE;
     loop {
         if reload {
@@ -295,6 +296,32 @@ async fn screenshots_of_every_page() {
     browser.goto(&world.url("/config")).await.unwrap();
     text(&browser, "#config").await;
     shot("config").await;
+    crate::pages::put_template(&world);
+    browser
+        .goto(&world.url("/templates/view?name=welcome"))
+        .await
+        .unwrap();
+    let vars = browser.find(Locator::Css("#p-vars")).await.unwrap();
+    vars.send_keys(r#"{"user": {"name": "Zoë"}}"#)
+        .await
+        .unwrap();
+    click(&browser, "#render").await;
+    wait_text(&browser, "#preview-subject", "Welcome, Zoë", false).await;
+    shot("template").await;
+    for (address, list, reason) in [
+        ("gone@example.org", "", "hard_bounce"),
+        ("spam-report@example.net", "", "complaint"),
+        ("old@example.com", "", "manual"),
+    ] {
+        let mut args = vec!["suppress", "add", address, "--reason", reason];
+        if !list.is_empty() {
+            args.extend(["--list", list]);
+        }
+        world.env.run(&args).ok();
+    }
+    browser.goto(&world.url("/suppressions")).await.unwrap();
+    text(&browser, "#suppressions").await;
+    shot("suppressions").await;
     browser.set_window_size(390, 844).await.unwrap();
     browser.goto(&world.url("/")).await.unwrap();
     text(&browser, "#stat-ready").await;

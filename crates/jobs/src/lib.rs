@@ -17,7 +17,8 @@
 //!   read back from the queue: the record's id counts), whose
 //!   [`DecodeError`] names the JSON path of the failing field.
 //! - `policy.rs`: [`Policy`] and [`SenderAllowlist`], the limits a job is
-//!   checked against; `validate.rs`: [`EmailJob::validate`], the rules.
+//!   checked against; `validate.rs`: [`EmailJob::validate`], the rules; `size.rs`: the
+//!   size rule and its cheap bounds.
 //! - `text.rs`: checks on header text shared by validation and rendering
 //!   (header injection, field names, [`RESERVED_HEADERS`]).
 //! - `render.rs`: [`EmailJob::render`] builds the MIME message with
@@ -74,6 +75,7 @@ mod list;
 mod policy;
 mod render;
 mod schema;
+mod size;
 mod template;
 mod text;
 mod thread;

@@ -44,6 +44,8 @@ fn the_document_is_openapi_3_1_with_every_endpoint_and_the_job_schema() {
         ("/v1/dead/purge", "post"),
         ("/v1/senders", "get"),
         ("/v1/openapi.json", "get"),
+        ("/u/{token}", "get"),
+        ("/u/{token}", "post"),
     ] {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
     }

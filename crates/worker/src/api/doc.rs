@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{dead, jobs, messages, queue, senders, templates};
+use super::{dead, jobs, messages, queue, senders, templates, unsubscribe};
 
 /// Where the document is checked in, relative to the workspace root.
 pub const OPENAPI_FILE: &str = "docs/openapi.json";
@@ -22,7 +22,8 @@ pub const OPENAPI_FILE: &str = "docs/openapi.json";
     paths(
         messages::send, messages::send_batch, jobs::status, jobs::cancel, queue::stats,
         dead::list, dead::retry, dead::purge, senders::list, templates::list, templates::get,
-        templates::put, templates::delete, templates::preview, openapi,
+        templates::put, templates::delete, templates::preview, unsubscribe::confirm,
+        unsubscribe::unsubscribe, openapi,
     ),
     modifiers(&Security),
     tags(
@@ -31,6 +32,7 @@ pub const OPENAPI_FILE: &str = "docs/openapi.json";
         (name = "dead", description = "Dead letters: list, retry, purge."),
         (name = "senders", description = "Senders: credentials, health, quota."),
         (name = "templates", description = "Stored templates jobs are rendered from."),
+        (name = "unsubscribe", description = "One-click unsubscribe links (RFC 8058): no API key, the token is the authority."),
         (name = "meta", description = "This document."),
     )
 )]

@@ -13,6 +13,7 @@ use chrono::Utc;
 use mailroom_queue::{SuppressReason, SuppressScope};
 
 use super::ApiState;
+use super::problem::Problem;
 use crate::metrics::UnsubscribeOutcome;
 use crate::unsubscribe::TokenError;
 
@@ -50,7 +51,32 @@ fn refused(state: &ApiState, e: TokenError) -> (StatusCode, Html<String>) {
     )
 }
 
-/// `GET /u/{token}`: a confirmation page with a button that posts to the same URL.
+/// What a mail client posts for one-click unsubscribe (RFC 8058); the body is not needed.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct OneClick {
+    /// `One-Click`.
+    #[serde(rename = "List-Unsubscribe")]
+    #[schema(rename = "List-Unsubscribe")]
+    pub list_unsubscribe: Option<String>,
+}
+
+/// The confirmation page of an unsubscribe link.
+#[utoipa::path(
+    get, path = "/u/{token}", operation_id = "unsubscribePage", tag = "unsubscribe",
+    params(("token" = String, Path, description = "The sealed token of a `List-Unsubscribe` link.")),
+    responses(
+        (status = 200, description = "A page asking to confirm, with a button that posts to the same URL.", body = String, content_type = "text/html"),
+        (status = 400, description = "A forged, altered or expired token (an HTML page), or a path that does not read.", content(
+            (String = "text/html"),
+            (Problem = "application/problem+json"),
+        )),
+        (status = 404, description = "Unsubscribe links are not enabled (`[unsubscribe]`), as an HTML page; or no such path.", content(
+            (String = "text/html"),
+            (Problem = "application/problem+json"),
+        )),
+    ),
+    security(()),
+)]
 pub async fn confirm(
     State(state): State<ApiState>,
     Path(token): Path<String>,
@@ -81,7 +107,26 @@ pub async fn confirm(
     }
 }
 
-/// `POST /u/{token}`: suppresses the token's recipient for its list; 200 every time.
+/// One-click unsubscribe (RFC 8058): suppresses the token's recipient for its list; 200 every
+/// time for a valid token.
+#[utoipa::path(
+    post, path = "/u/{token}", operation_id = "unsubscribe", tag = "unsubscribe",
+    params(("token" = String, Path, description = "The sealed token of a `List-Unsubscribe` link.")),
+    request_body(content = OneClick, content_type = "application/x-www-form-urlencoded", description = "`List-Unsubscribe=One-Click`, as mail clients send it; optional and not read."),
+    responses(
+        (status = 200, description = "The address is on the list's suppression list (again, for a replay).", body = String, content_type = "text/html"),
+        (status = 400, description = "A forged, altered or expired token: nothing changed (an HTML page); or a path that does not read.", content(
+            (String = "text/html"),
+            (Problem = "application/problem+json"),
+        )),
+        (status = 404, description = "Unsubscribe links are not enabled (`[unsubscribe]`), as an HTML page; or no such path.", content(
+            (String = "text/html"),
+            (Problem = "application/problem+json"),
+        )),
+        (status = 503, description = "Redis is unavailable.", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
 pub async fn unsubscribe(
     State(state): State<ApiState>,
     Path(token): Path<String>,
