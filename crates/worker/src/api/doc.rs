@@ -57,7 +57,7 @@ impl utoipa::Modify for Security {
 
 /// The document as JSON: utoipa's, with the job schema of `mailroom-jobs` in its components
 /// (its `$defs` moved beside it) and the request bodies of the two `POST /v1/messages…`
-/// pointing at it.
+/// pointing at it; the body of `POST /u/{token}` optional.
 #[must_use]
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(Api::openapi()).expect("the document serializes");
@@ -93,6 +93,8 @@ pub fn document() -> Value {
     for (path, schema) in [("/v1/messages", one.clone()), ("/v1/messages/batch", batch)] {
         doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"] = schema;
     }
+    // A one-click unsubscribe may come with no body at all (the token is what counts).
+    doc["paths"]["/u/{token}"]["post"]["requestBody"]["required"] = Value::Bool(false);
     doc
 }
 

@@ -55,9 +55,9 @@ fn refused(state: &ApiState, e: TokenError) -> (StatusCode, Html<String>) {
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct OneClick {
     /// `One-Click`.
-    #[serde(rename = "List-Unsubscribe")]
+    #[serde(rename = "List-Unsubscribe", default)]
     #[schema(rename = "List-Unsubscribe")]
-    pub list_unsubscribe: Option<String>,
+    pub list_unsubscribe: String,
 }
 
 /// The confirmation page of an unsubscribe link.
