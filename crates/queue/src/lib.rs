@@ -12,6 +12,7 @@
 //! * `usage`: the sends counted in each sender's quota windows now.
 //! * `suppression`: the suppression list: addresses mail must not go to, per scope.
 //! * `templates`: stored templates, versioned and immutable per version.
+//! * `bounces`: the bounce reader's place in each mailbox, its lock, and bounces recorded once.
 //! * `minutes`: sent, retried and dead jobs per minute over the last two hours.
 //! * `payload`: a job's stored payload, for an operator.
 //! * `workers`: the registered workers, their heartbeats and the deliveries each holds.
@@ -39,6 +40,7 @@
 //! * `retry` (worker): the retry policy.
 
 mod activity;
+mod bounces;
 #[cfg(feature = "worker")]
 mod backend;
 #[cfg(feature = "worker")]
@@ -82,6 +84,7 @@ mod usage;
 mod workers;
 
 pub use activity::QueueActivity;
+pub use bounces::{BOUNCE_SEEN_TTL, Bounce, BounceRecorded};
 #[cfg(feature = "worker")]
 pub use backend::RedisBackend;
 pub use config::QueueConfig;
