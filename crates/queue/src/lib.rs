@@ -40,11 +40,11 @@
 //! * `retry` (worker): the retry policy.
 
 mod activity;
-mod bounces;
 #[cfg(feature = "worker")]
 mod backend;
 #[cfg(feature = "worker")]
 mod backoff;
+mod bounces;
 mod config;
 mod conn;
 mod dead;
@@ -84,9 +84,9 @@ mod usage;
 mod workers;
 
 pub use activity::QueueActivity;
-pub use bounces::{BOUNCE_SEEN_TTL, Bounce, BounceRecorded};
 #[cfg(feature = "worker")]
 pub use backend::RedisBackend;
+pub use bounces::{BOUNCE_SEEN_TTL, Bounce, BounceRecorded};
 pub use config::QueueConfig;
 pub use conn::{Conn, RedisTarget};
 pub use dead::{DeadFilter, DeadJob, DeadSelection};

@@ -219,7 +219,12 @@ fn quota_refusal(exceeded: &Exceeded, now: DateTime<Utc>) -> Response {
 /// Records an accepted message in its thread (a new one unless the hint
 /// names a thread of `user`) and in the mailbox's history (label `SENT`),
 /// bounces it for undeliverable recipients, and answers with its IDs.
-pub(crate) fn record(state: &mut State, user: String, raw: Vec<u8>, thread_hint: Option<String>) -> Response {
+pub(crate) fn record(
+    state: &mut State,
+    user: String,
+    raw: Vec<u8>,
+    thread_hint: Option<String>,
+) -> Response {
     let id = new_message_id();
     let threads = state.threads.entry(user.clone()).or_default();
     let thread_id = match thread_hint {

@@ -39,7 +39,12 @@ pub(crate) async fn profile(
         Ok(read) => read,
         Err(response) => return response,
     };
-    let sent = read.state.sent.iter().filter(|m| m.user == read.user).count();
+    let sent = read
+        .state
+        .sent
+        .iter()
+        .filter(|m| m.user == read.user)
+        .count();
     let received = read
         .state
         .mailboxes

@@ -154,12 +154,16 @@ pub(crate) fn has_recipients(raw: &[u8]) -> bool {
 pub(crate) fn recipients(raw: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     for (name, value) in message_header(raw) {
-        if !["to", "cc", "bcc"].iter().any(|n| name.eq_ignore_ascii_case(n)) {
+        if !["to", "cc", "bcc"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+        {
             continue;
         }
         if value.contains('<') {
             out.extend(value.split('<').skip(1).filter_map(|rest| {
-                rest.split_once('>').map(|(a, _)| a.trim().to_ascii_lowercase())
+                rest.split_once('>')
+                    .map(|(a, _)| a.trim().to_ascii_lowercase())
             }));
         } else {
             out.extend(

@@ -130,9 +130,8 @@ pub use gmail_read::ReadCalls;
 pub use quota::Quota;
 pub use types::{
     AuthRequest, ClientKind, GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE, GMAIL_SEND_SCOPE,
-    MAIL_GOOGLE_SCOPE,
-    OAuthClient, OPENID_SCOPE, SendAttempt, SentMessage, ServiceAccount, TokenGrant,
-    USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE,
+    MAIL_GOOGLE_SCOPE, OAuthClient, OPENID_SCOPE, SendAttempt, SentMessage, ServiceAccount,
+    TokenGrant, USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE,
 };
 
 use state::{Shared, State};

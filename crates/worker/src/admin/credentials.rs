@@ -11,8 +11,8 @@ use super::AdminError;
 use super::senders::exact_senders;
 use crate::config::{Config, CredentialKind};
 use crate::credentials::{
-    AuthorizedUserSource, GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE, RefreshHook, ServiceAccountSource, StoreError,
-    TokenKeys, TokenSource, TokenStore,
+    AuthorizedUserSource, GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE, RefreshHook,
+    ServiceAccountSource, StoreError, TokenKeys, TokenSource, TokenStore,
 };
 use crate::enroll::{self, Revoked};
 use crate::google_http::build_http_client;

@@ -75,7 +75,11 @@ impl BounceReader {
                 () = stop.cancelled() => break,
                 _ = ticks.tick() => {}
             }
-            match self.queue.claim_bounce_reader(&self.owner, self.lease()).await {
+            match self
+                .queue
+                .claim_bounce_reader(&self.owner, self.lease())
+                .await
+            {
                 Ok(true) => self.round(&stop).await,
                 Ok(false) => {}
                 Err(e) => {
@@ -104,7 +108,11 @@ impl BounceReader {
             if stop.is_cancelled() {
                 return;
             }
-            match self.queue.claim_bounce_reader(&self.owner, self.lease()).await {
+            match self
+                .queue
+                .claim_bounce_reader(&self.owner, self.lease())
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => {
@@ -167,7 +175,11 @@ impl BounceReader {
 
     /// Reads message `id` of `sender`'s mailbox and records it when it is a bounce.
     async fn process(&self, sender: &str, id: &str) -> anyhow::Result<()> {
-        let Some(headers) = self.gmail.message_headers(sender, id, &SCREEN_HEADERS).await? else {
+        let Some(headers) = self
+            .gmail
+            .message_headers(sender, id, &SCREEN_HEADERS)
+            .await?
+        else {
             return Ok(());
         };
         let header = |name: &str| {
@@ -176,13 +188,15 @@ impl BounceReader {
                 .as_ref()
                 .and_then(|p| p.headers.as_ref())
                 .and_then(|hs| {
-                    hs.iter()
-                        .find(|h| h.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                    hs.iter().find(|h| {
+                        h.name
+                            .as_deref()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    })
                 })
                 .and_then(|h| h.value.clone())
         };
-        if !parse::looks_like_bounce(header("From").as_deref(), header("Content-Type").as_deref())
-        {
+        if !parse::looks_like_bounce(header("From").as_deref(), header("Content-Type").as_deref()) {
             return Ok(());
         }
         let Some(raw) = self.gmail.raw_message(sender, id).await? else {
@@ -238,4 +252,3 @@ impl BounceReader {
         }
     }
 }
-

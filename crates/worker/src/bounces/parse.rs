@@ -68,7 +68,10 @@ pub fn parse(raw: &[u8]) -> Option<Notification> {
     if let Some(id) = message.in_reply_to().as_text() {
         push(&format!("<{id}>"));
     }
-    if let Some(id) = blocks.first().and_then(|b| field(b, "x-original-message-id")) {
+    if let Some(id) = blocks
+        .first()
+        .and_then(|b| field(b, "x-original-message-id"))
+    {
         push(id);
     }
     if let Some(ids) = message.references().as_text_list() {
@@ -82,11 +85,14 @@ pub fn parse(raw: &[u8]) -> Option<Notification> {
 
 /// A per-recipient block's failure, when its action is `failed` or `delayed`.
 fn failure(block: &Vec<(String, String)>) -> Option<Failure> {
-    let action = field(block, "action").unwrap_or("failed").to_ascii_lowercase();
+    let action = field(block, "action")
+        .unwrap_or("failed")
+        .to_ascii_lowercase();
     if action != "failed" && action != "delayed" {
         return None;
     }
-    let recipient = field(block, "final-recipient").or_else(|| field(block, "original-recipient"))?;
+    let recipient =
+        field(block, "final-recipient").or_else(|| field(block, "original-recipient"))?;
     let recipient = recipient
         .split_once(';')
         .map_or(recipient, |(_, address)| address)
@@ -101,7 +107,9 @@ fn failure(block: &Vec<(String, String)>) -> Option<Failure> {
     Some(Failure {
         recipient,
         status,
-        diagnostic: field(block, "diagnostic-code").unwrap_or_default().to_owned(),
+        diagnostic: field(block, "diagnostic-code")
+            .unwrap_or_default()
+            .to_owned(),
     })
 }
 
@@ -187,7 +195,10 @@ Please try double-checking.\r\n\r\n\
     #[test]
     fn plain_mail_is_no_notification() {
         assert!(parse(b"From: a@b.example\r\nSubject: hi\r\n\r\nhello\r\n").is_none());
-        assert!(!looks_like_bounce(Some("Ann <ann@b.example>"), Some("text/plain")));
+        assert!(!looks_like_bounce(
+            Some("Ann <ann@b.example>"),
+            Some("text/plain")
+        ));
         assert!(looks_like_bounce(
             Some("Mail Delivery Subsystem <mailer-daemon@googlemail.com>"),
             None

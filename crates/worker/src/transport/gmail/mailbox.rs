@@ -175,9 +175,7 @@ impl GmailTransport {
             .delegate(&mut capture)
             .doit();
         let answer = self.answered(call).await;
-        answer
-            .map(drop)
-            .map_err(|f| classified(f, capture.status))
+        answer.map(drop).map_err(|f| classified(f, capture.status))
     }
 }
 
