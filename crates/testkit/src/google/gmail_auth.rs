@@ -104,7 +104,7 @@ pub(crate) fn open_read<'s>(
     headers: &HeaderMap,
     user_id: &str,
     query: Option<&str>,
-) -> Result<Read<'s>, Response> {
+) -> Result<Read<'s>, Box<Response>> {
     let params = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -116,14 +116,14 @@ pub(crate) fn open_read<'s>(
             let metadata_only = record.scopes.iter().any(|s| s == GMAIL_METADATA_SCOPE);
             Ok((user, metadata_only))
         })
-        .map_err(ApiError::into_response)?;
+        .map_err(|e| Box::new(e.into_response()))?;
     let plan = state.faults.plan(Endpoint::Read, Some(&user));
     if let Some(response) = plan
         .fault
         .as_ref()
         .and_then(|f| respond::fault_response(f, false))
     {
-        return Err(response);
+        return Err(Box::new(response));
     }
     Ok(Read {
         state,

@@ -37,7 +37,7 @@ pub(crate) async fn profile(
 ) -> Response {
     let read = match open_read(&shared, &headers, &user_id, None) {
         Ok(read) => read,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let sent = read
         .state
@@ -72,7 +72,7 @@ pub(crate) async fn list(
 ) -> Response {
     let mut read = match open_read(&shared, &headers, &user_id, query.as_deref()) {
         Ok(read) => read,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(start) = read
         .first("startHistoryId")

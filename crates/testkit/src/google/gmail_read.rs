@@ -78,7 +78,7 @@ fn messages<'a>(state: &'a State, user: &str, labels: &[&str]) -> Vec<Found<'a>>
         .chain(received)
         .filter(|m| labels.iter().all(|l| m.labels.contains(l)))
         .collect();
-    all.sort_by(|a, b| b.at.cmp(&a.at));
+    all.sort_by_key(|m| std::cmp::Reverse(m.at));
     all
 }
 
@@ -91,7 +91,7 @@ pub(crate) async fn list(
 ) -> Response {
     let mut read = match open_read(&shared, &headers, &user_id, query.as_deref()) {
         Ok(read) => read,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if read.metadata_only && read.first("q").is_some() {
         return ApiError::new(
@@ -138,7 +138,7 @@ pub(crate) async fn get(
 ) -> Response {
     let mut read = match open_read(&shared, &headers, &user_id, query.as_deref()) {
         Ok(read) => read,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let format = read.first("format").unwrap_or("full").to_ascii_lowercase();
     if read.metadata_only && (format == "full" || format == "raw") {

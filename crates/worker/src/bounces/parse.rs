@@ -79,12 +79,12 @@ pub fn parse(raw: &[u8]) -> Option<Notification> {
             push(&format!("<{id}>"));
         }
     }
-    let failures: Vec<Failure> = blocks.iter().skip(1).filter_map(failure).collect();
+    let failures: Vec<Failure> = blocks.iter().skip(1).filter_map(|b| failure(b)).collect();
     (!failures.is_empty()).then_some(Notification { original, failures })
 }
 
 /// A per-recipient block's failure, when its action is `failed` or `delayed`.
-fn failure(block: &Vec<(String, String)>) -> Option<Failure> {
+fn failure(block: &[(String, String)]) -> Option<Failure> {
     let action = field(block, "action")
         .unwrap_or("failed")
         .to_ascii_lowercase();
