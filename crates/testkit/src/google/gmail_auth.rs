@@ -89,6 +89,21 @@ impl Read<'_> {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The page a list asks for: `maxResults` (default 100, 1 to 500) and the offset its
+    /// `pageToken` carries (0 without one).
+    pub(crate) fn page(&self) -> (usize, usize) {
+        let max = self
+            .first("maxResults")
+            .and_then(|m| m.parse::<usize>().ok())
+            .unwrap_or(100)
+            .clamp(1, 500);
+        let from = self
+            .first("pageToken")
+            .and_then(|t| t.parse::<usize>().ok())
+            .unwrap_or(0);
+        (max, from)
+    }
+
     /// The first value of query parameter `name`.
     pub(crate) fn first<'a>(&'a self, name: &'a str) -> Option<&'a str> {
         self.values(name).next()

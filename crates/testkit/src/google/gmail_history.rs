@@ -87,15 +87,7 @@ pub(crate) async fn list(
             &json!({ "historyId": read.state.mailboxes.current().to_string() }),
         );
     }
-    let max = read
-        .first("maxResults")
-        .and_then(|m| m.parse::<usize>().ok())
-        .unwrap_or(100)
-        .clamp(1, 500);
-    let from = read
-        .first("pageToken")
-        .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(0);
+    let (max, from) = read.page();
     let label = read.first("labelId").map(str::to_owned);
     let body = {
         let Ok(records) = read

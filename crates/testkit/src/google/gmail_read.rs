@@ -102,15 +102,7 @@ pub(crate) async fn list(
         .into_response();
     }
     let labels: Vec<&str> = read.values("labelIds").collect();
-    let max = read
-        .first("maxResults")
-        .and_then(|m| m.parse::<usize>().ok())
-        .unwrap_or(100)
-        .clamp(1, 500);
-    let from = read
-        .first("pageToken")
-        .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(0);
+    let (max, from) = read.page();
     let mine = messages(&read.state, &read.user, &labels);
     let page: Vec<Value> = mine
         .iter()

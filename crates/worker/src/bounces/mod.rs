@@ -182,21 +182,8 @@ impl BounceReader {
         else {
             return Ok(());
         };
-        let header = |name: &str| {
-            headers
-                .payload
-                .as_ref()
-                .and_then(|p| p.headers.as_ref())
-                .and_then(|hs| {
-                    hs.iter().find(|h| {
-                        h.name
-                            .as_deref()
-                            .is_some_and(|n| n.eq_ignore_ascii_case(name))
-                    })
-                })
-                .and_then(|h| h.value.clone())
-        };
-        if !parse::looks_like_bounce(header("From").as_deref(), header("Content-Type").as_deref()) {
+        let header = |name: &str| crate::transport::gmail::header(&headers, name);
+        if !parse::looks_like_bounce(header("From"), header("Content-Type")) {
             return Ok(());
         }
         let Some(raw) = self.gmail.raw_message(sender, id).await? else {

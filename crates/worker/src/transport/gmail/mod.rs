@@ -12,6 +12,7 @@ mod mailbox;
 mod sent_check;
 
 pub use mailbox::MailboxHistory;
+pub use sent_check::header;
 
 use std::io::Cursor;
 use std::str::FromStr as _;
