@@ -128,7 +128,7 @@ async fn a_job_pushed_by_the_protocol_without_an_id_goes_out_under_its_record_id
         .map(|k| format!("{{mailroom}}:{k}"))
         .collect();
     let target = mailroom_queue::RedisTarget::parse(&env.redis.url()).unwrap();
-    let mut conn = mailroom_queue::Conn::open(&target, Duration::from_secs(5))
+    let mut conn = mailroom_queue::Conn::open(&target, None, Duration::from_secs(5))
         .await
         .unwrap();
     let _: redis::Value = redis::Script::new(ENQUEUE_LUA)

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::options::RedisOptions;
 use crate::process::{LOG_TAIL_LINES, Mode, POLL_INTERVAL, read_from, require_binary, tail};
 use crate::server::RedisServer;
+use crate::tls::TestCerts;
 
 /// The name the Sentinels know the primary by.
 pub const SENTINEL_MASTER: &str = "mailroom";
@@ -29,6 +30,8 @@ const QUORUM: usize = 2;
 pub struct RedisSentinel {
     nodes: Vec<RedisServer>,
     sentinels: Vec<RedisServer>,
+    /// The certificates of a TLS setup ([`RedisSentinel::start_tls`]).
+    certs: Option<TestCerts>,
 }
 
 impl RedisSentinel {
@@ -41,9 +44,28 @@ impl RedisSentinel {
     /// If `redis-server` is not on `PATH`, a process does not start, or the group does not
     /// settle within 60 s (the message then includes the Sentinels' log tails).
     pub fn start() -> RedisSentinel {
+        Self::launch(None)
+    }
+
+    /// As [`RedisSentinel::start`], with every process serving TLS only (`--port 0`,
+    /// `--tls-port`, `--tls-replication yes`: the replica and the Sentinels talk TLS to the data
+    /// nodes too) with certificates of a fresh [`TestCerts`]. With `auth_clients`, every
+    /// process requires a client certificate (`--tls-auth-clients yes`). [`RedisSentinel::url`]
+    /// is then `rediss+sentinel://…`.
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisSentinel::start`].
+    pub fn start_tls(auth_clients: bool) -> RedisSentinel {
+        Self::launch(Some((TestCerts::generate(), auth_clients)))
+    }
+
+    fn launch(tls: Option<(TestCerts, bool)>) -> RedisSentinel {
         require_binary("redis-server");
+        let server_tls = tls.as_ref().map(|(c, auth)| c.server(*auth));
         let opts = RedisOptions {
             appendonly: true,
+            tls: server_tls.clone(),
             ..RedisOptions::default()
         };
         let primary = RedisServer::launch_new(opts.clone(), Mode::Configured, "");
@@ -60,12 +82,17 @@ impl RedisSentinel {
             m = SENTINEL_MASTER,
             port = primary.port(),
         );
+        let sentinel_opts = RedisOptions {
+            tls: server_tls,
+            ..RedisOptions::default()
+        };
         let sentinels = (0..3)
-            .map(|_| RedisServer::launch_new(RedisOptions::default(), Mode::Sentinel, &config))
+            .map(|_| RedisServer::launch_new(sentinel_opts.clone(), Mode::Sentinel, &config))
             .collect();
         let group = RedisSentinel {
             nodes: vec![primary, replica],
             sentinels,
+            certs: tls.map(|(c, _)| c),
         };
         group.wait_until_in_sync(1);
         group.wait_for("the sentinels to agree on node 0", || {
@@ -74,15 +101,46 @@ impl RedisSentinel {
         group
     }
 
-    /// `redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/mailroom`: the form mailroom's
-    /// `redis.url` takes.
+    /// `redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/mailroom` (`rediss+sentinel://`
+    /// with TLS): the form mailroom's `redis.url` takes.
     pub fn url(&self) -> String {
         let hosts: Vec<String> = self
             .sentinels
             .iter()
             .map(|s| format!("127.0.0.1:{}", s.port()))
             .collect();
-        format!("redis+sentinel://{}/{SENTINEL_MASTER}", hosts.join(","))
+        let scheme = if self.certs.is_some() {
+            "rediss+sentinel"
+        } else {
+            "redis+sentinel"
+        };
+        format!("{scheme}://{}/{SENTINEL_MASTER}", hosts.join(","))
+    }
+
+    /// The certificates of a setup started with [`RedisSentinel::start_tls`].
+    pub fn certs(&self) -> Option<&TestCerts> {
+        self.certs.as_ref()
+    }
+
+    /// Asks a Sentinel for a planned failover (`SENTINEL FAILOVER mailroom`): the replica is
+    /// promoted without the primary being down, and the old primary is reconfigured as its
+    /// replica. Returns at once; wait with [`RedisSentinel::wait_for_primary`].
+    ///
+    /// # Panics
+    ///
+    /// If no Sentinel accepts the request.
+    pub fn failover(&self) {
+        let accepted = self.sentinels.iter().any(|s| {
+            query::<String>(
+                s,
+                redis::cmd("SENTINEL").arg("FAILOVER").arg(SENTINEL_MASTER),
+            )
+            .is_some()
+        });
+        assert!(
+            accepted,
+            "no sentinel accepted SENTINEL FAILOVER {SENTINEL_MASTER}"
+        );
     }
 
     /// The TCP port of data node `node`.

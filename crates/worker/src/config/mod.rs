@@ -121,6 +121,11 @@ impl Config {
         QueueConfig {
             min_replicas_ack: self.redis.min_replicas_ack,
             replica_ack_timeout: self.redis.replica_ack_timeout,
+            tls: RedisTls {
+                ca_file: self.redis.tls_ca_file.clone(),
+                cert_file: self.redis.tls_cert_file.clone(),
+                key_file: self.redis.tls_key_file.clone(),
+            },
             ..self.queue.clone()
         }
     }
