@@ -26,7 +26,7 @@ mod validate;
 use std::time::Duration;
 
 use mailroom_jobs::{Policy, SenderAllowlist};
-use mailroom_queue::{QueueConfig, RetryPolicy};
+use mailroom_queue::{QueueConfig, RedisTls, RetryPolicy};
 use serde::{Deserialize, Serialize};
 
 pub use api::ApiSection;
