@@ -114,6 +114,9 @@ impl Queue {
         config.validate()?;
         let target = RedisTarget::parse(url)?;
         let tls = config.tls.load()?;
+        if target.uses_tls() {
+            crate::tls::install_provider();
+        }
         let conn = Conn::open(&target, tls.as_ref(), Duration::from_secs(10))
             .await
             .map_err(|e| crate::tls::explain(e, &config.tls))?;

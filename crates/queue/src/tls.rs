@@ -93,13 +93,17 @@ impl RedisTls {
                 ));
             }
         };
-        // One crypto provider for the process (ring), unless the program chose one already.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         Ok(Some(TlsCertificates {
             client_tls,
             root_cert,
         }))
     }
+}
+
+/// Makes ring the process's rustls crypto provider, unless the program chose one already
+/// (with two providers built in and none chosen, rustls cannot pick).
+pub(crate) fn install_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A connection error that says the server's certificate was not trusted, as a
