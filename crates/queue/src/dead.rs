@@ -192,6 +192,7 @@ impl Queue {
             duplicate_ids: Vec::new(),
             thread_id: None,
             suppressed: Vec::new(),
+            bounced: Vec::new(),
             metadata: Default::default(),
             tags: Vec::new(),
         });

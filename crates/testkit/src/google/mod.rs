@@ -35,6 +35,9 @@
 //!   address, a parseable message with a recipient, and quota
 //!   ([`Quota`]). Accepted messages are recorded ([`FakeGoogle::sent`]), and
 //!   so is every send request with its answer ([`FakeGoogle::send_log`]).
+//! * A recipient marked [`FakeGoogle::undeliverable`] bounces: the sender
+//!   finds Gmail's delivery status notification in its inbox, with a new
+//!   history id (`users.history.list`, `users.getProfile`).
 //! * Token expiry, code lifetimes and quota windows follow the fake's own
 //!   clock, which [`FakeGoogle::advance_clock`] moves forward without
 //!   waiting.
@@ -74,7 +77,13 @@
 //! * `request.rs`: parameters, credentials and scopes read from requests.
 //! * `gmail.rs`: `users.messages.send`: checks, quota, recording.
 //! * `gmail_read.rs`: `users.messages.list` and `users.messages.get` over
-//!   the accepted messages.
+//!   the accepted and received messages.
+//! * `gmail_history.rs`: `users.getProfile` and `users.history.list`.
+//! * `gmail_auth.rs`: the token, scope and mailbox checks of every Gmail
+//!   call, and the shared opening of the read handlers.
+//! * `mailbox.rs`: history ids, labels and received messages.
+//! * `bounce.rs`: [`Undeliverable`] recipients and the bounces Gmail
+//!   returns for them.
 //! * `send_body.rs`: the raw message read from either form of a send.
 //! * `mime.rs`: multipart bodies, header fields and base64.
 //! * `faults/`: [`FaultRule`], [`Fault`] and how rules are picked.
@@ -92,14 +101,18 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 mod account;
+mod bounce;
 mod consent;
 mod credentials;
 mod faults;
 mod gmail;
+mod gmail_auth;
+mod gmail_history;
 mod gmail_read;
 mod in_flight;
 mod inspect;
 mod keys;
+mod mailbox;
 mod mime;
 mod quirks;
 mod quota;
@@ -111,13 +124,14 @@ mod state;
 mod token;
 mod types;
 
+pub use bounce::Undeliverable;
 pub use faults::{Endpoint, Fault, FaultRule};
 pub use gmail_read::ReadCalls;
 pub use quota::Quota;
 pub use types::{
-    AuthRequest, ClientKind, GMAIL_METADATA_SCOPE, GMAIL_SEND_SCOPE, MAIL_GOOGLE_SCOPE,
-    OAuthClient, OPENID_SCOPE, SendAttempt, SentMessage, ServiceAccount, TokenGrant,
-    USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE,
+    AuthRequest, ClientKind, GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE, GMAIL_SEND_SCOPE,
+    MAIL_GOOGLE_SCOPE, OAuthClient, OPENID_SCOPE, SendAttempt, SentMessage, ServiceAccount,
+    TokenGrant, USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE,
 };
 
 use state::{Shared, State};

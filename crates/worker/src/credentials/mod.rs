@@ -52,9 +52,7 @@ pub(crate) use token_endpoint::classify_token_error;
 
 /// The OAuth scope a sender's token needs: send mail, nothing else.
 pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
-/// The scope that lists the sender's SENT messages and reads their headers, asked for too when
-/// `gmail.check_before_resend` is on.
-pub const GMAIL_METADATA_SCOPE: &str = "https://www.googleapis.com/auth/gmail.metadata";
+pub use crate::config::gmail_scopes::{GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE};
 
 /// An access token for one sender. `Debug` never shows the token.
 #[derive(Clone)]

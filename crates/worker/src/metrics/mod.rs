@@ -12,7 +12,7 @@
 //! - `gmail`: Gmail and OAuth errors, token refreshes;
 //! - `senders`: quarantined senders and their quota left;
 //! - `queue`: the queue's jobs by state, the oldest ready job, jobs enqueued, Redis errors;
-//! - `suppression`: suppressed recipients dropped.
+//! - `suppression`: suppressed recipients dropped, bounces read back.
 
 mod gmail;
 mod jobs;
@@ -33,7 +33,7 @@ use prometheus::{
 };
 
 pub use labels::{OTHER_SENDER, Outcome, QueueState, QuotaWindow, Resolution, TokenOutcome};
-pub use suppression::UnsubscribeOutcome;
+pub use suppression::{BounceKind, UnsubscribeOutcome};
 
 use crate::config::TransportKind;
 use crate::transport::FailureReason;
@@ -203,6 +203,11 @@ impl Metrics {
     /// A recipient was dropped from a job: it is suppressed for `reason`.
     pub fn recipient_suppressed(&self, reason: mailroom_queue::SuppressReason) {
         self.0.suppression.dropped(reason);
+    }
+
+    /// The bounce reader processed a bounce of `kind`.
+    pub fn bounce(&self, kind: BounceKind) {
+        self.0.suppression.bounce(kind);
     }
 
     /// A Redis operation failed.

@@ -4,9 +4,15 @@
 //! A 401 gets one fresh token and one more try; every other failure is classified where it is
 //! born (see [`mod@classify`] for the table). With `gmail.check_before_resend`, a send again
 //! after an ambiguous one first looks for the message in the sender's SENT (`sent_check`).
+//! With `gmail.read_bounces`, the bounce reader reads the senders' mailboxes through it
+//! (`mailbox`).
 
 pub mod classify;
+mod mailbox;
 mod sent_check;
+
+pub use mailbox::MailboxHistory;
+pub use sent_check::header;
 
 use std::io::Cursor;
 use std::str::FromStr as _;
