@@ -5,10 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Env, eventually, stats};
+use common::{Backing, Env, eventually, stats};
 use mail_parser::{MessageParser, MimeHeaders};
 use mailroom_jobs::JobId;
 use mailroom_queue::JobState;
+use mailroom_testkit::{RedisOptions, RedisServer, TestCerts};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_sent_with_flags_lands_in_the_outbox_and_reads_back() {
@@ -128,7 +129,7 @@ async fn a_job_pushed_by_the_protocol_without_an_id_goes_out_under_its_record_id
         .map(|k| format!("{{mailroom}}:{k}"))
         .collect();
     let target = mailroom_queue::RedisTarget::parse(&env.redis.url()).unwrap();
-    let mut conn = mailroom_queue::Conn::open(&target, Duration::from_secs(5))
+    let mut conn = mailroom_queue::Conn::open(&target, None, Duration::from_secs(5))
         .await
         .unwrap();
     let _: redis::Value = redis::Script::new(ENQUEUE_LUA)
@@ -310,4 +311,67 @@ fn send_exits_1_when_redis_is_down() {
         out.stderr()
     );
     assert!(out.stdout().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_and_run_over_mutual_tls_with_the_redis_tls_keys() {
+    let certs = TestCerts::generate();
+    let server = RedisServer::start_with(RedisOptions {
+        tls: Some(certs.server(true)),
+        ..RedisOptions::default()
+    });
+    let mut env = Env::on(Backing::Server(server), "");
+    assert!(env.redis.url().starts_with("rediss://"));
+    // Without the client certificate the server refuses the connection.
+    let ca = certs.ca_file().display().to_string();
+    env.vars
+        .push(("MAILROOM__REDIS__TLS_CA_FILE".to_owned(), ca.clone()));
+    let refused = env.run(&[
+        "send",
+        "--from",
+        "a@example.com",
+        "--to",
+        "b@example.org",
+        "--subject",
+        "s",
+        "--text",
+        "t",
+    ]);
+    assert_eq!(refused.code(), Some(1), "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("redis unavailable"),
+        "{}",
+        refused.stderr()
+    );
+    for (key, path) in [
+        ("MAILROOM__REDIS__TLS_CERT_FILE", certs.cert_file()),
+        ("MAILROOM__REDIS__TLS_KEY_FILE", certs.key_file()),
+    ] {
+        env.vars.push((key.to_owned(), path.display().to_string()));
+    }
+    let check = env.run(&["config", "check"]).ok();
+    assert!(
+        check.contains(&format!("tls_ca_file = \"{ca}\"")),
+        "{check}"
+    );
+
+    let out = env.run(&[
+        "send",
+        "--from",
+        "a@example.com",
+        "--to",
+        "b@example.org",
+        "--subject",
+        "over TLS",
+        "--text",
+        "t",
+    ]);
+    let id: JobId = out.ok().trim().parse().expect("send prints the job id");
+    let mut worker = env.worker("w", &[]);
+    env.wait_for_outbox(&mut worker, 1, Duration::from_secs(30));
+    assert_eq!(
+        env.outbox_files()[0].file_name().unwrap().to_str().unwrap(),
+        format!("{id}.eml")
+    );
+    worker.stop();
 }

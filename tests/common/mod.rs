@@ -114,7 +114,7 @@ impl Backing {
                 }
             }
             Self::Sentinel(sentinel) => {
-                for node in 0..2 {
+                for node in 0..sentinel.node_count() {
                     if !sentinel.node_is_running(node) {
                         sentinel.restart_node(node);
                     }

@@ -180,7 +180,7 @@ fn rejoin(sentinel: &mut mailroom_testkit::RedisSentinel, node: usize) {
 }
 
 /// The jobs among `ids` whose record exists.
-async fn present(queue: &Queue, ids: &[JobId]) -> Vec<JobId> {
+pub(super) async fn present(queue: &Queue, ids: &[JobId]) -> Vec<JobId> {
     ids.iter()
         .zip(job_fields(queue, ids, &["state"]).await)
         .filter_map(|(id, row)| row[0].is_some().then_some(*id))
@@ -189,7 +189,11 @@ async fn present(queue: &Queue, ids: &[JobId]) -> Vec<JobId> {
 
 /// Waits until nothing is ready, scheduled or in flight and every job of `ids` whose record
 /// exists is sent; returns the jobs whose record is gone (lost with the old primary).
-async fn wait_settled(queue: &Queue, ids: &[JobId], workers: &mut [&mut Worker]) -> Vec<JobId> {
+pub(super) async fn wait_settled(
+    queue: &Queue,
+    ids: &[JobId],
+    workers: &mut [&mut Worker],
+) -> Vec<JobId> {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         for w in workers.iter_mut() {

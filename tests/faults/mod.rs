@@ -4,7 +4,7 @@
 //! valid jobs (`malformed`), records with a malformed field amid valid jobs (`fields`),
 //! large jobs under a memory cap (`memory`), SIGTERM with sends in flight (`sigterm`), a due
 //! backlog of a million (`backlog`), and, on a Sentinel setup (`faults_sentinel.rs`), the
-//! primary killed and its replica promoted (`failover`).
+//! primary killed and its replica promoted (`failover`) and a planned failover (`planned`).
 //!
 //! Each scenario runs real `mailroom run` processes against the fake Google (the `null`
 //! transport for the backlog, which is about the queue), then checks what a user cares about:
@@ -22,6 +22,7 @@ mod kill;
 mod malformed;
 mod memory;
 mod outage;
+mod planned;
 mod sigterm;
 
 use std::time::{Duration, Instant};
@@ -41,6 +42,7 @@ pub use kill::sigkill_mid_run_then_restart;
 pub use malformed::malformed_payloads_amid_valid_jobs;
 pub use memory::large_jobs_under_a_memory_cap;
 pub use outage::redis_restart_mid_run;
+pub use planned::planned_failover;
 pub use sigterm::sigterm_with_sends_in_flight;
 
 /// Scenarios share the machine, except the due backlog (a million jobs in Redis at full size):

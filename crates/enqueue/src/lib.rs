@@ -40,8 +40,11 @@ pub struct Client {
 
 impl Client {
     /// Connects to the queue named `queue` (default name: `mailroom`) at `url`:
-    /// `redis://host:port/db`, `rediss://…`, `redis+unix:///path` or
-    /// `redis+cluster://host1:port,host2:port`.
+    /// `redis://host:port/db`, `rediss://…`, `redis+unix:///path`,
+    /// `redis+cluster://host1:port,host2:port` or
+    /// `redis+sentinel://host1:26379,host2:26379/MASTER_NAME`. TLS URLs (`rediss…`) trust the
+    /// system's store here; a private CA or a client certificate goes in
+    /// [`QueueConfig::tls`] with [`Client::connect_with`].
     ///
     /// # Errors
     /// [`EnqueueError::Unavailable`] when Redis cannot be reached or the URL is unusable.

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::RedisTls;
+
 /// How a queue behaves. Every field has a default that suits a production deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -50,6 +52,12 @@ pub struct QueueConfig {
     /// Default 1 s. Set from the worker's `redis.replica_ack_timeout`.
     #[serde(skip, default = "default_replica_ack_timeout")]
     pub replica_ack_timeout: Duration,
+    /// Certificate files for a TLS URL (`rediss://…`): the CA to trust, and a client
+    /// certificate and key for mutual TLS. Default none (the system's trust store, no client
+    /// certificate). Set from the worker's `redis.tls_ca_file`, `redis.tls_cert_file` and
+    /// `redis.tls_key_file`, so it is not read from the `[queue]` section.
+    #[serde(skip)]
+    pub tls: RedisTls,
 }
 
 fn default_replica_ack_timeout() -> Duration {
@@ -71,6 +79,7 @@ impl Default for QueueConfig {
             promote_batch: 1000,
             min_replicas_ack: 0,
             replica_ack_timeout: default_replica_ack_timeout(),
+            tls: RedisTls::default(),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
+use redis::{Cmd, Pipeline, RedisFuture, TlsCertificates, Value};
 
 use crate::QueueError;
 use crate::sentinel::SentinelConn;
@@ -18,6 +18,8 @@ use crate::sentinel_url::SentinelTarget;
 /// server, and `redis+cluster://host1:port,host2:port,…` for Redis Cluster (the seed nodes; the
 /// rest of the topology is discovered). `redis+sentinel://host1:26379,host2:26379/MASTER_NAME[/db]`
 /// (or `rediss+sentinel://`) names the Sentinels that watch the primary; see [`SentinelTarget`].
+/// The `rediss` forms use TLS, with the certificates of [`RedisTls`](crate::RedisTls);
+/// certificate verification cannot be turned off (a `#insecure` URL is refused).
 #[derive(Clone, PartialEq, Eq)]
 pub enum RedisTarget {
     /// A single server.
@@ -37,6 +39,13 @@ impl RedisTarget {
         let url = url.trim();
         if url.is_empty() {
             return Err(QueueError::config("url", "is empty"));
+        }
+        if url.ends_with("#insecure") {
+            return Err(QueueError::config(
+                "url",
+                "#insecure (no certificate verification) is not supported: \
+                 trust the server's CA with the TLS CA file instead",
+            ));
         }
         for (prefix, tls) in [("redis+sentinel://", false), ("rediss+sentinel://", true)] {
             if let Some(rest) = url.strip_prefix(prefix) {
@@ -61,6 +70,16 @@ impl RedisTarget {
             }
         }
         Ok(Self::Single(url.to_owned()))
+    }
+
+    /// Whether the URL asks for TLS (`rediss://`, `rediss+cluster://`, `rediss+sentinel://`).
+    #[must_use]
+    pub fn uses_tls(&self) -> bool {
+        match self {
+            Self::Single(url) => url.starts_with("rediss://"),
+            Self::Cluster(nodes) => nodes.iter().any(|n| n.starts_with("rediss://")),
+            Self::Sentinel(t) => t.tls,
+        }
     }
 }
 
@@ -94,17 +113,31 @@ pub enum Conn {
 }
 
 impl Conn {
-    /// Opens a connection whose replies may take up to `response_timeout`.
+    /// Opens a connection whose replies may take up to `response_timeout`, over TLS with
+    /// `tls` (from [`RedisTls::load`](crate::RedisTls::load)) when the target's URL asks for
+    /// TLS.
     ///
     /// # Errors
-    /// Redis errors when the server cannot be reached.
+    /// Redis errors when the server cannot be reached (or the TLS handshake fails), and
+    /// [`QueueError::Config`] when `tls` is given for a URL without TLS.
     pub async fn open(
         target: &RedisTarget,
+        tls: Option<&TlsCertificates>,
         response_timeout: Duration,
     ) -> Result<Self, QueueError> {
+        if tls.is_some() && !target.uses_tls() {
+            return Err(QueueError::config(
+                "url",
+                "TLS certificate files are set but the URL does not use TLS: \
+                 write rediss://, rediss+cluster:// or rediss+sentinel://",
+            ));
+        }
         match target {
             RedisTarget::Single(url) => {
-                let client = redis::Client::open(url.as_str())?;
+                let client = match tls {
+                    Some(certs) => redis::Client::build_with_tls(url.as_str(), certs.clone())?,
+                    None => redis::Client::open(url.as_str())?,
+                };
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(Duration::from_secs(5)))
                     .set_response_timeout(Some(response_timeout))
@@ -115,15 +148,18 @@ impl Conn {
                 ))
             }
             RedisTarget::Cluster(nodes) => {
-                let client = ClusterClient::builder(nodes.clone())
+                let mut builder = ClusterClient::builder(nodes.clone())
                     .connection_timeout(Duration::from_secs(5))
                     .response_timeout(response_timeout)
-                    .retries(3)
-                    .build()?;
+                    .retries(3);
+                if let Some(certs) = tls {
+                    builder = builder.certs(certs.clone());
+                }
+                let client = builder.build()?;
                 Ok(Self::Cluster(client.get_async_connection().await?))
             }
             RedisTarget::Sentinel(t) => Ok(Self::Sentinel(
-                SentinelConn::open(t, response_timeout).await?,
+                SentinelConn::open(t, tls, response_timeout).await?,
             )),
         }
     }
@@ -186,6 +222,19 @@ mod tests {
         );
         assert!(RedisTarget::parse(" ").is_err());
         assert!(RedisTarget::parse("redis+cluster://").is_err());
+        let e = RedisTarget::parse("rediss://db:6380/#insecure").unwrap_err();
+        assert!(e.to_string().starts_with("url: #insecure"), "{e}");
+        assert!(RedisTarget::parse("rediss://db/").unwrap().uses_tls());
+        assert!(
+            RedisTarget::parse("rediss+cluster://a:1")
+                .unwrap()
+                .uses_tls()
+        );
+        assert!(
+            !RedisTarget::parse("redis+sentinel://a:1/m")
+                .unwrap()
+                .uses_tls()
+        );
         let RedisTarget::Sentinel(t) =
             RedisTarget::parse("rediss+sentinel://:pw@a:1,b:2/main/3").unwrap()
         else {

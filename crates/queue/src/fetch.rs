@@ -47,7 +47,7 @@ impl Fetcher {
         tracker: Tracker,
     ) -> Result<Self, QueueError> {
         let timeout = queue.config().block + Duration::from_secs(5);
-        let conn = Conn::open(&queue.inner.target, timeout).await?;
+        let conn = Conn::open(&queue.inner.target, queue.inner.tls.as_ref(), timeout).await?;
         Ok(Self {
             queue,
             conn,

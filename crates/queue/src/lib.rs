@@ -24,6 +24,7 @@
 //! * `sentinel_url`: the `redis+sentinel://` URL: Sentinels, primary name, credentials.
 //! * `sentinel`: the connection that finds the primary through Sentinel and follows it.
 //! * `switch_watch`: listening for Sentinel's `+switch-master` announcements.
+//! * `tls`: [`RedisTls`], the certificate files for TLS to Redis and the Sentinels.
 //! * `keys`: the key names, all under the queue's hash tag.
 //! * `scripts`: the Lua scripts in `src/lua/` and how they are called.
 //! * `error`: [`QueueError`] and whether an error is worth retrying.
@@ -79,6 +80,7 @@ mod status;
 mod suppression;
 mod switch_watch;
 mod templates;
+mod tls;
 mod tokens;
 #[cfg(feature = "worker")]
 mod tracker;
@@ -110,6 +112,7 @@ pub use suppression::{
     SuppressReason, SuppressScope, Suppression, normalize_address as normalize_suppressed,
 };
 pub use templates::StoredTemplate;
+pub use tls::RedisTls;
 #[cfg(feature = "worker")]
 pub use tracker::Tracker;
 pub use usage::SenderUsage;

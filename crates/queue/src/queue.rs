@@ -76,6 +76,8 @@ pub(crate) struct Inner {
     pub config: QueueConfig,
     pub scripts: Scripts,
     pub target: RedisTarget,
+    /// The certificates of a TLS target, read once at connect.
+    pub tls: Option<redis::TlsCertificates>,
     pub activity: Activity,
 }
 
@@ -111,7 +113,13 @@ impl Queue {
     pub async fn connect(url: &str, config: QueueConfig) -> Result<Self, QueueError> {
         config.validate()?;
         let target = RedisTarget::parse(url)?;
-        let conn = Conn::open(&target, Duration::from_secs(10)).await?;
+        let tls = config.tls.load()?;
+        if target.uses_tls() {
+            crate::tls::install_provider();
+        }
+        let conn = Conn::open(&target, tls.as_ref(), Duration::from_secs(10))
+            .await
+            .map_err(|e| crate::tls::explain(e, &config.tls))?;
         let queue = Self {
             inner: Arc::new(Inner {
                 conn,
@@ -119,6 +127,7 @@ impl Queue {
                 config,
                 scripts: Scripts::new(),
                 target,
+                tls,
                 activity: Activity::default(),
             }),
         };

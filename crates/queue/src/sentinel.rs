@@ -18,8 +18,8 @@ use futures::future::BoxFuture;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
-    AsyncConnectionConfig, Cmd, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Pipeline,
-    RedisError, RedisFuture, ServerErrorKind, TlsMode, Value,
+    AsyncConnectionConfig, Client, Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisError,
+    RedisFuture, ServerErrorKind, TlsCertificates, TlsMode, Value,
 };
 
 use crate::QueueError;
@@ -50,11 +50,13 @@ pub struct SentinelConn(Arc<Shared>);
 
 impl SentinelConn {
     /// Finds the primary and connects to it; starts watching the Sentinels for `+switch-master`.
+    /// With `tls`, the Sentinels and the data nodes are reached with those certificates.
     pub(crate) async fn open(
         target: &SentinelTarget,
+        tls: Option<&TlsCertificates>,
         response_timeout: Duration,
     ) -> Result<Self, QueueError> {
-        let mut client = builder(target)?.build()?;
+        let mut client = builder(target, tls)?.build()?;
         let connect_timeout = Duration::from_secs(5);
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(connect_timeout))
@@ -76,7 +78,7 @@ impl SentinelConn {
         });
         let follow: Arc<dyn Follow> = shared.clone();
         switch_watch::spawn(
-            sentinel_infos(target)?,
+            sentinel_clients(target, tls)?,
             target.master.clone(),
             Arc::downgrade(&follow),
             stopped,
@@ -266,7 +268,10 @@ fn addr(target: &SentinelTarget, host: &str, port: u16) -> ConnectionAddr {
     }
 }
 
-fn builder(target: &SentinelTarget) -> Result<SentinelClientBuilder, QueueError> {
+fn builder(
+    target: &SentinelTarget,
+    tls: Option<&TlsCertificates>,
+) -> Result<SentinelClientBuilder, QueueError> {
     let nodes = target.sentinels.iter().map(|(h, p)| addr(target, h, *p));
     let mut b = SentinelClientBuilder::new(nodes, &target.master, SentinelServerType::Master)?
         .set_client_to_redis_db(target.db);
@@ -274,6 +279,11 @@ fn builder(target: &SentinelTarget) -> Result<SentinelClientBuilder, QueueError>
         b = b
             .set_client_to_redis_tls_mode(TlsMode::Secure)
             .set_client_to_sentinel_tls_mode(TlsMode::Secure);
+        if let Some(certs) = tls {
+            b = b
+                .set_client_to_redis_certificates(certs.clone())
+                .set_client_to_sentinel_certificates(certs.clone());
+        }
     }
     if let Some(u) = &target.username {
         b = b.set_client_to_redis_username(u);
@@ -290,8 +300,11 @@ fn builder(target: &SentinelTarget) -> Result<SentinelClientBuilder, QueueError>
     Ok(b)
 }
 
-/// How to reach each Sentinel, for the `+switch-master` watch.
-fn sentinel_infos(target: &SentinelTarget) -> Result<Vec<ConnectionInfo>, QueueError> {
+/// A client for each Sentinel, for the `+switch-master` watch.
+fn sentinel_clients(
+    target: &SentinelTarget,
+    tls: Option<&TlsCertificates>,
+) -> Result<Vec<Client>, QueueError> {
     target
         .sentinels
         .iter()
@@ -304,7 +317,11 @@ fn sentinel_infos(target: &SentinelTarget) -> Result<Vec<ConnectionInfo>, QueueE
             if let Some(p) = &target.sentinel_password {
                 redis = redis.set_password(p);
             }
-            Ok(info.set_redis_settings(redis))
+            let info = info.set_redis_settings(redis);
+            Ok(match tls {
+                Some(certs) if target.tls => Client::build_with_tls(info, certs.clone())?,
+                _ => Client::open(info)?,
+            })
         })
         .collect()
 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use redis::ConnectionInfo;
 
 /// The Sentinels' channel for a completed failover. Its messages read
 /// `MASTER_NAME OLD_IP OLD_PORT NEW_IP NEW_PORT`.
@@ -24,7 +23,7 @@ pub(crate) trait Follow: Send + Sync {
 /// away) and calls `follower` for each switch of `master`, until `stop` fires or its sender is
 /// dropped, or the follower is gone.
 pub(crate) fn spawn(
-    sentinels: Vec<ConnectionInfo>,
+    sentinels: Vec<redis::Client>,
     master: String,
     follower: Weak<dyn Follow>,
     stop: tokio::sync::oneshot::Receiver<()>,
@@ -37,7 +36,7 @@ pub(crate) fn spawn(
     });
 }
 
-async fn watch(sentinels: &[ConnectionInfo], master: &str, follower: &Weak<dyn Follow>) {
+async fn watch(sentinels: &[redis::Client], master: &str, follower: &Weak<dyn Follow>) {
     loop {
         for sentinel in sentinels {
             if let Err(e) = listen(sentinel, master, follower).await {
@@ -53,12 +52,11 @@ async fn watch(sentinels: &[ConnectionInfo], master: &str, follower: &Weak<dyn F
 
 /// Listens on one Sentinel until its connection ends.
 async fn listen(
-    sentinel: &ConnectionInfo,
+    sentinel: &redis::Client,
     master: &str,
     follower: &Weak<dyn Follow>,
 ) -> redis::RedisResult<()> {
-    let client = redis::Client::open(sentinel.clone())?;
-    let mut pubsub = client.get_async_pubsub().await?;
+    let mut pubsub = sentinel.get_async_pubsub().await?;
     pubsub.subscribe(CHANNEL).await?;
     let mut messages = pubsub.on_message();
     while let Some(msg) = messages.next().await {

@@ -9,7 +9,10 @@
 //!   16384 hash slots assigned.
 //! * [`RedisSentinel`] runs a primary, one replica and three Sentinels;
 //!   a test can kill the primary, wait for the promotion and bring the old
-//!   primary back as a replica.
+//!   primary back as a replica, or ask for a planned failover.
+//! * [`TestCerts`] makes a throwaway CA and a certificate for `localhost`, so
+//!   a server (with [`RedisOptions::tls`]) or a Sentinel setup
+//!   ([`RedisSentinel::start_tls`]) serves TLS only.
 //! * [`FakeGoogle`] (module [`google`]) serves Google's token, consent,
 //!   userinfo, tokeninfo and revoke endpoints and Gmail's send endpoint to
 //!   the real client libraries, records what was sent, enforces Gmail's
@@ -52,7 +55,8 @@
 //! # Source layout
 //!
 //! * `lib.rs`: this overview and the public re-exports.
-//! * `options.rs`: [`RedisOptions`]: persistence and a unix socket.
+//! * `options.rs`: [`RedisOptions`]: persistence, a unix socket, TLS.
+//! * `tls.rs`: [`TestCerts`]: a throwaway CA and a certificate it signs; [`ServerTls`].
 //! * `server.rs`: [`RedisServer`]: start, wait, kill, restart.
 //! * `cluster.rs`: [`RedisCluster`]: three masters joined and checked with `CLUSTER INFO`.
 //! * `sentinel.rs`: [`RedisSentinel`]: primary, replica and Sentinels, failover and resync.
@@ -68,6 +72,7 @@ mod ports;
 mod process;
 mod sentinel;
 mod server;
+mod tls;
 
 pub use cluster::RedisCluster;
 pub use google::{
@@ -79,3 +84,4 @@ pub use ports::free_port;
 pub use process::redis_server_available;
 pub use sentinel::{RedisSentinel, SENTINEL_MASTER};
 pub use server::RedisServer;
+pub use tls::{ServerTls, TestCerts};

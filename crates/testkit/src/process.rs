@@ -90,9 +90,25 @@ pub(crate) fn server_command(port: u16, dir: &Path, opts: &RedisOptions, mode: M
     if mode == Mode::Sentinel {
         cmd.arg("--sentinel");
     }
-    cmd.arg("--port")
-        .arg(port.to_string())
-        .args(["--bind", "127.0.0.1"])
+    match &opts.tls {
+        Some(tls) => {
+            cmd.args(["--port", "0", "--tls-port"])
+                .arg(port.to_string())
+                .arg("--tls-cert-file")
+                .arg(&tls.cert_file)
+                .arg("--tls-key-file")
+                .arg(&tls.key_file)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca_file)
+                .arg("--tls-auth-clients")
+                .arg(if tls.auth_clients { "yes" } else { "no" })
+                .args(["--tls-replication", "yes"]);
+        }
+        None => {
+            cmd.arg("--port").arg(port.to_string());
+        }
+    }
+    cmd.args(["--bind", "127.0.0.1"])
         .arg("--dir")
         .arg(dir)
         .arg("--logfile")

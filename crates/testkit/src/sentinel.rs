@@ -1,4 +1,4 @@
-//! [`RedisSentinel`]: a primary, one replica and three Sentinels watching them.
+//! [`RedisSentinel`]: a primary, one replica (or more) and three Sentinels watching them.
 
 use std::collections::HashMap;
 use std::thread;
@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::options::RedisOptions;
 use crate::process::{LOG_TAIL_LINES, Mode, POLL_INTERVAL, read_from, require_binary, tail};
 use crate::server::RedisServer;
+use crate::tls::TestCerts;
 
 /// The name the Sentinels know the primary by.
 pub const SENTINEL_MASTER: &str = "mailroom";
@@ -17,18 +18,21 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Sentinels needed to agree that the primary is down.
 const QUORUM: usize = 2;
 
-/// Two data nodes (a primary and its replica, each a `redis-server` with AOF on and
+/// Two data nodes (a primary and its replica, or more replicas with
+/// [`RedisSentinel::start_with_replicas`]; each a `redis-server` with AOF on and
 /// `appendfsync always`, and a `redis.conf` that Sentinel rewrites when it reconfigures the node)
 /// and three Sentinels (`redis-server sentinel.conf --sentinel`), each on its own free port.
 /// The Sentinels declare the primary down after 1 s without an answer (`down-after-milliseconds
 /// 1000`, quorum 2) and promote the replica.
 ///
-/// Data nodes are addressed by index (0 and 1); node 0 is the first primary. Dropping the
+/// Data nodes are addressed by index (0, 1, …); node 0 is the first primary. Dropping the
 /// fixture kills every process and removes their directories.
 #[derive(Debug)]
 pub struct RedisSentinel {
     nodes: Vec<RedisServer>,
     sentinels: Vec<RedisServer>,
+    /// The certificates of a TLS setup ([`RedisSentinel::start_tls`]).
+    certs: Option<TestCerts>,
 }
 
 impl RedisSentinel {
@@ -41,16 +45,48 @@ impl RedisSentinel {
     /// If `redis-server` is not on `PATH`, a process does not start, or the group does not
     /// settle within 60 s (the message then includes the Sentinels' log tails).
     pub fn start() -> RedisSentinel {
+        Self::launch(None, 1)
+    }
+
+    /// As [`RedisSentinel::start`], with `replicas` replicas (nodes 1 to `replicas`) instead
+    /// of one. With two, a planned failover leaves the new primary a replica at once (Sentinel
+    /// moves the other replica over as part of the failover).
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisSentinel::start`], or if `replicas` is 0.
+    pub fn start_with_replicas(replicas: usize) -> RedisSentinel {
+        assert!(replicas >= 1, "a Sentinel setup needs a replica");
+        Self::launch(None, replicas)
+    }
+
+    /// As [`RedisSentinel::start`], with every process serving TLS only (`--port 0`,
+    /// `--tls-port`, `--tls-replication yes`: the replica and the Sentinels talk TLS to the data
+    /// nodes too) with certificates of a fresh [`TestCerts`]. With `auth_clients`, every
+    /// process requires a client certificate (`--tls-auth-clients yes`). [`RedisSentinel::url`]
+    /// is then `rediss+sentinel://…`.
+    ///
+    /// # Panics
+    ///
+    /// As [`RedisSentinel::start`].
+    pub fn start_tls(auth_clients: bool) -> RedisSentinel {
+        Self::launch(Some((TestCerts::generate(), auth_clients)), 1)
+    }
+
+    fn launch(tls: Option<(TestCerts, bool)>, replicas: usize) -> RedisSentinel {
         require_binary("redis-server");
+        let server_tls = tls.as_ref().map(|(c, auth)| c.server(*auth));
         let opts = RedisOptions {
             appendonly: true,
+            tls: server_tls.clone(),
             ..RedisOptions::default()
         };
         let primary = RedisServer::launch_new(opts.clone(), Mode::Configured, "");
-        let replica = RedisServer::launch_new(
-            opts,
-            Mode::Configured,
-            &format!("replicaof 127.0.0.1 {}\n", primary.port()),
+        let replica_of = format!("replicaof 127.0.0.1 {}\n", primary.port());
+        let mut nodes = vec![primary];
+        nodes.extend(
+            (0..replicas)
+                .map(|_| RedisServer::launch_new(opts.clone(), Mode::Configured, &replica_of)),
         );
         let config = format!(
             "sentinel monitor {m} 127.0.0.1 {port} {QUORUM}\n\
@@ -58,31 +94,69 @@ impl RedisSentinel {
              sentinel failover-timeout {m} 3000\n\
              sentinel parallel-syncs {m} 1\n",
             m = SENTINEL_MASTER,
-            port = primary.port(),
+            port = nodes[0].port(),
         );
+        let sentinel_opts = RedisOptions {
+            tls: server_tls,
+            ..RedisOptions::default()
+        };
         let sentinels = (0..3)
-            .map(|_| RedisServer::launch_new(RedisOptions::default(), Mode::Sentinel, &config))
+            .map(|_| RedisServer::launch_new(sentinel_opts.clone(), Mode::Sentinel, &config))
             .collect();
         let group = RedisSentinel {
-            nodes: vec![primary, replica],
+            nodes,
             sentinels,
+            certs: tls.map(|(c, _)| c),
         };
-        group.wait_until_in_sync(1);
+        for replica in 1..=replicas {
+            group.wait_until_in_sync(replica);
+        }
         group.wait_for("the sentinels to agree on node 0", || {
             group.sentinels_agree_on(0)
         });
         group
     }
 
-    /// `redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/mailroom`: the form mailroom's
-    /// `redis.url` takes.
+    /// `redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/mailroom` (`rediss+sentinel://`
+    /// with TLS): the form mailroom's `redis.url` takes.
     pub fn url(&self) -> String {
         let hosts: Vec<String> = self
             .sentinels
             .iter()
             .map(|s| format!("127.0.0.1:{}", s.port()))
             .collect();
-        format!("redis+sentinel://{}/{SENTINEL_MASTER}", hosts.join(","))
+        let scheme = if self.certs.is_some() {
+            "rediss+sentinel"
+        } else {
+            "redis+sentinel"
+        };
+        format!("{scheme}://{}/{SENTINEL_MASTER}", hosts.join(","))
+    }
+
+    /// The certificates of a setup started with [`RedisSentinel::start_tls`].
+    pub fn certs(&self) -> Option<&TestCerts> {
+        self.certs.as_ref()
+    }
+
+    /// Asks a Sentinel for a planned failover (`SENTINEL FAILOVER mailroom`): the replica is
+    /// promoted without the primary being down, and the old primary is reconfigured as its
+    /// replica. Returns at once; wait with [`RedisSentinel::wait_for_primary`].
+    ///
+    /// # Panics
+    ///
+    /// If no Sentinel accepts the request.
+    pub fn failover(&self) {
+        let accepted = self.sentinels.iter().any(|s| {
+            query::<String>(
+                s,
+                redis::cmd("SENTINEL").arg("FAILOVER").arg(SENTINEL_MASTER),
+            )
+            .is_some()
+        });
+        assert!(
+            accepted,
+            "no sentinel accepted SENTINEL FAILOVER {SENTINEL_MASTER}"
+        );
     }
 
     /// The TCP port of data node `node`.
@@ -133,6 +207,31 @@ impl RedisSentinel {
         });
     }
 
+    /// Waits until a data node other than `old` is the agreed primary (as
+    /// [`RedisSentinel::wait_for_primary`]) and returns it.
+    ///
+    /// # Panics
+    ///
+    /// If that does not happen within 60 s.
+    pub fn wait_for_primary_other_than(&self, old: usize) -> usize {
+        let mut promoted = None;
+        self.wait_for(
+            &format!("a node other than {old} to be the agreed primary"),
+            || {
+                promoted = (0..self.nodes.len()).filter(|&n| n != old).find(|&n| {
+                    self.role(n).as_deref() == Some("master") && self.sentinels_agree_on(n)
+                });
+                promoted.is_some()
+            },
+        );
+        promoted.expect("a promoted node")
+    }
+
+    /// The number of data nodes (the primary and its replicas).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// Waits until data node `node` is a replica of the current primary with its link up and
     /// its initial sync done, and the primary counts it as an online replica.
     ///
@@ -160,6 +259,7 @@ impl RedisSentinel {
 
     fn sentinels_agree_on(&self, node: usize) -> bool {
         let port = self.nodes[node].port().to_string();
+        let replicas = (self.nodes.len() - 1).to_string();
         self.sentinels.iter().all(|s| {
             let Some(master) = query::<HashMap<String, String>>(
                 s,
@@ -170,7 +270,7 @@ impl RedisSentinel {
             let field = |k: &str| master.get(k).map(String::as_str).unwrap_or_default();
             field("port") == port
                 && field("flags") == "master"
-                && field("num-slaves") == "1"
+                && field("num-slaves") == replicas
                 && field("num-other-sentinels") == "2"
         })
     }

@@ -19,6 +19,8 @@ use crate::process::{
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a killed server's port may take to stop accepting connections.
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a TLS readiness probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// How many ports are tried before giving up on starting a server.
 const MAX_PORT_ATTEMPTS: usize = 10;
 
@@ -104,11 +106,13 @@ impl RedisServer {
         );
     }
 
-    /// The URL to connect to: `redis://127.0.0.1:PORT/`, or
-    /// `redis+unix:///path/to/redis.sock` when started with
-    /// [`RedisOptions::unix_socket`].
+    /// The URL to connect to: `redis://127.0.0.1:PORT/`, `rediss://127.0.0.1:PORT/` when
+    /// started with [`RedisOptions::tls`], or `redis+unix:///path/to/redis.sock` when started
+    /// with [`RedisOptions::unix_socket`].
     pub fn url(&self) -> String {
-        if self.opts.unix_socket {
+        if self.opts.tls.is_some() {
+            format!("rediss://127.0.0.1:{}/", self.port)
+        } else if self.opts.unix_socket {
             format!("redis+unix://{}", self.socket_path().display())
         } else {
             format!("redis://127.0.0.1:{}/", self.port)
@@ -121,10 +125,14 @@ impl RedisServer {
         self.port
     }
 
-    /// A client for [`RedisServer::url`].
+    /// A client for [`RedisServer::url`] (over TLS, trusting the test CA and presenting the
+    /// client certificate, when started with [`RedisOptions::tls`]).
     pub fn client(&self) -> redis::Client {
-        redis::Client::open(self.url())
-            .unwrap_or_else(|e| panic!("invalid redis url {}: {e}", self.url()))
+        match &self.opts.tls {
+            Some(tls) => redis::Client::build_with_tls(self.url(), tls.client_certificates()),
+            None => redis::Client::open(self.url()),
+        }
+        .unwrap_or_else(|e| panic!("invalid redis url {}: {e}", self.url()))
     }
 
     /// Kills the server with `SIGKILL` (no shutdown, no final save) and
@@ -202,6 +210,28 @@ impl RedisServer {
         }
     }
 
+    /// Whether the server on this port is the process `pid` and answers `PING` (over TLS
+    /// with the redis crate's client when started with [`RedisOptions::tls`]).
+    fn answers_as(&self, pid: u32) -> bool {
+        if self.opts.tls.is_none() {
+            return self.endpoint().answers_as(pid);
+        }
+        let Ok(mut conn) = self.client().get_connection_with_timeout(PROBE_TIMEOUT) else {
+            return false;
+        };
+        if conn.set_read_timeout(Some(PROBE_TIMEOUT)).is_err() {
+            return false;
+        }
+        let expected = format!("process_id:{pid}");
+        let info: Option<String> = redis::cmd("INFO").arg("server").query(&mut conn).ok();
+        info.is_some_and(|i| i.lines().any(|l| l.trim_end() == expected))
+            && redis::cmd("PING")
+                .query::<String>(&mut conn)
+                .ok()
+                .as_deref()
+                == Some("PONG")
+    }
+
     /// Spawns the process and waits until it answers `PING`. On failure the
     /// process is gone and no child is stored.
     fn launch(&self) -> Result<(), LaunchError> {
@@ -229,7 +259,7 @@ impl RedisServer {
                     tail(&log, LOG_TAIL_LINES)
                 )));
             }
-            if self.endpoint().answers_as(pid) {
+            if self.answers_as(pid) {
                 return Ok(());
             }
             if Instant::now() >= deadline {

@@ -164,6 +164,7 @@ async fn unix_socket_server_async_and_restart() {
     let mut server = RedisServer::start_with(RedisOptions {
         unix_socket: true,
         appendonly: true,
+        ..RedisOptions::default()
     });
     let mut con = server
         .client()

@@ -73,6 +73,7 @@ pub async fn run_with(
         config.credentials.onboarding_listen,
     )
     .await?;
+    credentials::check_redis_tls_key(&config)?;
     let queue = Queue::connect(config.redis.url.expose(), config.queue_config())
         .await
         .with_context(|| format!("redis unavailable at {}", config.redis.url))?;

@@ -303,7 +303,7 @@ macro_rules! on_both {
 /// A plain connection to the test's Redis, for poking at keys directly.
 pub async fn redis_conn(redis: &Redis) -> mailroom_queue::Conn {
     let target = mailroom_queue::RedisTarget::parse(&redis.url()).unwrap();
-    mailroom_queue::Conn::open(&target, Duration::from_secs(5))
+    mailroom_queue::Conn::open(&target, None, Duration::from_secs(5))
         .await
         .unwrap()
 }

@@ -71,6 +71,7 @@ impl ApiState {
     /// Redis unreachable, or a bad `[jobs]` policy.
     pub async fn connect(config: Config, keys: ApiKeys) -> anyhow::Result<Self> {
         let policy = config.policy()?;
+        crate::credentials::check_redis_tls_key(&config)?;
         let url = config.redis.url.expose();
         let client = Client::connect_with(url, config.queue_config(), policy)
             .await

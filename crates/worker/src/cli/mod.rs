@@ -170,6 +170,8 @@ fn dispatch(cli: Cli) -> CliResult {
 
 /// Connects to the configured queue, or fails with a message naming the (redacted) URL.
 pub(crate) async fn connect(config: &Config) -> Result<Queue, CliError> {
+    crate::credentials::check_redis_tls_key(config)
+        .map_err(|e| CliError::Invalid(e.to_string()))?;
     Queue::connect(config.redis.url.expose(), config.queue_config())
         .await
         .map_err(|e| {

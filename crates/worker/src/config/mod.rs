@@ -26,7 +26,7 @@ mod validate;
 use std::time::Duration;
 
 use mailroom_jobs::{Policy, SenderAllowlist};
-use mailroom_queue::{QueueConfig, RetryPolicy};
+use mailroom_queue::{QueueConfig, RedisTls, RetryPolicy};
 use serde::{Deserialize, Serialize};
 
 pub use api::ApiSection;
@@ -125,6 +125,11 @@ impl Config {
         QueueConfig {
             min_replicas_ack: self.redis.min_replicas_ack,
             replica_ack_timeout: self.redis.replica_ack_timeout,
+            tls: RedisTls {
+                ca_file: self.redis.tls_ca_file.clone(),
+                cert_file: self.redis.tls_cert_file.clone(),
+                key_file: self.redis.tls_key_file.clone(),
+            },
             ..self.queue.clone()
         }
     }

@@ -27,7 +27,8 @@ pub struct RedisSection {
     /// `redis+cluster://host1:port,host2:port` for Redis Cluster, or
     /// `redis+sentinel://host1:26379,host2:26379/MASTER_NAME[/db]` for a primary found through
     /// Redis Sentinel (the URL's password is the data nodes'; a `sentinel_password` query
-    /// parameter is the Sentinels'). A password in the URL never reaches logs. Default
+    /// parameter is the Sentinels'); `rediss+cluster://` and `rediss+sentinel://` for TLS (to
+    /// the Sentinels and the data nodes alike). A password in the URL never reaches logs. Default
     /// `redis://127.0.0.1:6379/`.
     pub url: RedisUrl,
     /// Replicas that must acknowledge (`WAIT`) an enqueue and a recorded outcome before it
@@ -38,6 +39,16 @@ pub struct RedisSection {
     /// returns an error; an outcome is retried). Default `1s`.
     #[serde(with = "humantime_serde")]
     pub replica_ack_timeout: Duration,
+    /// PEM file of the certificate authorities that sign the Redis servers' (and the
+    /// Sentinels') certificates, for a `rediss://`, `rediss+cluster://` or `rediss+sentinel://`
+    /// URL. Default none: the system's trust store. Certificates are always verified.
+    pub tls_ca_file: Option<PathBuf>,
+    /// PEM file of the client certificate (chain) for servers that require one (mutual TLS,
+    /// `tls-auth-clients yes`). Set together with `tls_key_file`. Default none.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM file of the private key of `tls_cert_file`; checked like every secret file.
+    /// Default none.
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for RedisSection {
@@ -46,6 +57,9 @@ impl Default for RedisSection {
             url: RedisUrl::default(),
             min_replicas_ack: 0,
             replica_ack_timeout: Duration::from_secs(1),
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }

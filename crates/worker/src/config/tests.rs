@@ -245,6 +245,22 @@ fn each_rule_names_its_key() {
             "[redis]\nreplica_ack_timeout = \"0s\"",
             "redis.replica_ack_timeout: must be at least 1ms",
         ),
+        (
+            "[redis]\ntls_ca_file = \"/ca.pem\"",
+            "redis.tls_ca_file: is set but redis.url does not use TLS",
+        ),
+        (
+            "[redis]\nurl = \"rediss://db:6380/\"\ntls_cert_file = \"/c.pem\"",
+            "redis.tls_key_file: must be set with redis.tls_cert_file",
+        ),
+        (
+            "[redis]\nurl = \"rediss+sentinel://s1/m\"\ntls_key_file = \"/c.key\"",
+            "redis.tls_cert_file: must be set with redis.tls_key_file",
+        ),
+        (
+            "[redis]\nurl = \"rediss://db:6380/#insecure\"",
+            "redis.url: url: #insecure",
+        ),
         ("[queue]\nname = \"a b\"", "queue.name"),
         ("[queue]\nlease = \"500ms\"", "queue.lease"),
         ("[queue]\nmax_deliveries = 0", "queue.max_deliveries"),

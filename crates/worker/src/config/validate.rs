@@ -110,7 +110,9 @@ impl Config {
             "redis.url",
             "must start with redis://, rediss://, redis+unix://, redis+cluster:// or redis+sentinel://",
         )?;
-        RedisTarget::parse(url).map_err(|e| ConfigError::invalid("redis.url", e.to_string()))?;
+        let target = RedisTarget::parse(url)
+            .map_err(|e| ConfigError::invalid("redis.url", e.to_string()))?;
+        self.check_redis_tls(&target)?;
         rule(
             self.redis.min_replicas_ack <= 100,
             "redis.min_replicas_ack",
@@ -120,6 +122,33 @@ impl Config {
             self.redis.replica_ack_timeout >= std::time::Duration::from_millis(1),
             "redis.replica_ack_timeout",
             "must be at least 1ms",
+        )
+    }
+
+    /// The TLS files need a URL that asks for TLS, and the client certificate and key go
+    /// together. That the files are readable PEM is checked when the queue connects.
+    fn check_redis_tls(&self, target: &RedisTarget) -> Check {
+        let r = &self.redis;
+        for (key, set) in [
+            ("redis.tls_ca_file", r.tls_ca_file.is_some()),
+            ("redis.tls_cert_file", r.tls_cert_file.is_some()),
+            ("redis.tls_key_file", r.tls_key_file.is_some()),
+        ] {
+            rule(
+                !set || target.uses_tls(),
+                key,
+                "is set but redis.url does not use TLS: write rediss://, rediss+cluster:// or rediss+sentinel://",
+            )?;
+        }
+        rule(
+            r.tls_cert_file.is_some() || r.tls_key_file.is_none(),
+            "redis.tls_cert_file",
+            "must be set with redis.tls_key_file",
+        )?;
+        rule(
+            r.tls_key_file.is_some() || r.tls_cert_file.is_none(),
+            "redis.tls_key_file",
+            "must be set with redis.tls_cert_file",
         )
     }
 

@@ -45,7 +45,7 @@ pub use health::{CredentialHealth, UNUSABLE_AFTER};
 pub use jwt_grant::MAX_TOKEN_LIFETIME;
 pub use keys::{KeyError, TOKEN_KEYS_ENV, TokenKeys, check_id as check_key_id};
 pub use sealed::{Sealed, SealedError};
-pub use secret_file::{SecretFileError, check as check_secret_file};
+pub use secret_file::{SecretFileError, check as check_secret_file, check_redis_tls_key};
 pub use service_account::ServiceAccountSource;
 pub use store::{Rotation, StoreError, StoredToken, TokenInfo, TokenStore};
 pub(crate) use token_endpoint::classify_token_error;

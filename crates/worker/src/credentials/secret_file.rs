@@ -1,5 +1,5 @@
 //! Secret files (the service account key, the OAuth client secrets, the token keys, the admin
-//! token) must not be readable by anyone but the worker's user: [`check`] refuses a file its
+//! token, the Redis TLS client key) must not be readable by anyone but the worker's user: [`check`] refuses a file its
 //! group or everyone may read, with the `chmod` to run. Kubernetes Secret mounts are 0440 and
 //! owned by the pod's group by design, so `credentials.allow_group_readable_secrets` lets the
 //! group read (never write); everyone else may never read.
@@ -50,6 +50,21 @@ pub fn check(path: &Path, key: &str, allow_group: bool) -> Result<(), SecretFile
         path.display(),
         path.display()
     )))
+}
+
+/// Checks `redis.tls_key_file`, when set, like every secret file.
+///
+/// # Errors
+/// As [`check`].
+pub fn check_redis_tls_key(config: &crate::config::Config) -> Result<(), SecretFileError> {
+    match &config.redis.tls_key_file {
+        Some(path) => check(
+            path,
+            "redis.tls_key_file",
+            config.credentials.allow_group_readable_secrets,
+        ),
+        None => Ok(()),
+    }
 }
 
 #[cfg(unix)]
