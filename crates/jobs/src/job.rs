@@ -133,9 +133,8 @@ fn id_is_optional(schema: &mut schemars::Schema) {
         required.retain(|field| field != "id");
     }
     // The decoder's default is a fresh id, not a value a schema can state.
-    if let Some(serde_json::Value::Object(id)) = schema
-        .get_mut("properties")
-        .and_then(|p| p.get_mut("id"))
+    if let Some(serde_json::Value::Object(id)) =
+        schema.get_mut("properties").and_then(|p| p.get_mut("id"))
     {
         id.remove("default");
     }
