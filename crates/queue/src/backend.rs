@@ -276,7 +276,9 @@ impl Queue {
         let settler = tracker.settler();
         let answers = futures::future::join_all(held.iter().map(|(entry, id)| async move {
             let id = id.to_string();
-            settler.settle(entry, &id, "release", ["", "", ""], 0).await
+            settler
+                .settle(entry, &id, "release", ["", "", ""], 0, "")
+                .await
         }))
         .await;
         let mut released = 0;

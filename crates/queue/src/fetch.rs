@@ -299,11 +299,10 @@ impl Fetcher {
         }
         let retention = self.queue.config().retention.as_secs().max(1).to_string();
         let settler = self.tracker.settler();
-        let done =
-            futures::future::join_all(settles.iter().map(|(r, outcome)| {
-                settler.settle(&r.entry, &r.id, outcome, [&retention, "", ""], 0)
-            }))
-            .await;
+        let done = futures::future::join_all(settles.iter().map(|(r, outcome)| {
+            settler.settle(&r.entry, &r.id, outcome, [&retention, "", ""], 0, "")
+        }))
+        .await;
         done.into_iter().try_for_each(|d| d.map(drop))
     }
 
@@ -383,7 +382,7 @@ impl Fetcher {
         let changed = self
             .tracker
             .settler()
-            .settle(entry, id, "dead", [reason, "", ""], 0)
+            .settle(entry, id, "dead", [reason, "", ""], 0, "")
             .await?;
         if changed >= 0 {
             self.queue.record(Event::Undecodable, 1);

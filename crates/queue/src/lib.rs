@@ -10,6 +10,7 @@
 //! * `tokens`: stored credentials' records (sealed by the worker) and the enrolled senders.
 //! * `oauth_state`: the web sign-in flow's pending states, each taken once.
 //! * `usage`: the sends counted in each sender's quota windows now.
+//! * `pool_view`: the members of a sender pool as Redis knows them, read at once.
 //! * `suppression`: the suppression list: addresses mail must not go to, per scope.
 //! * `templates`: stored templates, versioned and immutable per version.
 //! * `minutes`: sent, retried and dead jobs per minute over the last two hours.
@@ -57,6 +58,7 @@ mod lease;
 mod minutes;
 mod oauth_state;
 mod payload;
+mod pool_view;
 mod queue;
 mod replicas;
 #[cfg(feature = "worker")]
@@ -91,6 +93,7 @@ pub use error::QueueError;
 #[cfg(feature = "worker")]
 pub use lease::{Lease, LeaseTaken};
 pub use minutes::{MinuteCounts, unix_minute};
+pub use pool_view::MemberView;
 pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};

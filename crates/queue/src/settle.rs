@@ -28,6 +28,8 @@ struct Outcome {
     args: [String; 3],
     /// The job's deliveries, this one included, for a `sent` (0 when unknown).
     deliveries: u32,
+    /// The mailbox that sent a pool's job (`sent`; empty otherwise).
+    sent_as: String,
     reply: oneshot::Sender<Result<i64, QueueError>>,
 }
 
@@ -53,6 +55,7 @@ impl Settler {
         outcome: &'static str,
         args: [&str; 3],
         deliveries: u32,
+        sent_as: &str,
     ) -> Result<i64, QueueError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || QueueError::Protocol("the outcome task stopped".into());
@@ -63,6 +66,7 @@ impl Settler {
                 outcome,
                 args: args.map(str::to_owned),
                 deliveries,
+                sent_as: sent_as.to_owned(),
                 reply,
             })
             .map_err(|_| stopped())?;
@@ -201,6 +205,13 @@ fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipe
                     .arg("deliveries")
                     .arg(o.deliveries)
                     .ignore();
+                if !o.sent_as.is_empty() {
+                    pipe.cmd("HSET")
+                        .arg(&jk)
+                        .arg("sent_as")
+                        .arg(&o.sent_as)
+                        .ignore();
+                }
                 pipe.cmd("HDEL")
                     .arg(&jk)
                     .arg("payload")

@@ -18,6 +18,8 @@ pub mod minutes;
 pub mod notify;
 mod ops;
 pub mod outcome;
+pub mod pool_choice;
+pub mod pools;
 pub mod resend_check;
 pub mod screen;
 pub mod sender_slots;
@@ -179,7 +181,8 @@ fn build_handler(
         handler = handler
             .with_gate(gate::Gate::new(queue.clone(), config.sender_limits()))
             .with_sender_concurrency(config.quota.sender_concurrency)
-            .with_check_before_resend(config.gmail.check_before_resend);
+            .with_check_before_resend(config.gmail.check_before_resend)
+            .with_pools(pools::Pools::from_config(&config.pools));
         extras
             .checks
             .push(Arc::new(health::CredentialsCheck(refreshed)));

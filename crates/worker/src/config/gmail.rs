@@ -15,6 +15,11 @@ pub struct GmailSection {
     /// `messages.list` page) and looks into, newest first, until one is older than the job.
     /// Default 100.
     pub check_recent: u32,
+    /// `mailroom auth check --pool` also checks that the pool's address is a verified
+    /// send-as alias of each member (`users.settings.sendAs.list`), asking for the extra
+    /// scope `gmail.settings.basic` for that check only (and `auth login` asks for it).
+    /// Default `false`.
+    pub check_send_as: bool,
 }
 
 impl Default for GmailSection {
@@ -22,6 +27,7 @@ impl Default for GmailSection {
         Self {
             check_before_resend: false,
             check_recent: 100,
+            check_send_as: false,
         }
     }
 }

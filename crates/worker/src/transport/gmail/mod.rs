@@ -285,7 +285,7 @@ impl Transport for GmailTransport {
 
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
-            let sender = msg.from.email();
+            let sender = msg.sender();
             let token = self
                 .tokens
                 .token(sender)
