@@ -2,7 +2,7 @@
 //! Google (OAuth token endpoint and Gmail `messages.send`) with faults injected per test:
 //! delivery and tokens (`delivery`), refused sends (`failures`), senders held back
 //! (`senders`), one sender's sends in flight (`concurrency`), the check before a resend
-//! (`resend_check`), and the scrape and readiness (`health`).
+//! (`resend_check`), sender pools (`pools`), and the scrape and readiness (`health`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -10,6 +10,7 @@ mod concurrency;
 mod delivery;
 mod failures;
 mod health;
+mod pools;
 mod resend_check;
 mod senders;
 

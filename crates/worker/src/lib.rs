@@ -80,6 +80,10 @@ pub async fn run_with(
     let policy = config.policy()?;
     warn_any_sender(&policy);
     let metrics = Metrics::new(policy.allowed_senders.as_ref(), config.transport.kind);
+    metrics.watch_pools(
+        pools::Pools::from_config(&config.pools),
+        config.sender_limits(),
+    );
     let handler = build_handler(&config, &queue, policy, &metrics, &mut extras)?;
     let counting = CancellationToken::new();
     let minutes = tokio::spawn(minutes::run(

@@ -250,6 +250,11 @@ fn quota_refusal(exceeded: &Exceeded, now: DateTime<Utc>) -> Response {
 /// Records an accepted message in its thread (a new one unless the hint
 /// names a thread of `user`) and answers with its IDs.
 fn record(state: &mut State, user: String, raw: Vec<u8>, thread_hint: Option<String>) -> Response {
+    let aliases = state
+        .user(&user)
+        .map(|u| u.send_as.clone())
+        .unwrap_or_default();
+    let (raw, rewritten_from) = super::send_as::rewrite_from(raw, &user, &aliases);
     let id = new_message_id();
     let threads = state.threads.entry(user.clone()).or_default();
     let thread_id = match thread_hint {
@@ -263,6 +268,7 @@ fn record(state: &mut State, user: String, raw: Vec<u8>, thread_hint: Option<Str
         id: id.clone(),
         thread_id: thread_id.clone(),
         at: SystemTime::now(),
+        rewritten_from,
     });
     respond::json(
         200,

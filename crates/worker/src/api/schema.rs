@@ -111,6 +111,8 @@ pub struct JobStatusDoc {
     transport_id: Option<String>,
     /// The transport's thread id.
     thread_id: Option<String>,
+    /// The mailbox that sent the job, when its `from` is a sender pool's address.
+    sent_as: Option<String>,
     /// The recipients the suppression list kept a `suppressed` job from.
     #[schema(required = false)]
     suppressed: Vec<SuppressionDoc>,

@@ -56,6 +56,10 @@ pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
 /// `gmail.check_before_resend` is on.
 pub const GMAIL_METADATA_SCOPE: &str = "https://www.googleapis.com/auth/gmail.metadata";
 
+/// The scope that reads a sender's send-as aliases, asked for only by `mailroom auth check
+/// --pool` (and `auth login`) when `gmail.check_send_as` is on.
+pub const GMAIL_SETTINGS_BASIC_SCOPE: &str = "https://www.googleapis.com/auth/gmail.settings.basic";
+
 /// An access token for one sender. `Debug` never shows the token.
 #[derive(Clone)]
 pub struct AccessToken {

@@ -174,6 +174,8 @@ struct EnrollerInner {
     hosted_domain: Option<String>,
     /// Ask for `gmail.metadata` too (`gmail.check_before_resend`).
     metadata_scope: bool,
+    /// Ask for `gmail.settings.basic` too (`gmail.check_send_as`).
+    settings_scope: bool,
 }
 
 /// Runs the authorization code flow for one OAuth client and stores the resulting tokens.
@@ -233,6 +235,7 @@ impl Enroller {
                 allowlist: policy.allowed_senders.clone(),
                 hosted_domain: None,
                 metadata_scope: false,
+                settings_scope: false,
             }),
         })
     }
@@ -242,6 +245,16 @@ impl Enroller {
     pub fn with_metadata_scope(mut self, ask: bool) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.metadata_scope = ask;
+        }
+        self
+    }
+
+    /// Asks for `gmail.settings.basic` too, when `ask` (`gmail.check_send_as` is on), so that
+    /// `mailroom auth check --pool` can read the account's send-as aliases.
+    #[must_use]
+    pub fn with_settings_scope(mut self, ask: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.settings_scope = ask;
         }
         self
     }
@@ -294,6 +307,11 @@ impl Enroller {
                 self.inner
                     .metadata_scope
                     .then(|| Scope::new(crate::credentials::GMAIL_METADATA_SCOPE.to_owned())),
+            )
+            .add_scopes(
+                self.inner
+                    .settings_scope
+                    .then(|| Scope::new(crate::credentials::GMAIL_SETTINGS_BASIC_SCOPE.to_owned())),
             )
             .set_pkce_challenge(challenge)
             .add_extra_param("access_type", "offline")

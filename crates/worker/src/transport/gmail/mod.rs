@@ -4,9 +4,13 @@
 //! A 401 gets one fresh token and one more try; every other failure is classified where it is
 //! born (see [`mod@classify`] for the table). With `gmail.check_before_resend`, a send again
 //! after an ambiguous one first looks for the message in the sender's SENT (`sent_check`).
+//! `send_as` reads a sender's send-as aliases, for `mailroom auth check --pool`.
 
 pub mod classify;
+mod send_as;
 mod sent_check;
+
+pub use send_as::Alias;
 
 use std::io::Cursor;
 use std::str::FromStr as _;

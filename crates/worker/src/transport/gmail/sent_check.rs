@@ -107,7 +107,7 @@ impl GmailTransport {
     }
 
     /// A call's answer within the transport's timeout.
-    async fn answered<T>(
+    pub(super) async fn answered<T>(
         &self,
         call: impl Future<Output = google_gmail1::Result<T>>,
     ) -> Result<T, Failed> {
