@@ -92,3 +92,60 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Config, ConfigError};
+
+    fn parsed(toml: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(toml).map_err(|e| ConfigError::Load(e.to_string()))?;
+        config.validate().map(|()| config)
+    }
+
+    const ALLOWED: &str = "[jobs]\nallowed_senders = [\"*@acme.com\"]\n";
+
+    #[test]
+    fn a_pool_loads_with_its_members() {
+        let config = parsed(&format!(
+            "{ALLOWED}[[pools]]\naddress = \"Notifications <notifications@acme.com>\"\nmembers = [\"n1@acme.com\", \"N2@acme.com\"]\n"
+        ))
+        .unwrap();
+        let pools = crate::pools::Pools::from_config(&config.pools);
+        let pool = pools.get("NOTIFICATIONS@acme.com").expect("the pool");
+        assert_eq!(pool.members, ["n1@acme.com", "n2@acme.com"]);
+    }
+
+    #[test]
+    fn bad_pools_are_refused_naming_the_key() {
+        for (toml, key) in [
+            (
+                "[[pools]]\naddress = \"notifications@acme.com\"\nmembers = []\n",
+                "pools[0].members",
+            ),
+            (
+                "[[pools]]\naddress = \"notifications@acme.com\"\nmembers = [\"n1@acme.com\", \"N1@acme.com\"]\n",
+                "pools[0].members[1]",
+            ),
+            (
+                "[[pools]]\naddress = \"notifications@other.org\"\nmembers = [\"n1@acme.com\"]\n",
+                "pools[0].address",
+            ),
+            (
+                "[[pools]]\naddress = \"notifications@acme.com\"\nmembers = [\"n1@other.org\"]\n",
+                "pools[0].members[0]",
+            ),
+            (
+                "[[pools]]\naddress = \"not an address\"\nmembers = [\"n1@acme.com\"]\n",
+                "pools[0].address",
+            ),
+            (
+                "[[pools]]\naddress = \"a@acme.com\"\nmembers = [\"b@acme.com\"]\n\n\
+                 [[pools]]\naddress = \"b@acme.com\"\nmembers = [\"c@acme.com\"]\n",
+                "pools[0].members[0]",
+            ),
+        ] {
+            let err = parsed(&format!("{ALLOWED}{toml}")).expect_err(toml);
+            assert_eq!(err.key(), Some(key), "{err}");
+        }
+    }
+}
