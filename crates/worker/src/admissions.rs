@@ -34,7 +34,7 @@ pub(crate) enum PoolAdmission {
 
 enum Reply {
     Sender(oneshot::Sender<Result<Admission, QueueError>>),
-    Pool(String, oneshot::Sender<Result<PoolAdmission, QueueError>>),
+    Pool(String, PoolReply),
 }
 
 struct Ask {
@@ -43,12 +43,18 @@ struct Ask {
     reply: Reply,
 }
 
+/// Where a pool's answer goes.
+type PoolReply = oneshot::Sender<Result<PoolAdmission, QueueError>>;
+
+/// A pool's jobs asked about in one round, with where each answer goes.
+type PoolJobs = Vec<(JobId, PoolReply)>;
+
 enum Question {
     Sender(Ask),
     Pool {
         pool: Arc<Pool>,
         job: JobId,
-        reply: oneshot::Sender<Result<PoolAdmission, QueueError>>,
+        reply: PoolReply,
     },
 }
 
@@ -100,7 +106,7 @@ async fn answer(queue: Queue, limits: SenderLimits, mut rx: mpsc::UnboundedRecei
     let turn = AtomicUsize::new(0);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut asks = Vec::with_capacity(batch.len());
-        let mut pooled: Vec<(Arc<Pool>, Vec<(JobId, oneshot::Sender<_>)>)> = Vec::new();
+        let mut pooled: Vec<(Arc<Pool>, PoolJobs)> = Vec::new();
         for question in batch.drain(..) {
             match question {
                 Question::Sender(ask) => asks.push(ask),
@@ -126,7 +132,7 @@ async fn choose(
     queue: &Queue,
     limits: &SenderLimits,
     pool: &Pool,
-    jobs: Vec<(JobId, oneshot::Sender<Result<PoolAdmission, QueueError>>)>,
+    jobs: PoolJobs,
     start: usize,
     asks: &mut Vec<Ask>,
 ) {
