@@ -11,6 +11,7 @@
 //! * `oauth_state`: the web sign-in flow's pending states, each taken once.
 //! * `usage`: the sends counted in each sender's quota windows now.
 //! * `pool_view`: the members of a sender pool as Redis knows them, read at once.
+//! * `send_slots`: one sender's sends in flight across workers, capped by leases.
 //! * `suppression`: the suppression list: addresses mail must not go to, per scope.
 //! * `templates`: stored templates, versioned and immutable per version.
 //! * `minutes`: sent, retried and dead jobs per minute over the last two hours.
@@ -66,6 +67,7 @@ mod retry;
 #[cfg(feature = "worker")]
 mod schedule;
 mod scripts;
+mod send_slots;
 mod senders;
 mod sentinel;
 mod sentinel_url;

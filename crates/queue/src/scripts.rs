@@ -25,6 +25,7 @@ pub(crate) struct Scripts {
     pub token_mark: Script,
     pub token_swap: Script,
     pub renew: Script,
+    pub send_slot: Script,
 }
 
 impl Scripts {
@@ -44,6 +45,7 @@ impl Scripts {
             token_mark: Script::new(include_str!("lua/token_mark.lua")),
             token_swap: Script::new(include_str!("lua/token_swap.lua")),
             renew: Script::new(include_str!("lua/renew.lua")),
+            send_slot: Script::new(include_str!("lua/send_slot.lua")),
         }
     }
 }

@@ -187,6 +187,10 @@ fn build_handler(
             .with_sender_concurrency(config.quota.sender_concurrency)
             .with_check_before_resend(config.gmail.check_before_resend)
             .with_pools(pools::Pools::from_config(&config.pools));
+        if config.quota.shared_sender_concurrency {
+            handler =
+                handler.with_shared_sender_concurrency(queue.clone(), config.google.timeout * 4);
+        }
         extras
             .checks
             .push(Arc::new(health::CredentialsCheck(refreshed)));

@@ -93,6 +93,22 @@ impl Handler {
         self
     }
 
+    /// Shares the per-sender cap across every worker through `queue`'s Redis
+    /// (`quota.shared_sender_concurrency`), each slot a lease of `lease`; call after
+    /// [`Handler::with_sender_concurrency`].
+    #[must_use]
+    pub fn with_shared_sender_concurrency(
+        mut self,
+        queue: mailroom_queue::Queue,
+        lease: std::time::Duration,
+    ) -> Self {
+        if let Some(slots) = self.slots.take() {
+            let slots = Arc::try_unwrap(slots).unwrap_or_else(|s| SenderSlots::new(s.per_sender()));
+            self.slots = Some(Arc::new(slots.shared(queue, lease)));
+        }
+        self
+    }
+
     /// Adds one-click unsubscribe links to list mail (`[unsubscribe]`); without, list mail
     /// gets `List-Id` and the job's `mailto:` link only.
     #[must_use]
