@@ -10,14 +10,20 @@ use std::process::{Command, Output, Stdio};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use mailroom_jobs::{EmailJob, JobId};
-use mailroom_queue::{JobState, Queue, QueueConfig, QueueStats};
+use mailroom_queue::{Queue, QueueConfig};
 use mailroom_testkit::{RedisCluster, RedisSentinel, RedisServer};
 
 pub mod google;
 pub mod http;
+mod jobs;
+mod observe;
 pub mod report;
 mod worker;
+// Each test binary uses its own share of these.
+#[allow(unused_imports)]
+pub use jobs::{enqueue_all, enqueue_jobs, job};
+#[allow(unused_imports)]
+pub use observe::{all_sent, eventually, idle, job_fields, state_counts, states, stats, wait_dead};
 pub use worker::Worker;
 
 /// The `mailroom` binary under test: package `mailroom-worker` built by cargo with the profile
@@ -310,81 +316,6 @@ pub fn table_row(table: &str, name: &str) -> Option<String> {
         .map(|l| l.split_whitespace().last().unwrap_or("").to_owned())
 }
 
-/// Polls `check` every 50 ms until it returns true; fails after `within`.
-pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !check().await {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The state of each job (None for unknown ones).
-pub async fn states(queue: &Queue, ids: &[JobId]) -> Vec<Option<JobState>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.push(queue.status(*id).await.expect("status").map(|s| s.state));
-    }
-    out
-}
-
-pub async fn stats(queue: &Queue) -> QueueStats {
-    queue.stats().await.expect("stats")
-}
-
-/// Waits until the queue holds `n` dead letters.
-pub async fn wait_dead(queue: &Queue, n: u64, within: Duration) {
-    eventually(within, &format!("{n} dead jobs"), || async {
-        stats(queue).await.dead == n
-    })
-    .await;
-}
-
-/// A valid job to `to`.
-pub fn job(from: &str, to: &str, subject: &str) -> EmailJob {
-    let json = serde_json::json!({
-        "version": "v1", "from": from, "to": [to], "subject": subject, "text": "Hello there",
-    });
-    EmailJob::from_json(json.to_string().as_bytes()).expect("valid job")
-}
-
-/// Enqueues `n` valid jobs in batches; returns their ids.
-pub async fn enqueue_jobs(queue: &Queue, n: usize) -> Vec<JobId> {
-    let jobs: Vec<EmailJob> = (0..n)
-        .map(|i| {
-            job(
-                "noreply@example.com",
-                &format!("user{i}@example.org"),
-                "Batch",
-            )
-        })
-        .collect();
-    enqueue_all(queue, &jobs).await
-}
-
-/// Enqueues `jobs` in batches of 1,000; returns their ids.
-pub async fn enqueue_all(queue: &Queue, jobs: &[EmailJob]) -> Vec<JobId> {
-    let mut ids = Vec::with_capacity(jobs.len());
-    for chunk in jobs.chunks(1000) {
-        ids.extend(
-            queue
-                .enqueue_many(chunk)
-                .await
-                .expect("enqueue")
-                .into_iter()
-                .map(|e| e.id),
-        );
-    }
-    ids
-}
-
 /// Writes a file in `dir` and returns its path.
 pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
@@ -404,50 +335,4 @@ pub fn faults_full() -> bool {
 /// `full` under `MAILROOM_FAULTS=full`, else `reduced`.
 pub fn faults_size(reduced: usize, full: usize) -> usize {
     if faults_full() { full } else { reduced }
-}
-
-/// `fields` of each job's record, read in pipelined `HMGET`s (a record that is gone reads as
-/// all `None`).
-pub async fn job_fields(queue: &Queue, ids: &[JobId], fields: &[&str]) -> Vec<Vec<Option<String>>> {
-    let mut conn = queue.connection();
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(2000) {
-        let mut pipe = redis::pipe();
-        for id in chunk {
-            pipe.cmd("HMGET")
-                .arg(queue.key(&format!("job:{id}")))
-                .arg(fields);
-        }
-        let rows: Vec<Vec<Option<String>>> =
-            pipe.query_async(&mut conn).await.expect("read job records");
-        out.extend(rows);
-    }
-    out
-}
-
-/// How many of `ids` are in each state (`"missing"` for jobs without a record).
-pub async fn state_counts(
-    queue: &Queue,
-    ids: &[JobId],
-) -> std::collections::BTreeMap<String, usize> {
-    let mut counts = std::collections::BTreeMap::new();
-    for row in job_fields(queue, ids, &["state"]).await {
-        let state = row[0].clone().unwrap_or_else(|| "missing".to_owned());
-        *counts.entry(state).or_default() += 1;
-    }
-    counts
-}
-
-/// Whether every one of `ids` is recorded as sent.
-pub async fn all_sent(queue: &Queue, ids: &[JobId]) -> bool {
-    job_fields(queue, ids, &["state"])
-        .await
-        .iter()
-        .all(|row| row[0].as_deref() == Some("sent"))
-}
-
-/// Whether nothing waits or runs: no job ready, scheduled or in flight.
-pub async fn idle(queue: &Queue) -> bool {
-    let s = stats(queue).await;
-    s.ready == 0 && s.scheduled == 0 && s.in_flight == 0
 }

@@ -164,10 +164,11 @@ impl EmailJobV1 {
             Some(Part::Multi(part)) => builder.multipart(part),
         }
         .map_err(|e| RenderError::Build(e.to_string()))?;
-        Ok(Rendered {
-            bytes: message.formatted(),
-            message_id,
-        })
+        let mut bytes = message.formatted();
+        // lettre grows its buffer by doubling: a large message can end with nearly as much
+        // spare room as content, which the send would otherwise hold until it ends.
+        bytes.shrink_to_fit();
+        Ok(Rendered { bytes, message_id })
     }
 
     /// The MIME body, or `None` when the job has no content at all.

@@ -231,11 +231,16 @@ impl Queue {
             .arg(i.config.dedup_ttl.as_secs().max(1));
         for job in jobs {
             let v1 = job.v1();
-            let meta = serde_json::to_string(&Meta {
-                metadata: v1.metadata.clone(),
-                tags: v1.tags.clone(),
-            })
-            .map_err(|e| QueueError::Protocol(e.to_string()))?;
+            // Most jobs carry neither metadata nor tags: no record field, nothing to encode.
+            let meta = if v1.metadata.is_empty() && v1.tags.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string(&Meta {
+                    metadata: v1.metadata.clone(),
+                    tags: v1.tags.clone(),
+                })
+                .map_err(|e| QueueError::Protocol(e.to_string()))?
+            };
             inv.arg(job.id().to_string())
                 .arg(job.idempotency_key().unwrap_or(""))
                 .arg(job.to_json())

@@ -18,6 +18,9 @@ use crate::pools::Pool;
 use crate::screen::{Screened, screen};
 use crate::transport::Outgoing;
 
+/// Attachments over this many bytes make a job render on a thread of its own.
+const RENDER_ASIDE: usize = 1 << 20;
+
 impl Handler {
     /// Handles one delivery of `job`, start to finish.
     pub(super) async fn process(
@@ -65,7 +68,7 @@ impl Handler {
         job: &EmailJob,
         lease: Lease,
     ) -> Result<Logged, mailroom_queue::QueueError> {
-        let logged = match self.prepare(job) {
+        let logged = match self.prepare_aside(job) {
             Err(reason) => {
                 lease.dead(&reason).await?;
                 Logged::Dead { reason }
@@ -224,6 +227,20 @@ impl Handler {
         self.metrics
             .send_duration(self.transport.kind(), sending.elapsed().as_secs_f64());
         result
+    }
+
+    /// [`Self::prepare`], on a thread of its own when the job's attachments are large (over
+    /// [`RENDER_ASIDE`]): rendering tens of megabytes (base64 with line breaks) holds a thread
+    /// for long enough to delay the other sends' timers and the lease keeper.
+    fn prepare_aside(&self, job: &EmailJob) -> Result<Outgoing, String> {
+        let attached: usize = job.v1().attachments.iter().map(|a| a.content.len()).sum();
+        let threads = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if attached > RENDER_ASIDE && threads {
+            tokio::task::block_in_place(|| self.prepare(job))
+        } else {
+            self.prepare(job)
+        }
     }
 
     /// Validates and renders the job; `Err` is the dead-letter reason.

@@ -48,6 +48,18 @@ pub struct GmailTransport {
     check_recent: u32,
 }
 
+/// The slowest upload a send allows for: 256 KiB/s. A send's time limit is `google.timeout`
+/// plus the time its message takes at this rate, so a 25 MB message is not cut off (and sent
+/// again, as an ambiguous send) by the limit that suits a 2 KB one.
+const SLOWEST_UPLOAD: f64 = 256.0 * 1024.0;
+
+/// The time limit of one `messages.send` call carrying `bytes` of message.
+fn send_limit(timeout: Duration, bytes: usize) -> Duration {
+    #[allow(clippy::cast_precision_loss)]
+    let upload = Duration::from_secs_f64(bytes as f64 / SLOWEST_UPLOAD);
+    timeout + upload
+}
+
 impl std::fmt::Debug for GmailTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GmailTransport")
@@ -115,11 +127,12 @@ impl GmailTransport {
             .add_scope(Scope::Send)
             .delegate(&mut capture)
             .upload(Cursor::new(&msg.raw[..]), self.media_type.clone());
-        let answer = tokio::time::timeout(self.timeout, call).await;
+        let limit = send_limit(self.timeout, msg.raw.len());
+        let answer = tokio::time::timeout(limit, call).await;
         let retry_after = capture.retry_after;
         match answer {
             Err(_) => Err(Failed {
-                message: format!("no answer within {:?}", self.timeout),
+                message: format!("no answer within {limit:?}"),
                 timed_out: true,
                 ..Failed::default()
             }),
@@ -312,5 +325,24 @@ impl Transport for GmailTransport {
                 Err(f) => Err(classify_send_error(&f, Utc::now())),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::send_limit;
+
+    #[test]
+    fn a_large_message_gets_time_for_its_upload() {
+        let small = send_limit(Duration::from_secs(3), 2_000);
+        assert!(small < Duration::from_millis(3_010), "{small:?}");
+        // 25 MB at 256 KiB/s: about 95 s on top of the 3 s.
+        let large = send_limit(Duration::from_secs(3), 25_000_000);
+        assert!(
+            large > Duration::from_secs(95) && large < Duration::from_secs(99),
+            "{large:?}"
+        );
     }
 }

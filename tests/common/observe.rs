@@ -1,0 +1,90 @@
+//! Reading a queue's state from the tests: waiting for a condition, job states and records,
+//! the queue's counts.
+
+use std::time::{Duration, Instant};
+
+use mailroom_jobs::JobId;
+use mailroom_queue::{JobState, Queue, QueueStats};
+
+/// Polls `check` every 50 ms until it returns true; fails after `within`.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The state of each job (None for unknown ones).
+pub async fn states(queue: &Queue, ids: &[JobId]) -> Vec<Option<JobState>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(queue.status(*id).await.expect("status").map(|s| s.state));
+    }
+    out
+}
+
+pub async fn stats(queue: &Queue) -> QueueStats {
+    queue.stats().await.expect("stats")
+}
+
+/// Waits until the queue holds `n` dead letters.
+pub async fn wait_dead(queue: &Queue, n: u64, within: Duration) {
+    eventually(within, &format!("{n} dead jobs"), || async {
+        stats(queue).await.dead == n
+    })
+    .await;
+}
+
+/// `fields` of each job's record, read in pipelined `HMGET`s (a record that is gone reads as
+/// all `None`).
+pub async fn job_fields(queue: &Queue, ids: &[JobId], fields: &[&str]) -> Vec<Vec<Option<String>>> {
+    let mut conn = queue.connection();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(2000) {
+        let mut pipe = redis::pipe();
+        for id in chunk {
+            pipe.cmd("HMGET")
+                .arg(queue.key(&format!("job:{id}")))
+                .arg(fields);
+        }
+        let rows: Vec<Vec<Option<String>>> =
+            pipe.query_async(&mut conn).await.expect("read job records");
+        out.extend(rows);
+    }
+    out
+}
+
+/// How many of `ids` are in each state (`"missing"` for jobs without a record).
+pub async fn state_counts(
+    queue: &Queue,
+    ids: &[JobId],
+) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for row in job_fields(queue, ids, &["state"]).await {
+        let state = row[0].clone().unwrap_or_else(|| "missing".to_owned());
+        *counts.entry(state).or_default() += 1;
+    }
+    counts
+}
+
+/// Whether every one of `ids` is recorded as sent.
+pub async fn all_sent(queue: &Queue, ids: &[JobId]) -> bool {
+    job_fields(queue, ids, &["state"])
+        .await
+        .iter()
+        .all(|row| row[0].as_deref() == Some("sent"))
+}
+
+/// Whether nothing waits or runs: no job ready, scheduled or in flight.
+pub async fn idle(queue: &Queue) -> bool {
+    let s = stats(queue).await;
+    s.ready == 0 && s.scheduled == 0 && s.in_flight == 0
+}
