@@ -44,6 +44,7 @@ WORKER_METRICS = {
     "mailroom_redis_failovers_total",
     "mailroom_build_info",
     "mailroom_suppressed_recipients_total",
+    "mailroom_bounces_total",
 }
 # Exported by `mailroom api` (its own /metrics).
 API_METRICS = {

@@ -2,8 +2,10 @@
 //! Google (OAuth token endpoint and Gmail `messages.send`) with faults injected per test:
 //! delivery and tokens (`delivery`), refused sends (`failures`), senders held back
 //! (`senders`), one sender's sends in flight (`concurrency`), the check before a resend
-//! (`resend_check`), sender pools (`pools`), and the scrape and readiness (`health`).
+//! (`resend_check`), bounces read back from the sender's mailbox (`bounces`), sender pools
+//! (`pools`), and the scrape and readiness (`health`).
 
+mod bounces;
 #[path = "../common/mod.rs"]
 mod common;
 mod concurrency;

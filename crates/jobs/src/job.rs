@@ -48,6 +48,10 @@ pub struct EmailJobV1 {
     /// Optional: a producer that leaves it out gets the id the job is stored
     /// under in the queue (the id the enqueue returns); a payload whose id
     /// differs from that one is dead-lettered.
+    // A fresh id when absent, so that a job without one (as the HTTP API and other
+    // producers send them) decodes in one pass; a stored payload is then checked against
+    // the id it was stored under.
+    #[serde(default = "JobId::new")]
     pub id: JobId,
     /// Caller-chosen key identifying the logical send, so that a retried
     /// enqueue is recognised as a duplicate (1 to 200 characters).
@@ -127,6 +131,12 @@ pub struct EmailJobV1 {
 fn id_is_optional(schema: &mut schemars::Schema) {
     if let Some(serde_json::Value::Array(required)) = schema.get_mut("required") {
         required.retain(|field| field != "id");
+    }
+    // The decoder's default is a fresh id, not a value a schema can state.
+    if let Some(serde_json::Value::Object(id)) =
+        schema.get_mut("properties").and_then(|p| p.get_mut("id"))
+    {
+        id.remove("default");
     }
 }
 

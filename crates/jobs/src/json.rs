@@ -44,7 +44,7 @@ impl EmailJob {
     /// object, `version` is missing or unknown, a field is unknown or
     /// missing, or a value has the wrong type or fails to parse.
     pub fn from_json(bytes: &[u8]) -> Result<Self, DecodeError> {
-        decode(bytes, JobId::new)
+        decode(bytes, None)
     }
 
     /// Decodes the payload of a job stored in the queue under `id`. That id
@@ -57,7 +57,7 @@ impl EmailJob {
     /// As [`EmailJob::from_json`], and a [`DecodeError`] at path `id` when the
     /// payload's id is not `id`.
     pub fn from_record(bytes: &[u8], id: JobId) -> Result<Self, DecodeError> {
-        let job = decode(bytes, || id)?;
+        let job = decode(bytes, Some(id))?;
         if job.id() != id {
             return Err(DecodeError::new(
                 "id",
@@ -71,14 +71,15 @@ impl EmailJob {
     }
 }
 
-/// Decodes a job, taking `absent_id()` for its id when the document has none.
+/// Decodes a job; a document without an id takes `expected`, or a fresh id when that is
+/// `None`.
 ///
-/// A job as the enqueue client writes it (a `version` tag and an `id`) is read in one pass
-/// straight from the bytes by the derived [`Deserialize`](serde::Deserialize); any other
-/// document (no `id`, or one that fails) is read again through a [`Value`], which inserts
-/// the id and gives the error its JSON path. The derived decoder accepts only documents the
+/// A valid job is read in one pass straight from the bytes by the derived
+/// [`Deserialize`](serde::Deserialize); a document that fails (or, with `expected`, lacks
+/// that id) is read again through a [`Value`], which inserts the id and gives an error its
+/// JSON path. The derived decoder accepts only documents the
 /// path-tracking one accepts too, with the same result, so the two agree.
-fn decode(bytes: &[u8], absent_id: impl FnOnce() -> JobId) -> Result<EmailJob, DecodeError> {
+fn decode(bytes: &[u8], expected: Option<JobId>) -> Result<EmailJob, DecodeError> {
     if bytes.len() > MAX_JOB_JSON_BYTES {
         return Err(DecodeError::new(
             ".",
@@ -89,8 +90,10 @@ fn decode(bytes: &[u8], absent_id: impl FnOnce() -> JobId) -> Result<EmailJob, D
         ));
     }
     match serde_json::from_slice::<EmailJob>(bytes) {
-        Ok(job) => Ok(job),
-        Err(_) => decode_tracked(bytes, absent_id),
+        // A document without an id got a fresh one from the derived decoder; when the
+        // caller has its own id for that case, the tracked decoder inserts it.
+        Ok(job) if expected.is_none_or(|id| id == job.id()) => Ok(job),
+        _ => decode_tracked(bytes, || expected.unwrap_or_else(JobId::new)),
     }
 }
 
@@ -185,14 +188,21 @@ mod tests {
         assert_eq!(EmailJob::from_json(json).unwrap(), tracked);
     }
 
-    /// A document the one-pass decoder refuses still decodes when it is valid (no id), and
-    /// fails with its path when it is not.
+    /// A document without an id decodes in one pass with a fresh id, and a stored one takes
+    /// the id it was stored under; a document the one-pass decoder refuses fails with its
+    /// path.
     #[test]
     fn refused_documents_take_the_tracked_path() {
         let id = JobId::new();
         let no_id = br#"{"version":"v1","from":"a@example.com","subject":"s"}"#;
-        assert!(serde_json::from_slice::<EmailJob>(no_id).is_err());
+        let fresh = EmailJob::from_json(no_id).unwrap().id();
+        assert_ne!(fresh, id);
+        assert_ne!(EmailJob::from_json(no_id).unwrap().id(), fresh);
         assert_eq!(EmailJob::from_record(no_id, id).unwrap().id(), id);
+        let other =
+            format!(r#"{{"version":"v1","id":"{fresh}","from":"a@example.com","subject":"s"}}"#);
+        let err = EmailJob::from_record(other.as_bytes(), id).unwrap_err();
+        assert!(err.to_string().starts_with("id"), "{err}");
         let bad = br#"{"version":"v1","from":"a@example.com","subject":"s","to":["x"]}"#;
         let err = EmailJob::from_record(bad, id).unwrap_err();
         assert!(err.to_string().starts_with("to[0]"), "{err}");

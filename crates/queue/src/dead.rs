@@ -193,6 +193,7 @@ impl Queue {
             thread_id: None,
             sent_as: None,
             suppressed: Vec::new(),
+            bounced: Vec::new(),
             metadata: Default::default(),
             tags: Vec::new(),
         });

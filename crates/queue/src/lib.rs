@@ -14,6 +14,7 @@
 //! * `send_slots`: one sender's sends in flight across workers, capped by leases.
 //! * `suppression`: the suppression list: addresses mail must not go to, per scope.
 //! * `templates`: stored templates, versioned and immutable per version.
+//! * `bounces`: the bounce reader's place in each mailbox, its lock, and bounces recorded once.
 //! * `minutes`: sent, retried and dead jobs per minute over the last two hours.
 //! * `payload`: a job's stored payload, for an operator.
 //! * `workers`: the registered workers, their heartbeats and the deliveries each holds.
@@ -45,6 +46,7 @@ mod activity;
 mod backend;
 #[cfg(feature = "worker")]
 mod backoff;
+mod bounces;
 mod config;
 mod conn;
 mod dead;
@@ -88,6 +90,7 @@ mod workers;
 pub use activity::QueueActivity;
 #[cfg(feature = "worker")]
 pub use backend::RedisBackend;
+pub use bounces::{BOUNCE_SEEN_TTL, Bounce, BounceRecorded};
 pub use config::QueueConfig;
 pub use conn::{Conn, RedisTarget};
 pub use dead::{DeadFilter, DeadJob, DeadSelection};

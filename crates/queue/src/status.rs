@@ -130,6 +130,10 @@ pub struct JobStatus {
     /// The recipients the suppression list kept the job from (a `suppressed` job).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub suppressed: Vec<crate::Suppression>,
+    /// The recipients Gmail reported undeliverable after the job was sent (bounces read back
+    /// from the sender's mailbox), each with its status code and diagnostic.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bounced: Vec<crate::Bounce>,
     /// The job's metadata, echoed.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
@@ -205,6 +209,10 @@ impl JobStatus {
             sent_as: text("sent_as"),
             suppressed: h
                 .get("suppressed")
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default(),
+            bounced: h
+                .get("bounced")
                 .and_then(|s| serde_json::from_str(s).ok())
                 .unwrap_or_default(),
             metadata: meta.metadata,

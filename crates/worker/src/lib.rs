@@ -3,6 +3,7 @@
 pub mod admin;
 mod admissions;
 pub mod api;
+pub mod bounces;
 pub mod cli;
 pub mod config;
 pub mod credentials;
@@ -84,7 +85,12 @@ pub async fn run_with(
         pools::Pools::from_config(&config.pools),
         config.sender_limits(),
     );
-    let handler = build_handler(&config, &queue, policy, &metrics, &mut extras)?;
+    let listed: Vec<String> = policy
+        .allowed_senders
+        .as_ref()
+        .map(|list| list.addresses().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let (handler, gmail) = build_handler(&config, &queue, policy, &metrics, &mut extras)?;
     let counting = CancellationToken::new();
     let minutes = tokio::spawn(minutes::run(
         queue.clone(),
@@ -95,7 +101,7 @@ pub async fn run_with(
         listener,
         onboarding,
         &config.http,
-        metrics,
+        metrics.clone(),
         queue.clone(),
         extras,
     )?;
@@ -104,6 +110,18 @@ pub async fn run_with(
         .with_context(|| format!("registering the worker at {}", config.redis.url))?
         .max_held_bytes(config.worker.max_held_bytes);
     let tracker = backend.tracker();
+    let reading = CancellationToken::new();
+    let reader = gmail.filter(|_| config.gmail.read_bounces).map(|gmail| {
+        let reader = bounces::BounceReader::new(
+            queue.clone(),
+            gmail,
+            metrics.clone(),
+            backend.consumer().to_owned(),
+            config.gmail.bounce_poll,
+            listed,
+        );
+        tokio::spawn(reader.run(reading.clone()))
+    });
     ops.started();
     tracing::info!(
         consumer = backend.consumer(),
@@ -138,6 +156,10 @@ pub async fn run_with(
     let released = release(&queue, &tracker, &held).await;
     counting.cancel();
     let _ = minutes.await;
+    reading.cancel();
+    if let Some(reader) = reader {
+        let _ = reader.await;
+    }
     ops.stop().await;
     tracing::info!(drained, released, "worker stopped");
     result.context("the worker failed")
@@ -159,14 +181,15 @@ fn warn_any_sender(policy: &mailroom_jobs::Policy) {
 
 /// The handler `config` describes, sending through its transport; for Gmail also the sender
 /// gate, the credentials' readiness check and, when configured, the web enrollment routes
-/// (`extras.onboarding`, for the onboarding listener).
+/// (`extras.onboarding`, for the onboarding listener), and the gmail transport itself (the
+/// bounce reader reads through it).
 fn build_handler(
     config: &Config,
     queue: &Queue,
     policy: mailroom_jobs::Policy,
     metrics: &Metrics,
     extras: &mut http::Extras,
-) -> anyhow::Result<Handler> {
+) -> anyhow::Result<(Handler, Option<Arc<transport::GmailTransport>>)> {
     let refreshed = Arc::new(credentials::CredentialHealth::default());
     let refreshes: credentials::RefreshHook = {
         let (metrics, refreshed) = (metrics.clone(), refreshed.clone());
@@ -175,8 +198,18 @@ fn build_handler(
             refreshed.record(ok);
         })
     };
-    let transport =
-        transport::build(config, queue, refreshes).context("loading the gmail credentials")?;
+    let gmail = if config.transport.kind == config::TransportKind::Gmail {
+        Some(
+            transport::build_gmail(config, queue, refreshes.clone())
+                .context("loading the gmail credentials")?,
+        )
+    } else {
+        None
+    };
+    let transport: Arc<dyn transport::Transport> = match &gmail {
+        Some(gmail) => gmail.clone(),
+        None => transport::build(config, queue, refreshes).context("building the transport")?,
+    };
     let mut handler = Handler::new(transport, policy, config.retry_policy(), metrics.clone())
         .with_quarantine_give_up(config.credentials.quarantine_give_up)
         .with_suppression(queue.clone())
@@ -201,7 +234,7 @@ fn build_handler(
             extras.onboarding = Some(enroll::routes(flow));
         }
     }
-    Ok(handler)
+    Ok((handler, gmail))
 }
 
 /// Drives the worker loop `work` until it ends or `stopping` is cancelled; then it drains

@@ -13,9 +13,8 @@ use axum::response::Response;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
-use super::faults::{
-    AUTH_ERROR_REASON, Endpoint, Fault, INVALID_CREDENTIALS_MESSAGE, Plan, is_usage_limit,
-};
+use super::faults::{Endpoint, Fault, Plan, is_usage_limit};
+use super::gmail_auth::{SEND_SCOPES, access, authorize};
 use super::in_flight::SendInFlight;
 use super::mime::{has_recipients, header_value};
 use super::quota::{Exceeded, Limit};
@@ -23,12 +22,9 @@ use super::request::{bearer_token, parse_form};
 use super::respond::{self, Dropped, google_error};
 use super::send_body::{ApiError, SendBody, parse_body};
 use super::state::{PROJECT_ID, Shared, State, new_message_id};
-use super::types::{GMAIL_SEND_SCOPE, MAIL_GOOGLE_SCOPE, SendAttempt, SentMessage};
+use super::types::{SendAttempt, SentMessage};
 
 type SharedState = AxumState<Arc<Shared>>;
-
-/// Message of Google's 401 answer to a request without credentials.
-const MISSING_CREDENTIALS_MESSAGE: &str = "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.";
 
 /// `POST /upload/gmail/v1/users/{userId}/messages/send`.
 pub(crate) async fn send_upload(
@@ -182,35 +178,8 @@ fn accept(state: &mut State, token: Option<String>, user_id: &str, request: Send
 /// The mailbox a send may use: the token must be live, carry a send scope
 /// and belong to `user_id` (or `me`), a user with a mailbox.
 fn mailbox(state: &State, token: Option<String>, user_id: &str) -> Result<String, ApiError> {
-    let Some(token) = token else {
-        return Err(ApiError::new(401, "required", MISSING_CREDENTIALS_MESSAGE));
-    };
-    let Ok(record) = state.valid_access_token(&token) else {
-        return Err(ApiError::new(
-            401,
-            AUTH_ERROR_REASON,
-            INVALID_CREDENTIALS_MESSAGE,
-        ));
-    };
-    if !record
-        .scopes
-        .iter()
-        .any(|s| s == GMAIL_SEND_SCOPE || s == MAIL_GOOGLE_SCOPE)
-    {
-        return Err(ApiError::new(
-            403,
-            "insufficientPermissions",
-            "Request had insufficient authentication scopes.",
-        ));
-    }
-    let user = record.subject.clone();
-    if user_id != "me" && !user_id.eq_ignore_ascii_case(&user) {
-        return Err(ApiError::new(
-            403,
-            "forbidden",
-            format!("Delegation denied for {user}"),
-        ));
-    }
+    let record = access(state, token.as_deref())?;
+    let user = authorize(record, user_id, &SEND_SCOPES)?;
     if state.user(&user).is_none() {
         // A service account's own token: it has no mailbox.
         return Err(ApiError::new(
@@ -248,8 +217,14 @@ fn quota_refusal(exceeded: &Exceeded, now: DateTime<Utc>) -> Response {
 }
 
 /// Records an accepted message in its thread (a new one unless the hint
-/// names a thread of `user`) and answers with its IDs.
-fn record(state: &mut State, user: String, raw: Vec<u8>, thread_hint: Option<String>) -> Response {
+/// names a thread of `user`) and in the mailbox's history (label `SENT`),
+/// bounces it for undeliverable recipients, and answers with its IDs.
+pub(crate) fn record(
+    state: &mut State,
+    user: String,
+    raw: Vec<u8>,
+    thread_hint: Option<String>,
+) -> Response {
     let aliases = state
         .user(&user)
         .map(|u| u.send_as.clone())
@@ -262,6 +237,8 @@ fn record(state: &mut State, user: String, raw: Vec<u8>, thread_hint: Option<Str
         _ => id.clone(),
     };
     threads.insert(thread_id.clone());
+    state.mailboxes.added(&user, &id, &thread_id, vec!["SENT"]);
+    super::bounce::bounce_undeliverable(state, &user, &raw);
     state.sent.push(SentMessage {
         user,
         raw,

@@ -1,12 +1,15 @@
 //! Gmail's `users.messages.list` and `users.messages.get`, over the messages
-//! the fake accepted for that user (each labelled `SENT`), newest first:
+//! the fake accepted for that user (each labelled `SENT`) and those it
+//! received (bounces, labelled `INBOX` and `UNREAD`), newest first:
 //!
-//! * `list`: `labelIds` (repeatable), `maxResults` (default 100, at most
-//!   500), `pageToken`; `q` is refused under `gmail.metadata`, as Google
-//!   refuses it ("Metadata scope does not support 'q' parameter"), even
-//!   when broader scopes come with it.
-//! * `get`: `format=metadata` with `metadataHeaders` (repeatable), or
-//!   `minimal`; `full` and `raw` are refused under `gmail.metadata`.
+//! * `list`: `labelIds` (repeatable; a message must carry all of them),
+//!   `maxResults` (default 100, at most 500), `pageToken`; `q` is refused
+//!   under `gmail.metadata`, as Google refuses it ("Metadata scope does not
+//!   support 'q' parameter"), even when broader scopes come with it, and
+//!   otherwise ignored.
+//! * `get`: `format=metadata` with `metadataHeaders` (repeatable),
+//!   `minimal`, or `raw` (the whole message, base64url with padding, as Gmail answers); `full` and `raw`
+//!   are refused under `gmail.metadata`.
 //!
 //! [`FaultRule::read`](super::FaultRule::read) rules with a status or an
 //! HTML page apply to both. Both need a reading scope (`gmail.metadata`, `gmail.readonly`,
@@ -14,21 +17,21 @@
 //! [`FakeGoogle::read_calls`].
 
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, RawQuery, State as AxumState};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE;
 use serde_json::{Value, json};
 
 use super::FakeGoogle;
-use super::faults::Endpoint;
+use super::gmail_auth::open_read;
 use super::mime::header_value;
-use super::request::bearer_token;
 use super::respond;
 use super::send_body::ApiError;
 use super::state::{Shared, State};
-use super::types::{GMAIL_METADATA_SCOPE, MAIL_GOOGLE_SCOPE, SentMessage};
 
 type SharedState = AxumState<Arc<Shared>>;
 
@@ -41,13 +44,43 @@ pub struct ReadCalls {
     pub gets: u64,
 }
 
-/// Scopes that may read a mailbox's messages (or their metadata).
-const READ_SCOPES: [&str; 4] = [
-    GMAIL_METADATA_SCOPE,
-    "https://www.googleapis.com/auth/gmail.readonly",
-    "https://www.googleapis.com/auth/gmail.modify",
-    MAIL_GOOGLE_SCOPE,
-];
+/// A message of the mailbox, sent or received, as the reads see it.
+struct Found<'a> {
+    id: &'a str,
+    thread_id: &'a str,
+    raw: &'a [u8],
+    at: SystemTime,
+    labels: &'static [&'static str],
+}
+
+/// `user`'s messages with every label in `labels`, newest first.
+fn messages<'a>(state: &'a State, user: &str, labels: &[&str]) -> Vec<Found<'a>> {
+    let sent = state.sent.iter().filter(|m| m.user == user).map(|m| Found {
+        id: &m.id,
+        thread_id: &m.thread_id,
+        raw: &m.raw,
+        at: m.at,
+        labels: &["SENT"],
+    });
+    let received = state
+        .mailboxes
+        .received
+        .iter()
+        .filter(|m| m.user == user)
+        .map(|m| Found {
+            id: &m.id,
+            thread_id: &m.thread_id,
+            raw: &m.raw,
+            at: m.at,
+            labels: &["INBOX", "UNREAD"],
+        });
+    let mut all: Vec<Found<'a>> = sent
+        .chain(received)
+        .filter(|m| labels.iter().all(|l| m.labels.contains(l)))
+        .collect();
+    all.sort_by_key(|m| std::cmp::Reverse(m.at));
+    all
+}
 
 /// `GET /gmail/v1/users/{userId}/messages`.
 pub(crate) async fn list(
@@ -56,16 +89,11 @@ pub(crate) async fn list(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let params = pairs(query.as_deref());
-    let mut state = shared.lock();
-    let (user, metadata_only) = match reader(&state, &headers, &user_id) {
-        Ok(reader) => reader,
-        Err(refusal) => return refusal.into_response(),
+    let mut read = match open_read(&shared, &headers, &user_id, query.as_deref()) {
+        Ok(read) => read,
+        Err(response) => return *response,
     };
-    if let Some(response) = fault(&mut state, &user) {
-        return response;
-    }
-    if metadata_only && params.iter().any(|(k, _)| k == "q") {
+    if read.metadata_only && read.first("q").is_some() {
         return ApiError::new(
             403,
             "forbidden",
@@ -73,21 +101,9 @@ pub(crate) async fn list(
         )
         .into_response();
     }
-    let labels: Vec<&str> = values(&params, "labelIds").collect();
-    let max = values(&params, "maxResults")
-        .next()
-        .and_then(|m| m.parse::<usize>().ok())
-        .unwrap_or(100)
-        .clamp(1, 500);
-    let from = values(&params, "pageToken")
-        .next()
-        .and_then(|t| t.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mine: Vec<&SentMessage> = if labels.iter().all(|l| *l == "SENT") {
-        state.sent.iter().rev().filter(|m| m.user == user).collect()
-    } else {
-        Vec::new()
-    };
+    let labels: Vec<&str> = read.values("labelIds").collect();
+    let (max, from) = read.page();
+    let mine = messages(&read.state, &read.user, &labels);
     let page: Vec<Value> = mine
         .iter()
         .skip(from)
@@ -101,7 +117,7 @@ pub(crate) async fn list(
     if from + max < mine.len() {
         body["nextPageToken"] = json!((from + max).to_string());
     }
-    state.read_calls.lists += 1;
+    read.state.read_calls.lists += 1;
     respond::json(200, &body)
 }
 
@@ -112,29 +128,35 @@ pub(crate) async fn get(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let params = pairs(query.as_deref());
-    let mut state = shared.lock();
-    let (user, metadata_only) = match reader(&state, &headers, &user_id) {
-        Ok(reader) => reader,
-        Err(refusal) => return refusal.into_response(),
+    let mut read = match open_read(&shared, &headers, &user_id, query.as_deref()) {
+        Ok(read) => read,
+        Err(response) => return *response,
     };
-    if let Some(response) = fault(&mut state, &user) {
-        return response;
-    }
-    let format = values(&params, "format")
-        .next()
-        .unwrap_or("full")
-        .to_ascii_lowercase();
-    if metadata_only && (format == "full" || format == "raw") {
+    let format = read.first("format").unwrap_or("full").to_ascii_lowercase();
+    if read.metadata_only && (format == "full" || format == "raw") {
         let message = format!(
             "Metadata scope doesn't allow format {}",
             format.to_uppercase()
         );
         return ApiError::new(403, "forbidden", message).into_response();
     }
-    let Some(message) = state.sent.iter().find(|m| m.id == id && m.user == user) else {
-        return ApiError::new(404, "notFound", "Requested entity was not found.").into_response();
+    let body = {
+        let all = messages(&read.state, &read.user, &[]);
+        let Some(message) = all.iter().find(|m| m.id == id) else {
+            return ApiError::new(404, "notFound", "Requested entity was not found.")
+                .into_response();
+        };
+        let history_id = read.state.mailboxes.history_of(message.id).unwrap_or(1);
+        let wanted: Vec<&str> = read.values("metadataHeaders").collect();
+        message_body(message, history_id, &format, &wanted)
     };
+    read.state.read_calls.gets += 1;
+    respond::json(200, &body)
+}
+
+/// A message resource in `format` (`minimal`, `metadata` with the `wanted`
+/// headers, `raw`; `full` answers as `metadata` with every wanted header).
+fn message_body(message: &Found<'_>, history_id: u64, format: &str, wanted: &[&str]) -> Value {
     let internal_date = message
         .at
         .duration_since(UNIX_EPOCH)
@@ -142,79 +164,26 @@ pub(crate) async fn get(
     let mut body = json!({
         "id": message.id,
         "threadId": message.thread_id,
-        "labelIds": ["SENT"],
+        "labelIds": message.labels,
         "snippet": "",
         "sizeEstimate": message.raw.len(),
-        "historyId": "1",
+        "historyId": history_id.to_string(),
         "internalDate": internal_date.to_string(),
     });
-    if format != "minimal" {
-        let wanted: Vec<&str> = values(&params, "metadataHeaders").collect();
-        let headers: Vec<Value> = wanted
-            .iter()
-            .filter_map(|name| {
-                header_value(&message.raw, name).map(|v| json!({ "name": name, "value": v }))
-            })
-            .collect();
-        body["payload"] = json!({ "mimeType": "text/plain", "headers": headers });
+    match format {
+        "minimal" => {}
+        "raw" => body["raw"] = json!(URL_SAFE.encode(message.raw)),
+        _ => {
+            let headers: Vec<Value> = wanted
+                .iter()
+                .filter_map(|name| {
+                    header_value(message.raw, name).map(|v| json!({ "name": name, "value": v }))
+                })
+                .collect();
+            body["payload"] = json!({ "mimeType": "text/plain", "headers": headers });
+        }
     }
-    state.read_calls.gets += 1;
-    respond::json(200, &body)
-}
-
-/// The answer a status or HTML-page fault rule gives this read instead, if
-/// one applies (latency and dropped connections do not apply to reads).
-fn fault(state: &mut State, user: &str) -> Option<Response> {
-    let plan = state.faults.plan(Endpoint::Read, Some(user));
-    plan.fault
-        .as_ref()
-        .and_then(|f| respond::fault_response(f, false))
-}
-
-/// The mailbox a read may look into, and whether the token carries
-/// `gmail.metadata` (whose limits then apply, whatever else it carries).
-fn reader(state: &State, headers: &HeaderMap, user_id: &str) -> Result<(String, bool), ApiError> {
-    let Some(token) = bearer_token(headers) else {
-        return Err(ApiError::new(401, "required", "Login Required."));
-    };
-    let Ok(record) = state.valid_access_token(&token) else {
-        return Err(ApiError::new(401, "authError", "Invalid Credentials"));
-    };
-    if !record
-        .scopes
-        .iter()
-        .any(|s| READ_SCOPES.contains(&s.as_str()))
-    {
-        return Err(ApiError::new(
-            403,
-            "insufficientPermissions",
-            "Request had insufficient authentication scopes.",
-        ));
-    }
-    let user = record.subject.clone();
-    if user_id != "me" && !user_id.eq_ignore_ascii_case(&user) {
-        return Err(ApiError::new(
-            403,
-            "forbidden",
-            format!("Delegation denied for {user}"),
-        ));
-    }
-    let metadata_only = record.scopes.iter().any(|s| s == GMAIL_METADATA_SCOPE);
-    Ok((user, metadata_only))
-}
-
-/// Every query parameter, repeated ones included.
-fn pairs(query: Option<&str>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn values<'a>(params: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
-    params
-        .iter()
-        .filter(move |(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    body
 }
 
 impl FakeGoogle {

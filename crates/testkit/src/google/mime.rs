@@ -149,6 +149,42 @@ pub(crate) fn has_recipients(raw: &[u8]) -> bool {
     })
 }
 
+/// The addresses (lower case) in the `To`, `Cc` and `Bcc` fields: those in
+/// angle brackets, or each comma-separated entry when there are none.
+pub(crate) fn recipients(raw: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in message_header(raw) {
+        if !["to", "cc", "bcc"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+        {
+            continue;
+        }
+        if value.contains('<') {
+            out.extend(value.split('<').skip(1).filter_map(|rest| {
+                rest.split_once('>')
+                    .map(|(a, _)| a.trim().to_ascii_lowercase())
+            }));
+        } else {
+            out.extend(
+                value
+                    .split(',')
+                    .map(|a| a.trim().to_ascii_lowercase())
+                    .filter(|a| a.contains('@')),
+            );
+        }
+    }
+    out
+}
+
+/// The header block of an RFC 822 message, up to (not including) the blank
+/// line before its body.
+pub(crate) fn header_block(raw: &[u8]) -> &[u8] {
+    find(raw, b"\r\n\r\n", 0)
+        .or_else(|| find(raw, b"\n\n", 0))
+        .map_or(raw, |end| &raw[..end])
+}
+
 /// Position of `needle` in `haystack` at or after `from`.
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if from > haystack.len() || needle.is_empty() {

@@ -37,6 +37,9 @@
 //!   alias ([`FakeGoogle::add_send_as`]) is rewritten, as Gmail does.
 //!   Accepted messages are recorded ([`FakeGoogle::sent`]), and
 //!   so is every send request with its answer ([`FakeGoogle::send_log`]).
+//! * A recipient marked [`FakeGoogle::undeliverable`] bounces: the sender
+//!   finds Gmail's delivery status notification in its inbox, with a new
+//!   history id (`users.history.list`, `users.getProfile`).
 //! * Token expiry, code lifetimes and quota windows follow the fake's own
 //!   clock, which [`FakeGoogle::advance_clock`] moves forward without
 //!   waiting.
@@ -76,7 +79,13 @@
 //! * `request.rs`: parameters, credentials and scopes read from requests.
 //! * `gmail.rs`: `users.messages.send`: checks, quota, recording.
 //! * `gmail_read.rs`: `users.messages.list` and `users.messages.get` over
-//!   the accepted messages.
+//!   the accepted and received messages.
+//! * `gmail_history.rs`: `users.getProfile` and `users.history.list`.
+//! * `gmail_auth.rs`: the token, scope and mailbox checks of every Gmail
+//!   call, and the shared opening of the read handlers.
+//! * `mailbox.rs`: history ids, labels and received messages.
+//! * `bounce.rs`: [`Undeliverable`] recipients and the bounces Gmail
+//!   returns for them.
 //! * `send_as.rs`: send-as aliases (`users.settings.sendAs.list`) and the
 //!   From a send keeps or has rewritten.
 //! * `send_body.rs`: the raw message read from either form of a send.
@@ -96,14 +105,18 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 mod account;
+mod bounce;
 mod consent;
 mod credentials;
 mod faults;
 mod gmail;
+mod gmail_auth;
+mod gmail_history;
 mod gmail_read;
 mod in_flight;
 mod inspect;
 mod keys;
+mod mailbox;
 mod mime;
 mod quirks;
 mod quota;
@@ -116,14 +129,15 @@ mod state;
 mod token;
 mod types;
 
+pub use bounce::Undeliverable;
 pub use faults::{Endpoint, Fault, FaultRule};
 pub use gmail_read::ReadCalls;
 pub use quota::Quota;
 pub use send_as::GMAIL_SETTINGS_BASIC_SCOPE;
 pub use types::{
-    AuthRequest, ClientKind, GMAIL_METADATA_SCOPE, GMAIL_SEND_SCOPE, MAIL_GOOGLE_SCOPE,
-    OAuthClient, OPENID_SCOPE, SendAttempt, SentMessage, ServiceAccount, TokenGrant,
-    USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE,
+    AuthRequest, ClientKind, GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE, GMAIL_SEND_SCOPE,
+    MAIL_GOOGLE_SCOPE, OAuthClient, OPENID_SCOPE, SendAttempt, SentMessage, ServiceAccount,
+    TokenGrant, USERINFO_EMAIL_SCOPE, USERINFO_PROFILE_SCOPE,
 };
 
 use state::{Shared, State};

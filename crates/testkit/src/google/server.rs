@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
 use super::state::Shared;
-use super::{account, consent, gmail, gmail_read, respond, send_as, token};
+use super::{account, consent, gmail, gmail_history, gmail_read, respond, send_as, token};
 
 /// Largest request body accepted (Gmail's upload limit is 35 MB).
 const MAX_BODY_BYTES: usize = 36 * 1024 * 1024;
@@ -72,6 +72,14 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/gmail/v1/users/{user_id}/messages/{id}",
             get(gmail_read::get),
+        )
+        .route(
+            "/gmail/v1/users/{user_id}/profile",
+            get(gmail_history::profile),
+        )
+        .route(
+            "/gmail/v1/users/{user_id}/history",
+            get(gmail_history::list),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

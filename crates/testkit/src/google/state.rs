@@ -143,6 +143,12 @@ pub(crate) struct State {
     pub quirks: super::quirks::Quirks,
     pub in_flight: super::in_flight::InFlight,
     pub read_calls: super::gmail_read::ReadCalls,
+    /// Mailbox history and received messages (bounces).
+    pub mailboxes: super::mailbox::Mailboxes,
+    /// `users.history.list` calls answered 200.
+    pub history_calls: u64,
+    /// Recipients whose mail bounces, and how.
+    pub undeliverable: HashMap<String, super::bounce::Undeliverable>,
 }
 
 impl State {
@@ -171,6 +177,9 @@ impl State {
             quirks: super::quirks::Quirks::default(),
             in_flight: super::in_flight::InFlight::default(),
             read_calls: super::gmail_read::ReadCalls::default(),
+            mailboxes: super::mailbox::Mailboxes::default(),
+            history_calls: 0,
+            undeliverable: HashMap::new(),
             send_statuses: BTreeMap::new(),
             rate_limited: HashMap::new(),
         }

@@ -10,6 +10,9 @@ pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
 /// `https://www.googleapis.com/auth/gmail.metadata`: labels and headers of
 /// messages, no bodies; `messages.list` refuses `q` under it.
 pub const GMAIL_METADATA_SCOPE: &str = "https://www.googleapis.com/auth/gmail.metadata";
+/// `https://www.googleapis.com/auth/gmail.readonly`: read every message,
+/// bodies included, and the mailbox's settings; no changes.
+pub const GMAIL_READONLY_SCOPE: &str = "https://www.googleapis.com/auth/gmail.readonly";
 /// `https://mail.google.com/`: full mailbox access (also allows sending).
 pub const MAIL_GOOGLE_SCOPE: &str = "https://mail.google.com/";
 /// `openid`.

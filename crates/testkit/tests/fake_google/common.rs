@@ -220,3 +220,20 @@ pub fn refusal<T, E: std::error::Error + 'static>(
         Err(err) => panic!("not a server response: {err:?}"),
     }
 }
+
+/// `GET {base}gmail/v1/users/me/{path_and_query}` with `token`.
+pub async fn gmail_get(
+    google: &mailroom_testkit::google::FakeGoogle,
+    token: &str,
+    path_and_query: &str,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!(
+            "{}gmail/v1/users/me/{path_and_query}",
+            google.base_url()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}

@@ -4,19 +4,9 @@
 use mailroom_testkit::google::{FakeGoogle, GMAIL_METADATA_SCOPE, GMAIL_SEND_SCOPE};
 use serde_json::Value;
 
-use crate::common::{SENDER, error_reason, json_with_status, message, reqwest_send};
-
-async fn get(google: &FakeGoogle, token: &str, path_and_query: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(format!(
-            "{}gmail/v1/users/me/{path_and_query}",
-            google.base_url()
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
+use crate::common::{
+    SENDER, error_reason, gmail_get as get, json_with_status, message, reqwest_send,
+};
 
 #[tokio::test]
 async fn sent_messages_are_listed_newest_first_with_their_message_id() {

@@ -7,11 +7,13 @@
 //! * `account`: tokeninfo, userinfo and revoke.
 //! * `gmail`: `users.messages.send` in both forms, and what a send is checked for.
 //! * `gmail_read`: `users.messages.list` and `users.messages.get`, and `gmail.metadata`'s limits.
+//! * `bounces`: undeliverable recipients, mailbox history, getProfile and `format=raw`.
 //! * `faults`: fault rules as the clients see them, and the send log.
 //! * `quota`: Gmail's per-user limits.
 //! * `server`: the fake as a fixture (threads, plain tests, drop).
 
 mod account;
+mod bounces;
 mod common;
 mod consent;
 mod faults;

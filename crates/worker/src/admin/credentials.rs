@@ -1,7 +1,7 @@
 //! Checking and revoking senders' credentials, as `mailroom auth check` and `mailroom auth
 //! revoke` do them and the console's "check now" and "revoke" buttons. With
 //! `gmail.check_before_resend`, a check also lists the sender's SENT (the `gmail.metadata`
-//! scope).
+//! scope); with `gmail.read_bounces`, it searches the mailbox (the `gmail.readonly` scope).
 
 use std::sync::Arc;
 
@@ -11,8 +11,8 @@ use super::AdminError;
 use super::senders::exact_senders;
 use crate::config::{Config, CredentialKind};
 use crate::credentials::{
-    AuthorizedUserSource, GMAIL_METADATA_SCOPE, RefreshHook, ServiceAccountSource, StoreError,
-    TokenKeys, TokenSource, TokenStore,
+    AuthorizedUserSource, GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE, RefreshHook,
+    ServiceAccountSource, StoreError, TokenKeys, TokenSource, TokenStore,
 };
 use crate::enroll::{self, Revoked};
 use crate::google_http::build_http_client;
@@ -107,6 +107,11 @@ pub async fn check(
     let mut rows = Vec::with_capacity(senders.len());
     for sender in senders {
         let token = match (source.token(&sender).await, &sent_access) {
+            (Ok(_), Some(gmail)) if config.gmail.read_bounces => {
+                gmail.check_bounce_access(&sender).await.map_err(|e| {
+                    format!("{e} (gmail.read_bounces needs the scope {GMAIL_READONLY_SCOPE})")
+                })
+            }
             (Ok(_), Some(gmail)) => gmail.check_sent_access(&sender).await.map_err(|e| {
                 format!("{e} (gmail.check_before_resend needs the scope {GMAIL_METADATA_SCOPE})")
             }),
@@ -126,13 +131,14 @@ pub async fn check(
     Ok(rows)
 }
 
-/// With `gmail.check_before_resend`, a Gmail client to check that each sender's token may
-/// list its SENT messages (the `gmail.metadata` scope).
+/// With `gmail.check_before_resend` or `gmail.read_bounces`, a Gmail client to check that
+/// each sender's token may list its SENT messages (the `gmail.metadata` scope), or read whole
+/// messages (`gmail.readonly`, which a search proves).
 fn sent_access_check(
     config: &Config,
     source: &Arc<dyn TokenSource>,
 ) -> Result<Option<GmailTransport>, AdminError> {
-    if !config.gmail.check_before_resend {
+    if config.gmail.read_scope().is_none() {
         return Ok(None);
     }
     GmailTransport::new(

@@ -80,6 +80,22 @@ pub struct SuppressionDoc {
     at: DateTime<Utc>,
 }
 
+/// A recipient a sent job bounced for (read back from the sender's mailbox).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Bounce)]
+pub struct BounceDoc {
+    /// The address that failed, lower case.
+    recipient: String,
+    /// The enhanced status code, e.g. `5.1.1` (5.x.x: a hard bounce, the address is
+    /// suppressed; 4.x.x: a soft bounce, recorded only).
+    status: String,
+    /// The remote server's answer, e.g. `smtp; 550-5.1.1 The email account … does not exist.`
+    diagnostic: String,
+    /// When the bounce was recorded.
+    at: DateTime<Utc>,
+}
+
 /// Everything the queue knows about one job (`mailroom status --json`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +132,10 @@ pub struct JobStatusDoc {
     /// The recipients the suppression list kept a `suppressed` job from.
     #[schema(required = false)]
     suppressed: Vec<SuppressionDoc>,
+    /// The recipients Gmail reported undeliverable after the job was sent (with
+    /// `gmail.read_bounces`).
+    #[schema(required = false)]
+    bounced: Vec<BounceDoc>,
     /// The job's metadata.
     #[schema(required = false)]
     metadata: BTreeMap<String, String>,

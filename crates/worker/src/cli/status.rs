@@ -72,6 +72,19 @@ pub fn describe(s: &JobStatus) -> String {
             ),
         ));
     }
+    for b in &s.bounced {
+        let kind = if b.is_hard() { "hard" } else { "soft" };
+        rows.push((
+            "bounced",
+            format!(
+                "{} {} ({kind}, {}): {}",
+                b.recipient,
+                b.status,
+                table::time(b.at),
+                b.diagnostic
+            ),
+        ));
+    }
     for (k, v) in &s.metadata {
         rows.push(("meta", format!("{k}={v}")));
     }

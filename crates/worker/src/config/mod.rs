@@ -33,6 +33,10 @@ use serde::{Deserialize, Serialize};
 
 pub use api::ApiSection;
 pub use gmail::GmailSection;
+/// The reading scopes of `[gmail]`'s options.
+pub mod gmail_scopes {
+    pub use super::gmail::{GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE};
+}
 pub use google::{CredentialKind, CredentialsSection, GoogleSection, QuotaSection};
 pub use load::{ENV_PREFIX, ENV_SEPARATOR, load, load_with_env};
 pub use pools::PoolSection;

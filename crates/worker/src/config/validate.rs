@@ -269,6 +269,11 @@ impl Config {
             "gmail.check_recent",
             "must be at most 500 (one messages.list page)",
         )?;
+        rule(
+            self.gmail.bounce_poll >= std::time::Duration::from_secs(1),
+            "gmail.bounce_poll",
+            "must be at least 1s",
+        )?;
         let c = &self.credentials;
         rule(
             !c.quarantine_recheck.is_zero(),

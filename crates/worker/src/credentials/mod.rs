@@ -52,9 +52,7 @@ pub(crate) use token_endpoint::classify_token_error;
 
 /// The OAuth scope a sender's token needs: send mail, nothing else.
 pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
-/// The scope that lists the sender's SENT messages and reads their headers, asked for too when
-/// `gmail.check_before_resend` is on.
-pub const GMAIL_METADATA_SCOPE: &str = "https://www.googleapis.com/auth/gmail.metadata";
+pub use crate::config::gmail_scopes::{GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE};
 
 /// The scope that reads a sender's send-as aliases, asked for only by `mailroom auth check
 /// --pool` (and `auth login`) when `gmail.check_send_as` is on.

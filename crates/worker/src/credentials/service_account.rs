@@ -107,11 +107,7 @@ impl ServiceAccountSource {
                 source.token_uri
             )));
         }
-        let source = if config.gmail.check_before_resend {
-            source.with_metadata_scope()
-        } else {
-            source
-        };
+        let source = source.with_read_scope(config.gmail.read_scope());
         Ok(source.with_cache(c.max_cached_senders, c.sender_idle))
     }
 
@@ -164,15 +160,15 @@ impl ServiceAccountSource {
         })
     }
 
-    /// Asks for `gmail.metadata` besides `gmail.send` (`gmail.check_before_resend`): the
+    /// Asks for `scope` besides `gmail.send`, when given (`gmail.metadata` for
+    /// `gmail.check_before_resend`, `gmail.readonly` for `gmail.read_bounces`): the
     /// domain-wide delegation grant must then cover both.
     #[must_use]
-    pub fn with_metadata_scope(mut self) -> Self {
-        self.scope = format!(
-            "{} {}",
-            super::GMAIL_SEND_SCOPE,
-            super::GMAIL_METADATA_SCOPE
-        );
+    pub fn with_read_scope(mut self, scope: Option<&str>) -> Self {
+        self.scope = match scope {
+            Some(read) => format!("{} {read}", super::GMAIL_SEND_SCOPE),
+            None => super::GMAIL_SEND_SCOPE.to_owned(),
+        };
         self
     }
 

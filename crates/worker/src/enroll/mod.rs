@@ -172,8 +172,9 @@ struct EnrollerInner {
     http: reqwest::Client,
     allowlist: Option<SenderAllowlist>,
     hosted_domain: Option<String>,
-    /// Ask for `gmail.metadata` too (`gmail.check_before_resend`).
-    metadata_scope: bool,
+    /// The reading scope to ask for too (`gmail.check_before_resend`,
+    /// `gmail.read_bounces`).
+    read_scope: Option<&'static str>,
     /// Ask for `gmail.settings.basic` too (`gmail.check_send_as`).
     settings_scope: bool,
 }
@@ -234,17 +235,17 @@ impl Enroller {
                 http,
                 allowlist: policy.allowed_senders.clone(),
                 hosted_domain: None,
-                metadata_scope: false,
+                read_scope: None,
                 settings_scope: false,
             }),
         })
     }
 
-    /// Asks for `gmail.metadata` too, when `ask` (`gmail.check_before_resend` is on).
+    /// Asks for `scope` too, when given ([`crate::config::GmailSection::read_scope`]).
     #[must_use]
-    pub fn with_metadata_scope(mut self, ask: bool) -> Self {
+    pub fn with_read_scope(mut self, scope: Option<&'static str>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.metadata_scope = ask;
+            inner.read_scope = scope;
         }
         self
     }
@@ -305,8 +306,8 @@ impl Enroller {
             .add_scopes(ENROLL_SCOPES.iter().map(|s| Scope::new((*s).to_owned())))
             .add_scopes(
                 self.inner
-                    .metadata_scope
-                    .then(|| Scope::new(crate::credentials::GMAIL_METADATA_SCOPE.to_owned())),
+                    .read_scope
+                    .map(|scope| Scope::new(scope.to_owned())),
             )
             .add_scopes(
                 self.inner

@@ -13,7 +13,7 @@
 //! - `senders`: quarantined senders and their quota left;
 //! - `pools`: sender pools: members by state, quota left;
 //! - `queue`: the queue's jobs by state, the oldest ready job, jobs enqueued, Redis errors;
-//! - `suppression`: suppressed recipients dropped.
+//! - `suppression`: suppressed recipients dropped, bounces read back.
 
 mod gmail;
 mod jobs;
@@ -35,7 +35,7 @@ use prometheus::{
 };
 
 pub use labels::{OTHER_SENDER, Outcome, QueueState, QuotaWindow, Resolution, TokenOutcome};
-pub use suppression::UnsubscribeOutcome;
+pub use suppression::{BounceKind, UnsubscribeOutcome};
 
 use crate::config::TransportKind;
 use crate::transport::FailureReason;
@@ -213,6 +213,11 @@ impl Metrics {
     /// A recipient was dropped from a job: it is suppressed for `reason`.
     pub fn recipient_suppressed(&self, reason: mailroom_queue::SuppressReason) {
         self.0.suppression.dropped(reason);
+    }
+
+    /// The bounce reader processed a bounce of `kind`.
+    pub fn bounce(&self, kind: BounceKind) {
+        self.0.suppression.bounce(kind);
     }
 
     /// A Redis operation failed.

@@ -1,5 +1,6 @@
-//! The suppression list's family: recipients the worker dropped because they are suppressed
-//! (by reason). [`UnsubscribeOutcome`] labels the HTTP API's `mailroom_unsubscribes_total`.
+//! The suppression list's families: recipients the worker dropped because they are suppressed
+//! (by reason), and bounces read back from the senders' mailboxes (by kind).
+//! [`UnsubscribeOutcome`] labels the HTTP API's `mailroom_unsubscribes_total`.
 
 use mailroom_queue::SuppressReason;
 use prometheus::IntCounter;
@@ -40,9 +41,38 @@ impl UnsubscribeOutcome {
     }
 }
 
+/// What a bounce read back from a sender's mailbox was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BounceKind {
+    /// A permanent failure (5.x.x) of one recipient of a job: recorded, and the recipient
+    /// suppressed.
+    Hard,
+    /// A temporary failure (4.x.x) of one recipient of a job: recorded only.
+    Soft,
+    /// A bounce message for a message mailroom did not send: ignored.
+    Unmatched,
+}
+
+impl BounceKind {
+    /// Every kind.
+    pub const ALL: [Self; 3] = [Self::Hard, Self::Soft, Self::Unmatched];
+
+    /// The label.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hard => "hard",
+            Self::Soft => "soft",
+            Self::Unmatched => "unmatched",
+        }
+    }
+}
+
 pub(super) struct Suppression {
     /// `mailroom_suppressed_recipients_total` by reason, in [`SuppressReason::ALL`]'s order.
     dropped: [IntCounter; SuppressReason::ALL.len()],
+    /// `mailroom_bounces_total` by kind, in [`BounceKind::ALL`]'s order.
+    bounces: [IntCounter; BounceKind::ALL.len()],
 }
 
 impl Suppression {
@@ -53,8 +83,21 @@ impl Suppression {
             "Recipients this worker dropped from a job because they are on the suppression list, by the suppression's reason.",
             &["reason"],
         );
+        let bounces = counter_vec(
+            r,
+            "mailroom_bounces_total",
+            "Bounces this worker's bounce reader processed: failed recipients of sent jobs by kind (hard: 5.x.x, suppressed; soft: 4.x.x, recorded), and bounce messages for mail mailroom did not send (unmatched, ignored).",
+            &["kind"],
+        );
         Self {
             dropped: SuppressReason::ALL.map(|r| dropped.with_label_values(&[r.as_str()])),
+            bounces: BounceKind::ALL.map(|k| bounces.with_label_values(&[k.as_str()])),
+        }
+    }
+
+    pub(super) fn bounce(&self, kind: BounceKind) {
+        if let Some(i) = BounceKind::ALL.iter().position(|k| *k == kind) {
+            self.bounces[i].inc();
         }
     }
 

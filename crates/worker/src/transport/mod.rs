@@ -184,15 +184,24 @@ pub fn build(
     Ok(match t.kind {
         TransportKind::Outbox => Arc::new(OutboxTransport::new(t.outbox.dir.clone())),
         TransportKind::Null => Arc::new(NullTransport::with_latency(t.null.latency)),
-        TransportKind::Gmail => {
-            let tokens = credentials::from_config(config, queue, hook)?;
-            Arc::new(
-                GmailTransport::new(&config.google.api_base, tokens, config.google.timeout)
-                    .map_err(|e| {
-                        CredentialError::BadKey(format!("cannot load CA certificates: {e}"))
-                    })?
-                    .with_check_recent(config.gmail.check_recent),
-            )
-        }
+        TransportKind::Gmail => build_gmail(config, queue, hook)?,
     })
+}
+
+/// Builds the gmail transport `config` describes, whatever `transport.kind` says; `hook`
+/// hears of every token refresh.
+///
+/// # Errors
+/// Its credentials cannot be loaded (the message names the file).
+pub fn build_gmail(
+    config: &Config,
+    queue: &mailroom_queue::Queue,
+    hook: RefreshHook,
+) -> Result<Arc<GmailTransport>, CredentialError> {
+    let tokens = credentials::from_config(config, queue, hook)?;
+    Ok(Arc::new(
+        GmailTransport::new(&config.google.api_base, tokens, config.google.timeout)
+            .map_err(|e| CredentialError::BadKey(format!("cannot load CA certificates: {e}")))?
+            .with_check_recent(config.gmail.check_recent),
+    ))
 }

@@ -155,7 +155,7 @@ async fn enroller(config: &Config, args: &LoginArgs) -> Result<Enroller, CliErro
     )
     .map(|e| {
         e.with_hosted_domain(config.credentials.hosted_domain.as_deref())
-            .with_metadata_scope(config.gmail.check_before_resend)
+            .with_read_scope(config.gmail.read_scope())
             .with_settings_scope(config.gmail.check_send_as)
     })
     .map_err(|e| CliError::Invalid(e.to_string()))

@@ -125,16 +125,21 @@ impl GmailTransport {
 
 /// Whether `message`'s `Message-ID` header is `wanted` (angle brackets included).
 fn has_message_id(message: &Message, wanted: &str) -> bool {
+    header(message, "message-id").map(str::trim) == Some(wanted)
+}
+
+/// The value of header field `name` (any case) of a message read with `format=metadata`.
+#[must_use]
+pub fn header<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
     message
         .payload
         .as_ref()
-        .and_then(|p| p.headers.as_ref())
-        .is_some_and(|headers| {
-            headers.iter().any(|h| {
-                h.name
-                    .as_deref()
-                    .is_some_and(|n| n.eq_ignore_ascii_case("message-id"))
-                    && h.value.as_deref().map(str::trim) == Some(wanted)
-            })
+        .and_then(|p| p.headers.as_ref())?
+        .iter()
+        .find(|h| {
+            h.name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
         })
+        .and_then(|h| h.value.as_deref())
 }
