@@ -38,6 +38,8 @@ WORKER_METRICS = {
     "mailroom_ambiguous_sends_total",
     "mailroom_sender_quarantined",
     "mailroom_sender_quota_remaining",
+    "mailroom_pool_members",
+    "mailroom_pool_quota_remaining",
     "mailroom_redis_errors_total",
     "mailroom_redis_failovers_total",
     "mailroom_build_info",

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant, SystemTime};
 use mailroom_jobs::JobId;
 use mailroom_testkit::RedisServer;
 use mailroom_testkit::google::{
-    FakeGoogle, GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE, GMAIL_SEND_SCOPE, SentMessage,
+    FakeGoogle, GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE, GMAIL_SEND_SCOPE,
+    GMAIL_SETTINGS_BASIC_SCOPE, SentMessage,
 };
 
 use super::{Backing, Env};
@@ -28,10 +29,15 @@ pub fn gmail_env(google: &FakeGoogle, extra: &str) -> Env {
 pub fn gmail_env_on(redis: Backing, google: &FakeGoogle, extra: &str) -> Env {
     let account = google.service_account("mailer@demo-project.iam.gserviceaccount.com");
     // gmail.metadata and gmail.readonly too, for worlds with gmail.check_before_resend or
-    // gmail.read_bounces.
+    // gmail.read_bounces, and gmail.settings.basic for those with gmail.check_send_as.
     google.grant_delegation(
         &account.client_id,
-        &[GMAIL_SEND_SCOPE, GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE],
+        &[
+            GMAIL_SEND_SCOPE,
+            GMAIL_METADATA_SCOPE,
+            GMAIL_READONLY_SCOPE,
+            GMAIL_SETTINGS_BASIC_SCOPE,
+        ],
     );
     google.add_domain_user(SENDER);
     google.add_domain_user(OTHER);

@@ -2,8 +2,8 @@
 //! Google (OAuth token endpoint and Gmail `messages.send`) with faults injected per test:
 //! delivery and tokens (`delivery`), refused sends (`failures`), senders held back
 //! (`senders`), one sender's sends in flight (`concurrency`), the check before a resend
-//! (`resend_check`), bounces read back from the sender's mailbox (`bounces`), and the scrape
-//! and readiness (`health`).
+//! (`resend_check`), bounces read back from the sender's mailbox (`bounces`), sender pools
+//! (`pools`), and the scrape and readiness (`health`).
 
 mod bounces;
 #[path = "../common/mod.rs"]
@@ -12,6 +12,7 @@ mod concurrency;
 mod delivery;
 mod failures;
 mod health;
+mod pools;
 mod resend_check;
 mod senders;
 

@@ -24,6 +24,7 @@ use crate::keys::GROUP;
 use crate::lease::LeaseSlot;
 use crate::queue::Queue;
 use crate::scripts::{call, run};
+use crate::settle::Notes;
 use crate::tracker::Tracker;
 use crate::{QueueConfig, QueueError};
 
@@ -277,7 +278,7 @@ impl Queue {
         let answers = futures::future::join_all(held.iter().map(|(entry, id)| async move {
             let id = id.to_string();
             settler
-                .settle(entry, &id, "release", ["", "", ""], 0, None)
+                .settle(entry, &id, "release", ["", "", ""], 0, Notes::default())
                 .await
         }))
         .await;

@@ -191,6 +191,7 @@ impl Queue {
             transport_id: None,
             duplicate_ids: Vec::new(),
             thread_id: None,
+            sent_as: None,
             suppressed: Vec::new(),
             bounced: Vec::new(),
             metadata: Default::default(),

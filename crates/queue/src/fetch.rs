@@ -21,6 +21,7 @@ use crate::lease::{Delivery, Lease, LeaseSlot};
 use crate::queue::{Queue, ms, now_ms};
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
+use crate::settle::Notes;
 use crate::start::{FIELDS, Read, Verdict, fields, utf8, verdict};
 use crate::tracker::Tracker;
 
@@ -300,7 +301,14 @@ impl Fetcher {
         let retention = self.queue.config().retention.as_secs().max(1).to_string();
         let settler = self.tracker.settler();
         let done = futures::future::join_all(settles.iter().map(|(r, outcome)| {
-            settler.settle(&r.entry, &r.id, outcome, [&retention, "", ""], 0, None)
+            settler.settle(
+                &r.entry,
+                &r.id,
+                outcome,
+                [&retention, "", ""],
+                0,
+                Notes::default(),
+            )
         }))
         .await;
         done.into_iter().try_for_each(|d| d.map(drop))
@@ -382,7 +390,7 @@ impl Fetcher {
         let changed = self
             .tracker
             .settler()
-            .settle(entry, id, "dead", [reason, "", ""], 0, None)
+            .settle(entry, id, "dead", [reason, "", ""], 0, Notes::default())
             .await?;
         if changed >= 0 {
             self.queue.record(Event::Undecodable, 1);

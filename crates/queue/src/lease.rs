@@ -11,6 +11,7 @@ use crate::QueueError;
 use crate::activity::Event;
 use crate::backoff::ConnectionRetry;
 use crate::queue::Queue;
+use crate::settle::Notes;
 use crate::tracker::Tracker;
 
 /// One delivery of a job to this worker. Record exactly one outcome with [`Lease::sent`],
@@ -101,9 +102,24 @@ impl Lease {
         transport_id: Option<&str>,
         thread_id: Option<&str>,
     ) -> Result<(), QueueError> {
+        self.sent_as(transport_id, thread_id, None).await
+    }
+
+    /// [`Lease::sent`], recording also the mailbox that sent the job (`sent_as`) when its
+    /// From is a sender pool's address.
+    ///
+    /// # Errors
+    /// As [`Lease::sent`].
+    pub async fn sent_as(
+        self,
+        transport_id: Option<&str>,
+        thread_id: Option<&str>,
+        sent_as: Option<&str>,
+    ) -> Result<(), QueueError> {
         let retention = self.queue.config().retention.as_secs().max(1).to_string();
         let answer = self
-            .finish(
+            .finish_as(
+                sent_as.unwrap_or(""),
                 "sent",
                 [
                     &retention,
@@ -172,6 +188,16 @@ impl Lease {
     /// Runs the outcome script, retrying connection failures with backoff for up to one lease
     /// time (the delivery cannot be redelivered while Redis is away anyway).
     async fn finish(&self, outcome: &'static str, args: [&str; 3]) -> Result<i64, QueueError> {
+        self.finish_as("", outcome, args).await
+    }
+
+    /// [`Lease::finish`] with the mailbox that sent a pool's job.
+    async fn finish_as(
+        &self,
+        sent_as: &str,
+        outcome: &'static str,
+        args: [&str; 3],
+    ) -> Result<i64, QueueError> {
         let mut retry = ConnectionRetry::within(self.queue.config().lease);
         let id = self.id.to_string();
         loop {
@@ -184,7 +210,10 @@ impl Lease {
                     outcome,
                     args,
                     self.deliveries,
-                    self.suppressed.as_deref().filter(|_| outcome == "sent"),
+                    Notes {
+                        suppressed: self.suppressed.as_deref().filter(|_| outcome == "sent"),
+                        sent_as,
+                    },
                 )
                 .await
             {

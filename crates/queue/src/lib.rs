@@ -11,6 +11,8 @@
 //! * `tokens`: stored credentials' records (sealed by the worker) and the enrolled senders.
 //! * `oauth_state`: the web sign-in flow's pending states, each taken once.
 //! * `usage`: the sends counted in each sender's quota windows now.
+//! * `pool_view`: the members of a sender pool as Redis knows them, read at once.
+//! * `send_slots`: one sender's sends in flight across workers, capped by leases.
 //! * `suppression`: the suppression list: addresses mail must not go to, per scope.
 //! * `templates`: stored templates, versioned and immutable per version.
 //! * `bounces`: the bounce reader's place in each mailbox, its lock, and bounces recorded once.
@@ -62,6 +64,7 @@ mod minutes;
 mod oauth_state;
 mod pause;
 mod payload;
+mod pool_view;
 mod queue;
 mod replicas;
 #[cfg(feature = "worker")]
@@ -69,6 +72,7 @@ mod retry;
 #[cfg(feature = "worker")]
 mod schedule;
 mod scripts;
+mod send_slots;
 mod senders;
 mod sentinel;
 mod sentinel_url;
@@ -99,6 +103,7 @@ pub use error::QueueError;
 pub use lease::{Lease, LeaseTaken};
 pub use minutes::{MinuteCounts, unix_minute};
 pub use pause::Resumed;
+pub use pool_view::MemberView;
 pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};

@@ -26,6 +26,7 @@ pub(crate) struct Scripts {
     pub token_swap: Script,
     pub renew: Script,
     pub resume: Script,
+    pub send_slot: Script,
 }
 
 impl Scripts {
@@ -46,6 +47,7 @@ impl Scripts {
             token_swap: Script::new(include_str!("lua/token_swap.lua")),
             renew: Script::new(include_str!("lua/renew.lua")),
             resume: Script::new(include_str!("lua/resume.lua")),
+            send_slot: Script::new(include_str!("lua/send_slot.lua")),
         }
     }
 }

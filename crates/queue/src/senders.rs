@@ -132,6 +132,13 @@ pub struct SenderKeys {
     reservation_prefix: String,
 }
 
+impl SenderKeys {
+    /// Where the slots reserved for waiting jobs are kept (a job's id completes the key).
+    pub(crate) fn set_reservation_prefix(&mut self, prefix: String) {
+        self.reservation_prefix = prefix;
+    }
+}
+
 impl Queue {
     fn sender_key(&self, sender: &str) -> String {
         self.key(&format!("sender:{}", normalize_sender(sender)))

@@ -21,6 +21,15 @@ use crate::scripts::{call, run};
 /// Most outcomes recorded by one call.
 const MAX_BATCH: usize = 256;
 
+/// What a `sent` outcome records beside the send itself; empty for the other outcomes.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Notes<'a> {
+    /// JSON of the recipients the suppression list dropped from the job.
+    pub suppressed: Option<&'a str>,
+    /// The mailbox that sent a pool's job (empty otherwise).
+    pub sent_as: &'a str,
+}
+
 struct Outcome {
     entry: String,
     id: String,
@@ -31,6 +40,8 @@ struct Outcome {
     /// For a `sent`: the JSON of the recipients the suppression list dropped from the job,
     /// kept in its record's `suppressed`.
     suppressed: Option<String>,
+    /// The mailbox that sent a pool's job (`sent`; empty otherwise).
+    sent_as: String,
     reply: oneshot::Sender<Result<i64, QueueError>>,
 }
 
@@ -58,7 +69,7 @@ impl Settler {
         outcome: &'static str,
         args: [&str; 3],
         deliveries: u32,
-        suppressed: Option<&str>,
+        notes: Notes<'_>,
     ) -> Result<i64, QueueError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || QueueError::Protocol("the outcome task stopped".into());
@@ -69,7 +80,8 @@ impl Settler {
                 outcome,
                 args: args.map(str::to_owned),
                 deliveries,
-                suppressed: suppressed.map(str::to_owned),
+                suppressed: notes.suppressed.map(str::to_owned),
+                sent_as: notes.sent_as.to_owned(),
                 reply,
             })
             .map_err(|_| stopped())?;
@@ -213,6 +225,13 @@ fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipe
                         .arg(&jk)
                         .arg("suppressed")
                         .arg(suppressed)
+                        .ignore();
+                }
+                if !o.sent_as.is_empty() {
+                    pipe.cmd("HSET")
+                        .arg(&jk)
+                        .arg("sent_as")
+                        .arg(&o.sent_as)
                         .ignore();
                 }
                 pipe.cmd("HDEL")

@@ -124,6 +124,9 @@ pub struct JobStatus {
     /// The transport's thread id, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_id: Option<String>,
+    /// The mailbox that sent the job, when its From is a sender pool's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_as: Option<String>,
     /// The recipients the suppression list kept the job from: all of a `suppressed` job's,
     /// or those dropped from a `sent` job that went to the rest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -204,6 +207,7 @@ impl JobStatus {
                 .and_then(|ids| serde_json::from_str(ids).ok())
                 .unwrap_or_default(),
             thread_id: text("thread_id"),
+            sent_as: text("sent_as"),
             suppressed: h
                 .get("suppressed")
                 .and_then(|s| serde_json::from_str(s).ok())

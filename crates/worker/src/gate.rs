@@ -10,7 +10,8 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use mailroom_jobs::JobId;
 use mailroom_queue::{Admission, Hold, Queue, QueueError, SenderKeys, SenderLimits};
 
-use crate::admissions::Admissions;
+use crate::admissions::{Admissions, PoolAdmission};
+use crate::pools::Pool;
 use crate::transport::{SendError, Verdict};
 
 /// Whether a send may go now.
@@ -27,6 +28,19 @@ pub enum Pass {
         /// True when the sender is quarantined (its credentials may be looked at again).
         quarantined: bool,
     },
+}
+
+/// The gate's answer for a job sent through a sender pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolPass {
+    /// Go or wait.
+    pub pass: Pass,
+    /// The member chosen to send it; `None` when no member can send now.
+    pub member: Option<String>,
+    /// The chosen member's sends left this minute and today.
+    pub left: Option<(i64, i64)>,
+    /// Members that are quarantined, when no member can send now.
+    pub quarantined: Vec<String>,
 }
 
 /// Admission and sender state, in Redis.
@@ -89,42 +103,39 @@ impl Gate {
         let admissions = self
             .admissions
             .get_or_init(|| Admissions::spawn(self.queue.clone(), self.limits));
-        Ok(match admissions.admit(keys, job).await? {
-            Admission::Go {
-                minute_left,
-                day_left,
-            } => (Pass::Go, minute_left, day_left),
-            Admission::Wait {
-                until_ms,
-                hold,
-                minute_left,
-                day_left,
-            } => {
-                let quarantined = matches!(hold, Hold::Quarantined(_));
-                let why = match hold {
-                    Hold::Quota => "waiting for the sender's sending quota".to_owned(),
-                    // Gmail's pauses carry its reason (`rateLimitExceeded`, …); an
-                    // operator's says so itself.
-                    Hold::Paused(reason) if reason.starts_with(OPERATOR_PAUSE) => {
-                        format!("sender {reason}")
-                    }
-                    Hold::Paused(reason) => format!("sender paused by Gmail: {reason}"),
-                    Hold::Quarantined(reason) => format!("sender quarantined: {reason}"),
-                };
-                let at = Utc
-                    .timestamp_millis_opt(until_ms)
-                    .single()
-                    .unwrap_or_else(Utc::now);
-                (
-                    Pass::Wait {
-                        at,
-                        why,
-                        quarantined,
-                    },
-                    minute_left,
-                    day_left,
-                )
+        Ok(pass(admissions.admit(keys, job).await?))
+    }
+
+    /// Which member of `pool` sends `job`, and may it send now? The member with the most
+    /// quota left across replicas, paused and quarantined ones skipped
+    /// ([`crate::pool_choice`]); its own gate then admits the send, counted against it.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    pub async fn admit_pool(&self, pool: &Arc<Pool>, job: JobId) -> Result<PoolPass, QueueError> {
+        let admissions = self
+            .admissions
+            .get_or_init(|| Admissions::spawn(self.queue.clone(), self.limits));
+        Ok(match admissions.admit_pool(Arc::clone(pool), job).await? {
+            PoolAdmission::Member { member, admission } => {
+                let (pass, minute_left, day_left) = pass(admission);
+                PoolPass {
+                    pass,
+                    member: Some(member),
+                    left: Some((minute_left, day_left)),
+                    quarantined: Vec::new(),
+                }
             }
+            PoolAdmission::Wait(wait) => PoolPass {
+                pass: Pass::Wait {
+                    at: at_ms(wait.until_ms),
+                    why: wait.why,
+                    quarantined: wait.all_quarantined,
+                },
+                member: None,
+                left: None,
+                quarantined: wait.quarantined,
+            },
         })
     }
 
@@ -170,4 +181,48 @@ impl Gate {
             _ => Ok(false),
         }
     }
+}
+
+/// The gate's answer to an admission, with the sender's sends left this minute and today.
+fn pass(admission: Admission) -> (Pass, i64, i64) {
+    match admission {
+        Admission::Go {
+            minute_left,
+            day_left,
+        } => (Pass::Go, minute_left, day_left),
+        Admission::Wait {
+            until_ms,
+            hold,
+            minute_left,
+            day_left,
+        } => {
+            let quarantined = matches!(hold, Hold::Quarantined(_));
+            let why = match hold {
+                Hold::Quota => "waiting for the sender's sending quota".to_owned(),
+                // Gmail's pauses carry its reason (`rateLimitExceeded`, …); an operator's
+                // says so itself.
+                Hold::Paused(reason) if reason.starts_with(OPERATOR_PAUSE) => {
+                    format!("sender {reason}")
+                }
+                Hold::Paused(reason) => format!("sender paused by Gmail: {reason}"),
+                Hold::Quarantined(reason) => format!("sender quarantined: {reason}"),
+            };
+            (
+                Pass::Wait {
+                    at: at_ms(until_ms),
+                    why,
+                    quarantined,
+                },
+                minute_left,
+                day_left,
+            )
+        }
+    }
+}
+
+/// A time in ms since the epoch (now if out of range).
+fn at_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_else(Utc::now)
 }

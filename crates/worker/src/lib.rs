@@ -19,6 +19,8 @@ pub mod minutes;
 pub mod notify;
 mod ops;
 pub mod outcome;
+pub mod pool_choice;
+pub mod pools;
 pub mod resend_check;
 pub mod screen;
 pub mod sender_slots;
@@ -80,6 +82,10 @@ pub async fn run_with(
     let policy = config.policy()?;
     warn_any_sender(&policy);
     let metrics = Metrics::new(policy.allowed_senders.as_ref(), config.transport.kind);
+    metrics.watch_pools(
+        pools::Pools::from_config(&config.pools),
+        config.sender_limits(),
+    );
     let listed: Vec<String> = policy
         .allowed_senders
         .as_ref()
@@ -213,7 +219,12 @@ fn build_handler(
         handler = handler
             .with_gate(gate::Gate::new(queue.clone(), config.sender_limits()))
             .with_sender_concurrency(config.quota.sender_concurrency)
-            .with_check_before_resend(config.gmail.check_before_resend);
+            .with_check_before_resend(config.gmail.check_before_resend)
+            .with_pools(pools::Pools::from_config(&config.pools));
+        if config.quota.shared_sender_concurrency {
+            handler =
+                handler.with_shared_sender_concurrency(queue.clone(), config.google.timeout * 4);
+        }
         extras
             .checks
             .push(Arc::new(health::CredentialsCheck(refreshed)));

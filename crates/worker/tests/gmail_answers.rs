@@ -166,6 +166,7 @@ fn outgoing() -> Outgoing {
         raw: raw.into_bytes(),
         message_id: format!("<{job_id}@example.com>"),
         thread_id: None,
+        sent_as: None,
     }
 }
 

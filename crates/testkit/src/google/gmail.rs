@@ -225,6 +225,11 @@ pub(crate) fn record(
     raw: Vec<u8>,
     thread_hint: Option<String>,
 ) -> Response {
+    let aliases = state
+        .user(&user)
+        .map(|u| u.send_as.clone())
+        .unwrap_or_default();
+    let (raw, rewritten_from) = super::send_as::rewrite_from(raw, &user, &aliases);
     let id = new_message_id();
     let threads = state.threads.entry(user.clone()).or_default();
     let thread_id = match thread_hint {
@@ -240,6 +245,7 @@ pub(crate) fn record(
         id: id.clone(),
         thread_id: thread_id.clone(),
         at: SystemTime::now(),
+        rewritten_from,
     });
     respond::json(
         200,

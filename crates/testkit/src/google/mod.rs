@@ -33,7 +33,9 @@
 //! * A send needs a live access token with `gmail.send` (or
 //!   `https://mail.google.com/`) for a known mailbox, `userId` `me` or that
 //!   address, a parseable message with a recipient, and quota
-//!   ([`Quota`]). Accepted messages are recorded ([`FakeGoogle::sent`]), and
+//!   ([`Quota`]). A From that is neither the user nor a verified send-as
+//!   alias ([`FakeGoogle::add_send_as`]) is rewritten, as Gmail does.
+//!   Accepted messages are recorded ([`FakeGoogle::sent`]), and
 //!   so is every send request with its answer ([`FakeGoogle::send_log`]).
 //! * A recipient marked [`FakeGoogle::undeliverable`] bounces: the sender
 //!   finds Gmail's delivery status notification in its inbox, with a new
@@ -84,6 +86,8 @@
 //! * `mailbox.rs`: history ids, labels and received messages.
 //! * `bounce.rs`: [`Undeliverable`] recipients and the bounces Gmail
 //!   returns for them.
+//! * `send_as.rs`: send-as aliases (`users.settings.sendAs.list`) and the
+//!   From a send keeps or has rewritten.
 //! * `send_body.rs`: the raw message read from either form of a send.
 //! * `mime.rs`: multipart bodies, header fields and base64.
 //! * `faults/`: [`FaultRule`], [`Fault`] and how rules are picked.
@@ -118,6 +122,7 @@ mod quirks;
 mod quota;
 mod request;
 mod respond;
+mod send_as;
 mod send_body;
 mod server;
 mod state;
@@ -128,6 +133,7 @@ pub use bounce::Undeliverable;
 pub use faults::{Endpoint, Fault, FaultRule};
 pub use gmail_read::ReadCalls;
 pub use quota::Quota;
+pub use send_as::GMAIL_SETTINGS_BASIC_SCOPE;
 pub use types::{
     AuthRequest, ClientKind, GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE, GMAIL_SEND_SCOPE,
     MAIL_GOOGLE_SCOPE, OAuthClient, OPENID_SCOPE, SendAttempt, SentMessage, ServiceAccount,
@@ -253,6 +259,15 @@ impl FakeGoogle {
     /// domain-wide delegation may impersonate.
     pub fn add_domain_user(&self, email: &str) {
         self.shared.lock().ensure_user(email).domain_user = true;
+    }
+
+    /// Removes a Google Workspace user (an admin suspended or deleted it):
+    /// impersonating it fails with `invalid_grant` from now on, and every
+    /// token it holds is revoked.
+    pub fn remove_domain_user(&self, email: &str) {
+        let mut state = self.shared.lock();
+        state.ensure_user(email).domain_user = false;
+        state.revoke_user(email);
     }
 
     /// Grants domain-wide delegation to the service account with this

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use tokio::sync::oneshot;
 
 use super::state::Shared;
-use super::{account, consent, gmail, gmail_history, gmail_read, respond, token};
+use super::{account, consent, gmail, gmail_history, gmail_read, respond, send_as, token};
 
 /// Largest request body accepted (Gmail's upload limit is 35 MB).
 const MAX_BODY_BYTES: usize = 36 * 1024 * 1024;
@@ -65,6 +65,10 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             post(gmail::send_json),
         )
         .route("/gmail/v1/users/{user_id}/messages", get(gmail_read::list))
+        .route(
+            "/gmail/v1/users/{user_id}/settings/sendAs",
+            get(send_as::list),
+        )
         .route(
             "/gmail/v1/users/{user_id}/messages/{id}",
             get(gmail_read::get),

@@ -49,6 +49,8 @@ pub(crate) struct UserRecord {
     pub sub: String,
     /// A Workspace user a service account may impersonate.
     pub domain_user: bool,
+    /// Its send-as aliases (lowercase), each verified or pending.
+    pub send_as: std::collections::BTreeMap<String, bool>,
 }
 
 /// A registered OAuth client.
@@ -203,6 +205,7 @@ impl State {
                 email,
                 sub: random_digits(21),
                 domain_user: false,
+                send_as: std::collections::BTreeMap::new(),
             })
     }
 

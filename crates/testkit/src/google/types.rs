@@ -75,6 +75,10 @@ pub struct SentMessage {
     pub thread_id: String,
     /// When it was accepted.
     pub at: SystemTime,
+    /// The `From` the message came with, when Gmail rewrote it to the user's
+    /// address (it was neither the user's address nor a verified send-as
+    /// alias of the user); `raw` holds the rewritten message.
+    pub rewritten_from: Option<String>,
 }
 
 /// One request to `users.messages.send`, whatever became of it (see

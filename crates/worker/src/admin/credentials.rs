@@ -45,7 +45,7 @@ pub fn token_keys(config: &Config) -> Result<Arc<TokenKeys>, AdminError> {
 
 /// The token source of `config` and the senders to check: `sender`, or every enrolled one
 /// (stored tokens) or every exact allowed sender (service account).
-async fn source_and_senders(
+pub(super) async fn source_and_senders(
     config: &Config,
     queue: &Queue,
     sender: Option<&str>,

@@ -4,10 +4,12 @@
 //!
 //! - `dead`: the dead-letter filters, listing, and bulk retry or purge;
 //! - `senders`: every sender's credential kind, health, pause, quarantine and quota use;
-//! - `credentials`: checking a sender's credentials now, and revoking a stored token.
+//! - `credentials`: checking a sender's credentials now, and revoking a stored token;
+//! - `pool_check`: checking each member of a sender pool, and its send-as alias.
 
 pub mod credentials;
 pub mod dead;
+pub mod pool_check;
 pub mod senders;
 
 /// Why an operator query failed.

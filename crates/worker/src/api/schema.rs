@@ -127,6 +127,8 @@ pub struct JobStatusDoc {
     transport_id: Option<String>,
     /// The transport's thread id.
     thread_id: Option<String>,
+    /// The mailbox that sent the job, when its `from` is a sender pool's address.
+    sent_as: Option<String>,
     /// The recipients the suppression list kept the job from, with their reasons: every
     /// recipient of a `suppressed` job, or those dropped from a `sent` job that went to the
     /// rest.

@@ -55,6 +55,7 @@ pub fn describe(s: &JobStatus) -> String {
             (!s.duplicate_ids.is_empty()).then(|| s.duplicate_ids.join(", ")),
         ),
         ("thread id", s.thread_id.clone()),
+        ("sent as", s.sent_as.clone()),
         ("last error", s.last_error.clone()),
         ("tags", (!s.tags.is_empty()).then(|| s.tags.join(", "))),
     ];

@@ -31,6 +31,11 @@ pub struct GmailSection {
     /// `users.history.list` call per sender). Default `1m`.
     #[serde(with = "humantime_serde")]
     pub bounce_poll: Duration,
+    /// `mailroom auth check --pool` also checks that the pool's address is a verified
+    /// send-as alias of each member (`users.settings.sendAs.list`), asking for the extra
+    /// scope `gmail.settings.basic` for that check only (and `auth login` asks for it).
+    /// Default `false`.
+    pub check_send_as: bool,
 }
 
 impl GmailSection {
@@ -57,6 +62,7 @@ impl Default for GmailSection {
             check_recent: 100,
             read_bounces: false,
             bounce_poll: Duration::from_secs(60),
+            check_send_as: false,
         }
     }
 }

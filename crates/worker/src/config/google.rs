@@ -164,6 +164,11 @@ pub struct QuotaSection {
     /// Sends of one sender in flight at once from one worker (Gmail limits concurrent
     /// requests per user). Default 10.
     pub sender_concurrency: u32,
+    /// Share `sender_concurrency` across every replica through Redis: each send also holds a
+    /// lease there (four `google.timeout`s long, so a worker that dies mid-send frees its
+    /// slots by then), so one sender has at most `sender_concurrency` sends in flight in all.
+    /// Costs two Redis calls per send. Default `false` (the cap is per worker).
+    pub shared_sender_concurrency: bool,
 }
 
 impl Default for QuotaSection {
@@ -174,6 +179,7 @@ impl Default for QuotaSection {
             sender_per_day: gmail.per_day,
             project_per_minute: gmail.project_per_minute,
             sender_concurrency: 10,
+            shared_sender_concurrency: false,
         }
     }
 }

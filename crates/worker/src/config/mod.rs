@@ -10,6 +10,7 @@
 //! - `sections`: `[redis]`, `[worker]`, `[jobs]`, `[transport]`, `[http]`, `[log]`;
 //! - `google`: `[google]`, `[credentials]`, `[quota]`;
 //! - `gmail`: `[gmail]`, the gmail transport's sending behaviour;
+//! - `pools`: `[[pools]]`, sender pools (one From address over several mailboxes);
 //! - `redis_url`: [`RedisUrl`], which never shows its password;
 //! - `load`: the layers, file and environment;
 //! - `validate`: the rules, each naming its key.
@@ -18,6 +19,7 @@ mod api;
 mod gmail;
 mod google;
 mod load;
+mod pools;
 mod redis_url;
 mod sections;
 mod unsubscribe;
@@ -37,6 +39,7 @@ pub mod gmail_scopes {
 }
 pub use google::{CredentialKind, CredentialsSection, GoogleSection, QuotaSection};
 pub use load::{ENV_PREFIX, ENV_SEPARATOR, load, load_with_env};
+pub use pools::PoolSection;
 pub use redis_url::RedisUrl;
 pub use sections::{
     Environment, HttpSection, JobsSection, LogFormat, LogSection, NullSection, OutboxSection,
@@ -78,6 +81,8 @@ pub struct Config {
     pub api: ApiSection,
     /// One-click unsubscribe links for list mail.
     pub unsubscribe: UnsubscribeSection,
+    /// Sender pools: `[[pools]] address = "...", members = [...]`. Default none.
+    pub pools: Vec<PoolSection>,
     /// Log output.
     pub log: LogSection,
 }

@@ -57,6 +57,7 @@ impl Config {
         self.check_api()?;
         self.check_unsubscribe()?;
         self.check_gmail()?;
+        self.check_pools()?;
         EnvFilter::try_new(&self.log.level)
             .map(drop)
             .map_err(|e| ConfigError::invalid("log.level", format!("not a tracing filter: {e}")))

@@ -54,6 +54,10 @@ pub(crate) use token_endpoint::classify_token_error;
 pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
 pub use crate::config::gmail_scopes::{GMAIL_METADATA_SCOPE, GMAIL_READONLY_SCOPE};
 
+/// The scope that reads a sender's send-as aliases, asked for only by `mailroom auth check
+/// --pool` (and `auth login`) when `gmail.check_send_as` is on.
+pub const GMAIL_SETTINGS_BASIC_SCOPE: &str = "https://www.googleapis.com/auth/gmail.settings.basic";
+
 /// An access token for one sender. `Debug` never shows the token.
 #[derive(Clone)]
 pub struct AccessToken {

@@ -172,6 +172,13 @@ impl ServiceAccountSource {
         self
     }
 
+    /// Asks for `scope` too (the domain-wide delegation grant must then cover it).
+    #[must_use]
+    pub fn with_extra_scope(mut self, scope: &str) -> Self {
+        self.scope = format!("{} {scope}", self.scope);
+        self
+    }
+
     /// Keeps at most `capacity` senders' tokens, each for `idle` after its last use (swept
     /// in the background while a tokio runtime runs).
     #[must_use]

@@ -175,6 +175,8 @@ struct EnrollerInner {
     /// The reading scope to ask for too (`gmail.check_before_resend`,
     /// `gmail.read_bounces`).
     read_scope: Option<&'static str>,
+    /// Ask for `gmail.settings.basic` too (`gmail.check_send_as`).
+    settings_scope: bool,
 }
 
 /// Runs the authorization code flow for one OAuth client and stores the resulting tokens.
@@ -234,6 +236,7 @@ impl Enroller {
                 allowlist: policy.allowed_senders.clone(),
                 hosted_domain: None,
                 read_scope: None,
+                settings_scope: false,
             }),
         })
     }
@@ -243,6 +246,16 @@ impl Enroller {
     pub fn with_read_scope(mut self, scope: Option<&'static str>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.read_scope = scope;
+        }
+        self
+    }
+
+    /// Asks for `gmail.settings.basic` too, when `ask` (`gmail.check_send_as` is on), so that
+    /// `mailroom auth check --pool` can read the account's send-as aliases.
+    #[must_use]
+    pub fn with_settings_scope(mut self, ask: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.settings_scope = ask;
         }
         self
     }
@@ -295,6 +308,11 @@ impl Enroller {
                 self.inner
                     .read_scope
                     .map(|scope| Scope::new(scope.to_owned())),
+            )
+            .add_scopes(
+                self.inner
+                    .settings_scope
+                    .then(|| Scope::new(crate::credentials::GMAIL_SETTINGS_BASIC_SCOPE.to_owned())),
             )
             .set_pkce_challenge(challenge)
             .add_extra_param("access_type", "offline")

@@ -175,7 +175,8 @@ fn enroller(config: &Config, queue: Queue) -> anyhow::Result<(Enroller, &str)> {
         &config.policy()?,
     )?
     .with_hosted_domain(c.hosted_domain.as_deref())
-    .with_read_scope(config.gmail.read_scope());
+    .with_read_scope(config.gmail.read_scope())
+    .with_settings_scope(config.gmail.check_send_as);
     Ok((enroller, public_url))
 }
 

@@ -11,12 +11,14 @@
 //! - `jobs`: deliveries started, completed, their attempts, in flight, send durations;
 //! - `gmail`: Gmail and OAuth errors, token refreshes;
 //! - `senders`: quarantined senders and their quota left;
+//! - `pools`: sender pools: members by state, quota left;
 //! - `queue`: the queue's jobs by state, the oldest ready job, jobs enqueued, Redis errors;
 //! - `suppression`: suppressed recipients dropped, bounces read back.
 
 mod gmail;
 mod jobs;
 pub mod labels;
+mod pools;
 mod queue;
 mod senders;
 mod suppression;
@@ -51,6 +53,7 @@ struct Inner {
     jobs: jobs::Jobs,
     gmail: gmail::Gmail,
     senders: senders::Senders,
+    pools: pools::PoolFamilies,
     queue: queue::QueueFamilies,
     suppression: suppression::Suppression,
     /// The queue whose [`QueueActivity`] is folded into the counters, and the totals already
@@ -128,6 +131,7 @@ impl Metrics {
             jobs: jobs::Jobs::register(&registry, transport),
             gmail: gmail::Gmail::register(&registry),
             senders: senders::Senders::register(&registry, allowlist),
+            pools: pools::PoolFamilies::register(&registry),
             queue: queue::QueueFamilies::register(&registry),
             suppression: suppression::Suppression::register(&registry),
             watched: OnceLock::new(),
@@ -200,6 +204,12 @@ impl Metrics {
         self.0.senders.quota_remaining(sender, window, remaining);
     }
 
+    /// Reports the sender pools `pools` (`mailroom_pool_members`,
+    /// `mailroom_pool_quota_remaining`) at each [`Metrics::refresh`], read under `limits`.
+    pub fn watch_pools(&self, pools: crate::pools::Pools, limits: mailroom_queue::SenderLimits) {
+        self.0.pools.watch(pools, limits);
+    }
+
     /// A recipient was dropped from a job: it is suppressed for `reason`.
     pub fn recipient_suppressed(&self, reason: mailroom_queue::SuppressReason) {
         self.0.suppression.dropped(reason);
@@ -258,6 +268,10 @@ impl Metrics {
                 self.redis_error();
                 tracing::debug!(error = %e, "reading sender states for the metrics failed");
             }
+        }
+        if let Err(e) = self.0.pools.refresh(queue).await {
+            self.redis_error();
+            tracing::debug!(error = %e, "reading sender pools for the metrics failed");
         }
     }
 

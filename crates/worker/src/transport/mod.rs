@@ -40,6 +40,18 @@ pub struct Outgoing {
     pub message_id: String,
     /// The transport's conversation id to add the message to, if the job gave one.
     pub thread_id: Option<String>,
+    /// The mailbox that sends it when `from` is a sender pool's address (a member of the
+    /// pool); `None`: `from`'s own mailbox.
+    pub sent_as: Option<String>,
+}
+
+impl Outgoing {
+    /// The mailbox the message is sent from: the pool member, or `from`'s address. The
+    /// `From` header stays `from` either way.
+    #[must_use]
+    pub fn sender(&self) -> &str {
+        self.sent_as.as_deref().unwrap_or_else(|| self.from.email())
+    }
 }
 
 /// What a transport says about a message it accepted.

@@ -105,6 +105,7 @@ mod tests {
             raw: raw.to_vec(),
             message_id: "<x@example.com>".into(),
             thread_id: None,
+            sent_as: None,
         }
     }
 

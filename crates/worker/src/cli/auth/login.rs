@@ -156,6 +156,7 @@ async fn enroller(config: &Config, args: &LoginArgs) -> Result<Enroller, CliErro
     .map(|e| {
         e.with_hosted_domain(config.credentials.hosted_domain.as_deref())
             .with_read_scope(config.gmail.read_scope())
+            .with_settings_scope(config.gmail.check_send_as)
     })
     .map_err(|e| CliError::Invalid(e.to_string()))
 }

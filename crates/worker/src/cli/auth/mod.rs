@@ -38,11 +38,17 @@ pub enum AuthCommand {
         #[arg(long)]
         local: bool,
     },
-    /// Get an access token for every sender (or SENDER) and report; lifts the quarantine of
-    /// those that work. Exits 1 if any fails.
+    /// Get an access token for every sender (or SENDER, or each member of the pool
+    /// --pool ADDRESS) and report; lifts the quarantine of those that work. Exits 1 if any
+    /// fails.
     Check {
         /// Check only this sender.
+        #[arg(conflicts_with = "pool")]
         sender: Option<String>,
+        /// Check each member of the sender pool with this address: a token can be had and,
+        /// with `gmail.check_send_as`, the address is a verified send-as alias of the member.
+        #[arg(long, value_name = "ADDRESS")]
+        pool: Option<String>,
     },
     /// Re-encrypt every stored token under the current (first) token key.
     RotateKey,
@@ -59,7 +65,9 @@ pub async fn run(config: &Config, cmd: AuthCommand) -> CliResult {
         AuthCommand::Login(args) => login(config, args).await,
         AuthCommand::List { json } => list(config, json).await,
         AuthCommand::Revoke { sender, local } => revoke(config, &sender, local).await,
-        AuthCommand::Check { sender } => check(config, sender.as_deref()).await,
+        AuthCommand::Check { sender, pool } => {
+            check(config, sender.as_deref(), pool.as_deref()).await
+        }
         AuthCommand::RotateKey => rotate(config).await,
         AuthCommand::NewKey { id } => {
             crate::credentials::check_key_id(&id).map_err(CliError::Invalid)?;
@@ -134,9 +142,12 @@ async fn revoke(config: &Config, sender: &str, local: bool) -> CliResult {
     Ok(())
 }
 
-async fn check(config: &Config, sender: Option<&str>) -> CliResult {
+async fn check(config: &Config, sender: Option<&str>, pool: Option<&str>) -> CliResult {
     let queue = connect(config).await?;
-    let checked = credentials::check(config, &queue, sender).await?;
+    let checked = match pool {
+        Some(address) => crate::admin::pool_check::check_pool(config, &queue, address).await?,
+        None => credentials::check(config, &queue, sender).await?,
+    };
     let failed = checked.iter().filter(|c| !c.ok).count();
     let rows: Vec<Vec<String>> = checked
         .iter()

@@ -4,14 +4,17 @@
 //! A 401 gets one fresh token and one more try; every other failure is classified where it is
 //! born (see [`mod@classify`] for the table). With `gmail.check_before_resend`, a send again
 //! after an ambiguous one first looks for the message in the sender's SENT (`sent_check`).
+//! `send_as` reads a sender's send-as aliases, for `mailroom auth check --pool`.
 //! With `gmail.read_bounces`, the bounce reader reads the senders' mailboxes through it
 //! (`mailbox`).
 
 pub mod classify;
 mod mailbox;
+mod send_as;
 mod sent_check;
 
 pub use mailbox::MailboxHistory;
+pub use send_as::Alias;
 pub use sent_check::header;
 
 use std::io::Cursor;
@@ -304,7 +307,7 @@ impl Transport for GmailTransport {
 
     fn send<'a>(&'a self, msg: &'a Outgoing) -> BoxFuture<'a, Result<Delivered, SendError>> {
         Box::pin(async move {
-            let sender = msg.from.email();
+            let sender = msg.sender();
             let token = self
                 .tokens
                 .token(sender)

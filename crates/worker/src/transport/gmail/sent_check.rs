@@ -21,7 +21,7 @@ impl GmailTransport {
         msg: &Outgoing,
         since: DateTime<Utc>,
     ) -> Result<Option<Delivered>, SendError> {
-        let sender = msg.from.email();
+        let sender = msg.sender();
         let token = self
             .tokens
             .token(sender)
