@@ -201,6 +201,19 @@ fn retry_after_in(message: &str, now: DateTime<Utc>) -> Option<Duration> {
     (at - now).to_std().ok()
 }
 
+/// A failed call other than a send (a read of the mailbox, the send-as list), classified as
+/// a send failure is, with the HTTP status its delegate saw (`seen`) when the error itself
+/// carries none.
+pub(super) fn read_error(f: Failed, seen: Option<u16>) -> SendError {
+    classify_send_error(
+        &Failed {
+            status: f.status.or(seen),
+            ..f
+        },
+        Utc::now(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -5,10 +5,9 @@
 //! mail) and `format=raw` (a bounce's whole message: its status is in the body). Each call
 //! costs Gmail quota units (history.list 2, getProfile 1, get 5).
 
-use chrono::Utc;
 use google_gmail1::api::{Message, Scope};
 
-use super::classify::{Failed, classify_send_error};
+use super::classify::{Failed, read_error};
 use super::{Capture, GmailTransport, credential_error};
 use crate::credentials::AccessToken;
 use crate::transport::SendError;
@@ -48,7 +47,7 @@ impl GmailTransport {
             .delegate(&mut capture)
             .doit();
         let answer = self.answered(call).await;
-        let (_, profile) = answer.map_err(|f| classified(f, capture.status))?;
+        let (_, profile) = answer.map_err(|f| read_error(f, capture.status))?;
         profile.history_id.ok_or_else(|| {
             SendError::transient("Gmail's profile answer carries no historyId".to_owned())
         })
@@ -89,7 +88,7 @@ impl GmailTransport {
             let page = match answer {
                 Ok((_, page)) => page,
                 Err(f) if f.status.or(capture.status) == Some(404) => return Ok(None),
-                Err(f) => return Err(classified(f, capture.status)),
+                Err(f) => return Err(read_error(f, capture.status)),
             };
             let added = page.history.unwrap_or_default().into_iter().flat_map(|h| {
                 h.messages_added
@@ -175,18 +174,8 @@ impl GmailTransport {
             .delegate(&mut capture)
             .doit();
         let answer = self.answered(call).await;
-        answer.map(drop).map_err(|f| classified(f, capture.status))
+        answer.map(drop).map_err(|f| read_error(f, capture.status))
     }
-}
-
-/// A failed read, classified as a send failure is (its status from the delegate when the
-/// error value lacks it).
-fn classified(f: Failed, status: Option<u16>) -> SendError {
-    let f = Failed {
-        status: f.status.or(status),
-        ..f
-    };
-    classify_send_error(&f, Utc::now())
 }
 
 /// A `messages.get` answer: `None` for a 404 (the message is gone).
@@ -197,6 +186,6 @@ fn found(
     match answer {
         Ok((_, message)) => Ok(Some(message)),
         Err(f) if f.status.or(status) == Some(404) => Ok(None),
-        Err(f) => Err(classified(f, status)),
+        Err(f) => Err(read_error(f, status)),
     }
 }

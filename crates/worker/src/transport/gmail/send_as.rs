@@ -3,10 +3,9 @@
 //! --pool` with `gmail.check_send_as`: Gmail rewrites a From that is not one, so a pool
 //! member without the pool's address as a verified alias would send under its own address.
 
-use chrono::Utc;
 use google_gmail1::api::Scope;
 
-use super::classify::{Failed, classify_send_error};
+use super::classify::read_error;
 use super::{Capture, GmailTransport, credential_error};
 use crate::transport::SendError;
 
@@ -41,13 +40,10 @@ impl GmailTransport {
             .add_scope(Scope::SettingBasic)
             .delegate(&mut capture)
             .doit();
-        let (_, list) = self.answered(call).await.map_err(|f| {
-            let f = Failed {
-                status: f.status.or(capture.status),
-                ..f
-            };
-            classify_send_error(&f, Utc::now())
-        })?;
+        let (_, list) = self
+            .answered(call)
+            .await
+            .map_err(|f| read_error(f, capture.status))?;
         let entry = list.send_as.unwrap_or_default().into_iter().find(|s| {
             s.send_as_email
                 .as_deref()

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use google_gmail1::api::{Message, Scope};
 
-use super::classify::{Failed, classify_send_error};
+use super::classify::{Failed, read_error};
 use super::{Capture, GmailTransport, credential_error, failed};
 use crate::credentials::AccessToken;
 use crate::transport::{Delivered, Outgoing, SendError};
@@ -69,13 +69,10 @@ impl GmailTransport {
             .add_scope(Scope::Metadata)
             .delegate(&mut capture)
             .doit();
-        let (_, list) = self.answered(call).await.map_err(|f| {
-            let f = Failed {
-                status: f.status.or(capture.status),
-                ..f
-            };
-            classify_send_error(&f, Utc::now())
-        })?;
+        let (_, list) = self
+            .answered(call)
+            .await
+            .map_err(|f| read_error(f, capture.status))?;
         Ok(list
             .messages
             .unwrap_or_default()
@@ -96,13 +93,10 @@ impl GmailTransport {
             .add_scope(Scope::Metadata)
             .delegate(&mut capture)
             .doit();
-        let (_, message) = self.answered(call).await.map_err(|f| {
-            let f = Failed {
-                status: f.status.or(capture.status),
-                ..f
-            };
-            classify_send_error(&f, Utc::now())
-        })?;
+        let (_, message) = self
+            .answered(call)
+            .await
+            .map_err(|f| read_error(f, capture.status))?;
         Ok(message)
     }
 
