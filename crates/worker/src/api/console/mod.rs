@@ -5,6 +5,7 @@
 //!
 //! - `session`: the signed session cookie and the CSRF token derived from it;
 //! - `operator`: who is signed in, what they may do, and the checks of a form post;
+//! - `posted`: a form post taken only once those checks pass;
 //! - `headers`: the security headers of every console answer (CSP, nosniff, referrer);
 //! - `assets`: the stylesheet and the script, embedded;
 //! - `signin`: `/login` and `/logout`;
@@ -28,6 +29,7 @@ pub mod job;
 pub mod operator;
 pub mod overview;
 pub mod page;
+pub mod posted;
 pub mod sender_pause;
 pub mod senders;
 pub mod session;

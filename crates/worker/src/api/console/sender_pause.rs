@@ -6,12 +6,11 @@
 
 use std::time::Duration;
 
-use axum::Form;
 use axum::extract::State;
 use axum::response::Response;
 
-use super::operator::{Needs, Operator};
 use super::page::admin_error;
+use super::posted::Posted;
 use super::senders::{SenderForm, back};
 use crate::admin::dead::parse_age;
 use crate::api::ApiState;
@@ -39,12 +38,8 @@ fn sender(form: &SenderForm) -> Result<String, String> {
 /// `POST /senders/pause`.
 pub async fn pause(
     State(state): State<ApiState>,
-    operator: Operator,
-    Form(form): Form<SenderForm>,
+    Posted { operator, form }: Posted<SenderForm>,
 ) -> Response {
-    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
-        return refused;
-    }
     let sender = match sender(&form) {
         Ok(sender) => sender,
         Err(e) => return back(&e),
@@ -79,12 +74,8 @@ pub async fn pause(
 /// `POST /senders/resume`.
 pub async fn resume(
     State(state): State<ApiState>,
-    operator: Operator,
-    Form(form): Form<SenderForm>,
+    Posted { operator, form }: Posted<SenderForm>,
 ) -> Response {
-    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
-        return refused;
-    }
     let sender = match sender(&form) {
         Ok(sender) => sender,
         Err(e) => return back(&e),

@@ -7,14 +7,14 @@
 //! in `sender_pause`. Actions need `admin`.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::operator::{Needs, Operator};
+use super::operator::Operator;
 use super::page::{Nav, admin_error, render};
+use super::posted::Posted;
 use crate::admin::senders::{SenderRow, rows};
 use crate::admin::{AdminError, credentials};
 use crate::api::ApiState;
@@ -99,6 +99,8 @@ pub struct SenderForm {
     pub duration: String,
 }
 
+super::posted::csrf_field!(SenderForm);
+
 /// Back to `/senders`, saying `notice`.
 pub fn back(notice: &str) -> Response {
     let query = url::form_urlencoded::Serializer::new(String::new())
@@ -110,12 +112,8 @@ pub fn back(notice: &str) -> Response {
 /// `POST /senders/check`.
 pub async fn check(
     State(state): State<ApiState>,
-    operator: Operator,
-    Form(form): Form<SenderForm>,
+    Posted { form, .. }: Posted<SenderForm>,
 ) -> Response {
-    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
-        return refused;
-    }
     match credentials::check(&state.config, &state.queue, Some(&form.sender)).await {
         Ok(checked) => {
             let said: Vec<String> = checked
@@ -137,14 +135,7 @@ struct RevokeConfirm {
 }
 
 /// `POST /senders/revoke/confirm`: what a revoke does, with a button to go on.
-pub async fn confirm_revoke(
-    State(state): State<ApiState>,
-    operator: Operator,
-    Form(form): Form<SenderForm>,
-) -> Response {
-    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
-        return refused;
-    }
+pub async fn confirm_revoke(Posted { operator, form }: Posted<SenderForm>) -> Response {
     if form.sender.trim().is_empty() {
         return back("no sender to revoke");
     }
@@ -160,12 +151,8 @@ pub async fn confirm_revoke(
 /// `POST /senders/revoke`.
 pub async fn revoke(
     State(state): State<ApiState>,
-    operator: Operator,
-    Form(form): Form<SenderForm>,
+    Posted { operator, form }: Posted<SenderForm>,
 ) -> Response {
-    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
-        return refused;
-    }
     match credentials::revoke(&state.config, &state.queue, &form.sender).await {
         Ok(said) => {
             tracing::info!(key = %operator.session.key_id, "console revoke: {said}");
@@ -176,14 +163,7 @@ pub async fn revoke(
 }
 
 /// `POST /senders/enroll`: a redirect to Google's consent screen.
-pub async fn enroll(
-    State(state): State<ApiState>,
-    operator: Operator,
-    Form(form): Form<SenderForm>,
-) -> Response {
-    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
-        return refused;
-    }
+pub async fn enroll(State(state): State<ApiState>, _: Posted<SenderForm>) -> Response {
     let flow = match &state.console.enroll {
         Ok(flow) => flow,
         Err(why) => return back(&format!("enrollment is not set up: {why}")),

@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::operator::{Needs, Operator};
 use super::page::{Nav, error_page, render};
+use super::posted::SessionPost;
 use super::session::{Session, clear_cookie, set_cookie};
 use crate::api::ApiState;
 use crate::api::keys::Scope;
@@ -102,15 +102,10 @@ pub struct SignOut {
     csrf: Option<String>,
 }
 
+super::posted::csrf_field!(SignOut);
+
 /// `POST /logout`.
-pub async fn sign_out(
-    State(state): State<ApiState>,
-    operator: Operator,
-    Form(form): Form<SignOut>,
-) -> Response {
-    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Session) {
-        return refused;
-    }
+pub async fn sign_out(State(state): State<ApiState>, _: SessionPost<SignOut>) -> Response {
     let cookie = clear_cookie(state.config.api.console_secure_cookies);
     with_cookie(Redirect::to("/login").into_response(), &cookie)
 }

@@ -5,15 +5,15 @@
 //! `admin`; `read` keys only see.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use mailroom_queue::{SuppressReason, SuppressScope, Suppression};
 use serde::Deserialize;
 
-use super::operator::{Needs, Operator};
+use super::operator::Operator;
 use super::page::{Nav, admin_error, error_page, render};
+use super::posted::Posted;
 use crate::admin::AdminError;
 use crate::api::ApiState;
 use crate::cli::table;
@@ -138,6 +138,8 @@ pub struct ChangeForm {
     reason: String,
 }
 
+super::posted::csrf_field!(ChangeForm);
+
 /// Back to the list of `list`, saying `notice`.
 fn back(list: &str, notice: &str) -> Response {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -156,12 +158,8 @@ fn checked(form: &ChangeForm) -> Result<(SuppressScope, String), AdminError> {
 /// `POST /suppressions/add`.
 pub async fn add(
     State(state): State<ApiState>,
-    operator: Operator,
-    Form(form): Form<ChangeForm>,
+    Posted { operator, form }: Posted<ChangeForm>,
 ) -> Response {
-    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
-        return refused;
-    }
     let (scope, address) = match checked(&form) {
         Ok(checked) => checked,
         Err(e) => return admin_error(&e),
@@ -201,12 +199,8 @@ struct Confirm {
 /// `POST /suppressions/confirm`: what a removal would lift, with a button to go on.
 pub async fn confirm(
     State(state): State<ApiState>,
-    operator: Operator,
-    Form(form): Form<ChangeForm>,
+    Posted { operator, form }: Posted<ChangeForm>,
 ) -> Response {
-    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
-        return refused;
-    }
     let (scope, address) = match checked(&form) {
         Ok(checked) => checked,
         Err(e) => return admin_error(&e),
@@ -236,12 +230,8 @@ pub async fn confirm(
 /// `POST /suppressions/remove`: lifts the suppression, then back to the list.
 pub async fn remove(
     State(state): State<ApiState>,
-    operator: Operator,
-    Form(form): Form<ChangeForm>,
+    Posted { operator, form }: Posted<ChangeForm>,
 ) -> Response {
-    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Admin) {
-        return refused;
-    }
     let (scope, address) = match checked(&form) {
         Ok(checked) => checked,
         Err(e) => return admin_error(&e),

@@ -6,15 +6,15 @@
 //! deleting stay with `mailroom template` and `/v1/templates`.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use mailroom_queue::StoredTemplate;
 use serde::Deserialize;
 
-use super::operator::{Needs, Operator};
+use super::operator::Operator;
 use super::page::{Nav, admin_error, error_page, render};
+use super::posted::SessionPost;
 use crate::admin::AdminError;
 use crate::api::ApiState;
 
@@ -182,6 +182,8 @@ pub struct PreviewForm {
     vars: String,
 }
 
+super::posted::csrf_field!(PreviewForm);
+
 /// Renders `stored` for `locale` with `vars` (JSON text), as the CLI's preview does.
 fn rendered(stored: &StoredTemplate, locale: &str, vars: &str) -> Preview {
     let mut preview = Preview {
@@ -213,12 +215,8 @@ fn rendered(stored: &StoredTemplate, locale: &str, vars: &str) -> Preview {
 /// `POST /templates/preview`: changes nothing, so `read` may; the CSRF token is still checked.
 pub async fn preview(
     State(state): State<ApiState>,
-    operator: Operator,
-    Form(form): Form<PreviewForm>,
+    SessionPost { operator, form }: SessionPost<PreviewForm>,
 ) -> Response {
-    if let Some(refused) = operator.refuse_post(&state, form.csrf.as_deref(), Needs::Session) {
-        return refused;
-    }
     let which = Which {
         name: form.name,
         version: form.version,
