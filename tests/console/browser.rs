@@ -65,6 +65,15 @@ pub async fn sign_in(browser: &Client, world: &World, key: &str) {
     }
 }
 
+/// From the senders page, enrolls alice@example.com through the fake consent screen (which
+/// consents as alice and sends the browser back to the callback page).
+pub async fn enroll_alice(browser: &Client, world: &World) {
+    world.google.set_consenting_user("alice@example.com");
+    browser.goto(&world.url("/senders")).await.unwrap();
+    click(browser, "#enroll").await;
+    wait_text(browser, "body", "alice@example.com", false).await;
+}
+
 fn stats(world: &World) -> Value {
     serde_json::from_str(&world.env.run(&["queue", "stats", "--json"]).ok()).unwrap()
 }
@@ -200,13 +209,9 @@ async fn a_gmail_account_enrolled_through_the_consent_screen_is_listed() {
         return;
     };
     let world = World::start();
-    world.google.set_consenting_user("alice@example.com");
     let browser = driver.browser(1280, 900).await;
     sign_in(&browser, &world, &world.admin).await;
-    browser.goto(&world.url("/senders")).await.unwrap();
-    click(&browser, "#enroll").await;
-    // The fake Google consents as alice and sends the browser back to the callback.
-    wait_text(&browser, "body", "alice@example.com", false).await;
+    enroll_alice(&browser, &world).await;
     assert_eq!(
         browser.current_url().await.unwrap().path(),
         "/oauth2/callback"
@@ -250,7 +255,6 @@ async fn screenshots_of_every_page() {
     let ids = world.dead_letters(3).await;
     let queue = world.queue().await;
     crate::common::enqueue_jobs(&queue, 4).await;
-    world.google.set_consenting_user("alice@example.com");
     let save = std::env::var_os("MAILROOM_CONSOLE_SCREENSHOTS").is_some();
     let dir = if save {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/console")
@@ -271,9 +275,7 @@ async fn screenshots_of_every_page() {
     text(&browser, "#key").await;
     shot("login").await;
     sign_in(&browser, &world, &world.admin).await;
-    browser.goto(&world.url("/senders")).await.unwrap();
-    click(&browser, "#enroll").await;
-    wait_text(&browser, "body", "alice@example.com", false).await;
+    enroll_alice(&browser, &world).await;
     browser.goto(&world.url("/")).await.unwrap();
     text(&browser, "#stat-ready").await;
     shot("overview").await;

@@ -6,7 +6,7 @@
 
 use fantoccini::{Client, Locator};
 
-use crate::browser::{PATIENCE, click, sign_in, text, wait_text};
+use crate::browser::{PATIENCE, click, enroll_alice, sign_in, text, wait_text};
 use crate::driver::Driver;
 use crate::world::World;
 
@@ -119,12 +119,9 @@ async fn a_sender_is_paused_resumed_and_revoking_it_asks_first() {
         return;
     };
     let world = World::start();
-    world.google.set_consenting_user("alice@example.com");
     let browser = driver.browser(1280, 900).await;
     sign_in(&browser, &world, &world.admin).await;
-    browser.goto(&world.url("/senders")).await.unwrap();
-    click(&browser, "#enroll").await;
-    wait_text(&browser, "body", "alice@example.com", false).await;
+    enroll_alice(&browser, &world).await;
     browser.goto(&world.url("/senders")).await.unwrap();
     let row = "tr[data-sender='alice@example.com']";
 
