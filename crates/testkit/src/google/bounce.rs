@@ -12,8 +12,9 @@
 use chrono::Utc;
 
 use super::FakeGoogle;
+use super::ids::{new_message_id, random_lower_alnum, random_token};
 use super::mime::{header_block, header_value, recipients};
-use super::state::{State, new_message_id, random_lower_alnum, random_token};
+use super::state::State;
 
 /// How a recipient fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

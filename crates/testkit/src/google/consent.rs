@@ -11,9 +11,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use url::Url;
 
+use super::ids::random_token;
 use super::request::{requested_scopes, simple_fault};
 use super::respond;
-use super::state::{CodeRecord, Shared, State, random_token};
+use super::state::{CodeRecord, Shared, State};
 use super::types::{AuthRequest, ClientKind};
 
 /// `GET /o/oauth2/v2/auth`: consents as the current browser user and

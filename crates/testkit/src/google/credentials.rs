@@ -5,10 +5,10 @@
 use serde_json::json;
 
 use super::FakeGoogle;
+use super::ids::{normalize_email, random_digits, random_hex, random_lower_alnum, random_token};
 use super::keys;
 use super::state::{
     AUTHORIZED_USER_SCOPES, AccessRecordInit, ClientRecord, PROJECT_ID, ServiceAccountRecord,
-    normalize_email, random_digits, random_hex, random_lower_alnum, random_token,
 };
 use super::types::{ClientKind, OAuthClient, ServiceAccount};
 

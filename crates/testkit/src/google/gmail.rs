@@ -15,13 +15,14 @@ use serde_json::json;
 
 use super::faults::{Endpoint, Fault, Plan, is_usage_limit};
 use super::gmail_auth::{SEND_SCOPES, access, authorize};
+use super::ids::new_message_id;
 use super::in_flight::SendInFlight;
 use super::mime::{has_recipients, header_value};
 use super::quota::{Exceeded, Limit};
 use super::request::{bearer_token, parse_form};
 use super::respond::{self, Dropped, google_error};
 use super::send_body::{ApiError, SendBody, parse_body};
-use super::state::{PROJECT_ID, Shared, State, new_message_id};
+use super::state::{PROJECT_ID, Shared, State};
 use super::types::{SendAttempt, SentMessage};
 
 type SharedState = AxumState<Arc<Shared>>;

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use super::FakeGoogle;
-use super::state::{Shared, normalize_email};
+use super::ids::normalize_email;
+use super::state::Shared;
 
 /// Each user's sends in flight now, and the most at once so far.
 #[derive(Debug, Default)]

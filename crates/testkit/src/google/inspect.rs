@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::FakeGoogle;
-use super::state::normalize_email;
+use super::ids::normalize_email;
 use super::types::{AuthRequest, SendAttempt, SentMessage, TokenGrant};
 
 impl FakeGoogle {

@@ -113,6 +113,7 @@ mod gmail;
 mod gmail_auth;
 mod gmail_history;
 mod gmail_read;
+mod ids;
 mod in_flight;
 mod inspect;
 mod keys;

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use super::FakeGoogle;
+use super::ids::normalize_email;
 use super::keys;
-use super::state::normalize_email;
 
 /// The fake's departures from Google's usual answers, and the assertions it received.
 #[derive(Debug, Default)]

@@ -16,11 +16,12 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::FakeGoogle;
+use super::ids::normalize_email;
 use super::mime::header_value;
 use super::request::bearer_token;
 use super::respond;
 use super::send_body::ApiError;
-use super::state::{Shared, normalize_email};
+use super::state::Shared;
 use super::types::MAIL_GOOGLE_SCOPE;
 
 /// `https://www.googleapis.com/auth/gmail.settings.basic`: read and

@@ -8,9 +8,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::outcome::{Outcome, invalid_scope};
+use crate::google::ids::normalize_email;
 use crate::google::keys::{self, Jwt};
 use crate::google::request::requested_scopes;
-use crate::google::state::{AccessRecordInit, ServiceAccountRecord, State, normalize_email};
+use crate::google::state::{AccessRecordInit, ServiceAccountRecord, State};
 
 /// Longest lifetime (`exp - iat`) of a JWT assertion.
 const MAX_ASSERTION_LIFETIME: i64 = 3600;

@@ -16,10 +16,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::faults::{Endpoint, Fault};
+use super::ids::normalize_email;
 use super::keys::Jwt;
 use super::request::parse_form;
 use super::respond::{self, Dropped};
-use super::state::{Shared, State, normalize_email};
+use super::state::{Shared, State};
 use super::types::TokenGrant;
 
 mod client;

@@ -5,14 +5,14 @@
 //! with what was done.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::operator::{Needs, Operator};
+use super::operator::Operator;
 use super::page::{Nav, admin_error, error_page, render};
+use super::posted::Posted;
 use crate::admin::AdminError;
 use crate::admin::dead::{self, Action, DeadQuery, parse_age};
 use crate::api::ApiState;
@@ -145,9 +145,11 @@ pub async fn page(
     }
 }
 
-/// A retry or purge as the forms post it.
-#[derive(Debug, Default)]
-struct Request {
+/// A retry or purge as the forms post it. The ids come as repeated `ids` fields, which a
+/// derived form cannot gather, so the fields are taken as pairs and sorted out by hand.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(from = "Vec<(String, String)>")]
+pub struct Request {
     csrf: Option<String>,
     action: Option<Action>,
     /// Every job matching the filters, rather than the ids.
@@ -156,8 +158,8 @@ struct Request {
     filters: Filters,
 }
 
-impl Request {
-    fn parse(fields: Vec<(String, String)>) -> Self {
+impl From<Vec<(String, String)>> for Request {
+    fn from(fields: Vec<(String, String)>) -> Self {
         let mut r = Self::default();
         for (k, v) in fields {
             match k.as_str() {
@@ -180,7 +182,11 @@ impl Request {
         }
         r
     }
+}
 
+super::posted::csrf_field!(Request);
+
+impl Request {
     /// The ids it names now.
     async fn resolve(&self, state: &ApiState) -> Result<Vec<mailroom_jobs::JobId>, AdminError> {
         if self.matching {
@@ -194,17 +200,10 @@ impl Request {
         }
     }
 
-    /// Checks the form; the action asked for.
-    fn checked(&self, state: &ApiState, operator: &Operator) -> Result<Action, Box<Response>> {
-        if let Some(refused) = operator.refuse_post(state, self.csrf.as_deref(), Needs::Admin) {
-            return Err(Box::new(refused));
-        }
-        self.action.ok_or_else(|| {
-            Box::new(error_page(
-                StatusCode::BAD_REQUEST,
-                "no action (retry or purge)",
-            ))
-        })
+    /// The action asked for.
+    fn action(&self) -> Result<Action, Response> {
+        self.action
+            .ok_or_else(|| error_page(StatusCode::BAD_REQUEST, "no action (retry or purge)"))
     }
 }
 
@@ -229,13 +228,14 @@ struct Confirm {
 /// `POST /dead/confirm`: the confirmation step.
 pub async fn confirm(
     State(state): State<ApiState>,
-    operator: Operator,
-    Form(fields): Form<Vec<(String, String)>>,
+    Posted {
+        operator,
+        form: request,
+    }: Posted<Request>,
 ) -> Response {
-    let request = Request::parse(fields);
-    let action = match request.checked(&state, &operator) {
+    let action = match request.action() {
         Ok(action) => action,
-        Err(refused) => return *refused,
+        Err(refused) => return refused,
     };
     match request.resolve(&state).await {
         Ok(ids) => render(
@@ -256,13 +256,14 @@ pub async fn confirm(
 /// `POST /dead/apply`: the retry or purge, then back to the list.
 pub async fn apply(
     State(state): State<ApiState>,
-    operator: Operator,
-    Form(fields): Form<Vec<(String, String)>>,
+    Posted {
+        operator,
+        form: request,
+    }: Posted<Request>,
 ) -> Response {
-    let request = Request::parse(fields);
-    let action = match request.checked(&state, &operator) {
+    let action = match request.action() {
         Ok(action) => action,
-        Err(refused) => return *refused,
+        Err(refused) => return refused,
     };
     let done = async {
         let ids = request.resolve(&state).await?;
