@@ -201,9 +201,13 @@ impl Request {
     }
 
     /// The action asked for.
-    fn action(&self) -> Result<Action, Response> {
-        self.action
-            .ok_or_else(|| error_page(StatusCode::BAD_REQUEST, "no action (retry or purge)"))
+    fn action(&self) -> Result<Action, Box<Response>> {
+        self.action.ok_or_else(|| {
+            Box::new(error_page(
+                StatusCode::BAD_REQUEST,
+                "no action (retry or purge)",
+            ))
+        })
     }
 }
 
@@ -235,7 +239,7 @@ pub async fn confirm(
 ) -> Response {
     let action = match request.action() {
         Ok(action) => action,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     match request.resolve(&state).await {
         Ok(ids) => render(
@@ -263,7 +267,7 @@ pub async fn apply(
 ) -> Response {
     let action = match request.action() {
         Ok(action) => action,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let done = async {
         let ids = request.resolve(&state).await?;
