@@ -14,6 +14,7 @@
 //! * `pool_view`: the members of a sender pool as Redis knows them, read at once.
 //! * `send_slots`: one sender's sends in flight across workers, capped by leases.
 //! * `suppression`: the suppression list: addresses mail must not go to, per scope.
+//! * `suppressed_many`: a batch of jobs' recipients looked up in the list in one round trip.
 //! * `templates`: stored templates, versioned and immutable per version.
 //! * `bounces`: the bounce reader's place in each mailbox, its lock, and bounces recorded once.
 //! * `minutes`: sent, retried and dead jobs per minute over the last two hours.
@@ -81,6 +82,7 @@ mod settle;
 #[cfg(feature = "worker")]
 mod start;
 mod status;
+mod suppressed_many;
 mod suppression;
 mod switch_watch;
 mod templates;
@@ -113,6 +115,7 @@ pub use senders::{
 pub use sentinel::SentinelConn;
 pub use sentinel_url::SentinelTarget;
 pub use status::{JobState, JobStatus};
+pub use suppressed_many::Screening;
 pub use suppression::{
     SuppressReason, SuppressScope, Suppression, normalize_address as normalize_suppressed,
 };

@@ -2,7 +2,8 @@
 //! list), each with a reason and a time. One hash per scope, `{name}:suppress:global` and
 //! `{name}:suppress:list:ID`, address (lower case) to `REASON:MS`; the set
 //! `{name}:suppress:lists` names the lists that have entries. A worker looks a job's
-//! recipients up in one pipelined round trip ([`Queue::suppressed_among`]).
+//! recipients up in one pipelined round trip ([`Queue::suppressed_among`]), a batch of
+//! jobs' in one too ([`Queue::suppressed_among_many`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -110,13 +111,13 @@ pub fn normalize_address(address: &str) -> String {
 }
 
 /// Reads a stored `REASON:MS` value; `None` for anything else.
-fn parse_value(value: &str) -> Option<(SuppressReason, DateTime<Utc>)> {
+pub(crate) fn parse_value(value: &str) -> Option<(SuppressReason, DateTime<Utc>)> {
     let (reason, ms) = value.rsplit_once(':')?;
     Some((reason.parse().ok()?, ms_to_time(ms.parse().ok()?)))
 }
 
 impl Queue {
-    fn suppress_key(&self, scope: &SuppressScope) -> String {
+    pub(crate) fn suppress_key(&self, scope: &SuppressScope) -> String {
         match scope {
             SuppressScope::Global => self.key("suppress:global"),
             SuppressScope::List(id) => self.key(&format!("suppress:list:{id}")),
@@ -221,36 +222,11 @@ impl Queue {
         addresses: &[&str],
         list: Option<&str>,
     ) -> Result<Vec<Suppression>, QueueError> {
-        if addresses.is_empty() {
-            return Ok(Vec::new());
-        }
-        let normalized: Vec<String> = addresses.iter().map(|a| normalize_address(a)).collect();
-        let mut scopes = vec![SuppressScope::Global];
-        scopes.extend(list.map(|id| SuppressScope::List(id.to_owned())));
-        let mut pipe = redis::pipe();
-        for scope in &scopes {
-            pipe.cmd("HMGET")
-                .arg(self.suppress_key(scope))
-                .arg(&normalized);
-        }
-        let answers: Vec<Vec<Option<String>>> = pipe.query_async(&mut self.conn()).await?;
-        let mut out: Vec<Suppression> = Vec::new();
-        for (scope, values) in scopes.iter().zip(answers) {
-            for (address, value) in normalized.iter().zip(values) {
-                let Some((reason, at)) = value.as_deref().and_then(parse_value) else {
-                    continue;
-                };
-                if out.iter().any(|s| &s.address == address) {
-                    continue;
-                }
-                out.push(Suppression {
-                    address: address.clone(),
-                    scope: scope.clone(),
-                    reason,
-                    at,
-                });
-            }
-        }
-        Ok(out)
+        let screening = crate::Screening {
+            addresses: addresses.iter().map(|a| (*a).to_owned()).collect(),
+            list: list.map(str::to_owned),
+        };
+        let mut found = self.suppressed_among_many(&[screening]).await?;
+        Ok(found.pop().unwrap_or_default())
     }
 }

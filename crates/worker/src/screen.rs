@@ -1,9 +1,76 @@
-//! Screening a job against the suppression list before it is sent: one pipelined lookup of
-//! all its recipients (global suppressions and its list's), then the job without the
-//! suppressed ones. A `transactional` job is not screened.
+//! Screening a job against the suppression list before it is sent: a lookup of all its
+//! recipients (global suppressions and its list's), then the job without the suppressed ones.
+//! A `transactional` job is not screened. The lookups of every handler of a worker go through
+//! one task ([`Screener`]), which asks Redis once for all the jobs waiting at that moment
+//! ([`Queue::suppressed_among_many`]), so a fetch round's screening costs one round trip, and
+//! an idle worker adds no delay.
+
+use std::sync::{Arc, OnceLock};
 
 use mailroom_jobs::EmailJob;
-use mailroom_queue::{Queue, QueueError, Suppression, normalize_suppressed};
+use mailroom_queue::{Queue, QueueError, Screening, Suppression, normalize_suppressed};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most jobs screened by one round trip.
+const MAX_BATCH: usize = 512;
+
+struct Ask {
+    screening: Screening,
+    reply: oneshot::Sender<Result<Vec<Suppression>, QueueError>>,
+}
+
+/// The handle to a worker's screening task, started on first use (inside the runtime); the
+/// task ends when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct Screener {
+    queue: Queue,
+    asks: Arc<OnceLock<mpsc::UnboundedSender<Ask>>>,
+}
+
+impl Screener {
+    /// Screens against `queue`'s suppression list.
+    #[must_use]
+    pub fn new(queue: Queue) -> Self {
+        Self {
+            queue,
+            asks: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The suppressed among `screening`'s recipients, asked with the other handlers'.
+    async fn suppressed(&self, screening: Screening) -> Result<Vec<Suppression>, QueueError> {
+        let stopped = || QueueError::Protocol("the screening task stopped".into());
+        let asks = self.asks.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(answer(self.queue.clone(), rx));
+            tx
+        });
+        let (reply, answer) = oneshot::channel();
+        asks.send(Ask { screening, reply }).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn answer(queue: Queue, mut rx: mpsc::UnboundedReceiver<Ask>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (screenings, replies): (Vec<Screening>, Vec<_>) =
+            batch.drain(..).map(|a| (a.screening, a.reply)).unzip();
+        match queue.suppressed_among_many(&screenings).await {
+            Ok(found) => {
+                for (reply, found) in replies.into_iter().zip(found) {
+                    // A handler that went away (aborted) needs no answer.
+                    let _ = reply.send(Ok(found));
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
 
 /// What the suppression list leaves of a job.
 #[derive(Debug)]
@@ -20,12 +87,12 @@ pub enum Screened {
     Nobody(Vec<Suppression>),
 }
 
-/// Looks `job`'s recipients up in `queue`'s suppression list and drops the suppressed ones
-/// from `to`, `cc` and `bcc`.
+/// Looks `job`'s recipients up in the suppression list and drops the suppressed ones from
+/// `to`, `cc` and `bcc`.
 ///
 /// # Errors
 /// Redis unreachable.
-pub async fn screen(queue: &Queue, job: &EmailJob) -> Result<Screened, QueueError> {
+pub async fn screen(screener: &Screener, job: &EmailJob) -> Result<Screened, QueueError> {
     let v1 = job.v1();
     if v1.transactional {
         return Ok(Screened::Send {
@@ -33,9 +100,12 @@ pub async fn screen(queue: &Queue, job: &EmailJob) -> Result<Screened, QueueErro
             dropped: Vec::new(),
         });
     }
-    let addresses: Vec<&str> = v1.recipients().map(|a| a.email()).collect();
-    let list = v1.list.as_ref().map(|l| l.id.as_str());
-    let dropped = queue.suppressed_among(&addresses, list).await?;
+    let dropped = screener
+        .suppressed(Screening {
+            addresses: v1.recipients().map(|a| a.email().to_owned()).collect(),
+            list: v1.list.as_ref().map(|l| l.id.clone()),
+        })
+        .await?;
     if dropped.is_empty() {
         return Ok(Screened::Send {
             kept: None,

@@ -34,7 +34,7 @@ impl Handler {
         let _in_flight = self.metrics.in_flight();
 
         let screened = match &self.suppression {
-            Some(queue) => screen(queue, job).await?,
+            Some(screener) => screen(screener, job).await?,
             None => Screened::Send {
                 kept: None,
                 dropped: Vec::new(),

@@ -36,8 +36,8 @@ pub struct Handler {
     quarantine_give_up: std::time::Duration,
     slots: Option<Arc<SenderSlots>>,
     check_before_resend: bool,
-    /// The queue whose suppression list screens every job, if any.
-    suppression: Option<mailroom_queue::Queue>,
+    /// What screens every job against the suppression list, if anything.
+    suppression: Option<crate::screen::Screener>,
     /// What seals the one-click unsubscribe links of list mail, if configured.
     unsubscribe: Option<Arc<crate::unsubscribe::Unsubscriber>>,
     /// The sender pools (`[[pools]]`): a job from a pool's address is sent by a member.
@@ -124,7 +124,7 @@ impl Handler {
     /// `transactional`; a job left with nobody ends `suppressed`.
     #[must_use]
     pub fn with_suppression(mut self, queue: mailroom_queue::Queue) -> Self {
-        self.suppression = Some(queue);
+        self.suppression = Some(crate::screen::Screener::new(queue));
         self
     }
 
