@@ -18,9 +18,8 @@ const MEMORY_CAP: u64 = 256 << 20;
 const LARGE: usize = 18_500_000;
 
 /// The worker's byte budget in this scenario: 16 MiB, so a large job is always held alone.
-/// The default (64 MiB) lets two 25 MB jobs in at once, and sending one costs about five
-/// times its size today (the decoded attachment, the rendered message, the upload body
-/// google-gmail1 reads into a growing buffer): two together need more than 256 MiB.
+/// Sending one costs about four times its stored size at its peak (the payload read, the
+/// decoded attachment, the rendered message, the upload body google-gmail1 copies it into).
 const BUDGET: usize = 16 << 20;
 
 /// How many large jobs; they sit next to each other in the stream, so one fetch batch would
