@@ -22,7 +22,9 @@
 //! - `text.rs`: checks on header text shared by validation and rendering
 //!   (header injection, field names, [`RESERVED_HEADERS`]).
 //! - `render.rs`: [`EmailJob::render`] builds the MIME message with
-//!   lettre; [`message_id_for`] gives its `Message-ID`.
+//!   lettre; [`message_id_for`] gives its `Message-ID`. `splice.rs` formats
+//!   a message with attachments into one buffer of its exact size, encoding
+//!   the attachments straight into it.
 //! - `schema.rs`: [`json_schema`], the JSON Schema of the wire format.
 //! - `template.rs`: [`Template`], [`TemplateRef`] and [`EmailJob::apply_template`]:
 //!   minijinja templates rendered into a job at enqueue.
@@ -76,6 +78,7 @@ mod policy;
 mod render;
 mod schema;
 mod size;
+mod splice;
 mod template;
 mod text;
 mod thread;

@@ -11,8 +11,9 @@ use lettre::address::Envelope;
 use lettre::message::header::{
     ContentTransferEncoding, ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0,
 };
-use lettre::message::{Body, MultiPart, SinglePart};
+use lettre::message::{Body, MessageBuilder, MultiPart, SinglePart};
 
+use crate::splice::Bodies;
 use crate::text::{
     MAX_LINE_OCTETS, content_type_problem, header_name_problem, is_printable_ascii, longest_word,
 };
@@ -96,6 +97,18 @@ impl EmailJobV1 {
             return Err(RenderError::DateOutOfRange(date));
         }
         let message_id = message_id_for(&self.id, &self.from);
+        let bytes =
+            crate::splice::formatted(self, |bodies| self.message(date, &message_id, bodies))?;
+        Ok(Rendered { bytes, message_id })
+    }
+
+    /// The lettre message, its attachments' bodies as `bodies` says.
+    pub(crate) fn message(
+        &self,
+        date: DateTime<Utc>,
+        message_id: &str,
+        bodies: &Bodies,
+    ) -> Result<Message, RenderError> {
         // The envelope is given, so that lettre does not parse it back out of the headers.
         let envelope = Envelope::new(
             Some(self.from.as_mailbox().email.clone()),
@@ -127,7 +140,32 @@ impl EmailJobV1 {
                 Form::Text,
             ))
             .date(SystemTime::from(date))
-            .message_id(Some(message_id.clone()));
+            .message_id(Some(message_id.to_owned()));
+        builder = self.thread_and_extra_headers(builder)?;
+
+        // A lone text or HTML body goes in as the message body itself, so
+        // that it is not given the trailing CRLF lettre adds to a MIME part.
+        let leaf = |builder: lettre::message::MessageBuilder, kind, body: String| {
+            builder
+                .header(MIME_VERSION_1_0)
+                .header(kind)
+                .body(text_body(body))
+        };
+        match self.body(bodies)? {
+            None => leaf(builder, ContentType::TEXT_PLAIN, String::new()),
+            Some(Part::Text(text)) => leaf(builder, ContentType::TEXT_PLAIN, text),
+            Some(Part::Html(html)) => leaf(builder, ContentType::TEXT_HTML, html),
+            Some(Part::Multi(part)) => builder.multipart(part),
+        }
+        .map_err(|e| RenderError::Build(e.to_string()))
+    }
+
+    /// `builder` with `In-Reply-To` and `References` from the thread hint,
+    /// then the extra headers.
+    fn thread_and_extra_headers(
+        &self,
+        mut builder: MessageBuilder,
+    ) -> Result<MessageBuilder, RenderError> {
         if let Some(thread) = &self.thread {
             if let Some(id) = &thread.in_reply_to {
                 builder = builder.in_reply_to(id.clone());
@@ -148,31 +186,11 @@ impl EmailJobV1 {
                 HeaderName::new_from_ascii(name.clone()).map_err(|e| invalid(e.to_string()))?;
             builder = builder.raw_header(text_header(header_name, value, Form::Verbatim));
         }
-
-        // A lone text or HTML body goes in as the message body itself, so
-        // that it is not given the trailing CRLF lettre adds to a MIME part.
-        let leaf = |builder: lettre::message::MessageBuilder, kind, body: String| {
-            builder
-                .header(MIME_VERSION_1_0)
-                .header(kind)
-                .body(text_body(body))
-        };
-        let message = match self.body()? {
-            None => leaf(builder, ContentType::TEXT_PLAIN, String::new()),
-            Some(Part::Text(text)) => leaf(builder, ContentType::TEXT_PLAIN, text),
-            Some(Part::Html(html)) => leaf(builder, ContentType::TEXT_HTML, html),
-            Some(Part::Multi(part)) => builder.multipart(part),
-        }
-        .map_err(|e| RenderError::Build(e.to_string()))?;
-        let mut bytes = message.formatted();
-        // lettre grows its buffer by doubling: a large message can end with nearly as much
-        // spare room as content, which the send would otherwise hold until it ends.
-        bytes.shrink_to_fit();
-        Ok(Rendered { bytes, message_id })
+        Ok(builder)
     }
 
     /// The MIME body, or `None` when the job has no content at all.
-    fn body(&self) -> Result<Option<Part>, RenderError> {
+    fn body(&self, bodies: &Bodies) -> Result<Option<Part>, RenderError> {
         let present = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         let mut content = match (present(&self.text), present(&self.html)) {
             (Some(text), Some(html)) => Some(Part::Multi(
@@ -188,7 +206,7 @@ impl EmailJobV1 {
         let mut inline = Vec::new();
         let mut attached = Vec::new();
         for (index, attachment) in self.attachments.iter().enumerate() {
-            let part = attachment_part(index, attachment)?;
+            let part = attachment_part(index, attachment, bodies)?;
             if attachment.content_id.is_some() {
                 inline.push(part);
             } else {
@@ -318,7 +336,11 @@ fn text_body(text: String) -> Body {
     }
 }
 
-fn attachment_part(index: usize, attachment: &Attachment) -> Result<SinglePart, RenderError> {
+fn attachment_part(
+    index: usize,
+    attachment: &Attachment,
+    bodies: &Bodies,
+) -> Result<SinglePart, RenderError> {
     let invalid = |reason: String| RenderError::InvalidContentType {
         index,
         content_type: attachment.content_type.clone(),
@@ -329,8 +351,7 @@ fn attachment_part(index: usize, attachment: &Attachment) -> Result<SinglePart, 
     }
     let content_type =
         ContentType::parse(&attachment.content_type).map_err(|e| invalid(e.to_string()))?;
-    let body = Body::new_with_encoding(attachment.content.clone(), ContentTransferEncoding::Base64)
-        .map_err(|_| RenderError::Build("base64 refused the attachment content".into()))?;
+    let body = bodies.body(index, &attachment.content)?;
     let filename = attachment.filename.clone();
     let kind = match &attachment.content_id {
         Some(cid) => lettre::message::Attachment::new_inline_with_name(cid.clone(), filename),

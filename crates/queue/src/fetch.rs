@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
@@ -15,7 +14,7 @@ use redis::streams::{StreamReadOptions, StreamReadReply};
 
 use crate::QueueError;
 use crate::activity::Event;
-use crate::conn::Conn;
+use crate::fetch_conn::FetchConn;
 use crate::keys::GROUP;
 use crate::lease::{Delivery, Lease, LeaseSlot};
 use crate::queue::{Queue, ms, now_ms};
@@ -28,7 +27,7 @@ use crate::tracker::Tracker;
 pub(crate) struct Fetcher {
     queue: Queue,
     /// Blocking reads hold a connection; they get their own so acks never wait behind them.
-    conn: Conn,
+    conn: FetchConn,
     pub consumer: String,
     tracker: Tracker,
     schedule: Schedule,
@@ -47,8 +46,7 @@ impl Fetcher {
         consumer: String,
         tracker: Tracker,
     ) -> Result<Self, QueueError> {
-        let timeout = queue.config().block + Duration::from_secs(5);
-        let conn = Conn::open(&queue.inner.target, queue.inner.tls.as_ref(), timeout).await?;
+        let conn = FetchConn::open(&queue).await?;
         Ok(Self {
             queue,
             conn,
@@ -62,7 +60,9 @@ impl Fetcher {
 
     /// One fetch round: returns the started tasks, possibly none (the read timed out).
     pub async fn round(&mut self) -> Result<Vec<Task<EmailJob>>, QueueError> {
-        match self.try_round().await {
+        let round = self.try_round().await;
+        self.conn.end_round().await;
+        match round {
             Err(QueueError::Redis(e))
                 if e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP") =>
             {

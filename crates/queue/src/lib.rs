@@ -34,6 +34,8 @@
 //! * `replicas`: `WAIT` for `min_replicas_ack` replicas after an enqueue or an outcome.
 //! * `backend` (worker): the apalis backend that feeds a worker and hands back what it holds.
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
+//! * `fetch_conn` (worker): the fetcher's connection, replaced after a round that read large
+//!   replies so that its read buffer does not keep their size.
 //! * `start` (worker): the verdict on each delivered entry (run, skip, expired, malformed), from
 //!   one pipelined read of the records, so one bad record spoils nothing else.
 //! * `schedule` (worker): when the fetcher promotes and reclaims, and how long it reads.
@@ -56,6 +58,8 @@ mod dead;
 mod error;
 #[cfg(feature = "worker")]
 mod fetch;
+#[cfg(feature = "worker")]
+mod fetch_conn;
 #[cfg(feature = "worker")]
 mod keeper;
 mod keys;

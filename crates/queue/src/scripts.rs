@@ -2,10 +2,10 @@
 //! to the queue's slot: the v2 ready stream, scheduled, dead, workers, and the v1 ready stream)
 //! and the key prefix as its first argument where it builds job keys.
 
+use redis::aio::ConnectionLike;
 use redis::{FromRedisValue, Script, ScriptInvocation};
 
 use crate::QueueError;
-use crate::conn::Conn;
 use crate::keys::Keys;
 
 /// Every script, loaded once per queue handle (EVALSHA, reloaded after a Redis restart).
@@ -66,7 +66,7 @@ pub(crate) fn call<'a>(script: &'a Script, keys: &Keys) -> ScriptInvocation<'a> 
 /// Runs a prepared invocation.
 pub(crate) async fn run<T: FromRedisValue>(
     inv: &ScriptInvocation<'_>,
-    conn: &mut Conn,
+    conn: &mut impl ConnectionLike,
 ) -> Result<T, QueueError> {
     Ok(inv.invoke_async(conn).await?)
 }
