@@ -6,10 +6,13 @@
 //!
 //! `[state, finished_at, deliveries, attempts, created_at, transport_id, thread_id, extras?]`
 //!
-//! `state` is 1 (`sent`) or 2 (`expired`); the times are ms since the epoch; `extras`, an
-//! object present only when one of its members is set, holds `a` (`sent_as`), `s`
-//! (`suppressed`), `d` (`duplicate_ids`), `m` (`meta`), `x` (`expires_at`) and `b`
-//! (`bounced`). An expired job's `last_error` is implied by its state. The bucket expires
+//! `state` is 1 (`sent`) or 2 (`expired`); `finished_at` and `created_at` are ms after the
+//! id's ULID timestamp (so a few digits; ms since the epoch for an id that is not a ULID);
+//! `thread_id` is a string (empty when there is none) or `0` when it is the transport id (a
+//! message that starts a Gmail thread); `extras`, an object present only when one of its
+//! members is set, holds `a` (`sent_as`), `s` (`suppressed`), `d` (`duplicate_ids`), `m`
+//! (`meta`), `x` (`expires_at`, ms since the epoch) and `b` (`bounced`). An expired job's
+//! `last_error` is implied by its state. The bucket expires
 //! `retention` after its newest record was written (`EXPIRE … NX`, then `EXPIRE … GT`).
 //!
 //! Readers see a record in either layout: [`read_job`] (status) and [`Queue::record_fields`]
@@ -35,21 +38,26 @@ const EXPIRED_ERROR: &str = "expired before it could be sent";
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-/// The unix second of a job id's ULID timestamp (its first 10 Crockford base32 characters, in
-/// ms); 0 for an id that is not a ULID. `enqueue.lua` computes the same.
-pub(crate) fn second_of(id: &str) -> u64 {
+/// A job id's ULID timestamp in ms (its first 10 Crockford base32 characters); 0 for an id
+/// that is not a ULID. `enqueue.lua` and `finish.lua` compute the same.
+pub(crate) fn ulid_ms(id: &str) -> i64 {
     let b = id.as_bytes();
     if b.len() != 26 {
         return 0;
     }
-    let mut ms: u64 = 0;
+    let mut ms: i64 = 0;
     for c in &b[..10] {
         let Some(d) = CROCKFORD.iter().position(|x| *x == c.to_ascii_uppercase()) else {
             return 0;
         };
-        ms = ms * 32 + d as u64;
+        ms = ms * 32 + d as i64;
     }
-    ms / 1000
+    ms
+}
+
+/// The unix second of a job id's ULID timestamp: its done bucket's.
+pub(crate) fn second_of(id: &str) -> u64 {
+    u64::try_from(ulid_ms(id) / 1000).unwrap_or(0)
 }
 
 /// The bucket key of job `id`'s done record.
@@ -88,6 +96,7 @@ impl Kept {
 /// A sent job's done record.
 #[derive(Debug)]
 pub(crate) struct SentRecord<'a> {
+    pub id: &'a str,
     pub finished_ms: i64,
     pub deliveries: u32,
     pub attempts: u32,
@@ -103,6 +112,12 @@ pub(crate) struct SentRecord<'a> {
 impl SentRecord<'_> {
     /// The record's value, as stored.
     pub fn encode(&self) -> String {
+        let base = ulid_ms(self.id);
+        let thread = if !self.thread_id.is_empty() && self.thread_id == self.transport_id {
+            json!(0)
+        } else {
+            json!(self.thread_id)
+        };
         let mut extras = Map::new();
         if !self.sent_as.is_empty() {
             extras.insert("a".into(), self.sent_as.into());
@@ -119,12 +134,12 @@ impl SentRecord<'_> {
         }
         let mut rec = json!([
             SENT,
-            self.finished_ms,
+            self.finished_ms - base,
             self.deliveries,
             self.attempts,
-            self.created_ms,
+            self.created_ms - base,
             self.transport_id,
-            self.thread_id
+            thread
         ]);
         if !extras.is_empty()
             && let Json::Array(a) = &mut rec
@@ -145,9 +160,9 @@ pub(crate) fn state_of(value: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// The fields a done record's value stands for, named as in a job hash; empty when the value
-/// is not a done record.
-pub(crate) fn fields(value: &[u8]) -> HashMap<String, String> {
+/// The fields job `id`'s done record `value` stands for, named as in a job hash; empty when
+/// the value is not a done record.
+pub(crate) fn fields(id: &str, value: &[u8]) -> HashMap<String, String> {
     let mut h = HashMap::new();
     let Ok(Json::Array(rec)) = serde_json::from_slice::<Json>(value) else {
         return h;
@@ -161,16 +176,28 @@ pub(crate) fn fields(value: &[u8]) -> HashMap<String, String> {
     if state == "expired" {
         h.insert("last_error".into(), EXPIRED_ERROR.into());
     }
-    let names = ["finished_at", "deliveries", "attempts", "created_at"];
-    for (name, v) in names.iter().zip(rec.iter().skip(1)) {
+    let base = ulid_ms(id);
+    let names = [
+        ("finished_at", base),
+        ("deliveries", 0),
+        ("attempts", 0),
+        ("created_at", base),
+    ];
+    for ((name, from), v) in names.iter().zip(rec.iter().skip(1)) {
         if let Some(n) = v.as_i64() {
-            h.insert((*name).into(), n.to_string());
+            h.insert((*name).into(), (from + n).to_string());
         }
     }
-    for (name, v) in ["transport_id", "thread_id"].iter().zip(rec.iter().skip(5)) {
-        if let Some(s) = v.as_str().filter(|s| !s.is_empty()) {
-            h.insert((*name).into(), s.into());
-        }
+    let transport = text(rec.get(5));
+    if let Some(t) = transport {
+        h.insert("transport_id".into(), t.into());
+    }
+    let thread = match rec.get(6) {
+        Some(Json::Number(_)) => transport,
+        other => text(other),
+    };
+    if let Some(t) = thread {
+        h.insert("thread_id".into(), t.into());
     }
     if let Some(Json::Object(x)) = rec.get(7) {
         let extras = [
@@ -211,17 +238,27 @@ pub(crate) async fn read_job(
     if raw.is_empty()
         && let Some(done) = done
     {
-        return Ok(fields(&done));
+        return Ok(fields(id, &done));
     }
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     Ok(raw.iter().map(|(k, v)| (text(k), text(v))).collect())
 }
 
+/// A non-empty string of a record.
+fn text(v: Option<&Json>) -> Option<&str> {
+    v.and_then(Json::as_str).filter(|s| !s.is_empty())
+}
+
 /// Replaces an all-absent `HMGET` answer of `names` by the done record's fields, if any.
-fn overlay(row: Vec<Option<String>>, done: Option<&[u8]>, names: &[&str]) -> Vec<Option<String>> {
+fn overlay(
+    id: &str,
+    row: Vec<Option<String>>,
+    done: Option<&[u8]>,
+    names: &[&str],
+) -> Vec<Option<String>> {
     match done {
         Some(d) if row.iter().all(Option::is_none) => {
-            let h = fields(d);
+            let h = fields(id, d);
             names.iter().map(|n| h.get(*n).cloned()).collect()
         }
         _ => row,
@@ -251,12 +288,12 @@ impl Queue {
                 pipe.cmd("HGET").arg(bucket(keys, &id)).arg(&id);
             }
             let answers: Vec<Value> = pipe.query_async(&mut self.conn()).await?;
-            for pair in answers.chunks_exact(2) {
+            for (id, pair) in chunk.iter().zip(answers.chunks_exact(2)) {
                 let row: Vec<Option<String>> =
                     redis::from_redis_value_ref(&pair[0]).unwrap_or_default();
                 let done: Option<Vec<u8>> =
                     redis::from_redis_value_ref(&pair[1]).unwrap_or_default();
-                out.push(overlay(row, done.as_deref(), names));
+                out.push(overlay(&id.to_string(), row, done.as_deref(), names));
             }
         }
         Ok(out)
@@ -266,6 +303,9 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A job id of 2025-12-03.
+    const ID: &str = "01KBH9Z0000000000000000000";
 
     #[test]
     fn the_bucket_is_the_second_of_the_ulid() {
@@ -282,6 +322,7 @@ mod tests {
             expires_ms: Some(9),
         };
         let rec = SentRecord {
+            id: ID,
             finished_ms: 1_764_748_543_123,
             deliveries: 2,
             attempts: 1,
@@ -294,7 +335,7 @@ mod tests {
         };
         let v = rec.encode();
         assert_eq!(state_of(v.as_bytes()), Some("sent"));
-        let h = fields(v.as_bytes());
+        let h = fields(ID, v.as_bytes());
         assert_eq!(h["state"], "sent");
         assert_eq!(h["finished_at"], "1764748543123");
         assert_eq!(h["deliveries"], "2");
@@ -309,11 +350,13 @@ mod tests {
 
     #[test]
     fn a_plain_sent_record_is_short() {
+        let base = ulid_ms(ID);
         let rec = SentRecord {
-            finished_ms: 1_764_748_543_123,
+            id: ID,
+            finished_ms: base + 1523,
             deliveries: 1,
             attempts: 0,
-            created_ms: 1_764_748_543_000,
+            created_ms: base + 12,
             transport_id: "18c2f3a4b5c6d7e8",
             thread_id: "18c2f3a4b5c6d7e8",
             sent_as: "",
@@ -321,18 +364,19 @@ mod tests {
             kept: &Kept::default(),
         };
         let v = rec.encode();
-        assert_eq!(
-            v,
-            r#"[1,1764748543123,1,0,1764748543000,"18c2f3a4b5c6d7e8","18c2f3a4b5c6d7e8"]"#
-        );
+        assert_eq!(v, r#"[1,1523,1,0,12,"18c2f3a4b5c6d7e8",0]"#);
+        let h = fields(ID, v.as_bytes());
+        assert_eq!(h["thread_id"], "18c2f3a4b5c6d7e8");
+        assert_eq!(h["created_at"], (base + 12).to_string());
     }
 
     #[test]
     fn an_expired_record_names_its_error() {
-        let h = fields(br#"[2,5,1,0,4,"","",{"x":3}]"#);
+        let h = fields(ID, br#"[2,5,1,0,4,"","",{"x":3}]"#);
         assert_eq!(h["state"], "expired");
         assert_eq!(h["last_error"], EXPIRED_ERROR);
         assert_eq!(h["expires_at"], "3");
-        assert!(fields(b"nonsense").is_empty());
+        assert_eq!(h["finished_at"], (ulid_ms(ID) + 5).to_string());
+        assert!(fields(ID, b"nonsense").is_empty());
     }
 }

@@ -210,6 +210,7 @@ fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipe
     for o in plain.iter().map(|&i| &batch[i]).filter(|o| o.outcome == "sent") {
         let [retention, transport_id, thread_id] = &o.args;
         let record = SentRecord {
+            id: &o.id,
             finished_ms: now,
             deliveries: o.deliveries,
             attempts: o.attempts,

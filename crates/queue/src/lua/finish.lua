@@ -39,11 +39,28 @@ local function keep_payload(jk, entry)
   end
 end
 
+-- A job id's ULID timestamp (ms): its first 10 Crockford base32 characters; 0 for an id that
+-- is not a ULID (as done.rs's ulid_ms).
+local crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+local function ulid_ms(id)
+  if #id ~= 26 then return 0 end
+  local ms = 0
+  for k = 1, 10 do
+    local d = string.find(crockford, string.upper(string.sub(id, k, k)), 1, true)
+    if not d then return 0 end
+    ms = ms * 32 + (d - 1)
+  end
+  return ms
+end
+
 -- Records an expired job as a done record: [2, finished_at, deliveries, attempts,
--- created_at, '', '', {m = meta, x = expires_at}] in its bucket, and drops its hash.
+-- created_at, '', '', {m = meta, x = expires_at}] in its bucket (the two times in ms after the
+-- id's ULID timestamp), and drops its hash.
 -- f: the job hash's state, deliveries, attempts, created_at, meta, expires_at.
 local function write_expired(id, jk, retention, bucket, f)
-  local rec = { 2, now, tonumber(f[2]) or 0, tonumber(f[3]) or 0, tonumber(f[4]) or 0, '', '' }
+  local base = ulid_ms(id)
+  local rec = { 2, now - base, tonumber(f[2]) or 0, tonumber(f[3]) or 0,
+    (tonumber(f[4]) or base) - base, '', '' }
   local extras, any = {}, false
   if f[5] then
     local ok, meta = pcall(cjson.decode, f[5])
