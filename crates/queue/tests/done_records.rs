@@ -17,11 +17,15 @@ use mailroom_queue::{
 };
 use mailroom_testkit::{RedisCluster, RedisServer};
 
-use common::{Behaviour, Redis, TestWorker, config, eventually, job_with, queue, redis_conn};
+use common::{
+    Behaviour, Redis, TestWorker, config, eventually, job, job_with, queue, redis_conn,
+    wait_until_past,
+};
 
 on_both!(
     a_sent_jobs_status_reads_back_from_its_done_record,
-    a_second_send_keeps_both_ids_in_the_done_record
+    a_second_send_keeps_both_ids_in_the_done_record,
+    an_expired_jobs_done_record_keeps_its_times_and_metadata
 );
 
 /// Waits until `kept` holds a lease of `id`, and takes it.
@@ -164,4 +168,47 @@ async fn a_second_send_keeps_both_ids_in_the_done_record(redis: Redis) {
     assert_eq!(q.activity().duplicate_sends, 1, "{:?}", q.activity());
     assert_eq!(layout(&redis, &q, j.id()).await, (false, true));
     b.stop().await;
+}
+
+/// A job past its expiry when delivered is recorded `expired` as a done record (by
+/// `finish.lua`, from its job hash): its status keeps its enqueue time, expiry, metadata and
+/// tags, names the reason, and the job can be neither cancelled nor enqueued again.
+async fn an_expired_jobs_done_record_keeps_its_times_and_metadata(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let soon = Utc::now() + chrono::Duration::milliseconds(300);
+    let j = job_with(
+        "a@example.com",
+        serde_json::json!({
+            "expires_at": soon.to_rfc3339(),
+            "metadata": {"order": "7"},
+            "tags": ["late"],
+        }),
+    );
+    q.enqueue(&j).await.unwrap();
+    let before = q.status(j.id()).await.unwrap().expect("a status");
+    wait_until_past(soon.timestamp_millis()).await;
+    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
+    let fresh = job("b@example.com");
+    q.enqueue(&fresh).await.unwrap();
+    w.seen.wait_for(1, Duration::from_secs(10)).await;
+    eventually(Duration::from_secs(10), "the job recorded expired", async || {
+        let s = q.status(j.id()).await.unwrap()?;
+        (s.state == JobState::Expired).then_some(s)
+    })
+    .await;
+    assert_eq!(w.stop().await.ids(), vec![fresh.id()]);
+
+    assert_eq!(layout(&redis, &q, j.id()).await, (false, true), "a done record only");
+    let s = q.status(j.id()).await.unwrap().expect("a status");
+    assert_eq!(s.last_error.as_deref(), Some("expired before it could be sent"));
+    assert_eq!(s.created_at, before.created_at);
+    assert_eq!(s.expires_at, before.expires_at);
+    assert_eq!((s.metadata, s.tags), (before.metadata, before.tags));
+    assert!(s.finished_at.is_some_and(|t| t >= before.created_at));
+    assert!(s.transport_id.is_none() && s.thread_id.is_none());
+    assert_eq!(
+        q.cancel(j.id()).await.unwrap(),
+        Cancelled::TooLate(JobState::Expired)
+    );
+    assert!(q.enqueue(&j).await.unwrap().duplicate);
 }
