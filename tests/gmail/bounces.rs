@@ -132,7 +132,10 @@ async fn a_bounce_after_the_job_record_expired_still_suppresses() {
         .query_async(&mut queue.connection())
         .await
         .unwrap();
-    assert!(queue.status(id).await.unwrap().is_none(), "the record is gone");
+    assert!(
+        queue.status(id).await.unwrap().is_none(),
+        "the record is gone"
+    );
     queue.set_bounce_cursor(SENDER, 0).await.unwrap();
     let mut reader = env.worker(
         "w2",

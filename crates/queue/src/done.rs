@@ -212,13 +212,18 @@ pub(crate) fn fields(id: &str, value: &[u8]) -> HashMap<String, String> {
             match x.get(short) {
                 Some(Json::String(s)) => h.insert(name.into(), s.clone()),
                 Some(Json::Number(n)) => h.insert(name.into(), n.to_string()),
-                Some(v @ (Json::Array(_) | Json::Object(_))) => h.insert(name.into(), v.to_string()),
+                Some(v @ (Json::Array(_) | Json::Object(_))) => {
+                    h.insert(name.into(), v.to_string())
+                }
                 _ => None,
             };
         }
     }
     h
 }
+
+/// A hash as `HGETALL` answers it, bytes as stored.
+type RawHash = HashMap<Vec<u8>, Vec<u8>>;
 
 /// The fields of job `id`'s record in either layout, in one round trip: its job hash, or else
 /// its done record. Bytes that are not UTF-8 read as U+FFFD (see [`crate::status`]).
@@ -227,7 +232,7 @@ pub(crate) async fn read_job(
     keys: &Keys,
     id: &str,
 ) -> Result<HashMap<String, String>, QueueError> {
-    let (raw, done): (HashMap<Vec<u8>, Vec<u8>>, Option<Vec<u8>>) = redis::pipe()
+    let (raw, done): (RawHash, Option<Vec<u8>>) = redis::pipe()
         .cmd("HGETALL")
         .arg(keys.job(id))
         .cmd("HGET")
@@ -311,7 +316,10 @@ mod tests {
     fn the_bucket_is_the_second_of_the_ulid() {
         let id = mailroom_jobs::JobId::new();
         assert_eq!(second_of(&id.to_string()), id.timestamp_ms() / 1000);
-        assert_eq!(second_of(&id.to_string().to_lowercase()), id.timestamp_ms() / 1000);
+        assert_eq!(
+            second_of(&id.to_string().to_lowercase()),
+            id.timestamp_ms() / 1000
+        );
         assert_eq!(second_of("not-a-ulid"), 0);
     }
 

@@ -109,7 +109,6 @@ pub use minutes::{MinuteCounts, unix_minute};
 pub use pause::Resumed;
 pub use pool_view::MemberView;
 pub use queue::{Cancelled, Enqueued, Queue};
-pub use stats::QueueStats;
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
 pub use senders::{
@@ -117,6 +116,7 @@ pub use senders::{
 };
 pub use sentinel::SentinelConn;
 pub use sentinel_url::SentinelTarget;
+pub use stats::QueueStats;
 pub use status::{JobState, JobStatus};
 pub use suppression::{
     SuppressReason, SuppressScope, Suppression, normalize_address as normalize_suppressed,

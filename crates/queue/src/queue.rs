@@ -9,9 +9,9 @@ use mailroom_jobs::{EmailJob, JobId};
 use crate::activity::{Activity, QueueActivity};
 
 use crate::conn::{Conn, RedisTarget};
+use crate::done::read_job;
 use crate::keys::{GROUP, Keys};
 use crate::scripts::{Scripts, call, run};
-use crate::done::read_job;
 use crate::status::{JobStatus, Meta};
 use crate::{QueueConfig, QueueError};
 

@@ -148,7 +148,10 @@ async fn finish(queue: &Queue, consumer: &str, batch: &[Outcome]) -> Result<Vec<
         let answers: Vec<i64> = pipeline(queue, now, batch, &plain)
             .query_async(&mut queue.conn())
             .await?;
-        let sent = plain.iter().filter(|&&i| batch[i].outcome == "sent").count();
+        let sent = plain
+            .iter()
+            .filter(|&&i| batch[i].outcome == "sent")
+            .count();
         let (fresh, acked) = answers.split_at(sent.min(answers.len()));
         let (mut fresh, mut acked) = (fresh.iter(), acked.iter());
         for &i in &plain {
@@ -207,7 +210,11 @@ fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipe
     // Each bucket written, with the longest retention asked for it.
     let mut buckets: Vec<(String, &str)> = Vec::new();
     let mut sent_jobs = Vec::new();
-    for o in plain.iter().map(|&i| &batch[i]).filter(|o| o.outcome == "sent") {
+    for o in plain
+        .iter()
+        .map(|&i| &batch[i])
+        .filter(|o| o.outcome == "sent")
+    {
         let [retention, transport_id, thread_id] = &o.args;
         let record = SentRecord {
             id: &o.id,
@@ -234,8 +241,16 @@ fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipe
         sent_jobs.push(keys.job(&o.id));
     }
     for (key, retention) in &buckets {
-        pipe.cmd("EXPIRE").arg(key).arg(retention).arg("NX").ignore();
-        pipe.cmd("EXPIRE").arg(key).arg(retention).arg("GT").ignore();
+        pipe.cmd("EXPIRE")
+            .arg(key)
+            .arg(retention)
+            .arg("NX")
+            .ignore();
+        pipe.cmd("EXPIRE")
+            .arg(key)
+            .arg(retention)
+            .arg("GT")
+            .ignore();
     }
     if !sent_jobs.is_empty() {
         pipe.cmd("DEL").arg(&sent_jobs).ignore();

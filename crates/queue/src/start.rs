@@ -114,7 +114,9 @@ pub(crate) fn read_records(keys: &Keys, reads: &[Read]) -> Pipeline {
     for r in reads {
         let jk = keys.job(&r.id);
         pipe.cmd("HMGET").arg(&jk).arg(&FIELDS[..]);
-        pipe.cmd("HGET").arg(crate::done::bucket(keys, &r.id)).arg(&r.id);
+        pipe.cmd("HGET")
+            .arg(crate::done::bucket(keys, &r.id))
+            .arg(&r.id);
         if r.payload.is_none() {
             pipe.cmd("HSTRLEN").arg(&jk).arg("payload");
             pipe.cmd("HSTRLEN").arg(&jk).arg("meta");

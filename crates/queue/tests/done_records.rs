@@ -88,7 +88,11 @@ async fn a_sent_jobs_status_reads_back_from_its_done_record(redis: Redis) {
         .await
         .unwrap();
 
-    assert_eq!(layout(&redis, &q, j.id()).await, (false, true), "a done record only");
+    assert_eq!(
+        layout(&redis, &q, j.id()).await,
+        (false, true),
+        "a done record only"
+    );
     let s = q.status(j.id()).await.unwrap().expect("a status");
     assert_eq!(s.state, JobState::Sent);
     assert_eq!(s.transport_id.as_deref(), Some("gmail-1"));
@@ -150,20 +154,36 @@ async fn a_second_send_keeps_both_ids_in_the_done_record(redis: Redis) {
     let b = TestWorker::start(&q, "b", Behaviour::Keep).await;
     let second = take(&b.kept, j.id()).await;
     second
-        .sent_as(Some("gmail-b"), Some("thread-b"), Some("pool-1@example.com"))
+        .sent_as(
+            Some("gmail-b"),
+            Some("thread-b"),
+            Some("pool-1@example.com"),
+        )
         .await
         .unwrap();
     first
-        .sent_as(Some("gmail-a"), Some("thread-a"), Some("pool-2@example.com"))
+        .sent_as(
+            Some("gmail-a"),
+            Some("thread-a"),
+            Some("pool-2@example.com"),
+        )
         .await
         .unwrap();
 
     let s = q.status(j.id()).await.unwrap().expect("a status");
     assert_eq!(s.state, JobState::Sent);
-    assert_eq!(s.transport_id.as_deref(), Some("gmail-b"), "the first send's id stays");
+    assert_eq!(
+        s.transport_id.as_deref(),
+        Some("gmail-b"),
+        "the first send's id stays"
+    );
     assert_eq!(s.thread_id.as_deref(), Some("thread-b"));
     assert_eq!(s.sent_as.as_deref(), Some("pool-1@example.com"));
-    assert_eq!(s.duplicate_ids, ["gmail-a"], "the later send's id is kept beside it");
+    assert_eq!(
+        s.duplicate_ids,
+        ["gmail-a"],
+        "the later send's id is kept beside it"
+    );
     assert_eq!(s.tags, ["t"]);
     assert_eq!(q.activity().duplicate_sends, 1, "{:?}", q.activity());
     assert_eq!(layout(&redis, &q, j.id()).await, (false, true));
@@ -191,16 +211,27 @@ async fn an_expired_jobs_done_record_keeps_its_times_and_metadata(redis: Redis) 
     let fresh = job("b@example.com");
     q.enqueue(&fresh).await.unwrap();
     w.seen.wait_for(1, Duration::from_secs(10)).await;
-    eventually(Duration::from_secs(10), "the job recorded expired", async || {
-        let s = q.status(j.id()).await.unwrap()?;
-        (s.state == JobState::Expired).then_some(s)
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the job recorded expired",
+        async || {
+            let s = q.status(j.id()).await.unwrap()?;
+            (s.state == JobState::Expired).then_some(s)
+        },
+    )
     .await;
     assert_eq!(w.stop().await.ids(), vec![fresh.id()]);
 
-    assert_eq!(layout(&redis, &q, j.id()).await, (false, true), "a done record only");
+    assert_eq!(
+        layout(&redis, &q, j.id()).await,
+        (false, true),
+        "a done record only"
+    );
     let s = q.status(j.id()).await.unwrap().expect("a status");
-    assert_eq!(s.last_error.as_deref(), Some("expired before it could be sent"));
+    assert_eq!(
+        s.last_error.as_deref(),
+        Some("expired before it could be sent")
+    );
     assert_eq!(s.created_at, before.created_at);
     assert_eq!(s.expires_at, before.expires_at);
     assert_eq!((s.metadata, s.tags), (before.metadata, before.tags));
