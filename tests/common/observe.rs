@@ -43,23 +43,13 @@ pub async fn wait_dead(queue: &Queue, n: u64, within: Duration) {
     .await;
 }
 
-/// `fields` of each job's record, read in pipelined `HMGET`s (a record that is gone reads as
-/// all `None`).
+/// `fields` of each job's record, in either layout (its job hash, or once sent or expired its
+/// done record), in pipelined reads (a record that is gone reads as all `None`).
 pub async fn job_fields(queue: &Queue, ids: &[JobId], fields: &[&str]) -> Vec<Vec<Option<String>>> {
-    let mut conn = queue.connection();
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(2000) {
-        let mut pipe = redis::pipe();
-        for id in chunk {
-            pipe.cmd("HMGET")
-                .arg(queue.key(&format!("job:{id}")))
-                .arg(fields);
-        }
-        let rows: Vec<Vec<Option<String>>> =
-            pipe.query_async(&mut conn).await.expect("read job records");
-        out.extend(rows);
-    }
-    out
+    queue
+        .record_fields(ids, fields)
+        .await
+        .expect("read job records")
 }
 
 /// How many of `ids` are in each state (`"missing"` for jobs without a record).

@@ -126,11 +126,16 @@ async fn a_bounce_after_the_job_record_expired_still_suppresses() {
     sender_only.stop();
     assert_eq!(google.received_by(SENDER).len(), 1, "the bounce arrived");
     // The record expires (as it does after queue.retention) before the reader runs.
-    let _: i64 = redis::cmd("DEL")
-        .arg(queue.key(&format!("job:{id}")))
+    let _: i64 = redis::cmd("HDEL")
+        .arg(queue.key(&format!("v2:done:{}", id.timestamp_ms() / 1000)))
+        .arg(id.to_string())
         .query_async(&mut queue.connection())
         .await
         .unwrap();
+    assert!(
+        queue.status(id).await.unwrap().is_none(),
+        "the record is gone"
+    );
     queue.set_bounce_cursor(SENDER, 0).await.unwrap();
     let mut reader = env.worker(
         "w2",

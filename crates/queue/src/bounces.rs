@@ -144,9 +144,11 @@ impl Queue {
             .key(self.key(&format!("bounce:{message}")))
             .key(self.key(&format!("job:{job}")))
             .key(self.key("suppress:global"))
+            .key(crate::done::bucket(self.keys(), &job.to_string()))
             .arg(u64::try_from(BOUNCE_SEEN_TTL.as_millis()).unwrap_or(u64::MAX))
             .arg(now_ms())
-            .arg(json);
+            .arg(json)
+            .arg(job.to_string());
         for bounce in bounces.iter().filter(|b| b.is_hard()) {
             script.arg(normalize_address(&bounce.recipient));
         }

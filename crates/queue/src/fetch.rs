@@ -21,7 +21,7 @@ use crate::queue::{Queue, ms, now_ms};
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
 use crate::settle::Notes;
-use crate::start::{FIELDS, Read, Verdict, fields, utf8, verdict};
+use crate::start::{Read, Verdict, next_record, read_records, utf8, verdict};
 use crate::tracker::Tracker;
 
 pub(crate) struct Fetcher {
@@ -202,16 +202,7 @@ impl Fetcher {
     /// Starts read deliveries: one pipelined read of their records, then a verdict for each
     /// (see [`crate::start`]).
     async fn begin(&mut self, reads: Vec<Read>) -> Result<Vec<Task<EmailJob>>, QueueError> {
-        let keys = self.queue.keys().clone();
-        let mut pipe = redis::pipe();
-        for r in &reads {
-            let jk = keys.job(&r.id);
-            pipe.cmd("HMGET").arg(&jk).arg(&FIELDS[..]);
-            if r.payload.is_none() {
-                pipe.cmd("HSTRLEN").arg(&jk).arg("payload");
-                pipe.cmd("HSTRLEN").arg(&jk).arg("meta");
-            }
-        }
+        let pipe = read_records(self.queue.keys(), &reads);
         let answers: Vec<Value> = pipe.query_async(&mut self.conn).await?;
         let mut answers = answers.into_iter();
         let now = now_ms();
@@ -224,7 +215,7 @@ impl Fetcher {
         let mut run_list = Vec::with_capacity(reads.len());
         let mut settles = Vec::new();
         for r in reads {
-            let record = fields(answers.next().unwrap_or(Value::Nil));
+            let record = next_record(&mut answers);
             let stored = if r.payload.is_none() {
                 let mut n = || {
                     answers
@@ -368,6 +359,7 @@ impl Fetcher {
                     deliveries,
                     enqueued_at: crate::status::ms_to_time(created_ms),
                     bytes,
+                    kept: crate::done::Kept::of(&job),
                 };
                 let lease = Lease::new(self.queue.clone(), delivery, self.tracker.clone());
                 let task = TaskBuilder::new(job)

@@ -40,7 +40,15 @@ impl Keys {
         }
     }
 
+    /// The job's record while it waits, runs, is dead or cancelled: `{name}:job:ID`.
     pub fn job(&self, id: &str) -> String {
         format!("{}:job:{id}", self.prefix)
+    }
+
+    /// The bucket of done records (sent and expired jobs) of jobs whose ULID timestamp falls in
+    /// unix second `second`: `{name}:v2:done:SECOND`, a hash of job id to record (see
+    /// [`crate::done`]).
+    pub fn done(&self, second: u64) -> String {
+        format!("{}:v2:done:{second}", self.prefix)
     }
 }

@@ -10,6 +10,7 @@ use mailroom_jobs::{EmailJob, JobId};
 use crate::QueueError;
 use crate::activity::Event;
 use crate::backoff::ConnectionRetry;
+use crate::done::Kept;
 use crate::queue::Queue;
 use crate::settle::Notes;
 use crate::tracker::Tracker;
@@ -29,6 +30,8 @@ pub struct Lease {
     tracker: Tracker,
     /// The recipients the suppression list dropped (JSON), recorded with a `sent`.
     suppressed: Option<String>,
+    /// What the job's done record keeps of it (metadata, tags, expiry).
+    kept: Kept,
 }
 
 /// What the fetcher learned about a delivery when it started it.
@@ -41,6 +44,8 @@ pub(crate) struct Delivery {
     pub enqueued_at: DateTime<Utc>,
     /// The job's payload, metadata and tags as stored, counted against the worker's budget.
     pub bytes: usize,
+    /// What the job's done record keeps of it once sent.
+    pub kept: Kept,
 }
 
 impl Lease {
@@ -55,6 +60,7 @@ impl Lease {
             enqueued_at: d.enqueued_at,
             tracker,
             suppressed: None,
+            kept: d.kept,
         }
     }
 
@@ -213,6 +219,9 @@ impl Lease {
                     Notes {
                         suppressed: self.suppressed.as_deref().filter(|_| outcome == "sent"),
                         sent_as,
+                        attempts: self.attempts,
+                        created_ms: self.enqueued_at.timestamp_millis(),
+                        kept: Some(&self.kept),
                     },
                 )
                 .await

@@ -4,7 +4,8 @@
 //!
 //! Modules marked (worker) are built with the `worker` feature (on by default).
 //!
-//! * `queue`: the handle: connect, enqueue, status, cancel, stats, promotion, housekeeping.
+//! * `queue`: the handle: connect, enqueue, status, cancel, promotion, housekeeping.
+//! * `stats`: [`QueueStats`], the queue's counts read in one call.
 //! * `dead`: dead-letter operations: list, find, show, retry, purge.
 //! * `senders`: Gmail's sending limits in Redis, and paused and quarantined senders.
 //! * `pause`: an operator's pause and resume of a sender.
@@ -21,6 +22,7 @@
 //! * `payload`: a job's stored payload, for an operator.
 //! * `workers`: the registered workers, their heartbeats and the deliveries each holds.
 //! * `status`: a job's state and its status record.
+//! * `done`: finished (sent, expired) jobs' records, kept as fields of per-second buckets.
 //! * `activity`: what the worker side counts without a handler seeing it.
 //! * `config`: [`QueueConfig`], the queue's settings with their defaults.
 //! * `conn`: one connection type for a single server, a Sentinel-watched primary and a cluster.
@@ -55,6 +57,7 @@ mod bounces;
 mod config;
 mod conn;
 mod dead;
+mod done;
 mod error;
 #[cfg(feature = "worker")]
 mod fetch;
@@ -85,6 +88,7 @@ mod sentinel_url;
 mod settle;
 #[cfg(feature = "worker")]
 mod start;
+mod stats;
 mod status;
 mod suppressed_many;
 mod suppression;
@@ -110,7 +114,7 @@ pub use lease::{Lease, LeaseTaken};
 pub use minutes::{MinuteCounts, unix_minute};
 pub use pause::Resumed;
 pub use pool_view::MemberView;
-pub use queue::{Cancelled, Enqueued, Queue, QueueStats};
+pub use queue::{Cancelled, Enqueued, Queue};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
 pub use senders::{
@@ -118,6 +122,7 @@ pub use senders::{
 };
 pub use sentinel::SentinelConn;
 pub use sentinel_url::SentinelTarget;
+pub use stats::QueueStats;
 pub use status::{JobState, JobStatus};
 pub use suppressed_many::Screening;
 pub use suppression::{

@@ -1,18 +1,18 @@
-//! The queue handle: enqueue, status, cancel and stats. Cheap to clone; clones share one
+//! The queue handle: enqueue, status and cancel. Cheap to clone; clones share one
 //! multiplexed connection.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chrono::{DateTime, Utc};
 use mailroom_jobs::{EmailJob, JobId};
 
 use crate::activity::{Activity, QueueActivity};
 
 use crate::conn::{Conn, RedisTarget};
+use crate::done::read_job;
 use crate::keys::{GROUP, Keys};
 use crate::scripts::{Scripts, call, run};
-use crate::status::{JobStatus, Meta, read_record};
+use crate::status::{JobStatus, Meta};
 use crate::{QueueConfig, QueueError};
 
 /// The result of an enqueue.
@@ -33,41 +33,6 @@ pub enum Cancelled {
     NotFound,
     /// Too late: the job is sending or finished, in this state.
     TooLate(crate::JobState),
-}
-
-/// Counts of a queue, read in one round trip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct QueueStats {
-    /// Jobs waiting in the ready stream.
-    pub ready: u64,
-    /// Jobs waiting for their send time or their next attempt.
-    pub scheduled: u64,
-    /// Jobs delivered to a worker and not finished.
-    pub in_flight: u64,
-    /// Dead-lettered jobs.
-    pub dead: u64,
-    /// Age of the oldest ready job, if any is waiting.
-    #[serde(with = "opt_secs")]
-    pub oldest_ready_age: Option<Duration>,
-    /// When the oldest ready (not yet delivered) stream entry was added, if any is waiting.
-    pub oldest_ready_at: Option<DateTime<Utc>>,
-    /// Registered workers (including ones that died within the last few leases).
-    pub workers: u64,
-    /// Jobs ever enqueued into this queue (duplicates not counted), from the queue-wide
-    /// counter `{NAME}:counters`.
-    pub enqueued: u64,
-}
-
-mod opt_secs {
-    pub fn serialize<S: serde::Serializer>(
-        d: &Option<std::time::Duration>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
-    }
 }
 
 pub(crate) struct Inner {
@@ -274,12 +239,14 @@ impl Queue {
             .collect()
     }
 
-    /// The status record of a job; `None` if unknown or trimmed after its retention.
+    /// The status record of a job (its job hash, or its done record once sent or expired);
+    /// `None` if unknown or trimmed after its retention.
     ///
     /// # Errors
     /// Redis unreachable.
     pub async fn status(&self, id: JobId) -> Result<Option<JobStatus>, QueueError> {
-        let mut h = read_record(&mut self.conn(), &self.inner.keys.job(&id.to_string())).await?;
+        let (keys, id_text) = (&self.inner.keys, id.to_string());
+        let mut h = read_job(&mut self.conn(), keys, &id_text).await?;
         // A job whose delivery a worker holds is in flight: protocol v2 reads that from the
         // stream's pending entries rather than writing it into the record on each delivery.
         if h.get("state").map(String::as_str) == Some("queued")
@@ -300,7 +267,7 @@ impl Queue {
                 // Not pending: either not delivered yet, or its outcome landed between the two
                 // reads (an outcome writes the record before it acknowledges the entry), so
                 // the record read now is the one to show.
-                h = read_record(&mut self.conn(), &self.inner.keys.job(&id.to_string())).await?;
+                h = read_job(&mut self.conn(), keys, &id_text).await?;
             }
         }
         JobStatus::from_hash(id, &h)
@@ -317,7 +284,8 @@ impl Queue {
             .arg(now_ms())
             .arg(GROUP)
             .arg(id.to_string())
-            .arg(i.config.retention.as_secs().max(1));
+            .arg(i.config.retention.as_secs().max(1))
+            .arg(crate::done::bucket(&i.keys, &id.to_string()));
         let reply: String = run(&inv, &mut self.conn()).await?;
         Ok(match reply.as_str() {
             "cancelled" => Cancelled::Cancelled,
@@ -327,37 +295,6 @@ impl Queue {
                 Some(s) => Cancelled::TooLate(s.state),
                 None => Cancelled::NotFound,
             },
-        })
-    }
-
-    /// Queue counts, read with one script call.
-    ///
-    /// # Errors
-    /// Redis unreachable.
-    pub async fn stats(&self) -> Result<QueueStats, QueueError> {
-        let i = &self.inner;
-        let mut inv = call(&i.scripts.stats, &i.keys);
-        inv.arg(GROUP).arg(&i.keys.counters);
-        let (len, pending, scheduled, dead, oldest, workers, enqueued): (
-            u64,
-            u64,
-            u64,
-            u64,
-            i64,
-            u64,
-            u64,
-        ) = run(&inv, &mut self.conn()).await?;
-        let oldest_ready_age = (oldest >= 0)
-            .then(|| Duration::from_millis(u64::try_from(now_ms() - oldest).unwrap_or(0)));
-        Ok(QueueStats {
-            ready: len.saturating_sub(pending),
-            scheduled,
-            in_flight: pending,
-            dead,
-            oldest_ready_age,
-            oldest_ready_at: (oldest >= 0).then(|| crate::status::ms_to_time(oldest)),
-            workers,
-            enqueued,
         })
     }
 

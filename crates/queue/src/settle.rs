@@ -2,18 +2,20 @@
 //! them to Redis in batches, so a busy worker pays one round trip for many jobs and an idle one
 //! adds no delay.
 //!
-//! The common outcomes (`sent`, and `skip`/`expired` for deliveries that never ran) need no
-//! decision inside Redis: they go as one pipeline of plain commands per batch
-//! (the status record, then `XACK` + `XDEL`), no script. What the pipeline's answers reveal (a
-//! `sent` for a job already recorded as sent, or for a delivery settled elsewhere) and the rare
-//! outcomes (`retry`, `dead`, `release`, which check the delivery's holder) run through
-//! `finish.lua`.
+//! The common outcomes (`sent`, and `skip` for deliveries of finished jobs) need no decision
+//! inside Redis: they go as one pipeline of plain commands per batch, no script: each sent
+//! job's done record (`HSETNX` of its field in its bucket, see [`crate::done`]), the buckets'
+//! expiry, one `DEL` of the sent jobs' hashes, then `XACK` per entry and one `XDEL`. What the
+//! pipeline's answers reveal (a `sent` for a job already recorded as sent, or for a delivery
+//! settled elsewhere) and the rare outcomes (`expired`, and `retry`, `dead`, `release`, which
+//! check the delivery's holder) run through `finish.lua`.
 
 use redis::Pipeline;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::QueueError;
 use crate::activity::Event;
+use crate::done::{Kept, SentRecord, bucket};
 use crate::keys::GROUP;
 use crate::queue::{Queue, now_ms};
 use crate::scripts::{call, run};
@@ -28,6 +30,12 @@ pub(crate) struct Notes<'a> {
     pub suppressed: Option<&'a str>,
     /// The mailbox that sent a pool's job (empty otherwise).
     pub sent_as: &'a str,
+    /// Failed attempts before the send.
+    pub attempts: u32,
+    /// When the job was enqueued (ms since the epoch).
+    pub created_ms: i64,
+    /// The job's metadata, tags and expiry, kept in its done record.
+    pub kept: Option<&'a Kept>,
 }
 
 struct Outcome {
@@ -42,6 +50,11 @@ struct Outcome {
     suppressed: Option<String>,
     /// The mailbox that sent a pool's job (`sent`; empty otherwise).
     sent_as: String,
+    /// For a `sent`: the attempts before it, the enqueue time (ms) and what the done record
+    /// keeps of the job.
+    attempts: u32,
+    created_ms: i64,
+    kept: Kept,
     reply: oneshot::Sender<Result<i64, QueueError>>,
 }
 
@@ -82,6 +95,9 @@ impl Settler {
                 deliveries,
                 suppressed: notes.suppressed.map(str::to_owned),
                 sent_as: notes.sent_as.to_owned(),
+                attempts: notes.attempts,
+                created_ms: notes.created_ms,
+                kept: notes.kept.cloned().unwrap_or_default(),
                 reply,
             })
             .map_err(|_| stopped())?;
@@ -111,13 +127,7 @@ async fn record(queue: Queue, consumer: String, mut rx: mpsc::UnboundedReceiver<
 }
 
 fn is_plain(outcome: &str) -> bool {
-    matches!(outcome, "sent" | "skip" | "expired")
-}
-
-/// How many answers a plain outcome's commands give (the others are ignored): `HSETNX` and
-/// `XACK` for a `sent`, `XACK` for the others.
-fn width(outcome: &str) -> usize {
-    if outcome == "sent" { 2 } else { 1 }
+    matches!(outcome, "sent" | "skip")
 }
 
 /// Records a batch: the plain outcomes by pipeline, the others (and the follow-ups the
@@ -138,19 +148,17 @@ async fn finish(queue: &Queue, consumer: &str, batch: &[Outcome]) -> Result<Vec<
         let answers: Vec<i64> = pipeline(queue, now, batch, &plain)
             .query_async(&mut queue.conn())
             .await?;
-        let mut at = 0;
+        let sent = plain
+            .iter()
+            .filter(|&&i| batch[i].outcome == "sent")
+            .count();
+        let (fresh, acked) = answers.split_at(sent.min(answers.len()));
+        let (mut fresh, mut acked) = (fresh.iter(), acked.iter());
         for &i in &plain {
             let o = &batch[i];
-            let (fresh, acked) = answers.get(at..at + width(o.outcome)).map_or((1, 0), |a| {
-                if a.len() == 2 {
-                    (a[0], a[1])
-                } else {
-                    (1, a[0])
-                }
-            });
-            at += width(o.outcome);
+            let acked = acked.next().copied().unwrap_or(0);
             codes[i] = match o.outcome {
-                "sent" if fresh == 0 => {
+                "sent" if fresh.next().copied().unwrap_or(1) == 0 => {
                     rare.push((i, "duplicate", &o.args[1]));
                     1
                 }
@@ -172,11 +180,11 @@ async fn finish(queue: &Queue, consumer: &str, batch: &[Outcome]) -> Result<Vec<
         for &(at, outcome, tid) in &rare {
             let o = &batch[at];
             inv.arg(&o.entry).arg(&o.id).arg(outcome).arg(consumer);
-            if tid.is_empty() {
-                inv.arg(&o.args[0]).arg(&o.args[1]).arg(&o.args[2]);
-            } else {
-                inv.arg("").arg(tid).arg("");
-            }
+            match outcome {
+                "duplicate" => inv.arg(bucket(&i.keys, &o.id)).arg(tid).arg(""),
+                "expired" => inv.arg(&o.args[0]).arg(bucket(&i.keys, &o.id)).arg(""),
+                _ => inv.arg(&o.args[0]).arg(&o.args[1]).arg(&o.args[2]),
+            };
         }
         let answers: Vec<i64> = run(&inv, &mut queue.conn()).await?;
         for (&(at, outcome, _), answer) in rare.iter().zip(answers) {
@@ -189,81 +197,68 @@ async fn finish(queue: &Queue, consumer: &str, batch: &[Outcome]) -> Result<Vec<
     Ok(codes)
 }
 
-/// The pipeline of the plain outcomes at `plain`. Each answers two values: whether `XACK`
-/// found the delivery pending, and (for `sent`) whether the record had no transport id yet (1
-/// for the others). The record is written before the entry is acknowledged, so whatever prefix
-/// of the pipeline lands (the worker died mid-write) leaves a consistent state: at worst a
-/// `sent` job whose entry is still pending, which its next delivery drops as finished. (A
-/// `MULTI` is not needed for that, and a Redis Cluster client cannot retry one after a slot
-/// moved.)
+/// The pipeline of the plain outcomes at `plain`. It answers, first, per `sent` whether its
+/// done record was new (`HSETNX`: 0 when the job was already recorded as sent), then per
+/// outcome whether `XACK` found the delivery pending. The records are written before the
+/// entries are acknowledged, so whatever prefix of the pipeline lands (the worker died
+/// mid-write) leaves a consistent state: at worst a `sent` job whose entry is still pending,
+/// which its next delivery drops as finished. (A `MULTI` is not needed for that, and a Redis
+/// Cluster client cannot retry one after a slot moved.)
 fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipeline {
     let keys = queue.keys();
     let mut pipe = redis::pipe();
-    for &i in plain {
-        let o = &batch[i];
-        let jk = keys.job(&o.id);
-        match o.outcome {
-            "sent" => {
-                let [retention, transport_id, thread_id] = &o.args;
-                pipe.cmd("HSETNX")
-                    .arg(&jk)
-                    .arg("transport_id")
-                    .arg(transport_id);
-                pipe.cmd("HSET")
-                    .arg(&jk)
-                    .arg("state")
-                    .arg("sent")
-                    .arg("finished_at")
-                    .arg(now)
-                    .arg("thread_id")
-                    .arg(thread_id)
-                    .arg("deliveries")
-                    .arg(o.deliveries)
-                    .ignore();
-                if let Some(suppressed) = &o.suppressed {
-                    pipe.cmd("HSET")
-                        .arg(&jk)
-                        .arg("suppressed")
-                        .arg(suppressed)
-                        .ignore();
+    // Each bucket written, with the longest retention asked for it.
+    let mut buckets: Vec<(String, &str)> = Vec::new();
+    let mut sent_jobs = Vec::new();
+    for o in plain
+        .iter()
+        .map(|&i| &batch[i])
+        .filter(|o| o.outcome == "sent")
+    {
+        let [retention, transport_id, thread_id] = &o.args;
+        let record = SentRecord {
+            id: &o.id,
+            finished_ms: now,
+            deliveries: o.deliveries,
+            attempts: o.attempts,
+            created_ms: o.created_ms,
+            transport_id,
+            thread_id,
+            sent_as: &o.sent_as,
+            suppressed: o.suppressed.as_deref(),
+            kept: &o.kept,
+        };
+        let key = bucket(keys, &o.id);
+        pipe.cmd("HSETNX").arg(&key).arg(&o.id).arg(record.encode());
+        match buckets.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, r)) => {
+                if retention.parse().unwrap_or(0_u64) > r.parse().unwrap_or(0) {
+                    *r = retention;
                 }
-                if !o.sent_as.is_empty() {
-                    pipe.cmd("HSET")
-                        .arg(&jk)
-                        .arg("sent_as")
-                        .arg(&o.sent_as)
-                        .ignore();
-                }
-                pipe.cmd("HDEL")
-                    .arg(&jk)
-                    .arg("payload")
-                    .arg("entry")
-                    .arg("owner")
-                    .arg("due_at")
-                    .ignore();
-                pipe.cmd("EXPIRE").arg(&jk).arg(retention).ignore();
             }
-            "expired" => {
-                pipe.cmd("HSET")
-                    .arg(&jk)
-                    .arg("state")
-                    .arg("expired")
-                    .arg("finished_at")
-                    .arg(now)
-                    .arg("last_error")
-                    .arg("expired before it could be sent")
-                    .ignore();
-                pipe.cmd("HDEL")
-                    .arg(&jk)
-                    .arg("payload")
-                    .arg("entry")
-                    .ignore();
-                pipe.cmd("EXPIRE").arg(&jk).arg(&o.args[0]).ignore();
-            }
-            _ => {}
+            None => buckets.push((key, retention)),
         }
-        pipe.cmd("XACK").arg(&keys.ready).arg(GROUP).arg(&o.entry);
-        pipe.cmd("XDEL").arg(&keys.ready).arg(&o.entry).ignore();
+        sent_jobs.push(keys.job(&o.id));
     }
+    for (key, retention) in &buckets {
+        pipe.cmd("EXPIRE")
+            .arg(key)
+            .arg(retention)
+            .arg("NX")
+            .ignore();
+        pipe.cmd("EXPIRE")
+            .arg(key)
+            .arg(retention)
+            .arg("GT")
+            .ignore();
+    }
+    if !sent_jobs.is_empty() {
+        pipe.cmd("DEL").arg(&sent_jobs).ignore();
+    }
+    for o in plain.iter().map(|&i| &batch[i]) {
+        pipe.cmd("XACK").arg(&keys.ready).arg(GROUP).arg(&o.entry);
+    }
+    let entries: Vec<&str> = plain.iter().map(|&i| batch[i].entry.as_str()).collect();
+    pipe.cmd("XDEL").arg(&keys.ready).arg(&entries).ignore();
     pipe
 }

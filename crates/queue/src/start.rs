@@ -10,7 +10,9 @@
 //! every later such job are deferred, still pending under the worker, to start in order as
 //! leases end.
 
-use redis::Value;
+use redis::{Pipeline, Value};
+
+use crate::keys::Keys;
 
 /// A delivery read from the stream (or taken over), before it starts.
 #[derive(Debug)]
@@ -102,6 +104,39 @@ pub(crate) fn verdict(fields: &[Option<Vec<u8>>], now_ms: i64) -> Verdict {
         deliveries: u32::try_from(deliveries).unwrap_or(u32::MAX),
         created_ms,
     }
+}
+
+/// The pipeline reading the records of `reads`: per entry, `HMGET` of [`FIELDS`] of its job
+/// hash and `HGET` of its done record (a sent or expired job's, see [`crate::done`]), and, for
+/// an entry without a payload, `HSTRLEN` of the record's `payload` and `meta`.
+pub(crate) fn read_records(keys: &Keys, reads: &[Read]) -> Pipeline {
+    let mut pipe = redis::pipe();
+    for r in reads {
+        let jk = keys.job(&r.id);
+        pipe.cmd("HMGET").arg(&jk).arg(&FIELDS[..]);
+        pipe.cmd("HGET")
+            .arg(crate::done::bucket(keys, &r.id))
+            .arg(&r.id);
+        if r.payload.is_none() {
+            pipe.cmd("HSTRLEN").arg(&jk).arg("payload");
+            pipe.cmd("HSTRLEN").arg(&jk).arg("meta");
+        }
+    }
+    pipe
+}
+
+/// The next entry's record from the answers of [`read_records`] (its `HMGET` and `HGET`): the
+/// job hash's [`FIELDS`], or, once its hash is gone, the state its done record names.
+pub(crate) fn next_record(answers: &mut impl Iterator<Item = Value>) -> Vec<Option<Vec<u8>>> {
+    let mut record = fields(answers.next().unwrap_or(Value::Nil));
+    let done = answers.next().unwrap_or(Value::Nil);
+    if record.first().is_none_or(Option::is_none)
+        && let Value::BulkString(d) = done
+        && let Some(state) = crate::done::state_of(&d)
+    {
+        record = vec![Some(state.as_bytes().to_vec())];
+    }
+    record
 }
 
 /// Reads a `HMGET` answer as optional byte strings.

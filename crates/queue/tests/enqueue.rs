@@ -223,7 +223,9 @@ async fn finished_jobs_are_trimmed_after_retention(redis: Redis) {
     assert_eq!(s.state, JobState::Sent);
     assert!(s.finished_at.is_some());
     let mut c = redis_conn(&redis).await;
-    let record = format!("{{{}}}:job:{}", q.config().name, j.id());
+    // A sent job's record is a field of the done bucket of its id's second, which expires as
+    // a whole.
+    let record = q.key(&format!("v2:done:{}", j.id().timestamp_ms() / 1000));
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&record)
         .query_async(&mut c)

@@ -104,10 +104,16 @@ async fn with_min_replicas_ack_an_enqueue_is_on_the_replica_or_fails() {
     q.enqueue(&acked).await.unwrap();
     // Ok means the replica has the job already.
     let mut replica = redis.sentinel().node_client(1).get_connection().unwrap();
+    // The job's hash, or (once sent, which writes it before deleting the hash) its done record.
     let on_replica: bool = redis::cmd("EXISTS")
         .arg(q.key(&format!("job:{}", acked.id())))
         .query(&mut replica)
-        .unwrap();
+        .unwrap()
+        || redis::cmd("HEXISTS")
+            .arg(q.key(&format!("v2:done:{}", acked.id().timestamp_ms() / 1000)))
+            .arg(acked.id().to_string())
+            .query(&mut replica)
+            .unwrap();
     assert!(on_replica, "an acknowledged enqueue is on the replica");
     // Outcomes wait for the replica too, and land.
     w.seen.wait_for(1, Duration::from_secs(10)).await;

@@ -8,7 +8,25 @@
 -- its record is a small status hash. A job for later, or one whose payload is over 64 KiB,
 -- keeps its payload in the record and its entry carries only its id, so a worker reads a large
 -- job only when it has room for it.
+--
+-- A job id already in use, by a job record or by a finished job's done record (a field of
+-- {prefix}:v2:done:SECOND, SECOND being the unix second of the id's ULID timestamp), is a
+-- duplicate.
 local prefix, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+
+-- The done bucket of a job id: its first 10 Crockford base32 characters are the ULID's ms.
+local function done_key(id)
+  if #id ~= 26 then return prefix .. ':v2:done:0' end
+  local ms = 0
+  for k = 1, 10 do
+    local d = string.find(crockford, string.upper(string.sub(id, k, k)), 1, true)
+    if not d then return prefix .. ':v2:done:0' end
+    ms = ms * 32 + (d - 1)
+  end
+  return prefix .. ':v2:done:' .. string.format('%d', math.floor(ms / 1000))
+end
+
 local inline_max = 65536
 local out = {}
 local created = 0
@@ -20,7 +38,8 @@ for i = 4, #ARGV, 6 do
   if idem ~= '' then
     existing = redis.call('GET', prefix .. ':idem:' .. idem)
   end
-  if not existing and redis.call('EXISTS', jk) == 1 then
+  if not existing and (redis.call('EXISTS', jk) == 1
+      or redis.call('HEXISTS', done_key(id), id) == 1) then
     existing = id
   end
   if existing then

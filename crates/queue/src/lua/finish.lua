@@ -1,5 +1,8 @@
 -- The rare outcomes of deliveries (protocol v2): a `sent` is recorded by a plain pipeline of
 -- commands (see settle.rs); what needs a decision inside Redis comes here, applied atomically.
+-- A sent or expired job's record is a done record: a field of its bucket hash
+-- {prefix}:v2:done:SECOND (see done.rs); its job hash is gone, so the state checks below see
+-- no state and change nothing.
 -- KEYS: ready, scheduled, dead, workers
 -- Only the worker that holds the delivery now (the consumer the entry is pending under) may
 -- retry, dead-letter or release it: an outcome from a worker whose lease was taken over, or for
@@ -12,10 +15,14 @@
 --   'release'   (hand the job back to the ready stream, no attempt spent)
 --   'suppressed' retention_s, suppressed (JSON: the recipients dropped and why): finished
 --               unsent, every recipient being on the suppression list; not a dead letter
---   'duplicate' -, transport_id: a `sent` for a job already recorded as sent: the id is
---               appended to `duplicate_ids` (a JSON array)
+--   'duplicate' done bucket, transport_id: a `sent` for a job already recorded as sent: the
+--               id is appended to the done record's `d` (`duplicate_ids`; see done.rs), or to
+--               a job hash's `duplicate_ids` (a JSON array)
 --   'late'      a `sent` recorded after its delivery was settled elsewhere (the job was
 --               meanwhile rescheduled or dead-lettered): it leaves those sets
+--   'expired'   retention_s, done bucket: a delivery of a job past its expiry, never run: the
+--               job hash becomes a done record (state 2) in the bucket, which expires after
+--               retention_s (NX, then GT), and the entry is acknowledged
 -- Returns per outcome: the job's attempts after a retry, 0 after the other outcomes, -1 when
 -- nothing changed.
 local prefix, now, group = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -32,9 +39,70 @@ local function keep_payload(jk, entry)
   end
 end
 
+-- A job id's ULID timestamp (ms): its first 10 Crockford base32 characters; 0 for an id that
+-- is not a ULID (as done.rs's ulid_ms).
+local crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+local function ulid_ms(id)
+  if #id ~= 26 then return 0 end
+  local ms = 0
+  for k = 1, 10 do
+    local d = string.find(crockford, string.upper(string.sub(id, k, k)), 1, true)
+    if not d then return 0 end
+    ms = ms * 32 + (d - 1)
+  end
+  return ms
+end
+
+-- Records an expired job as a done record: [2, finished_at, deliveries, attempts,
+-- created_at, '', '', {m = meta, x = expires_at}] in its bucket (the two times in ms after the
+-- id's ULID timestamp), and drops its hash.
+-- f: the job hash's state, deliveries, attempts, created_at, meta, expires_at.
+local function write_expired(id, jk, retention, bucket, f)
+  local base = ulid_ms(id)
+  local rec = { 2, now - base, tonumber(f[2]) or 0, tonumber(f[3]) or 0,
+    (tonumber(f[4]) or base) - base, '', '' }
+  local extras, any = {}, false
+  if f[5] then
+    local ok, meta = pcall(cjson.decode, f[5])
+    if ok and type(meta) == 'table' then extras.m = meta; any = true end
+  end
+  if tonumber(f[6]) then extras.x = tonumber(f[6]); any = true end
+  if any then rec[8] = extras end
+  redis.call('HSETNX', bucket, id, cjson.encode(rec))
+  redis.call('EXPIRE', bucket, retention, 'NX')
+  redis.call('EXPIRE', bucket, retention, 'GT')
+  redis.call('DEL', jk)
+end
+
+-- An expired delivery: the record (when the job hash is there), then the entry's ack.
+local function expire(entry, id, jk, retention, bucket)
+  local f = redis.call('HMGET', jk, 'state', 'deliveries', 'attempts', 'created_at', 'meta',
+    'expires_at')
+  if f[1] then
+    write_expired(id, jk, retention, bucket, f)
+  end
+  local acked = redis.call('XACK', KEYS[1], group, entry)
+  redis.call('XDEL', KEYS[1], entry)
+  if acked == 0 then return -1 end
+  return 0
+end
+
 local function finish(entry, id, outcome, consumer, a1, a2, a3)
   local jk = prefix .. ':job:' .. id
   if outcome == 'duplicate' then
+    local done = redis.call('HGET', a1, id)
+    if done then
+      local rec = cjson.decode(done)
+      local extras = rec[8]
+      if type(extras) ~= 'table' then extras = {} end
+      local ids = extras.d
+      if type(ids) ~= 'table' then ids = {} end
+      ids[#ids + 1] = a2
+      extras.d = ids
+      rec[8] = extras
+      redis.call('HSET', a1, id, cjson.encode(rec))
+      return 0
+    end
     local ids = redis.call('HGET', jk, 'duplicate_ids')
     ids = ids and cjson.decode(ids) or {}
     ids[#ids + 1] = a2
@@ -44,6 +112,8 @@ local function finish(entry, id, outcome, consumer, a1, a2, a3)
     redis.call('ZREM', KEYS[2], id)
     redis.call('ZREM', KEYS[3], id)
     return 0
+  elseif outcome == 'expired' then
+    return expire(entry, id, jk, tonumber(a1), a2)
   end
   local mine = redis.call('XPENDING', KEYS[1], group, entry, entry, 1)
   if not mine[1] or mine[1][2] ~= consumer then

@@ -114,6 +114,9 @@ pub enum Behaviour {
     Slow(u64),
     /// Hand the lease to the test (`TestWorker::kept`) without an outcome.
     Keep,
+    /// Record it as sent with ids shaped like Gmail's (16 hex digits; the thread id is the
+    /// message id, as for a new thread).
+    SendLikeGmail,
 }
 
 /// Leases handed to the test by `Behaviour::Keep`.
@@ -172,6 +175,10 @@ async fn handle(job: EmailJob, lease: Lease, ctx: Data<Ctx>) -> Result<(), BoxDy
         Behaviour::Send => {
             let id = format!("msg-{}", lease.job_id());
             lease.sent(Some(&id), None).await?;
+        }
+        Behaviour::SendLikeGmail => {
+            let id = format!("{:016x}", lease.job_id().ulid().0 as u64);
+            lease.sent(Some(&id), Some(&id)).await?;
         }
         Behaviour::Vanish => drop(lease),
         Behaviour::Keep => ctx.kept.0.lock().unwrap().push(lease),

@@ -1,0 +1,390 @@
+//! Finished jobs' records. A job that ends `sent` or `expired` keeps its status for the
+//! retention period as one field of a bucket hash, `{NAME}:v2:done:SECOND`, instead of a hash
+//! of its own: SECOND is the unix second of the job id's ULID timestamp, so a reader computes
+//! the key from the id and needs no index. The field is the job id, the value a compact JSON
+//! array:
+//!
+//! `[state, finished_at, deliveries, attempts, created_at, transport_id, thread_id, extras?]`
+//!
+//! `state` is 1 (`sent`) or 2 (`expired`); `finished_at` and `created_at` are ms after the
+//! id's ULID timestamp (so a few digits; ms since the epoch for an id that is not a ULID);
+//! `thread_id` is a string (empty when there is none) or `0` when it is the transport id (a
+//! message that starts a Gmail thread); `extras`, an object present only when one of its
+//! members is set, holds `a` (`sent_as`), `s` (`suppressed`), `d` (`duplicate_ids`), `m`
+//! (`meta`), `x` (`expires_at`, ms since the epoch) and `b` (`bounced`). An expired job's
+//! `last_error` is implied by its state. The bucket expires
+//! `retention` after its newest record was written (`EXPIRE … NX`, then `EXPIRE … GT`).
+//!
+//! Readers see a record in either layout: [`read_job`] (status) and [`Queue::record_fields`]
+//! turn a done record into the fields its job hash would have held.
+
+use std::collections::HashMap;
+
+use redis::Value;
+use serde_json::{Map, Value as Json, json};
+
+use crate::QueueError;
+use crate::conn::Conn;
+use crate::keys::Keys;
+use crate::queue::Queue;
+use crate::status::Meta;
+
+/// The state code of a sent job.
+pub(crate) const SENT: u8 = 1;
+/// The state code of a job that expired before it could be sent.
+pub(crate) const EXPIRED: u8 = 2;
+/// The `last_error` an expired job shows.
+const EXPIRED_ERROR: &str = "expired before it could be sent";
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A job id's ULID timestamp in ms (its first 10 Crockford base32 characters); 0 for an id
+/// that is not a ULID. `enqueue.lua` and `finish.lua` compute the same.
+pub(crate) fn ulid_ms(id: &str) -> i64 {
+    let b = id.as_bytes();
+    if b.len() != 26 {
+        return 0;
+    }
+    let mut ms: i64 = 0;
+    for c in &b[..10] {
+        let Some(d) = CROCKFORD.iter().position(|x| *x == c.to_ascii_uppercase()) else {
+            return 0;
+        };
+        ms = ms * 32 + d as i64;
+    }
+    ms
+}
+
+/// The unix second of a job id's ULID timestamp: its done bucket's.
+pub(crate) fn second_of(id: &str) -> u64 {
+    u64::try_from(ulid_ms(id) / 1000).unwrap_or(0)
+}
+
+/// The bucket key of job `id`'s done record.
+pub(crate) fn bucket(keys: &Keys, id: &str) -> String {
+    keys.done(second_of(id))
+}
+
+/// What a delivery knows of its job beside the record's counts, kept in its done record: the
+/// job's metadata and tags (as `meta`) and its expiry.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Kept {
+    pub meta: Option<Json>,
+    pub expires_ms: Option<i64>,
+}
+
+impl Kept {
+    /// From the decoded job.
+    pub fn of(job: &mailroom_jobs::EmailJob) -> Self {
+        let v1 = job.v1();
+        let meta = (!v1.metadata.is_empty() || !v1.tags.is_empty())
+            .then(|| {
+                serde_json::to_value(Meta {
+                    metadata: v1.metadata.clone(),
+                    tags: v1.tags.clone(),
+                })
+                .ok()
+            })
+            .flatten();
+        Self {
+            meta,
+            expires_ms: job.expires_at().map(|t| t.timestamp_millis()),
+        }
+    }
+}
+
+/// A sent job's done record.
+#[derive(Debug)]
+pub(crate) struct SentRecord<'a> {
+    pub id: &'a str,
+    pub finished_ms: i64,
+    pub deliveries: u32,
+    pub attempts: u32,
+    pub created_ms: i64,
+    pub transport_id: &'a str,
+    pub thread_id: &'a str,
+    pub sent_as: &'a str,
+    /// JSON of the recipients the suppression list dropped.
+    pub suppressed: Option<&'a str>,
+    pub kept: &'a Kept,
+}
+
+impl SentRecord<'_> {
+    /// The record's value, as stored.
+    pub fn encode(&self) -> String {
+        let base = ulid_ms(self.id);
+        let thread = if !self.thread_id.is_empty() && self.thread_id == self.transport_id {
+            json!(0)
+        } else {
+            json!(self.thread_id)
+        };
+        let mut extras = Map::new();
+        if !self.sent_as.is_empty() {
+            extras.insert("a".into(), self.sent_as.into());
+        }
+        if let Some(s) = self.suppressed {
+            let v = serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.to_owned()));
+            extras.insert("s".into(), v);
+        }
+        if let Some(m) = &self.kept.meta {
+            extras.insert("m".into(), m.clone());
+        }
+        if let Some(x) = self.kept.expires_ms {
+            extras.insert("x".into(), x.into());
+        }
+        let mut rec = json!([
+            SENT,
+            self.finished_ms - base,
+            self.deliveries,
+            self.attempts,
+            self.created_ms - base,
+            self.transport_id,
+            thread
+        ]);
+        if !extras.is_empty()
+            && let Json::Array(a) = &mut rec
+        {
+            a.push(Json::Object(extras));
+        }
+        rec.to_string()
+    }
+}
+
+/// The state a done record's value names (`sent`, `expired`), if it is one.
+pub(crate) fn state_of(value: &[u8]) -> Option<&'static str> {
+    let rest = value.strip_prefix(b"[")?;
+    match rest.split(|c| *c == b',').next()? {
+        b"1" => Some("sent"),
+        b"2" => Some("expired"),
+        _ => None,
+    }
+}
+
+/// The fields job `id`'s done record `value` stands for, named as in a job hash; empty when
+/// the value is not a done record.
+pub(crate) fn fields(id: &str, value: &[u8]) -> HashMap<String, String> {
+    let mut h = HashMap::new();
+    let Ok(Json::Array(rec)) = serde_json::from_slice::<Json>(value) else {
+        return h;
+    };
+    let state = match rec.first().and_then(Json::as_u64) {
+        Some(c) if c == u64::from(SENT) => "sent",
+        Some(c) if c == u64::from(EXPIRED) => "expired",
+        _ => return h,
+    };
+    h.insert("state".into(), state.into());
+    if state == "expired" {
+        h.insert("last_error".into(), EXPIRED_ERROR.into());
+    }
+    let base = ulid_ms(id);
+    let names = [
+        ("finished_at", base),
+        ("deliveries", 0),
+        ("attempts", 0),
+        ("created_at", base),
+    ];
+    for ((name, from), v) in names.iter().zip(rec.iter().skip(1)) {
+        if let Some(n) = v.as_i64() {
+            h.insert((*name).into(), (from + n).to_string());
+        }
+    }
+    let transport = text(rec.get(5));
+    if let Some(t) = transport {
+        h.insert("transport_id".into(), t.into());
+    }
+    let thread = match rec.get(6) {
+        Some(Json::Number(_)) => transport,
+        other => text(other),
+    };
+    if let Some(t) = thread {
+        h.insert("thread_id".into(), t.into());
+    }
+    if let Some(Json::Object(x)) = rec.get(7) {
+        let extras = [
+            ("a", "sent_as"),
+            ("s", "suppressed"),
+            ("d", "duplicate_ids"),
+            ("m", "meta"),
+            ("x", "expires_at"),
+            ("b", "bounced"),
+        ];
+        for (short, name) in extras {
+            match x.get(short) {
+                Some(Json::String(s)) => h.insert(name.into(), s.clone()),
+                Some(Json::Number(n)) => h.insert(name.into(), n.to_string()),
+                Some(v @ (Json::Array(_) | Json::Object(_))) => {
+                    h.insert(name.into(), v.to_string())
+                }
+                _ => None,
+            };
+        }
+    }
+    h
+}
+
+/// A hash as `HGETALL` answers it, bytes as stored.
+type RawHash = HashMap<Vec<u8>, Vec<u8>>;
+
+/// The fields of job `id`'s record in either layout, in one round trip: its job hash, or else
+/// its done record. Bytes that are not UTF-8 read as U+FFFD (see [`crate::status`]).
+pub(crate) async fn read_job(
+    conn: &mut Conn,
+    keys: &Keys,
+    id: &str,
+) -> Result<HashMap<String, String>, QueueError> {
+    let (raw, done): (RawHash, Option<Vec<u8>>) = redis::pipe()
+        .cmd("HGETALL")
+        .arg(keys.job(id))
+        .cmd("HGET")
+        .arg(bucket(keys, id))
+        .arg(id)
+        .query_async(conn)
+        .await?;
+    if raw.is_empty()
+        && let Some(done) = done
+    {
+        return Ok(fields(id, &done));
+    }
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Ok(raw.iter().map(|(k, v)| (text(k), text(v))).collect())
+}
+
+/// A non-empty string of a record.
+fn text(v: Option<&Json>) -> Option<&str> {
+    v.and_then(Json::as_str).filter(|s| !s.is_empty())
+}
+
+/// Replaces an all-absent `HMGET` answer of `names` by the done record's fields, if any.
+fn overlay(
+    id: &str,
+    row: Vec<Option<String>>,
+    done: Option<&[u8]>,
+    names: &[&str],
+) -> Vec<Option<String>> {
+    match done {
+        Some(d) if row.iter().all(Option::is_none) => {
+            let h = fields(id, d);
+            names.iter().map(|n| h.get(*n).cloned()).collect()
+        }
+        _ => row,
+    }
+}
+
+impl Queue {
+    /// `names` of each job's record, in either layout (a job hash or a done record; a record
+    /// that is gone reads as all `None`), in pipelined reads. For tests and tools that look at
+    /// Redis.
+    ///
+    /// # Errors
+    /// Redis unreachable.
+    #[doc(hidden)]
+    pub async fn record_fields(
+        &self,
+        ids: &[mailroom_jobs::JobId],
+        names: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, QueueError> {
+        let keys = self.keys();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(2000) {
+            let mut pipe = redis::pipe();
+            for id in chunk {
+                let id = id.to_string();
+                pipe.cmd("HMGET").arg(keys.job(&id)).arg(names);
+                pipe.cmd("HGET").arg(bucket(keys, &id)).arg(&id);
+            }
+            let answers: Vec<Value> = pipe.query_async(&mut self.conn()).await?;
+            for (id, pair) in chunk.iter().zip(answers.chunks_exact(2)) {
+                let row: Vec<Option<String>> =
+                    redis::from_redis_value_ref(&pair[0]).unwrap_or_default();
+                let done: Option<Vec<u8>> =
+                    redis::from_redis_value_ref(&pair[1]).unwrap_or_default();
+                out.push(overlay(&id.to_string(), row, done.as_deref(), names));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job id of 2025-12-03.
+    const ID: &str = "01KBH9Z0000000000000000000";
+
+    #[test]
+    fn the_bucket_is_the_second_of_the_ulid() {
+        let id = mailroom_jobs::JobId::new();
+        assert_eq!(second_of(&id.to_string()), id.timestamp_ms() / 1000);
+        assert_eq!(
+            second_of(&id.to_string().to_lowercase()),
+            id.timestamp_ms() / 1000
+        );
+        assert_eq!(second_of("not-a-ulid"), 0);
+    }
+
+    #[test]
+    fn a_sent_record_reads_back_as_its_hash_fields() {
+        let kept = Kept {
+            meta: Some(json!({"tags": ["t"]})),
+            expires_ms: Some(9),
+        };
+        let rec = SentRecord {
+            id: ID,
+            finished_ms: 1_764_748_543_123,
+            deliveries: 2,
+            attempts: 1,
+            created_ms: 1_764_748_540_000,
+            transport_id: "m1",
+            thread_id: "",
+            sent_as: "b@example.com",
+            suppressed: Some(r#"[{"address":"x@example.com"}]"#),
+            kept: &kept,
+        };
+        let v = rec.encode();
+        assert_eq!(state_of(v.as_bytes()), Some("sent"));
+        let h = fields(ID, v.as_bytes());
+        assert_eq!(h["state"], "sent");
+        assert_eq!(h["finished_at"], "1764748543123");
+        assert_eq!(h["deliveries"], "2");
+        assert_eq!(h["attempts"], "1");
+        assert_eq!(h["transport_id"], "m1");
+        assert!(!h.contains_key("thread_id"));
+        assert_eq!(h["sent_as"], "b@example.com");
+        assert_eq!(h["suppressed"], r#"[{"address":"x@example.com"}]"#);
+        assert_eq!(h["meta"], r#"{"tags":["t"]}"#);
+        assert_eq!(h["expires_at"], "9");
+    }
+
+    #[test]
+    fn a_plain_sent_record_is_short() {
+        let base = ulid_ms(ID);
+        let rec = SentRecord {
+            id: ID,
+            finished_ms: base + 1523,
+            deliveries: 1,
+            attempts: 0,
+            created_ms: base + 12,
+            transport_id: "18c2f3a4b5c6d7e8",
+            thread_id: "18c2f3a4b5c6d7e8",
+            sent_as: "",
+            suppressed: None,
+            kept: &Kept::default(),
+        };
+        let v = rec.encode();
+        assert_eq!(v, r#"[1,1523,1,0,12,"18c2f3a4b5c6d7e8",0]"#);
+        let h = fields(ID, v.as_bytes());
+        assert_eq!(h["thread_id"], "18c2f3a4b5c6d7e8");
+        assert_eq!(h["created_at"], (base + 12).to_string());
+    }
+
+    #[test]
+    fn an_expired_record_names_its_error() {
+        let h = fields(ID, br#"[2,5,1,0,4,"","",{"x":3}]"#);
+        assert_eq!(h["state"], "expired");
+        assert_eq!(h["last_error"], EXPIRED_ERROR);
+        assert_eq!(h["expires_at"], "3");
+        assert_eq!(h["finished_at"], (ulid_ms(ID) + 5).to_string());
+        assert!(fields(ID, b"nonsense").is_empty());
+    }
+}

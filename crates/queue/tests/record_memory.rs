@@ -1,0 +1,67 @@
+//! What a finished job's record costs in Redis: enqueues and sends 100,000 jobs on a fresh
+//! server and prints the growth of `used_memory` (`INFO memory`) per job, read once every job
+//! is sent and its stream entry and job hash are gone, so what is left is the records kept for
+//! the retention period. Ignored by default (it takes a while); run it with
+//! `cargo test -p mailroom-queue --test record_memory -- --ignored --nocapture`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Behaviour, Redis, TestWorker, config, eventually, job, queue, redis_conn};
+use mailroom_testkit::RedisServer;
+
+const JOBS: usize = 100_000;
+
+async fn used_memory(redis: &Redis) -> i64 {
+    let mut c = redis_conn(redis).await;
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory in INFO memory")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "slow: sends 100,000 jobs; run with --ignored --nocapture"]
+async fn bytes_per_finished_record() {
+    let redis = Redis::Single(RedisServer::start());
+    let q = queue(&redis, config()).await;
+    let before = used_memory(&redis).await;
+    let started = Instant::now();
+    for _ in 0..JOBS / 1000 {
+        let batch: Vec<_> = (0..1000).map(|_| job("someone@example.com")).collect();
+        q.enqueue_many(&batch).await.unwrap();
+    }
+    let enqueued = started.elapsed();
+    let w = TestWorker::start(&q, "w", Behaviour::SendLikeGmail).await;
+    w.seen.wait_for(JOBS, Duration::from_secs(900)).await;
+    eventually(Duration::from_secs(60), "every job settled", async || {
+        let s = q.stats().await.unwrap();
+        (s.ready == 0 && s.in_flight == 0).then_some(())
+    })
+    .await;
+    w.stop().await;
+    let mut c = redis_conn(&redis).await;
+    let (jobs, stream): (Vec<String>, u64) = redis::pipe()
+        .cmd("KEYS")
+        .arg(q.key("job:*"))
+        .cmd("XLEN")
+        .arg(q.key("v2:ready"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(stream, 0, "every stream entry is gone");
+    let after = used_memory(&redis).await;
+    let per_job = (after - before) as f64 / JOBS as f64;
+    println!(
+        "used_memory before {before} B, after {after} B: {per_job:.1} B per finished record \
+         over {JOBS} jobs, {} job hashes left (enqueued in {enqueued:?}, all sent in {:?})",
+        jobs.len(),
+        started.elapsed()
+    );
+}
