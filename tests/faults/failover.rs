@@ -7,6 +7,7 @@ use mailroom_jobs::JobId;
 use mailroom_queue::{Queue, QueueConfig};
 
 use super::outage::{Producer, wait_until};
+use super::switch::{AfterSwitch, after_switch, assert_delivered_once};
 use super::{MACHINE, assert_drained, fake_google, gmail_world, missing};
 use crate::common::google::Tally;
 use crate::common::http::{get, listen_addr, sample};
@@ -103,28 +104,17 @@ pub async fn primary_killed_and_replica_promoted(
 
     // A failed enqueue may have reached the old primary (and the replica) before the kill:
     // such a job is delivered like any other.
-    let landed: Vec<JobId> = present(&queue, &produced.failed).await;
-    let all: Vec<JobId> = ids.iter().chain(&landed).copied().collect();
-    let lost = wait_settled(&queue, &all, &mut [&mut a, &mut b]).await;
-    // Each worker's queue connection followed the primary once.
-    let addr = listen_addr(&mut a);
-    wait_until(
-        &mut [&mut a, &mut b],
-        Duration::from_secs(10),
-        "mailroom_redis_failovers_total 1 on /metrics",
-        |_| {
-            sample(
-                &get(&addr, "/metrics").body,
-                "mailroom_redis_failovers_total",
-            ) == Some(1.0)
-        },
-    )
-    .await;
-    let logs: Vec<String> = [a, b].into_iter().map(Worker::stop).collect();
-    let tally = Tally::of(&google);
-    let lost_ok: Vec<JobId> = missing(&tally, &ids);
+    let after = after_switch(&queue, &google, &ids, &produced.failed, [a, b]).await;
+    let AfterSwitch {
+        all,
+        landed,
+        gone: lost,
+        tally,
+        lost_ok,
+        ..
+    } = &after;
     report.set("jobs", all.len());
-    report.tally(&tally);
+    report.tally(tally);
     report.set("dead", stats(&queue).await.dead);
     report.set(
         "notes",
@@ -159,15 +149,7 @@ pub async fn primary_killed_and_replica_promoted(
     if min_replicas_ack == 0 {
         return;
     }
-    assert_eq!(lost_ok, [], "jobs enqueued with Ok never received");
-    assert!(
-        tally.duplicates() as u64 <= in_flight,
-        "duplicates {} exceed the {in_flight} deliveries in flight at the kill; logs:\n{}",
-        tally.duplicates(),
-        logs.join("\n")
-    );
-    assert_eq!(tally.unique(), all.len(), "every job received");
-    assert_drained(&queue, 0).await;
+    assert_delivered_once(&queue, &after, in_flight, "at the kill").await;
 }
 
 /// Starts the killed old primary `node` again (with its AOF) and waits until Sentinel has made
@@ -177,45 +159,4 @@ fn rejoin(sentinel: &mut mailroom_testkit::RedisSentinel, node: usize) {
         sentinel.restart_node(node);
         sentinel.wait_until_in_sync(node);
     });
-}
-
-/// The jobs among `ids` whose record exists.
-pub(super) async fn present(queue: &Queue, ids: &[JobId]) -> Vec<JobId> {
-    ids.iter()
-        .zip(job_fields(queue, ids, &["state"]).await)
-        .filter_map(|(id, row)| row[0].is_some().then_some(*id))
-        .collect()
-}
-
-/// Waits until nothing is ready, scheduled or in flight and every job of `ids` whose record
-/// exists is sent; returns the jobs whose record is gone (lost with the old primary).
-pub(super) async fn wait_settled(
-    queue: &Queue,
-    ids: &[JobId],
-    workers: &mut [&mut Worker],
-) -> Vec<JobId> {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        for w in workers.iter_mut() {
-            w.assert_running();
-        }
-        let rows = job_fields(queue, ids, &["state"]).await;
-        let unsent = rows
-            .iter()
-            .filter(|row| row[0].as_deref().is_some_and(|s| s != "sent"))
-            .count();
-        if unsent == 0 && idle(queue).await {
-            return ids
-                .iter()
-                .zip(rows)
-                .filter_map(|(id, row)| row[0].is_none().then_some(*id))
-                .collect();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{unsent} jobs not sent within 180 s: {:?}",
-            stats(queue).await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

@@ -24,6 +24,7 @@ mod memory;
 mod outage;
 mod planned;
 mod sigterm;
+mod switch;
 
 use std::time::{Duration, Instant};
 

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use mailroom_jobs::JobId;
 use mailroom_queue::{Queue, QueueConfig};
 
-use super::failover::{present, wait_settled};
 use super::outage::{Producer, wait_until};
+use super::switch::{AfterSwitch, after_switch, assert_delivered_once};
 use super::{MACHINE, assert_drained, fake_google, gmail_world, missing};
 use crate::common::google::Tally;
 use crate::common::http::{get, listen_addr, sample};
@@ -122,25 +122,15 @@ pub async fn planned_failover(redis: Backing, preload: usize, expect_no_loss: bo
     ids.extend(&produced.ok);
 
     // A refused enqueue may still have reached the new primary: it is delivered like any other.
-    let landed: Vec<JobId> = present(&queue, &produced.failed).await;
-    let all: Vec<JobId> = ids.iter().chain(&landed).copied().collect();
-    let gone = wait_settled(&queue, &all, &mut [&mut a, &mut b]).await;
-    let addr = listen_addr(&mut a);
-    wait_until(
-        &mut [&mut a, &mut b],
-        Duration::from_secs(10),
-        "mailroom_redis_failovers_total 1 on /metrics",
-        |_| {
-            sample(
-                &get(&addr, "/metrics").body,
-                "mailroom_redis_failovers_total",
-            ) == Some(1.0)
-        },
-    )
-    .await;
-    let logs: Vec<String> = [a, b].into_iter().map(Worker::stop).collect();
-    let tally = Tally::of(&google);
-    let lost_ok: Vec<JobId> = missing(&tally, &ids);
+    let after = after_switch(&queue, &google, &ids, &produced.failed, [a, b]).await;
+    let AfterSwitch {
+        all,
+        landed,
+        gone,
+        tally,
+        lost_ok,
+        ..
+    } = &after;
     let summary = format!(
         "{replicas} replica(s): promoted {:.1} s after SENTINEL FAILOVER ({ready_at_promotion} \
          jobs ready then); 50 sent {:.1} s after the promotion ({:.1} s after {}); enqueues Ok \
@@ -170,19 +160,11 @@ pub async fn planned_failover(redis: Backing, preload: usize, expect_no_loss: bo
         tally.duplicates(),
     );
     report.set("jobs", all.len());
-    report.tally(&tally);
+    report.tally(tally);
     report.set("dead", stats(&queue).await.dead);
     report.set("notes", summary.clone());
     if !expect_no_loss {
         return;
     }
-    assert_eq!(lost_ok, [], "jobs enqueued with Ok never received");
-    assert!(
-        tally.duplicates() as u64 <= in_flight,
-        "duplicates {} exceed the {in_flight} deliveries in flight at the switch; logs:\n{}",
-        tally.duplicates(),
-        logs.join("\n")
-    );
-    assert_eq!(tally.unique(), all.len(), "every job received");
-    assert_drained(&queue, 0).await;
+    assert_delivered_once(&queue, &after, in_flight, "at the switch").await;
 }
