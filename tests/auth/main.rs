@@ -22,7 +22,6 @@ use mailroom_worker::config::GoogleSection;
 use mailroom_worker::credentials::{
     AuthorizedUserSource, ClientSecrets, RefreshHook, TokenKeys, TokenStore,
 };
-use redis::AsyncCommands as _;
 use secrecy::SecretString;
 
 /// A world for `mailroom auth`: Redis, the fake Google, an OAuth client, a key file, and a
@@ -116,36 +115,7 @@ impl World {
 
 /// Every key and value in the Redis, as text.
 async fn raw_redis(queue: &Queue) -> String {
-    let mut conn = queue.connection();
-    let names: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let mut dump = String::new();
-    for name in names {
-        let kind: String = redis::cmd("TYPE")
-            .arg(&name)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let value = match kind.as_str() {
-            "hash" => format!(
-                "{:?}",
-                conn.hgetall::<_, HashMap<String, String>>(&name)
-                    .await
-                    .unwrap()
-            ),
-            "set" => format!(
-                "{:?}",
-                conn.smembers::<_, Vec<String>>(&name).await.unwrap()
-            ),
-            "string" => conn.get::<_, String>(&name).await.unwrap(),
-            other => format!("({other})"),
-        };
-        dump.push_str(&format!("{name} = {value}\n"));
-    }
-    dump
+    mailroom_testkit::redis_dump(&mut queue.connection()).await
 }
 
 fn http() -> reqwest::Client {

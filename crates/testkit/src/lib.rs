@@ -62,10 +62,12 @@
 //! * `sentinel.rs`: [`RedisSentinel`]: primary, replica and Sentinels, failover and resync.
 //! * `process.rs`: binaries on `PATH`, the `redis-server` command line, spawning, logs, polling.
 //! * `ports.rs`: free ports, reserved, and probes that send one command to a server.
+//! * `dump.rs`: [`redis_dump`]: every key of a test's Redis and its value, as text.
 //! * `google/`: the fake Google (its own layout is in the [`google`] module's docs).
 //! * `bin/mailroom-fake-google.rs`: the fake Google as a standalone server for demos.
 
 mod cluster;
+mod dump;
 pub mod google;
 mod options;
 mod ports;
@@ -75,6 +77,7 @@ mod server;
 mod tls;
 
 pub use cluster::RedisCluster;
+pub use dump::redis_dump;
 pub use google::{
     ClientKind, FakeGoogle, FakeGoogleOptions, Fault, FaultRule, OAuthClient, Quota, SentMessage,
     ServiceAccount,

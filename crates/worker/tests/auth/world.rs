@@ -15,7 +15,6 @@ use mailroom_worker::config::{
 use mailroom_worker::credentials::{
     AuthorizedUserSource, ClientSecrets, RefreshHook, TokenKeys, TokenStore,
 };
-use redis::AsyncCommands as _;
 use secrecy::SecretString;
 
 /// A Redis of its own and a directory for the files the credentials are read from.
@@ -145,36 +144,7 @@ pub(crate) async fn raw_conn(env: &Env) -> redis::aio::MultiplexedConnection {
 
 /// Every key and value in the Redis, as text.
 pub(crate) async fn raw_redis(env: &Env) -> String {
-    let mut conn = raw_conn(env).await;
-    let names: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let mut dump = String::new();
-    for name in names {
-        let kind: String = redis::cmd("TYPE")
-            .arg(&name)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let value = match kind.as_str() {
-            "hash" => format!(
-                "{:?}",
-                conn.hgetall::<_, HashMap<String, String>>(&name)
-                    .await
-                    .unwrap()
-            ),
-            "set" => format!(
-                "{:?}",
-                conn.smembers::<_, Vec<String>>(&name).await.unwrap()
-            ),
-            "string" => conn.get::<_, String>(&name).await.unwrap(),
-            other => format!("({other})"),
-        };
-        dump.push_str(&format!("{name} = {value}\n"));
-    }
-    dump
+    mailroom_testkit::redis_dump(&mut raw_conn(env).await).await
 }
 
 pub(crate) fn http() -> reqwest::Client {
