@@ -117,15 +117,7 @@ impl Gate {
             .admissions
             .get_or_init(|| Admissions::spawn(self.queue.clone(), self.limits));
         Ok(match admissions.admit_pool(Arc::clone(pool), job).await? {
-            PoolAdmission::Member { member, admission } => {
-                let (pass, minute_left, day_left) = pass(admission);
-                PoolPass {
-                    pass,
-                    member: Some(member),
-                    left: Some((minute_left, day_left)),
-                    quarantined: Vec::new(),
-                }
-            }
+            PoolAdmission::Member { member, admission } => member_pass(member, admission),
             PoolAdmission::Wait(wait) => PoolPass {
                 pass: Pass::Wait {
                     at: at_ms(wait.until_ms),
@@ -220,9 +212,93 @@ fn pass(admission: Admission) -> (Pass, i64, i64) {
     }
 }
 
+/// How soon a pool's job is given a member again when the one chosen for it was paused or
+/// quarantined between the choice and its admission.
+const CHOOSE_AGAIN: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+/// The pass of a pool's job from its chosen member's admission. A member that was paused or
+/// quarantined after the choice (another worker's send just failed) does not hold the job
+/// for its own pause: the job waits a moment (no attempt spent) and is given a member again
+/// from the members' state then.
+fn member_pass(member: String, admission: Admission) -> PoolPass {
+    let member_held = matches!(
+        &admission,
+        Admission::Wait {
+            hold: Hold::Paused(_) | Hold::Quarantined(_),
+            ..
+        }
+    );
+    match pass(admission) {
+        (Pass::Wait { why, .. }, _, _) if member_held => PoolPass {
+            pass: Pass::Wait {
+                at: Utc::now() + CHOOSE_AGAIN,
+                why: format!("pool member {member} became unavailable ({why}); choosing again"),
+                quarantined: false,
+            },
+            member: None,
+            left: None,
+            quarantined: Vec::new(),
+        },
+        (pass, minute_left, day_left) => PoolPass {
+            pass,
+            member: Some(member),
+            left: Some((minute_left, day_left)),
+            quarantined: Vec::new(),
+        },
+    }
+}
+
 /// A time in ms since the epoch (now if out of range).
 fn at_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms)
         .single()
         .unwrap_or_else(Utc::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(hold: Hold) -> Admission {
+        Admission::Wait {
+            until_ms: Utc::now().timestamp_millis() + 3_600_000,
+            hold,
+            minute_left: 5,
+            day_left: 100,
+        }
+    }
+
+    #[test]
+    fn a_member_held_since_its_choice_makes_the_job_choose_again_soon() {
+        for hold in [
+            Hold::Quarantined("invalid_grant".into()),
+            Hold::Paused("rateLimitExceeded".into()),
+        ] {
+            let p = member_pass("n2@example.com".into(), held(hold));
+            assert_eq!(p.member, None);
+            let Pass::Wait {
+                at,
+                why,
+                quarantined,
+            } = p.pass
+            else {
+                panic!("{p:?}")
+            };
+            assert!(at <= Utc::now() + CHOOSE_AGAIN, "{at}");
+            assert!(
+                why.contains("n2@example.com") && why.contains("choosing again"),
+                "{why}"
+            );
+            assert!(!quarantined);
+        }
+    }
+
+    #[test]
+    fn a_member_out_of_quota_keeps_the_job_until_its_slot() {
+        let p = member_pass("n1@example.com".into(), held(Hold::Quota));
+        assert_eq!(p.member.as_deref(), Some("n1@example.com"));
+        assert!(
+            matches!(p.pass, Pass::Wait { at, .. } if at > Utc::now() + chrono::TimeDelta::minutes(30))
+        );
+    }
 }
