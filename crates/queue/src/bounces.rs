@@ -138,7 +138,10 @@ impl Queue {
     ) -> Result<BounceRecorded, QueueError> {
         let json = serde_json::to_string(bounces)
             .map_err(|e| QueueError::Protocol(format!("cannot encode bounces: {e}")))?;
-        let script = Script::new(include_str!("lua/bounce.lua"));
+        let script = Script::new(concat!(
+            include_str!("lua/done_record.lua"),
+            include_str!("lua/bounce.lua")
+        ));
         let mut script = script.prepare_invoke();
         script
             .key(self.key(&format!("bounce:{message}")))

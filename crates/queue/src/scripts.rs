@@ -34,7 +34,10 @@ impl Scripts {
         Self {
             enqueue: Script::new(include_str!("lua/enqueue.lua")),
             promote: Script::new(include_str!("lua/promote.lua")),
-            finish: Script::new(include_str!("lua/finish.lua")),
+            finish: Script::new(concat!(
+                include_str!("lua/done_record.lua"),
+                include_str!("lua/finish.lua")
+            )),
             reclaim: Script::new(include_str!("lua/reclaim.lua")),
             cancel: Script::new(include_str!("lua/cancel.lua")),
             stats: Script::new(include_str!("lua/stats.lua")),

@@ -25,23 +25,8 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
   end
   redis.call('HSET', KEYS[2], 'bounced', cjson.encode(list))
   result = 2
-else
-  local done = redis.call('HGET', KEYS[4], ARGV[4])
-  if done then
-    local rec = cjson.decode(done)
-    local extras = rec[8]
-    if type(extras) ~= 'table' then extras = {} end
-    local list = extras.b
-    if type(list) ~= 'table' then list = {} end
-    for _, bounce in ipairs(cjson.decode(ARGV[3])) do
-      table.insert(list, bounce)
-    end
-    for k = #rec + 1, 7 do rec[k] = '' end
-    extras.b = list
-    rec[8] = extras
-    redis.call('HSET', KEYS[4], ARGV[4], cjson.encode(rec))
-    result = 2
-  end
+elseif append_to_done(KEYS[4], ARGV[4], 'b', cjson.decode(ARGV[3])) then
+  result = 2
 end
 for i = 5, #ARGV do
   redis.call('HSETNX', KEYS[3], ARGV[i], 'hard_bounce:' .. ARGV[2])

@@ -90,19 +90,7 @@ end
 local function finish(entry, id, outcome, consumer, a1, a2, a3)
   local jk = prefix .. ':job:' .. id
   if outcome == 'duplicate' then
-    local done = redis.call('HGET', a1, id)
-    if done then
-      local rec = cjson.decode(done)
-      local extras = rec[8]
-      if type(extras) ~= 'table' then extras = {} end
-      local ids = extras.d
-      if type(ids) ~= 'table' then ids = {} end
-      ids[#ids + 1] = a2
-      extras.d = ids
-      rec[8] = extras
-      redis.call('HSET', a1, id, cjson.encode(rec))
-      return 0
-    end
+    if append_to_done(a1, id, 'd', { a2 }) then return 0 end
     local ids = redis.call('HGET', jk, 'duplicate_ids')
     ids = ids and cjson.decode(ids) or {}
     ids[#ids + 1] = a2
