@@ -3,6 +3,7 @@
 //! refreshing, classifying Google's answers). What runs through the `mailroom auth` commands is
 //! tested end to end in `tests/auth` at the top of the workspace.
 
+mod stored_tokens;
 mod world;
 
 use std::sync::Arc;
