@@ -64,37 +64,3 @@ fn systemd_hears_ready_watchdog_pings_and_stopping() {
     assert_eq!(stopping, "STOPPING=1\n");
     worker.stop();
 }
-
-/// `mailroom run` on glibc Linux fixes glibc's mmap threshold by executing itself again as the
-/// same process (the pid that was started says `READY=1` and holds the variable), and keeps an
-/// operator's own value.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[test]
-fn run_fixes_the_mmap_threshold_as_the_same_process_keeping_an_operators_value() {
-    let env = Env::new("");
-    for (name, own, expected) in [
-        ("tuned", None, "1048576"),
-        ("operator", Some("2097152"), "2097152"),
-    ] {
-        let path = env.dir.path().join(format!("{name}.sock"));
-        let socket = UnixDatagram::bind(&path).unwrap();
-        let mut vars = vec![("NOTIFY_SOCKET", path.to_str().unwrap())];
-        vars.extend(own.map(|value| ("MALLOC_MMAP_THRESHOLD_", value)));
-        let worker = env.worker(name, &vars);
-        let ready = receive(&socket, Duration::from_secs(30));
-        assert_eq!(
-            ready.as_deref(),
-            Some("READY=1\n"),
-            "log:\n{}",
-            worker.log_text()
-        );
-        let environ = std::fs::read(format!("/proc/{}/environ", worker.pid())).unwrap();
-        let settings: Vec<&[u8]> = environ
-            .split(|b| *b == 0)
-            .filter(|v| v.starts_with(b"MALLOC_MMAP_THRESHOLD_="))
-            .collect();
-        let setting = format!("MALLOC_MMAP_THRESHOLD_={expected}");
-        assert_eq!(settings, [setting.as_bytes()], "{name}");
-        worker.stop();
-    }
-}

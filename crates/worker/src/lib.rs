@@ -14,7 +14,6 @@ pub mod handler;
 pub mod health;
 pub mod http;
 pub mod logline;
-pub mod malloc_tuning;
 pub mod metrics;
 pub mod minutes;
 pub mod notify;

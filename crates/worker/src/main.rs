@@ -1,14 +1,19 @@
-//! `mailroom`: parses the command line and hands it to [`mailroom_worker::cli::main`]; `run`
-//! first fixes glibc's mmap threshold ([`mailroom_worker::malloc_tuning`]), which may execute
-//! the program again.
+//! `mailroom`: parses the command line and hands it to [`mailroom_worker::cli::main`].
+//!
+//! The program allocates through mimalloc rather than the C library's allocator: a worker's
+//! send path makes many short-lived allocations (decoding, rendering, Redis replies), and with
+//! glibc's allocator a profile of `mailroom run` spent about 29 % of its instructions in
+//! `malloc` and `free` (20 % fewer instructions per job with mimalloc, measured with callgrind
+//! on the same backlog). Built as `.cargo/config.toml` sets it, mimalloc commits memory as it is
+//! used and unmaps a large message's buffers when they are freed, which glibc's allocator kept
+//! once it had raised its mmap threshold.
 
 use clap::Parser;
-use mailroom_worker::cli::{Cli, Command};
+use mailroom_worker::cli::Cli;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    if matches!(cli.command, Command::Run) {
-        mailroom_worker::malloc_tuning::fix_mmap_threshold();
-    }
-    mailroom_worker::cli::main(cli)
+    mailroom_worker::cli::main(Cli::parse())
 }
