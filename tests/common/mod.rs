@@ -30,8 +30,29 @@ pub use worker::Worker;
 /// of this test (`cargo test --release` runs the release binary), once per test process, the
 /// first time a test asks for it. Cargo has released its build lock by the time tests run, and
 /// a binary that is up to date costs one no-op `cargo build`.
+///
+/// The variables cargo sets for this test process (its package's name, version and manifest
+/// directory, `OUT_DIR`, …) are not passed on: build scripts such as ring's watch some of them
+/// (`rerun-if-env-changed`), so the nested build would run them again with other values and
+/// the next `cargo test` would rebuild those crates and all that depends on them once more.
 pub static MAILROOM: LazyLock<PathBuf> = LazyLock::new(|| {
-    escargot::CargoBuild::new()
+    let mut build = escargot::CargoBuild::new();
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_BIN_EXE_",
+            "CARGO_CRATE_",
+        ]
+        .iter()
+        .any(|p| text.starts_with(p))
+            || ["OUT_DIR", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR"].contains(&&*text)
+        {
+            build = build.env_remove(&name);
+        }
+    }
+    build
         .manifest_path(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
         .package("mailroom-worker")
         .bin("mailroom")
