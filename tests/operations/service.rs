@@ -1,6 +1,5 @@
 //! The worker as a service: a listen address already taken fails the start at once, and
-//! systemd hears `READY=1`, watchdog pings and `STOPPING=1`; `run` fixes glibc's mmap threshold
-//! in the process it was started as.
+//! systemd hears `READY=1`, watchdog pings and `STOPPING=1`.
 
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
