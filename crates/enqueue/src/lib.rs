@@ -105,11 +105,15 @@ impl Client {
         Ok(self.queue.enqueue(&job).await?)
     }
 
-    /// Renders every job's template, validates every job, then enqueues them all
-    /// atomically: all or none.
+    /// Renders every job's template and validates every job (one bad job: nothing is
+    /// queued), then enqueues them in order, in atomic runs of
+    /// [`SCRIPT_JOBS`](mailroom_queue::SCRIPT_JOBS) jobs, so that a large batch never holds
+    /// Redis for more than a few milliseconds.
     ///
     /// # Errors
-    /// [`EnqueueError::InvalidInBatch`] for the first bad job, or [`EnqueueError::Unavailable`].
+    /// [`EnqueueError::InvalidInBatch`] for the first bad job (nothing queued), or
+    /// [`EnqueueError::Unavailable`]: for a batch of several runs, its first runs may have been
+    /// queued; send the same jobs again and those answer as duplicates, the rest is queued.
     pub async fn send_many(&self, mut jobs: Vec<EmailJob>) -> Result<Vec<Enqueued>, EnqueueError> {
         for (index, job) in jobs.iter_mut().enumerate() {
             match render::render_template(&self.queue, job).await {

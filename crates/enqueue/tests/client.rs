@@ -15,12 +15,16 @@ fn job(to: &str) -> EmailJob {
         .build()
 }
 
-async fn ready_count(redis: &RedisServer) -> u64 {
-    let mut c = redis
+async fn conn(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis
         .client()
         .get_multiplexed_async_connection()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn ready_count(redis: &RedisServer) -> u64 {
+    let mut c = conn(redis).await;
     redis::cmd("XLEN")
         .arg("{mailroom}:v2:ready")
         .query_async(&mut c)
@@ -64,6 +68,69 @@ async fn send_many_is_all_or_nothing() {
     assert_eq!(out.len(), 10);
     assert_eq!(ready_count(&redis).await, 10);
     assert!(out.iter().zip(&jobs).all(|(e, j)| e.id == j.id()));
+}
+
+/// Redis's count of `EVALSHA` calls so far.
+async fn script_calls(redis: &RedisServer) -> u64 {
+    let mut c = conn(redis).await;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The job ids in the ready stream, in stream order.
+async fn ready_ids(redis: &RedisServer) -> Vec<String> {
+    let mut c = conn(redis).await;
+    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg("{mailroom}:v2:ready")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    reply
+        .ids
+        .iter()
+        .map(|e| e.get::<String>("id").unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_large_batch_is_queued_in_order_by_short_script_calls_and_a_repeat_queues_none_twice() {
+    let redis = RedisServer::start();
+    let client = Client::connect(&redis.url(), "mailroom").await.unwrap();
+    let jobs: Vec<_> = (0..1_000)
+        .map(|i| job(&format!("u{i}@example.com")))
+        .collect();
+    // A batch cut short (Redis failed after its first runs) is enqueued again whole.
+    let first = client.send_many(jobs[..250].to_vec()).await.unwrap();
+    assert!(first.iter().all(|e| !e.duplicate));
+    let calls = script_calls(&redis).await;
+    let out = client.send_many(jobs.clone()).await.unwrap();
+    assert_eq!(
+        script_calls(&redis).await - calls,
+        (1_000 / mailroom_queue::SCRIPT_JOBS) as u64,
+        "one script call per run of {} jobs",
+        mailroom_queue::SCRIPT_JOBS
+    );
+    assert!(out.iter().zip(&jobs).all(|(e, j)| e.id == j.id()));
+    assert_eq!(
+        out.iter().filter(|e| e.duplicate).count(),
+        250,
+        "the jobs queued before answer as duplicates"
+    );
+    let ids: Vec<String> = jobs.iter().map(|j| j.id().to_string()).collect();
+    assert_eq!(
+        ready_ids(&redis).await,
+        ids,
+        "each job queued once, in order"
+    );
 }
 
 #[tokio::test]

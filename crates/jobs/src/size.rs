@@ -87,8 +87,10 @@ impl EmailJobV1 {
     }
 
     /// A cheap lower bound of the rendered size: the bodies as they are and
-    /// the attachments in base64 without line breaks.
-    fn size_lower_bound(&self) -> usize {
+    /// the attachments in base64 without line breaks (also about the bytes the job's payload
+    /// takes in Redis, less its headers).
+    #[must_use]
+    pub fn size_lower_bound(&self) -> usize {
         let body = |part: &Option<String>| part.as_ref().map_or(0, String::len);
         let attachments: usize = self
             .attachments

@@ -5,6 +5,7 @@
 //! Modules marked (worker) are built with the `worker` feature (on by default).
 //!
 //! * `queue`: the handle: connect, enqueue, status, cancel, promotion, housekeeping.
+//! * `enqueue`: enqueueing jobs, a batch in script calls of bounded size.
 //! * `stats`: [`QueueStats`], the queue's counts read in one call.
 //! * `dead`: dead-letter operations: list, find, show, retry, purge.
 //! * `senders`: Gmail's sending limits in Redis, and paused and quarantined senders.
@@ -58,6 +59,7 @@ mod config;
 mod conn;
 mod dead;
 mod done;
+mod enqueue;
 mod error;
 #[cfg(feature = "worker")]
 mod fetch;
@@ -108,13 +110,14 @@ pub use bounces::{BOUNCE_SEEN_TTL, Bounce, BounceRecorded};
 pub use config::QueueConfig;
 pub use conn::{Conn, RedisTarget};
 pub use dead::{DeadFilter, DeadJob, DeadSelection};
+pub use enqueue::{Enqueued, SCRIPT_BYTES, SCRIPT_JOBS};
 pub use error::QueueError;
 #[cfg(feature = "worker")]
 pub use lease::{Lease, LeaseTaken};
 pub use minutes::{MinuteCounts, unix_minute};
 pub use pause::Resumed;
 pub use pool_view::MemberView;
-pub use queue::{Cancelled, Enqueued, Queue};
+pub use queue::{Cancelled, Queue};
 #[cfg(feature = "worker")]
 pub use retry::{RetryDecision, RetryPolicy};
 pub use senders::{

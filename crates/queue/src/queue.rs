@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mailroom_jobs::{EmailJob, JobId};
+use mailroom_jobs::JobId;
 
 use crate::activity::{Activity, QueueActivity};
 
@@ -12,17 +12,8 @@ use crate::conn::{Conn, RedisTarget};
 use crate::done::read_job;
 use crate::keys::{GROUP, Keys};
 use crate::scripts::{Scripts, call, run};
-use crate::status::{JobStatus, Meta};
+use crate::status::JobStatus;
 use crate::{QueueConfig, QueueError};
-
-/// The result of an enqueue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Enqueued {
-    /// The job's id; for a duplicate, the id of the job enqueued first.
-    pub id: JobId,
-    /// True when the idempotency key (or the job id) was seen before and nothing new was queued.
-    pub duplicate: bool,
-}
 
 /// What [`Queue::cancel`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,69 +165,6 @@ impl Queue {
             Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
             other => Ok(other?),
         }
-    }
-
-    /// Enqueues one job.
-    ///
-    /// # Errors
-    /// Redis unreachable: the job was not queued.
-    pub async fn enqueue(&self, job: &EmailJob) -> Result<Enqueued, QueueError> {
-        let mut out = self.enqueue_many(std::slice::from_ref(job)).await?;
-        out.pop()
-            .ok_or_else(|| QueueError::Protocol("empty enqueue reply".into()))
-    }
-
-    /// Enqueues a batch atomically: all jobs are queued, or none is. Keep batches to a few
-    /// thousand jobs: the batch runs as one script.
-    ///
-    /// # Errors
-    /// Redis unreachable: no job of the batch was queued. [`QueueError::NotReplicated`] (with
-    /// [`QueueConfig::min_replicas_ack`] above 0): the batch was queued on the primary but too
-    /// few replicas have it, so it may be lost if the primary fails; enqueue it again (the same
-    /// job ids are queued once).
-    pub async fn enqueue_many(&self, jobs: &[EmailJob]) -> Result<Vec<Enqueued>, QueueError> {
-        if jobs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let i = &self.inner;
-        let mut inv = call(&i.scripts.enqueue, &i.keys);
-        inv.arg(&i.keys.prefix)
-            .arg(now_ms())
-            .arg(i.config.dedup_ttl.as_secs().max(1));
-        for job in jobs {
-            let v1 = job.v1();
-            // Most jobs carry neither metadata nor tags: no record field, nothing to encode.
-            let meta = if v1.metadata.is_empty() && v1.tags.is_empty() {
-                String::new()
-            } else {
-                serde_json::to_string(&Meta {
-                    metadata: v1.metadata.clone(),
-                    tags: v1.tags.clone(),
-                })
-                .map_err(|e| QueueError::Protocol(e.to_string()))?
-            };
-            inv.arg(job.id().to_string())
-                .arg(job.idempotency_key().unwrap_or(""))
-                .arg(job.to_json())
-                .arg(job.send_at().map_or(0, |t| t.timestamp_millis()))
-                .arg(job.expires_at().map_or(0, |t| t.timestamp_millis()))
-                .arg(meta);
-        }
-        let mark = crate::replicas::Mark::before(self);
-        let reply: Vec<(String, i64)> = run(&inv, &mut self.conn()).await?;
-        crate::replicas::confirm(self, mark).await?;
-        reply
-            .into_iter()
-            .map(|(id, dup)| {
-                let id = id
-                    .parse()
-                    .map_err(|_| QueueError::Protocol(format!("bad job id {id:?} in reply")))?;
-                Ok(Enqueued {
-                    id,
-                    duplicate: dup == 1,
-                })
-            })
-            .collect()
     }
 
     /// The status record of a job (its job hash, or its done record once sent or expired);

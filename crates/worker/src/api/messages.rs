@@ -153,7 +153,7 @@ pub async fn send(
     ))
 }
 
-/// Enqueue up to 1,000 jobs, all or none.
+/// Enqueue up to 1,000 jobs, validated all or none, queued in order.
 #[utoipa::path(
     post, path = "/v1/messages/batch", operation_id = "sendBatch", tag = "messages",
     request_body(content = inline(Object), description = "`{\"jobs\": [job, …]}`, at most 1,000 jobs in the wire format.", content_type = "application/json"),
@@ -165,7 +165,7 @@ pub async fn send(
         (status = 403, description = "The key lacks `send`, or may not send as a job's sender (`index` names it).", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over `api.max_batch_bytes`.", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A job breaks a rule (`index` and `field` name it), or there are more than 1,000; nothing was queued.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Redis is unavailable; nothing was queued.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Redis is unavailable. The batch is queued in atomic runs of 100 jobs, so its first runs may have been queued: send it again with the same `Idempotency-Key` and only the rest is queued.", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["send"]))
 )]

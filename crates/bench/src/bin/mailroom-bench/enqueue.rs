@@ -103,7 +103,8 @@ pub async fn rates(world: &World, sizes: &Sizes) -> Table {
     );
     table.note(
         "Each job is validated, serialised and stored with its record, its stream entry and the \
-         queue's counters in one atomic script call per `send` or per batch. Jobs (and the \
+         queue's counters in one atomic script call per `send`, or per run of 100 jobs of a \
+         batch (the runs of a batch pipelined). Jobs (and the \
          floor's JSON payloads) are built before the clock starts. CPU figures are user plus \
          system time from /proc over each row's loop: this process's, and the redis-server's.",
     );

@@ -65,15 +65,19 @@ impl World {
         path.exists().then_some(path)
     }
 
-    /// Deletes every key (freed in the background, waited for), so the next measurement
-    /// starts from an empty Redis.
-    pub async fn flush(&self) {
-        let mut conn = self
-            .redis
+    /// A connection to the Redis of the run.
+    pub async fn conn(&self) -> redis::aio::MultiplexedConnection {
+        self.redis
             .client()
             .get_multiplexed_async_connection()
             .await
-            .expect("connect to redis");
+            .expect("connect to redis")
+    }
+
+    /// Deletes every key (freed in the background, waited for), so the next measurement
+    /// starts from an empty Redis.
+    pub async fn flush(&self) {
+        let mut conn = self.conn().await;
         let _: () = redis::cmd("FLUSHALL")
             .arg("ASYNC")
             .query_async(&mut conn)
