@@ -89,12 +89,37 @@ fn decode(bytes: &[u8], expected: Option<JobId>) -> Result<EmailJob, DecodeError
             )),
         ));
     }
+    if let Some(job) = decode_v1_fast(bytes)
+        && expected.is_none_or(|id| id == job.id())
+    {
+        return Ok(job);
+    }
     match serde_json::from_slice::<EmailJob>(bytes) {
         // A document without an id got a fresh one from the derived decoder; when the
         // caller has its own id for that case, the tracked decoder inserts it.
         Ok(job) if expected.is_none_or(|id| id == job.id()) => Ok(job),
         _ => decode_tracked(bytes, || expected.unwrap_or_else(JobId::new)),
     }
+}
+
+/// How every job this crate encodes begins: serde writes an internally tagged enum's tag
+/// first.
+const V1_PREFIX: &[u8] = br#"{"version":"v1","#;
+
+/// Decodes a document that begins with [`V1_PREFIX`] (every payload a worker reads that this
+/// crate wrote) as [`EmailJobV1`] directly. The derived decoder of the tagged [`EmailJob`]
+/// first copies a whole document into serde's generic buffer (every string allocated once
+/// more) to find the tag; here the tag is known from the prefix, so the rest is read once.
+/// `None` for any other document, or one this pass refuses: the general path decides (with
+/// the same result for every document this one accepts).
+fn decode_v1_fast(bytes: &[u8]) -> Option<EmailJob> {
+    let rest = bytes.strip_prefix(V1_PREFIX)?;
+    let mut object = Vec::with_capacity(rest.len() + 1);
+    object.push(b'{');
+    object.extend_from_slice(rest);
+    serde_json::from_slice::<EmailJobV1>(&object)
+        .ok()
+        .map(EmailJob::V1)
 }
 
 /// Decodes a job through a [`Value`], tracking the JSON path of any failure.
@@ -186,6 +211,19 @@ mod tests {
         let tracked = decode_tracked(json, || unreachable!("the job has an id")).unwrap();
         assert_eq!(fast, tracked);
         assert_eq!(EmailJob::from_json(json).unwrap(), tracked);
+        assert_eq!(decode_v1_fast(json), Some(tracked.clone()));
+        // Every payload this crate writes takes the direct pass.
+        assert!(tracked.to_json().starts_with(V1_PREFIX));
+        assert_eq!(decode_v1_fast(&tracked.to_json()), Some(tracked));
+    }
+
+    /// A document the direct pass refuses still fails with its path.
+    #[test]
+    fn the_direct_pass_leaves_refusals_to_the_tracked_path() {
+        let bad = br#"{"version":"v1","from":"a@example.com","subject":"s","to":["bob@"]}"#;
+        assert_eq!(decode_v1_fast(bad), None);
+        let err = EmailJob::from_json(bad).unwrap_err();
+        assert!(err.to_string().starts_with("to[0]"), "{err}");
     }
 
     /// A document without an id decodes in one pass with a fresh id, and a stored one takes
