@@ -46,9 +46,12 @@ impl Address {
     /// [`AddressError`] when the input is not a single valid mailbox, or when
     /// the display name contains a control character.
     pub fn parse(input: &str) -> Result<Self, AddressError> {
-        let mailbox: Mailbox = input
-            .parse()
-            .map_err(|_| AddressError::new(input, explain(input)))?;
+        let mailbox = match plain_mailbox(input) {
+            Some(mailbox) => mailbox,
+            None => input
+                .parse()
+                .map_err(|_| AddressError::new(input, explain(input)))?,
+        };
         Self::from_mailbox(mailbox).map_err(|reason| AddressError::new(input, reason))
     }
 
@@ -132,6 +135,40 @@ impl Address {
     pub(crate) fn name_problem(&self) -> Option<&'static str> {
         self.name().and_then(forbidden_control)
     }
+}
+
+/// The two shapes nearly every address has, `user@domain` and `Words <user@domain>` (the name
+/// ASCII letters and digits in words one space apart, the addr-spec ASCII dot-atoms), read by
+/// hand. lettre's general RFC 5322 parser (nom, quoted strings, comments, obsolete forms) costs
+/// a worker more than decoding the rest of a job; for these shapes it yields exactly these
+/// parts, and the addr-spec goes through the same check (`lettre::Address::new`). `None` for
+/// anything else, which the general parser reads.
+fn plain_mailbox(input: &str) -> Option<Mailbox> {
+    let (name, spec) = match input.strip_suffix('>') {
+        Some(rest) => {
+            let (name, spec) = rest.split_once(" <")?;
+            let word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !name.split(' ').all(word) {
+                return None;
+            }
+            (Some(name), spec)
+        }
+        None => (None, input),
+    };
+    let (user, domain) = spec.split_once('@')?;
+    let dot_atom = |part: &str, extra: &[u8]| {
+        part.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+        })
+    };
+    if !dot_atom(user, b"_+-") || !dot_atom(domain, b"-") {
+        return None;
+    }
+    let email = lettre::Address::new(user, domain).ok()?;
+    Some(Mailbox::new(name.map(str::to_owned), email))
 }
 
 /// A more specific reason than the mailbox parser's "Invalid input": the
@@ -237,6 +274,47 @@ mod tests {
             let a = Address::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
             let again = Address::parse(&a.to_string()).unwrap_or_else(|e| panic!("{a}: {e}"));
             assert_eq!(a, again, "{input} -> {a}");
+        }
+    }
+
+    /// The hand-read shapes give what lettre's parser gives.
+    #[test]
+    fn plain_shapes_parse_as_the_general_parser_does() {
+        for input in [
+            "bob@example.com",
+            "Customer 7 <customer7@example.org>",
+            "Agent 99 <a.b+tag@mail.example-shop.com>",
+            "first.last-x_y@sub.example.co.uk",
+            "UPPER Case <MiXeD@Example.COM>",
+            "x@localhost",
+        ] {
+            let plain = plain_mailbox(input).unwrap_or_else(|| panic!("{input}: not plain"));
+            assert_eq!(Some(plain), input.parse::<Mailbox>().ok(), "{input}");
+        }
+        for other in [
+            " bob@example.com",
+            "Bob  Two <b@example.com>",
+            "Bob <b@example.com> ",
+            "Zoë <zoe@example.com>",
+            "\"Doe, John\" <john@example.com>",
+            "<bob@example.com>",
+            "a..b@example.com",
+            ".a@example.com",
+            "a@example..com",
+            "a@b@example.com",
+            "Bob <b@example.com>>",
+        ] {
+            assert_eq!(plain_mailbox(other), None, "{other}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any input of the plain alphabet reads alike both ways, refusals included.
+        #[test]
+        fn plain_reading_agrees_with_lettre(input in "([A-Za-z0-9]{1,4}( [A-Za-z0-9]{0,3}){0,2} <)?[A-Za-z0-9._+-]{0,8}@[A-Za-z0-9.-]{0,10}>?") {
+            if let Some(plain) = plain_mailbox(&input) {
+                proptest::prop_assert_eq!(Some(plain), input.parse::<Mailbox>().ok());
+            }
         }
     }
 
