@@ -23,14 +23,15 @@ deps: ## install what the build and tests need (redis-server; chromium and chrom
 	  elif command -v brew >/dev/null; then brew install redis; \
 	  else echo "redis-server not found: install Redis 7 (apt-get install redis-server / brew install redis)"; exit 1; fi; }
 	@command -v redis-server >/dev/null || { echo "redis-server still missing"; exit 1; }
-	@command -v chromedriver >/dev/null || { \
+	@{ command -v chromedriver && { command -v chromium || command -v chromium-browser; }; } >/dev/null || { \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    echo "installing chromium and chromium-driver with apt-get"; \
+	    dpkg --configure -a >/dev/null 2>&1; \
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null)); \
 	  elif command -v apt-get >/dev/null; then sudo apt-get install -y chromium chromium-driver; \
 	  elif command -v brew >/dev/null; then brew install --cask chromium chromedriver; \
 	  else echo "chromedriver not found: install chromium and its chromedriver (apt-get install chromium chromium-driver)"; exit 1; fi; }
-	@command -v chromedriver >/dev/null || { echo "chromedriver still missing"; exit 1; }
+	@{ command -v chromedriver && { command -v chromium || command -v chromium-browser; }; } >/dev/null || { echo "chromium or chromedriver still missing"; exit 1; }
 
 redis-server: deps ## make sure a Redis answers at REDIS_URL (default redis://127.0.0.1:6379/); else start a throwaway one
 	@if redis-cli -u $(REDIS_URL) ping >/dev/null 2>&1; then echo "redis: using $(REDIS_URL)"; else \

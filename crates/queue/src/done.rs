@@ -21,7 +21,8 @@
 use std::collections::HashMap;
 
 use redis::Value;
-use serde_json::{Map, Value as Json, json};
+use serde_json::Value as Json;
+use serde_json::value::RawValue;
 
 use crate::QueueError;
 use crate::conn::Conn;
@@ -66,28 +67,18 @@ pub(crate) fn bucket(keys: &Keys, id: &str) -> String {
 }
 
 /// What a delivery knows of its job beside the record's counts, kept in its done record: the
-/// job's metadata and tags (as `meta`) and its expiry.
+/// job's metadata and tags (as `meta`, serialised once when the job starts) and its expiry.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Kept {
-    pub meta: Option<Json>,
+    pub meta: Option<Box<RawValue>>,
     pub expires_ms: Option<i64>,
 }
 
 impl Kept {
     /// From the decoded job.
     pub fn of(job: &mailroom_jobs::EmailJob) -> Self {
-        let v1 = job.v1();
-        let meta = (!v1.metadata.is_empty() || !v1.tags.is_empty())
-            .then(|| {
-                serde_json::to_value(Meta {
-                    metadata: v1.metadata.clone(),
-                    tags: v1.tags.clone(),
-                })
-                .ok()
-            })
-            .flatten();
         Self {
-            meta,
+            meta: Meta::json_of(job).and_then(|m| RawValue::from_string(m).ok()),
             expires_ms: job.expires_at().map(|t| t.timestamp_millis()),
         }
     }
@@ -110,44 +101,57 @@ pub(crate) struct SentRecord<'a> {
 }
 
 impl SentRecord<'_> {
-    /// The record's value, as stored.
+    /// The record's value, as stored. Written directly rather than through a
+    /// [`serde_json::Value`] tree: this runs once per sent job, and the tree (with a copy of
+    /// the job's metadata) cost more than the rest of recording the outcome.
     pub fn encode(&self) -> String {
         let base = ulid_ms(self.id);
-        let thread = if !self.thread_id.is_empty() && self.thread_id == self.transport_id {
-            json!(0)
-        } else {
-            json!(self.thread_id)
-        };
-        let mut extras = Map::new();
-        if !self.sent_as.is_empty() {
-            extras.insert("a".into(), self.sent_as.into());
-        }
-        if let Some(s) = self.suppressed {
-            let v = serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.to_owned()));
-            extras.insert("s".into(), v);
-        }
-        if let Some(m) = &self.kept.meta {
-            extras.insert("m".into(), m.clone());
-        }
-        if let Some(x) = self.kept.expires_ms {
-            extras.insert("x".into(), x.into());
-        }
-        let mut rec = json!([
-            SENT,
+        let mut out = format!(
+            "[{SENT},{},{},{},{},{}",
             self.finished_ms - base,
             self.deliveries,
             self.attempts,
             self.created_ms - base,
-            self.transport_id,
-            thread
-        ]);
-        if !extras.is_empty()
-            && let Json::Array(a) = &mut rec
-        {
-            a.push(Json::Object(extras));
+            json_str(self.transport_id)
+        );
+        if !self.thread_id.is_empty() && self.thread_id == self.transport_id {
+            out.push_str(",0");
+        } else {
+            out.push(',');
+            out.push_str(&json_str(self.thread_id));
         }
-        rec.to_string()
+        // The extras' members in key order, as a JSON object writes them.
+        let mut extras: Vec<(&str, String)> = Vec::new();
+        if !self.sent_as.is_empty() {
+            extras.push(("a", json_str(self.sent_as)));
+        }
+        if let Some(m) = &self.kept.meta {
+            extras.push(("m", m.get().to_owned()));
+        }
+        if let Some(s) = self.suppressed {
+            let v = serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.to_owned()));
+            extras.push(("s", v.to_string()));
+        }
+        if let Some(x) = self.kept.expires_ms {
+            extras.push(("x", x.to_string()));
+        }
+        for (i, (key, value)) in extras.iter().enumerate() {
+            out.push_str(if i == 0 { ",{\"" } else { ",\"" });
+            out.push_str(key);
+            out.push_str("\":");
+            out.push_str(value);
+        }
+        if !extras.is_empty() {
+            out.push('}');
+        }
+        out.push(']');
+        out
     }
+}
+
+/// `text` as a JSON string.
+fn json_str(text: &str) -> String {
+    Json::from(text).to_string()
 }
 
 /// The state a done record's value names (`sent`, `expired`), if it is one.
@@ -326,7 +330,7 @@ mod tests {
     #[test]
     fn a_sent_record_reads_back_as_its_hash_fields() {
         let kept = Kept {
-            meta: Some(json!({"tags": ["t"]})),
+            meta: RawValue::from_string(r#"{"tags":["t"]}"#.to_owned()).ok(),
             expires_ms: Some(9),
         };
         let rec = SentRecord {
@@ -342,6 +346,10 @@ mod tests {
             kept: &kept,
         };
         let v = rec.encode();
+        assert_eq!(
+            v,
+            r#"[1,9847955,2,1,9844832,"m1","",{"a":"b@example.com","m":{"tags":["t"]},"s":[{"address":"x@example.com"}],"x":9}]"#
+        );
         assert_eq!(state_of(v.as_bytes()), Some("sent"));
         let h = fields(ID, v.as_bytes());
         assert_eq!(h["state"], "sent");

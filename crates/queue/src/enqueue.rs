@@ -45,26 +45,15 @@ struct Row {
 }
 
 impl Row {
-    fn of(job: &EmailJob) -> Result<Self, QueueError> {
-        let v1 = job.v1();
-        // Most jobs carry neither metadata nor tags: no record field, nothing to encode.
-        let meta = if v1.metadata.is_empty() && v1.tags.is_empty() {
-            String::new()
-        } else {
-            serde_json::to_string(&Meta {
-                metadata: v1.metadata.clone(),
-                tags: v1.tags.clone(),
-            })
-            .map_err(|e| QueueError::Protocol(e.to_string()))?
-        };
-        Ok(Self {
+    fn of(job: &EmailJob) -> Self {
+        Self {
             id: job.id().to_string(),
             idempotency_key: job.idempotency_key().unwrap_or("").to_owned(),
             payload: job.to_json(),
             due_ms: job.send_at().map_or(0, |t| t.timestamp_millis()),
             expires_ms: job.expires_at().map_or(0, |t| t.timestamp_millis()),
-            meta,
-        })
+            meta: Meta::json_of(job).unwrap_or_default(),
+        }
     }
 }
 
@@ -151,7 +140,7 @@ impl Queue {
             .arg(now_ms())
             .arg(i.config.dedup_ttl.as_secs().max(1));
         for job in jobs {
-            let row = Row::of(job)?;
+            let row = Row::of(job);
             inv.arg(row.id)
                 .arg(row.idempotency_key)
                 .arg(row.payload)

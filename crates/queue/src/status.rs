@@ -152,6 +152,22 @@ pub(crate) struct Meta {
     pub tags: Vec<String>,
 }
 
+impl Meta {
+    /// The `meta` a job's record keeps (`{"metadata":…,"tags":…}`), `None` for a job with
+    /// neither (most jobs: no record field, nothing to encode).
+    pub fn json_of(job: &mailroom_jobs::EmailJob) -> Option<String> {
+        let v1 = job.v1();
+        if v1.metadata.is_empty() && v1.tags.is_empty() {
+            return None;
+        }
+        serde_json::to_string(&Meta {
+            metadata: v1.metadata.clone(),
+            tags: v1.tags.clone(),
+        })
+        .ok()
+    }
+}
+
 /// The fields of the job record at `key`, read leniently: bytes that are not UTF-8 (a payload
 /// written by a careless producer, say) read as U+FFFD instead of failing the whole read, so
 /// such a job's status and dead letter can still be shown.
