@@ -1,6 +1,7 @@
 //! Starting delivered stream entries, without a script: one pipelined read of the jobs'
-//! status records per fetch round (plus one for payloads that wait in their records), then a
-//! verdict per entry, each judged on its own.
+//! status records per fetch round (plus one for the done records of jobs whose record is
+//! gone, and one for payloads that wait in their records, both rare), then a verdict per
+//! entry, each judged on its own.
 //!
 //! An entry runs unless its job is finished or cancelled (`skip`), has no record (`missing`),
 //! is past its expiry (`expired`) or has a malformed record (dead-lettered alone, naming the
@@ -107,16 +108,12 @@ pub(crate) fn verdict(fields: &[Option<Vec<u8>>], now_ms: i64) -> Verdict {
 }
 
 /// The pipeline reading the records of `reads`: per entry, `HMGET` of [`FIELDS`] of its job
-/// hash and `HGET` of its done record (a sent or expired job's, see [`crate::done`]), and, for
-/// an entry without a payload, `HSTRLEN` of the record's `payload` and `meta`.
+/// hash and, for an entry without a payload, `HSTRLEN` of the record's `payload` and `meta`.
 pub(crate) fn read_records(keys: &Keys, reads: &[Read]) -> Pipeline {
     let mut pipe = redis::pipe();
     for r in reads {
         let jk = keys.job(&r.id);
         pipe.cmd("HMGET").arg(&jk).arg(&FIELDS[..]);
-        pipe.cmd("HGET")
-            .arg(crate::done::bucket(keys, &r.id))
-            .arg(&r.id);
         if r.payload.is_none() {
             pipe.cmd("HSTRLEN").arg(&jk).arg("payload");
             pipe.cmd("HSTRLEN").arg(&jk).arg("meta");
@@ -125,18 +122,52 @@ pub(crate) fn read_records(keys: &Keys, reads: &[Read]) -> Pipeline {
     pipe
 }
 
-/// The next entry's record from the answers of [`read_records`] (its `HMGET` and `HGET`): the
-/// job hash's [`FIELDS`], or, once its hash is gone, the state its done record names.
-pub(crate) fn next_record(answers: &mut impl Iterator<Item = Value>) -> Vec<Option<Vec<u8>>> {
-    let mut record = fields(answers.next().unwrap_or(Value::Nil));
-    let done = answers.next().unwrap_or(Value::Nil);
-    if record.first().is_none_or(Option::is_none)
-        && let Value::BulkString(d) = done
-        && let Some(state) = crate::done::state_of(&d)
-    {
-        record = vec![Some(state.as_bytes().to_vec())];
+/// An entry's record fields and, for an entry without a payload, the bytes of its record.
+pub(crate) type Record = (Vec<Option<Vec<u8>>>, Option<usize>);
+
+/// One entry's answers from [`read_records`]: its record's [`FIELDS`], and the bytes its
+/// record holds (`payload` plus `meta`) for an entry without a payload.
+pub(crate) fn next_record(r: &Read, answers: &mut impl Iterator<Item = Value>) -> Record {
+    let record = fields(answers.next().unwrap_or(Value::Nil));
+    let stored = r.payload.is_none().then(|| {
+        let mut n = || {
+            answers
+                .next()
+                .and_then(|v| redis::from_redis_value::<usize>(v).ok())
+                .unwrap_or(0)
+        };
+        n() + n()
+    });
+    (record, stored)
+}
+
+/// The entries whose job hash is gone (a finished job's, or none at all), by index: their
+/// done records decide, read by [`read_done`] in a second round trip that a fetch of new
+/// jobs never needs. A job's done record is written before its hash is deleted, so a hash
+/// found missing has its done record already, unless it never had one.
+pub(crate) fn without_record(records: &[Record]) -> Vec<usize> {
+    (0..records.len())
+        .filter(|&i| records[i].0.first().is_none_or(Option::is_none))
+        .collect()
+}
+
+/// The pipeline of `HGET`s of the done records of `reads` at `at`.
+pub(crate) fn read_done(keys: &Keys, reads: &[Read], at: &[usize]) -> Pipeline {
+    let mut pipe = redis::pipe();
+    for &i in at {
+        pipe.cmd("HGET")
+            .arg(crate::done::bucket(keys, &reads[i].id))
+            .arg(&reads[i].id);
     }
-    record
+    pipe
+}
+
+/// A record taken from a done record's value: the state it names, if any.
+pub(crate) fn done_record(value: &Value) -> Option<Vec<Option<Vec<u8>>>> {
+    let Value::BulkString(d) = value else {
+        return None;
+    };
+    crate::done::state_of(d).map(|state| vec![Some(state.as_bytes().to_vec())])
 }
 
 /// Reads a `HMGET` answer as optional byte strings.
