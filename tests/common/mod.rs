@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
@@ -337,15 +337,8 @@ pub fn table_row(table: &str, name: &str) -> Option<String> {
         .map(|l| l.split_whitespace().last().unwrap_or("").to_owned())
 }
 
-/// Writes a file in `dir` and returns its path.
-pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    fs::write(&path, bytes).expect("write file");
-    // Secret files others may read are refused.
-    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .expect("chmod 600");
-    path
-}
+/// Writes a secret file (mode 600) in `dir` and returns its path.
+pub use mailroom_testkit::write_secret as write_file;
 
 /// Whether the fault-injection suites run at full size (`MAILROOM_FAULTS=full`), or at the
 /// reduced size every CI run can afford.

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mailroom_jobs::JobId;
-use redis::Script;
 use serde::{Deserialize, Serialize};
 
 use crate::queue::now_ms;
@@ -71,7 +70,10 @@ impl Queue {
         lease: Duration,
     ) -> Result<bool, QueueError> {
         let ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX).max(1);
-        let held: i64 = Script::new(include_str!("lua/bounce_reader.lua"))
+        let held: i64 = self
+            .inner
+            .scripts
+            .bounce_reader
             .key(self.bounce_lock_key())
             .arg("claim")
             .arg(owner)
@@ -86,7 +88,10 @@ impl Queue {
     /// # Errors
     /// Redis unreachable.
     pub async fn release_bounce_reader(&self, owner: &str) -> Result<(), QueueError> {
-        let _: i64 = Script::new(include_str!("lua/bounce_reader.lua"))
+        let _: i64 = self
+            .inner
+            .scripts
+            .bounce_reader
             .key(self.bounce_lock_key())
             .arg("release")
             .arg(owner)
@@ -138,11 +143,7 @@ impl Queue {
     ) -> Result<BounceRecorded, QueueError> {
         let json = serde_json::to_string(bounces)
             .map_err(|e| QueueError::Protocol(format!("cannot encode bounces: {e}")))?;
-        let script = Script::new(concat!(
-            include_str!("lua/done_record.lua"),
-            include_str!("lua/bounce.lua")
-        ));
-        let mut script = script.prepare_invoke();
+        let mut script = self.inner.scripts.bounce.prepare_invoke();
         script
             .key(self.key(&format!("bounce:{message}")))
             .key(self.key(&format!("job:{job}")))

@@ -27,6 +27,8 @@ pub(crate) struct Scripts {
     pub renew: Script,
     pub resume: Script,
     pub send_slot: Script,
+    pub bounce: Script,
+    pub bounce_reader: Script,
 }
 
 impl Scripts {
@@ -51,6 +53,11 @@ impl Scripts {
             renew: Script::new(include_str!("lua/renew.lua")),
             resume: Script::new(include_str!("lua/resume.lua")),
             send_slot: Script::new(include_str!("lua/send_slot.lua")),
+            bounce: Script::new(concat!(
+                include_str!("lua/done_record.lua"),
+                include_str!("lua/bounce.lua")
+            )),
+            bounce_reader: Script::new(include_str!("lua/bounce_reader.lua")),
         }
     }
 }

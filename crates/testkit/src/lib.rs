@@ -63,6 +63,7 @@
 //! * `process.rs`: binaries on `PATH`, the `redis-server` command line, spawning, logs, polling.
 //! * `ports.rs`: free ports, reserved, and probes that send one command to a server.
 //! * `dump.rs`: [`redis_dump`]: every key of a test's Redis and its value, as text.
+//! * `secret_file.rs`: [`write_secret`]: a file of mode 600, as mailroom wants key files.
 //! * `google/`: the fake Google (its own layout is in the [`google`] module's docs).
 //! * `bin/mailroom-fake-google.rs`: the fake Google as a standalone server for demos.
 
@@ -72,6 +73,7 @@ pub mod google;
 mod options;
 mod ports;
 mod process;
+mod secret_file;
 mod sentinel;
 mod server;
 mod tls;
@@ -85,6 +87,7 @@ pub use google::{
 pub use options::RedisOptions;
 pub use ports::free_port;
 pub use process::redis_server_available;
+pub use secret_file::write_secret;
 pub use sentinel::{RedisSentinel, SENTINEL_MASTER};
 pub use server::RedisServer;
 pub use tls::{ServerTls, TestCerts};

@@ -16,14 +16,7 @@ use mailroom_worker::credentials::{
 };
 use secrecy::SecretString;
 
-/// Writes a secret file (mode 600: others may not read it) in `dir`; returns its path.
-pub(crate) fn write_secret(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).expect("write file");
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .expect("chmod 600");
-    path
-}
+pub(crate) use mailroom_testkit::write_secret;
 
 /// The fake Google, an OAuth client of `kind` (its secrets file written) and a key file with
 /// one key, `k1`, for the Redis at `redis_url`.
