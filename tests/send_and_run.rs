@@ -15,7 +15,7 @@ use mailroom_testkit::{RedisOptions, RedisServer, TestCerts};
 async fn a_job_sent_with_flags_lands_in_the_outbox_and_reads_back() {
     let env = Env::new("");
     let attachment: Vec<u8> = (0u8..=255).cycle().take(3000).collect();
-    let report = common::write_file(env.dir.path(), "report.pdf", &attachment);
+    let report = common::write_secret(env.dir.path(), "report.pdf", &attachment);
     let subject = "Grüße aus Köln — 東京 ✓";
 
     let out = env.run(&[

@@ -10,7 +10,7 @@ use mail_parser::MessageParser;
 use mailroom_queue::{JobState, SuppressReason};
 use serde_json::{Value, json};
 
-use crate::common::{eventually, states, write_file};
+use crate::common::{eventually, states, write_secret};
 use crate::world::Api;
 
 const LIST: &str = "news.example.com";
@@ -43,7 +43,7 @@ async fn one_click_unsubscribe_suppresses_the_recipient_for_the_list() {
         "u1:{}",
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32])
     );
-    let keys = write_file(
+    let keys = write_secret(
         keys_dir.path(),
         "unsubscribe-keys",
         format!("{key_line}\n").as_bytes(),

@@ -64,7 +64,7 @@ impl Api {
                 "billing@example.com,other@example.com",
             ],
         );
-        let file = crate::common::write_file(
+        let file = crate::common::write_secret(
             env.dir.path(),
             "api-keys",
             format!("# test keys\n{app_line}\n{reader_line}\n{admin_line}\n{billing_line}\n")

@@ -11,7 +11,7 @@ use mailroom_testkit::google::ClientKind;
 use mailroom_worker::credentials::TokenSource as _;
 use secrecy::ExposeSecret;
 
-use crate::common::write_file;
+use crate::common::write_secret;
 use crate::{World, http, location, query, raw_redis};
 
 /// A running `mailroom auth login --no-browser`, its printed URL and its stderr so far.
@@ -279,7 +279,7 @@ fn login_explains_a_file_that_is_not_an_oauth_client() {
     let account = world
         .google
         .service_account("mailer@project.iam.gserviceaccount.com");
-    let key = write_file(
+    let key = write_secret(
         world.env.dir.path(),
         "key.json",
         account.key_json.as_bytes(),

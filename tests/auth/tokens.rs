@@ -4,7 +4,7 @@
 use mailroom_testkit::google::ClientKind;
 use mailroom_worker::credentials::TokenKeys;
 
-use crate::common::write_file;
+use crate::common::write_secret;
 use crate::{World, http};
 
 #[tokio::test]
@@ -212,7 +212,7 @@ async fn list_and_check_cover_service_account_senders() {
         .service_account("mailer@project.iam.gserviceaccount.com");
     world.google.add_domain_user("noreply@example.com");
     world.google.add_domain_user("alerts@example.org");
-    let key = write_file(
+    let key = write_secret(
         world.env.dir.path(),
         "service-account.json",
         account.key_json.as_bytes(),

@@ -61,7 +61,7 @@ pub fn gmail_env_on(redis: Backing, google: &FakeGoogle, extra: &str) -> Env {
     );
     let mut env = Env::on(redis, &toml);
     // The key file must outlive the worker: it lives in the world's own directory.
-    let key = super::write_file(
+    let key = super::write_secret(
         env.dir.path(),
         "service-account.json",
         account.key_json.as_bytes(),

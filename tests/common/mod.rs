@@ -338,7 +338,7 @@ pub fn table_row(table: &str, name: &str) -> Option<String> {
 }
 
 /// Writes a secret file (mode 600) in `dir` and returns its path.
-pub use mailroom_testkit::write_secret as write_file;
+pub use mailroom_testkit::write_secret;
 
 /// Whether the fault-injection suites run at full size (`MAILROOM_FAULTS=full`), or at the
 /// reduced size every CI run can afford.

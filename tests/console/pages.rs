@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mailroom_queue::JobState;
 
-use crate::common::{enqueue_all, eventually, job, write_file};
+use crate::common::{enqueue_all, eventually, job, write_secret};
 use crate::world::{World, by_id, csrf};
 
 const TEMPLATE: &str = r#"{
@@ -20,7 +20,7 @@ const TEMPLATE: &str = r#"{
 
 /// Stores `TEMPLATE` as template `welcome` (twice: versions 1 and 2).
 pub fn put_template(world: &World) {
-    let file = write_file(world.env.dir.path(), "welcome.json", TEMPLATE.as_bytes());
+    let file = write_secret(world.env.dir.path(), "welcome.json", TEMPLATE.as_bytes());
     for _ in 0..2 {
         world
             .env
@@ -85,7 +85,7 @@ async fn a_read_key_lists_views_and_previews_templates() {
     assert_eq!(by_id(&page, "preview-subject"), "Willkommen, Ada");
     assert_eq!(by_id(&page, "preview-text"), "Hallo Ada");
     // The CLI renders the same.
-    let vars = write_file(
+    let vars = write_secret(
         world.env.dir.path(),
         "vars.json",
         br#"{"user": {"name": "Ada"}}"#,

@@ -10,7 +10,7 @@ use mailroom_queue::Queue;
 use mailroom_testkit::google::{ClientKind, FakeGoogle};
 use mailroom_worker::credentials::TokenKeys;
 
-use crate::common::{Env, Worker, write_file};
+use crate::common::{Env, Worker, write_secret};
 
 /// The senders a console world allows.
 pub const SENDERS: &str = "[jobs]\nallowed_senders = [\"*@example.com\"]\n";
@@ -55,8 +55,8 @@ impl World {
         });
         let env = Env::new(SENDERS);
         let dir = env.dir.path();
-        let client_file = write_file(dir, "client_secret.json", client.json.as_bytes());
-        let token_keys = write_file(
+        let client_file = write_secret(dir, "client_secret.json", client.json.as_bytes());
+        let token_keys = write_secret(
             dir,
             "token-keys",
             format!("{}\n", TokenKeys::generate_line("k1")).as_bytes(),
@@ -79,7 +79,7 @@ impl World {
         let (admin, admin_line) = new_key(&env, "ops", "admin");
         let (reader, reader_line) = new_key(&env, "viewer", "read");
         let (sender, sender_line) = new_key(&env, "app", "send");
-        let keys = write_file(
+        let keys = write_secret(
             dir,
             "api-keys",
             format!("{admin_line}\n{reader_line}\n{sender_line}\n").as_bytes(),

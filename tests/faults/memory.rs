@@ -99,8 +99,10 @@ pub async fn large_jobs_under_a_memory_cap(redis: Backing, small: usize) {
     let mut worker = capped_worker(&env, "w", &[]);
     wait_all_sent(&queue, &ids, &mut [&mut worker], Duration::from_secs(600)).await;
     worker.assert_running();
-    let memory = memory_of(worker.pid());
-    let data = status_kb(worker.pid(), "VmData");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", worker.pid()))
+        .expect("the worker's /proc status");
+    let memory = memory_of(&status);
+    let data = status_kb(&status, "VmData");
     worker.stop();
 
     let tally = Tally::of(&google);
@@ -131,19 +133,18 @@ pub async fn large_jobs_under_a_memory_cap(redis: Backing, small: usize) {
     );
 }
 
-/// One `kB` figure of `/proc/PID/status` (`VmData`, …).
-fn status_kb(pid: u32, key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+/// One `kB` figure (`VmData`, …) of a `/proc/PID/status` text.
+fn status_kb(status: &str, key: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with(&format!("{key}:")))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The worker's peak resident size and its present data segment and resident size, from
-/// `/proc/PID/status`.
-fn memory_of(pid: u32) -> String {
+/// The peak resident size and the present data segment and resident size of a
+/// `/proc/PID/status` text.
+fn memory_of(status: &str) -> String {
     ["VmHWM", "VmData", "VmRSS"]
         .iter()
-        .filter_map(|key| Some(format!("{key}: {} kB", status_kb(pid, key)?)))
+        .filter_map(|key| Some(format!("{key}: {} kB", status_kb(status, key)?)))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -136,7 +136,8 @@ async fn a_plain_gmail_account_with_a_stored_refresh_token_delivers() {
         &google,
         "[jobs]\nallowed_senders = [\"alice@gmail.example\"]\n",
     );
-    let secrets = common::write_file(env.dir.path(), "client_secret.json", client.json.as_bytes());
+    let secrets =
+        common::write_secret(env.dir.path(), "client_secret.json", client.json.as_bytes());
     let key_line = TokenKeys::generate_line("k1");
     let keys = TokenKeys::parse(&key_line, "test", false).expect("a key");
     let queue = env.queue().await;

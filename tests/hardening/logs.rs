@@ -13,7 +13,7 @@ use mailroom_worker::credentials::{GMAIL_SEND_SCOPE, TokenKeys, TokenStore};
 use secrecy::SecretString;
 
 use crate::common::google::{SENDER, gmail_env, wait_tokens_expired};
-use crate::common::{Env, job, write_file};
+use crate::common::{Env, job, write_secret};
 use crate::wait_state;
 
 const LIFETIME: Duration = Duration::from_secs(4);
@@ -76,8 +76,8 @@ async fn stored_refresh_tokens_at_trace_log_no_token_or_client_secret() {
     let client = google.oauth_client(ClientKind::Installed);
     let key_line = TokenKeys::generate_line("k1");
     let dir = tempfile::tempdir().unwrap();
-    let client_file = write_file(dir.path(), "client_secret.json", client.json.as_bytes());
-    let keys_file = write_file(dir.path(), "token-keys", format!("{key_line}\n").as_bytes());
+    let client_file = write_secret(dir.path(), "client_secret.json", client.json.as_bytes());
+    let keys_file = write_secret(dir.path(), "token-keys", format!("{key_line}\n").as_bytes());
     let env = gmail_env(
         &google,
         &format!(

@@ -8,7 +8,7 @@ use mail_parser::MessageParser;
 use mailroom_jobs::{EmailJob, JobId};
 use mailroom_queue::JobState;
 
-use crate::common::{Env, eventually, states, write_file};
+use crate::common::{Env, eventually, states, write_secret};
 
 const TEMPLATE: &str = r#"{
   "fallback_locale": "en",
@@ -21,7 +21,7 @@ const TEMPLATE: &str = r#"{
 #[tokio::test(flavor = "multi_thread")]
 async fn a_template_job_is_rendered_at_enqueue_and_sent_as_rendered() {
     let env = Env::new("");
-    let file = write_file(env.dir.path(), "welcome.json", TEMPLATE.as_bytes());
+    let file = write_secret(env.dir.path(), "welcome.json", TEMPLATE.as_bytes());
     let put = env
         .run(&[
             "template",
@@ -48,7 +48,7 @@ async fn a_template_job_is_rendered_at_enqueue_and_sent_as_rendered() {
             .any(|l| l.split_whitespace().eq(["welcome", "2"])),
         "{list}"
     );
-    let broken = write_file(
+    let broken = write_secret(
         env.dir.path(),
         "broken.json",
         br#"{"fallback_locale": "en", "locales": {"en": {"subject": "{{ x", "text": "t"}}}"#,
@@ -67,7 +67,7 @@ async fn a_template_job_is_rendered_at_enqueue_and_sent_as_rendered() {
         bad.stderr()
     );
 
-    let vars = write_file(env.dir.path(), "vars.json", br#"{"name": "Zo\u00eb <b>"}"#);
+    let vars = write_secret(env.dir.path(), "vars.json", br#"{"name": "Zo\u00eb <b>"}"#);
     let preview = env
         .run(&[
             "template",

@@ -22,7 +22,6 @@ use std::collections::HashMap;
 
 use redis::Value;
 use serde_json::Value as Json;
-use serde_json::value::RawValue;
 
 use crate::QueueError;
 use crate::conn::Conn;
@@ -70,7 +69,8 @@ pub(crate) fn bucket(keys: &Keys, id: &str) -> String {
 /// job's metadata and tags (as `meta`, serialised once when the job starts) and its expiry.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Kept {
-    pub meta: Option<Box<RawValue>>,
+    /// The JSON text of `meta`, as [`Meta::json_of`] writes it.
+    pub meta: Option<String>,
     pub expires_ms: Option<i64>,
 }
 
@@ -78,7 +78,7 @@ impl Kept {
     /// From the decoded job.
     pub fn of(job: &mailroom_jobs::EmailJob) -> Self {
         Self {
-            meta: Meta::json_of(job).and_then(|m| RawValue::from_string(m).ok()),
+            meta: Meta::json_of(job),
             expires_ms: job.expires_at().map(|t| t.timestamp_millis()),
         }
     }
@@ -126,7 +126,7 @@ impl SentRecord<'_> {
             extras.push(("a", json_str(self.sent_as)));
         }
         if let Some(m) = &self.kept.meta {
-            extras.push(("m", m.get().to_owned()));
+            extras.push(("m", m.clone()));
         }
         if let Some(s) = self.suppressed {
             let v = serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.to_owned()));
@@ -151,7 +151,7 @@ impl SentRecord<'_> {
 
 /// `text` as a JSON string.
 fn json_str(text: &str) -> String {
-    Json::from(text).to_string()
+    serde_json::to_string(text).expect("a string serialises to JSON")
 }
 
 /// The state a done record's value names (`sent`, `expired`), if it is one.
@@ -330,7 +330,7 @@ mod tests {
     #[test]
     fn a_sent_record_reads_back_as_its_hash_fields() {
         let kept = Kept {
-            meta: RawValue::from_string(r#"{"tags":["t"]}"#.to_owned()).ok(),
+            meta: Some(r#"{"tags":["t"]}"#.to_owned()),
             expires_ms: Some(9),
         };
         let rec = SentRecord {

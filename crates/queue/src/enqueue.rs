@@ -34,29 +34,6 @@ pub struct Enqueued {
     pub duplicate: bool,
 }
 
-/// One job as `enqueue.lua` takes it.
-struct Row {
-    id: String,
-    idempotency_key: String,
-    payload: Vec<u8>,
-    due_ms: i64,
-    expires_ms: i64,
-    meta: String,
-}
-
-impl Row {
-    fn of(job: &EmailJob) -> Self {
-        Self {
-            id: job.id().to_string(),
-            idempotency_key: job.idempotency_key().unwrap_or("").to_owned(),
-            payload: job.to_json(),
-            due_ms: job.send_at().map_or(0, |t| t.timestamp_millis()),
-            expires_ms: job.expires_at().map_or(0, |t| t.timestamp_millis()),
-            meta: Meta::json_of(job).unwrap_or_default(),
-        }
-    }
-}
-
 /// About the bytes of a job's stored payload: its bodies, its attachments in base64, and room
 /// for its headers.
 fn payload_estimate(job: &EmailJob) -> usize {
@@ -139,14 +116,15 @@ impl Queue {
         inv.arg(&i.keys.prefix)
             .arg(now_ms())
             .arg(i.config.dedup_ttl.as_secs().max(1));
+        // Per job, as `enqueue.lua` takes them: id, idempotency key, payload, due and expiry
+        // (ms, 0 for none), meta (empty for none).
         for job in jobs {
-            let row = Row::of(job);
-            inv.arg(row.id)
-                .arg(row.idempotency_key)
-                .arg(row.payload)
-                .arg(row.due_ms)
-                .arg(row.expires_ms)
-                .arg(row.meta);
+            inv.arg(job.id().to_string())
+                .arg(job.idempotency_key().unwrap_or(""))
+                .arg(job.to_json())
+                .arg(job.send_at().map_or(0, |t| t.timestamp_millis()))
+                .arg(job.expires_at().map_or(0, |t| t.timestamp_millis()))
+                .arg(Meta::json_of(job).unwrap_or_default());
         }
         run(&inv, &mut self.conn()).await
     }

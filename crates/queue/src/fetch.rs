@@ -21,10 +21,7 @@ use crate::queue::{Queue, ms, now_ms};
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
 use crate::settle::Notes;
-use crate::start::{
-    Read, Record, Verdict, done_record, next_record, read_done, read_records, utf8, verdict,
-    without_record,
-};
+use crate::start::{Read, Verdict, records, utf8, verdict};
 use crate::tracker::Tracker;
 
 pub(crate) struct Fetcher {
@@ -205,7 +202,7 @@ impl Fetcher {
     /// Starts read deliveries: one pipelined read of their records, then a verdict for each
     /// (see [`crate::start`]).
     async fn begin(&mut self, reads: Vec<Read>) -> Result<Vec<Task<EmailJob>>, QueueError> {
-        let records = self.records(&reads).await?;
+        let records = records(&mut self.conn, self.queue.keys(), &reads).await?;
         let now = now_ms();
         let mut budget = self
             .max_held_bytes
@@ -271,27 +268,6 @@ impl Fetcher {
             }
         }
         Ok(tasks)
-    }
-
-    /// The records of `reads` and the bytes each holds in its record (see
-    /// [`crate::start`]): the job hashes' fields, or a done record's state where the hash is
-    /// gone.
-    async fn records(&mut self, reads: &[Read]) -> Result<Vec<Record>, QueueError> {
-        let pipe = read_records(self.queue.keys(), reads);
-        let answers: Vec<Value> = pipe.query_async(&mut self.conn).await?;
-        let mut answers = answers.into_iter();
-        let mut records: Vec<Record> = reads.iter().map(|r| next_record(r, &mut answers)).collect();
-        let gone = without_record(&records);
-        if !gone.is_empty() {
-            let pipe = read_done(self.queue.keys(), reads, &gone);
-            let done: Vec<Value> = pipe.query_async(&mut self.conn).await?;
-            for (&i, value) in gone.iter().zip(&done) {
-                if let Some(record) = done_record(value) {
-                    records[i].0 = record;
-                }
-            }
-        }
-        Ok(records)
     }
 
     /// Acknowledges deliveries that do not run (`skip`, `expired`), together.

@@ -4,7 +4,7 @@
 //!
 //! Modules marked (worker) are built with the `worker` feature (on by default).
 //!
-//! * `queue`: the handle: connect, enqueue, status, cancel, promotion, housekeeping.
+//! * `queue`: the handle: connect, status, cancel, promotion, housekeeping.
 //! * `enqueue`: enqueueing jobs, a batch in script calls of bounded size.
 //! * `stats`: [`QueueStats`], the queue's counts read in one call.
 //! * `dead`: dead-letter operations: list, find, show, retry, purge.

@@ -1,5 +1,5 @@
-//! The queue handle: enqueue, status and cancel. Cheap to clone; clones share one
-//! multiplexed connection.
+//! The queue handle: connect, status and cancel (enqueueing is in `enqueue`). Cheap to clone;
+//! clones share one multiplexed connection.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

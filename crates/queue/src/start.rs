@@ -11,8 +11,10 @@
 //! every later such job are deferred, still pending under the worker, to start in order as
 //! leases end.
 
+use redis::aio::ConnectionLike;
 use redis::{Pipeline, Value};
 
+use crate::QueueError;
 use crate::keys::Keys;
 
 /// A delivery read from the stream (or taken over), before it starts.
@@ -109,7 +111,7 @@ pub(crate) fn verdict(fields: &[Option<Vec<u8>>], now_ms: i64) -> Verdict {
 
 /// The pipeline reading the records of `reads`: per entry, `HMGET` of [`FIELDS`] of its job
 /// hash and, for an entry without a payload, `HSTRLEN` of the record's `payload` and `meta`.
-pub(crate) fn read_records(keys: &Keys, reads: &[Read]) -> Pipeline {
+fn read_records(keys: &Keys, reads: &[Read]) -> Pipeline {
     let mut pipe = redis::pipe();
     for r in reads {
         let jk = keys.job(&r.id);
@@ -127,7 +129,7 @@ pub(crate) type Record = (Vec<Option<Vec<u8>>>, Option<usize>);
 
 /// One entry's answers from [`read_records`]: its record's [`FIELDS`], and the bytes its
 /// record holds (`payload` plus `meta`) for an entry without a payload.
-pub(crate) fn next_record(r: &Read, answers: &mut impl Iterator<Item = Value>) -> Record {
+fn next_record(r: &Read, answers: &mut impl Iterator<Item = Value>) -> Record {
     let record = fields(answers.next().unwrap_or(Value::Nil));
     let stored = r.payload.is_none().then(|| {
         let mut n = || {
@@ -145,14 +147,14 @@ pub(crate) fn next_record(r: &Read, answers: &mut impl Iterator<Item = Value>) -
 /// done records decide, read by [`read_done`] in a second round trip that a fetch of new
 /// jobs never needs. A job's done record is written before its hash is deleted, so a hash
 /// found missing has its done record already, unless it never had one.
-pub(crate) fn without_record(records: &[Record]) -> Vec<usize> {
+fn without_record(records: &[Record]) -> Vec<usize> {
     (0..records.len())
         .filter(|&i| records[i].0.first().is_none_or(Option::is_none))
         .collect()
 }
 
 /// The pipeline of `HGET`s of the done records of `reads` at `at`.
-pub(crate) fn read_done(keys: &Keys, reads: &[Read], at: &[usize]) -> Pipeline {
+fn read_done(keys: &Keys, reads: &[Read], at: &[usize]) -> Pipeline {
     let mut pipe = redis::pipe();
     for &i in at {
         pipe.cmd("HGET")
@@ -163,11 +165,36 @@ pub(crate) fn read_done(keys: &Keys, reads: &[Read], at: &[usize]) -> Pipeline {
 }
 
 /// A record taken from a done record's value: the state it names, if any.
-pub(crate) fn done_record(value: &Value) -> Option<Vec<Option<Vec<u8>>>> {
+fn done_record(value: &Value) -> Option<Vec<Option<Vec<u8>>>> {
     let Value::BulkString(d) = value else {
         return None;
     };
     crate::done::state_of(d).map(|state| vec![Some(state.as_bytes().to_vec())])
+}
+
+/// The records of `reads` and the bytes each holds in its record: the job hashes' fields
+/// ([`read_records`]), or a done record's state where the hash is gone ([`read_done`]).
+///
+/// # Errors
+/// Redis unreachable.
+pub(crate) async fn records(
+    conn: &mut impl ConnectionLike,
+    keys: &Keys,
+    reads: &[Read],
+) -> Result<Vec<Record>, QueueError> {
+    let answers: Vec<Value> = read_records(keys, reads).query_async(conn).await?;
+    let mut answers = answers.into_iter();
+    let mut records: Vec<Record> = reads.iter().map(|r| next_record(r, &mut answers)).collect();
+    let gone = without_record(&records);
+    if !gone.is_empty() {
+        let done: Vec<Value> = read_done(keys, reads, &gone).query_async(conn).await?;
+        for (&i, value) in gone.iter().zip(&done) {
+            if let Some(record) = done_record(value) {
+                records[i].0 = record;
+            }
+        }
+    }
+    Ok(records)
 }
 
 /// Reads a `HMGET` answer as optional byte strings.

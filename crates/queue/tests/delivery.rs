@@ -23,7 +23,6 @@ on_both!(
     dead_letters_can_be_listed_retried_and_purged,
     malformed_payloads_are_dead_lettered_and_batch_continues,
     crashed_worker_jobs_are_redelivered_after_lease,
-    a_stray_entry_of_a_sent_job_is_dropped,
     poison_job_is_dead_lettered_after_max_deliveries,
     housekeeping_trims_old_dead_letters_and_spares_waiting_jobs,
 );
@@ -291,50 +290,6 @@ async fn malformed_payloads_are_dead_lettered_and_batch_continues(redis: Redis) 
     q.enqueue(&job("late@example.com")).await.unwrap();
     w.seen.wait_for(6, Duration::from_secs(10)).await;
     w.stop().await;
-}
-
-/// An entry of a job already sent (its record now a done record, its hash gone), as a
-/// producer's repeated push or a lost acknowledgement leaves one: the job is not run again, the
-/// entry is acknowledged, and the jobs around it run.
-async fn a_stray_entry_of_a_sent_job_is_dropped(redis: Redis) {
-    let q = queue(&redis, config()).await;
-    let name = q.config().name.clone();
-    let first = job("first@example.com");
-    q.enqueue(&first).await.unwrap();
-    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
-    w.seen.wait_for(1, Duration::from_secs(10)).await;
-    status_when(&q, first.id(), Duration::from_secs(10), |s| {
-        s.state == JobState::Sent
-    })
-    .await;
-    let mut c = redis_conn(&redis).await;
-    let _: String = c
-        .xadd(
-            format!("{{{name}}}:v2:ready"),
-            "*",
-            &[
-                ("id", first.id().to_string()),
-                ("p", first.to_json_string()),
-            ],
-        )
-        .await
-        .unwrap();
-    let after = job("after@example.com");
-    q.enqueue(&after).await.unwrap();
-    w.seen.wait_for(2, Duration::from_secs(10)).await;
-    eventually(
-        Duration::from_secs(10),
-        "the stray entry acknowledged",
-        async || {
-            let stats = q.stats().await.unwrap();
-            (stats.ready == 0 && stats.in_flight == 0).then_some(())
-        },
-    )
-    .await;
-    let seen = w.seen.ids();
-    w.stop().await;
-    assert_eq!(seen, [first.id(), after.id()], "the sent job ran once");
-    assert_eq!(q.activity().duplicate, 1, "{:?}", q.activity());
 }
 
 /// At-least-once: deliveries of a worker that died are taken over after the lease.

@@ -1,8 +1,8 @@
 //! A sent job's record once its own hash is gone: a field of the done bucket of its id's
 //! second. Its status reads back as before (ids, counts, the sending mailbox, suppressions,
 //! metadata, later bounces), a second send after a takeover keeps both ids and is counted, the
-//! same job id cannot be enqueued again and the job cannot be cancelled. On a single server and
-//! on a three-node Redis Cluster.
+//! same job id cannot be enqueued again, the job cannot be cancelled, and a stray stream entry
+//! of it is dropped without a second send. On a single server and on a three-node Redis Cluster.
 
 #[macro_use]
 mod common;
@@ -16,16 +16,18 @@ use mailroom_queue::{
     Suppression,
 };
 use mailroom_testkit::{RedisCluster, RedisServer};
+use redis::AsyncCommands;
 
 use common::{
     Behaviour, Redis, TestWorker, config, eventually, job, job_with, queue, redis_conn,
-    wait_until_past,
+    status_when, wait_until_past,
 };
 
 on_both!(
     a_sent_jobs_status_reads_back_from_its_done_record,
     a_second_send_keeps_both_ids_in_the_done_record,
-    an_expired_jobs_done_record_keeps_its_times_and_metadata
+    an_expired_jobs_done_record_keeps_its_times_and_metadata,
+    a_stray_entry_of_a_sent_job_is_dropped
 );
 
 /// Waits until `kept` holds a lease of `id`, and takes it.
@@ -242,4 +244,48 @@ async fn an_expired_jobs_done_record_keeps_its_times_and_metadata(redis: Redis) 
         Cancelled::TooLate(JobState::Expired)
     );
     assert!(q.enqueue(&j).await.unwrap().duplicate);
+}
+
+/// An entry of a job already sent (its record now a done record, its hash gone), as a
+/// producer's repeated push or a lost acknowledgement leaves one: the job is not run again, the
+/// entry is acknowledged, and the jobs around it run.
+async fn a_stray_entry_of_a_sent_job_is_dropped(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let name = q.config().name.clone();
+    let first = job("first@example.com");
+    q.enqueue(&first).await.unwrap();
+    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
+    w.seen.wait_for(1, Duration::from_secs(10)).await;
+    status_when(&q, first.id(), Duration::from_secs(10), |s| {
+        s.state == JobState::Sent
+    })
+    .await;
+    let mut c = redis_conn(&redis).await;
+    let _: String = c
+        .xadd(
+            format!("{{{name}}}:v2:ready"),
+            "*",
+            &[
+                ("id", first.id().to_string()),
+                ("p", first.to_json_string()),
+            ],
+        )
+        .await
+        .unwrap();
+    let after = job("after@example.com");
+    q.enqueue(&after).await.unwrap();
+    w.seen.wait_for(2, Duration::from_secs(10)).await;
+    eventually(
+        Duration::from_secs(10),
+        "the stray entry acknowledged",
+        async || {
+            let stats = q.stats().await.unwrap();
+            (stats.ready == 0 && stats.in_flight == 0).then_some(())
+        },
+    )
+    .await;
+    let seen = w.seen.ids();
+    w.stop().await;
+    assert_eq!(seen, [first.id(), after.id()], "the sent job ran once");
+    assert_eq!(q.activity().duplicate, 1, "{:?}", q.activity());
 }

@@ -16,7 +16,7 @@ use mailroom_worker::credentials::{
 };
 use redis::AsyncCommands as _;
 use secrecy::ExposeSecret;
-use world::{World, http, location, query, raw_conn, raw_redis, write_file};
+use world::{World, http, location, query, raw_conn, raw_redis, write_secret};
 
 #[tokio::test]
 async fn the_web_flow_needs_the_admin_token_and_stores_a_working_token() {
@@ -26,7 +26,7 @@ async fn the_web_flow_needs_the_admin_token_and_stores_a_working_token() {
         redirect_uris: vec![format!("{base}/oauth2/callback")],
     });
     world.google.set_consenting_user("bob@example.com");
-    let admin = write_file(
+    let admin = write_secret(
         world.env.dir.path(),
         "admin-token",
         b"s3cret-admin-0123456789-0123456789\n",

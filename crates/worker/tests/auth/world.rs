@@ -10,7 +10,7 @@ use mailroom_testkit::google::ClientKind;
 use mailroom_worker::config::{Config, CredentialKind, CredentialsSection, JobsSection};
 
 use crate::stored_tokens::Tokens;
-pub(crate) use crate::stored_tokens::{http, location, query, write_secret as write_file};
+pub(crate) use crate::stored_tokens::{http, location, query, write_secret};
 
 /// A Redis of its own and a directory for the files the credentials are read from.
 pub(crate) struct Env {
