@@ -9,6 +9,8 @@
 //! * `stats`: [`QueueStats`], the queue's counts read in one call.
 //! * `dead`: dead-letter operations: list, find, show, retry, purge.
 //! * `senders`: Gmail's sending limits in Redis, and paused and quarantined senders.
+//! * `admit`: the sender gate's question, for a batch of one sender's jobs in one call.
+//! * `windows`: the quota windows' counters by time bucket, and how they are read.
 //! * `pause`: an operator's pause and resume of a sender.
 //! * `tokens`: stored credentials' records (sealed by the worker) and the enrolled senders.
 //! * `oauth_state`: the web sign-in flow's pending states, each taken once.
@@ -50,6 +52,7 @@
 //! * `retry` (worker): the retry policy.
 
 mod activity;
+mod admit;
 #[cfg(feature = "worker")]
 mod backend;
 #[cfg(feature = "worker")]
@@ -101,6 +104,7 @@ mod tokens;
 #[cfg(feature = "worker")]
 mod tracker;
 mod usage;
+mod windows;
 mod workers;
 
 pub use activity::QueueActivity;

@@ -4,10 +4,8 @@
 
 use crate::queue::now_ms;
 use crate::senders::normalize_sender;
+use crate::windows::{DAY, MINUTE};
 use crate::{Queue, QueueError, SenderKeys, SenderLimits};
-
-const MINUTE_MS: i64 = 60_000;
-const DAY_MS: i64 = 86_400_000;
 
 /// One pool member as Redis knows it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,88 +53,46 @@ impl Queue {
         }
         let now = now_ms();
         let mut pipe = redis::pipe();
-        let windows = [
-            ("minute", MINUTE_MS, limits.per_minute),
-            ("day", DAY_MS, limits.per_day),
-        ];
         for member in members {
             let s = normalize_sender(member);
             pipe.cmd("HMGET")
                 .arg(self.key(&format!("sender:{s}")))
                 .arg("quarantined")
                 .arg("paused_until");
-            for (window, period, limit) in windows {
-                let key = self.key(&format!("quota:{s}:{window}"));
-                let kth = i64::from(limit.max(1)) - 1;
-                pipe.cmd("ZCOUNT")
-                    .arg(&key)
-                    .arg(format!("({}", now - period))
-                    .arg("+inf");
-                pipe.cmd("ZREVRANGE")
-                    .arg(&key)
-                    .arg(kth)
-                    .arg(kth)
-                    .arg("WITHSCORES");
-                pipe.cmd("ZRANGEBYSCORE")
-                    .arg(&key)
-                    .arg(format!("({}", now - period))
-                    .arg("+inf")
-                    .arg("WITHSCORES")
-                    .arg("LIMIT")
-                    .arg(0)
-                    .arg(1);
-            }
+            pipe.cmd("HGETALL").arg(self.quota_key(&s, "minute"));
+            pipe.cmd("HGETALL").arg(self.quota_key(&s, "day"));
         }
-        type Window = (i64, Vec<(String, f64)>, Vec<(String, f64)>);
-        type Row = ((Option<String>, Option<i64>), Window, Window);
-        let rows: Vec<Row> = {
-            let flat: Vec<redis::Value> = pipe.query_async(&mut self.conn()).await?;
-            let mut rows = Vec::with_capacity(members.len());
-            let mut it = flat.into_iter();
-            for _ in members {
-                let mut next = || {
-                    it.next()
-                        .ok_or_else(|| QueueError::Protocol("short answer to a pool read".into()))
-                };
-                let state = redis::from_redis_value(next()?).map_err(bad)?;
-                let mut window = || -> Result<Window, QueueError> {
-                    Ok((
-                        redis::from_redis_value(next()?).map_err(bad)?,
-                        redis::from_redis_value(next()?).map_err(bad)?,
-                        redis::from_redis_value(next()?).map_err(bad)?,
-                    ))
-                };
-                let minute = window()?;
-                let day = window()?;
-                rows.push((state, minute, day));
-            }
-            rows
-        };
+        // Read flat and taken three by three: redis-rs would take a reply whose every item
+        // has three elements as rows of its own.
+        let flat: Vec<redis::Value> = pipe.query_async(&mut self.conn()).await?;
+        if flat.len() != members.len() * 3 {
+            return Err(QueueError::Protocol("short answer to a pool read".into()));
+        }
+        let mut rows = Vec::with_capacity(members.len());
+        for row in flat.chunks_exact(3) {
+            let state: (Option<String>, Option<i64>) =
+                redis::from_redis_value_ref(&row[0]).map_err(bad)?;
+            let minute: Vec<(String, String)> =
+                redis::from_redis_value_ref(&row[1]).map_err(bad)?;
+            let day: Vec<(String, String)> = redis::from_redis_value_ref(&row[2]).map_err(bad)?;
+            rows.push((state, minute, day));
+        }
         Ok(members
             .iter()
             .zip(rows)
             .map(|(member, ((quarantined, paused_until), minute, day))| {
-                let score = |v: &[(String, f64)]| v.first().map(|(_, s)| *s as i64);
-                let mut next_slot = now;
-                for ((count, kth, _), (_, period, limit)) in
-                    [(&minute, windows[0]), (&day, windows[1])]
-                {
-                    if *count >= i64::from(limit)
-                        && let Some(kth) = score(kth)
-                    {
-                        next_slot = next_slot.max(kth + period);
-                    }
-                }
+                let minute = MINUTE.counted(now, minute);
+                let day = DAY.counted(now, day);
+                let (per_minute, per_day) =
+                    (i64::from(limits.per_minute), i64::from(limits.per_day));
                 MemberView {
                     sender: normalize_sender(member),
-                    minute_left: i64::from(limits.per_minute) - minute.0,
-                    day_left: i64::from(limits.per_day) - day.0,
+                    minute_left: per_minute - minute.total(),
+                    day_left: per_day - day.total(),
                     paused_until_ms: paused_until.filter(|&p| p > now),
                     quarantined,
-                    next_slot_ms: next_slot,
-                    minute_frees_ms: score(&minute.2)
-                        .map_or(now, |oldest| oldest.max(now - MINUTE_MS))
-                        + MINUTE_MS,
+                    next_slot_ms: minute.next_slot(per_minute).max(day.next_slot(per_day)),
+                    minute_frees_ms: minute.frees_at(),
                 }
             })
             .collect())

@@ -6,21 +6,20 @@
 //!   `paused_until` (ms), `pause_reason`;
 //! - `{name}:senders` set: every sender seen in about the last day (housekeeping drops a
 //!   sender once none of its keys is left; `{name}:senders:cursor` is where its scan stands);
-//! - `{name}:quota:<address>:minute`, `{name}:quota:<address>:day`, `{name}:quota:project`
-//!   sorted sets: one member per admitted send, scored by its slot (ms), trimmed to their
-//!   window;
+//! - `{name}:v2:quota:<address>:minute`, `{name}:v2:quota:<address>:day`,
+//!   `{name}:v2:quota:project` hashes: counters of admitted sends by time bucket
+//!   ([`crate::windows`]);
 //! - `{name}:quota:resv:<job id>`: a slot granted to a job that had to wait;
 //! - `{name}:sender:<address>:probe`: held while one worker looks at a quarantined sender's
 //!   credentials again.
 //!
-//! Every one of them expires once its sender is idle: the quota logs a window after their
-//! last slot, a reservation a day after its slot, the state hash [`STATE_KEEP`] after its
+//! Every one of them expires once its sender is idle: the quota windows a window after
+//! their last slot, a reservation a day after its slot, the state hash [`STATE_KEEP`] after its
 //! last use or its pause's end, whichever is later. So Redis holds state only for the
 //! senders of about the last day, whatever senders jobs name.
 
 use std::time::Duration;
 
-use mailroom_jobs::JobId;
 use redis::AsyncCommands as _;
 
 use crate::queue::{ms, now_ms};
@@ -122,14 +121,14 @@ pub fn normalize_sender(sender: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SenderKeys {
     /// The sender, normalised.
-    sender: String,
-    state: String,
-    minute: String,
-    day: String,
-    project: String,
-    senders: String,
+    pub(crate) sender: String,
+    pub(crate) state: String,
+    pub(crate) minute: String,
+    pub(crate) day: String,
+    pub(crate) project: String,
+    pub(crate) senders: String,
     /// The reservation key of a job is this followed by its id.
-    reservation_prefix: String,
+    pub(crate) reservation_prefix: String,
 }
 
 impl SenderKeys {
@@ -144,110 +143,25 @@ impl Queue {
         self.key(&format!("sender:{}", normalize_sender(sender)))
     }
 
+    /// The counters of a normalised sender's quota window (`minute` or `day`), the hash
+    /// `admit.lua` keeps ([`crate::windows`]).
+    pub(crate) fn quota_key(&self, sender: &str, window: &str) -> String {
+        self.key(&format!("v2:quota:{sender}:{window}"))
+    }
+
     /// The keys of `sender`'s gate, for [`Queue::admit_with`].
     #[must_use]
     pub fn sender_keys(&self, sender: &str) -> SenderKeys {
         let s = normalize_sender(sender);
         SenderKeys {
             state: self.sender_key(&s),
-            minute: self.key(&format!("quota:{s}:minute")),
-            day: self.key(&format!("quota:{s}:day")),
-            project: self.key("quota:project"),
+            minute: self.quota_key(&s, "minute"),
+            day: self.quota_key(&s, "day"),
+            project: self.key("v2:quota:project"),
             senders: self.key("senders"),
             reservation_prefix: self.key("quota:resv:"),
             sender: s,
         }
-    }
-
-    /// Asks whether `sender` may send `job` now, counting the send if so. Over a limit the
-    /// job gets the first slot the limits allow and should be scheduled for it; the slot is
-    /// kept for the job, so it goes at once when it comes back.
-    ///
-    /// # Errors
-    /// Redis unreachable.
-    pub async fn admit(
-        &self,
-        sender: &str,
-        job: JobId,
-        limits: &SenderLimits,
-    ) -> Result<Admission, QueueError> {
-        self.admit_with(&self.sender_keys(sender), job, limits)
-            .await
-    }
-
-    /// [`Queue::admit`] with the sender's keys built beforehand ([`Queue::sender_keys`]).
-    ///
-    /// # Errors
-    /// Redis unreachable.
-    pub async fn admit_with(
-        &self,
-        keys: &SenderKeys,
-        job: JobId,
-        limits: &SenderLimits,
-    ) -> Result<Admission, QueueError> {
-        self.admit_many(keys, &[job], limits)
-            .await?
-            .pop()
-            .ok_or_else(|| QueueError::Protocol("empty answer from admit.lua".into()))
-    }
-
-    /// [`Queue::admit`] for several jobs of one sender in one script call, as if admitted one
-    /// after another in this order: k of them may go now, the others get the next slots.
-    /// Answers one admission per job, in order.
-    ///
-    /// # Errors
-    /// Redis unreachable.
-    pub async fn admit_many(
-        &self,
-        keys: &SenderKeys,
-        jobs: &[JobId],
-        limits: &SenderLimits,
-    ) -> Result<Vec<Admission>, QueueError> {
-        let scripts = self.scripts();
-        let mut inv = scripts.admit.prepare_invoke();
-        inv.key(&keys.state)
-            .key(&keys.minute)
-            .key(&keys.day)
-            .key(&keys.project)
-            .key(&keys.senders)
-            .arg(now_ms())
-            .arg(&keys.sender)
-            .arg(limits.per_minute)
-            .arg(limits.per_day)
-            .arg(limits.project_per_minute)
-            .arg(ms(limits.quarantine_recheck))
-            .arg(&keys.reservation_prefix);
-        for job in jobs {
-            inv.arg(job.to_string());
-        }
-        let mut rows: Vec<redis::Value> = inv.invoke_async(&mut self.conn()).await?;
-        let (minute_left, day_left): (i64, i64) = match rows.pop() {
-            Some(last) => redis::from_redis_value(last).map_err(bad_answer)?,
-            None => return Err(QueueError::Protocol("empty answer from admit.lua".into())),
-        };
-        rows.into_iter()
-            .map(|row| {
-                let (verdict, at, reason): (String, i64, String) =
-                    redis::from_redis_value(row).map_err(bad_answer)?;
-                let hold = match verdict.as_str() {
-                    "go" => {
-                        return Ok(Admission::Go {
-                            minute_left,
-                            day_left,
-                        });
-                    }
-                    "paused" => Hold::Paused(reason),
-                    "quarantined" => Hold::Quarantined(reason),
-                    _ => Hold::Quota,
-                };
-                Ok(Admission::Wait {
-                    until_ms: at,
-                    hold,
-                    minute_left,
-                    day_left,
-                })
-            })
-            .collect()
     }
 
     /// Pauses `sender` until `until_ms` (only ever extends a pause): Gmail said it is over a
@@ -385,9 +299,4 @@ impl Queue {
             .collect();
         Ok(states)
     }
-}
-
-/// An answer of `admit.lua` that does not read.
-fn bad_answer(e: impl std::fmt::Display) -> QueueError {
-    QueueError::Protocol(format!("bad answer from admit.lua: {e}"))
 }

@@ -1,8 +1,9 @@
 //! How much of their sending quota senders have used: the sends counted in each sender's
-//! minute and day windows now, read from the logs `admit.lua` keeps (see [`crate::senders`]).
+//! minute and day windows now, read from the windows `admit.lua` keeps (see [`crate::senders`]).
 
 use crate::queue::now_ms;
 use crate::senders::normalize_sender;
+use crate::windows::{DAY, MINUTE};
 use crate::{Queue, QueueError};
 
 /// Sends counted against a sender's windows now (admitted sends, and slots reserved for jobs
@@ -15,12 +16,9 @@ pub struct SenderUsage {
     pub day: u64,
 }
 
-const MINUTE_MS: i64 = 60_000;
-const DAY_MS: i64 = 86_400_000;
-
 impl Queue {
     /// The usage of each of `senders`, in their order, read in one round trip; counted as
-    /// `admit.lua` counts what is left: slots in `(now - window, now]`.
+    /// `admit.lua` counts what is left: the window's sends up to now, future slots apart.
     ///
     /// # Errors
     /// Redis unreachable.
@@ -32,20 +30,29 @@ impl Queue {
         let mut pipe = redis::pipe();
         for sender in senders {
             let s = normalize_sender(sender);
-            for (window, period) in [("minute", MINUTE_MS), ("day", DAY_MS)] {
-                pipe.cmd("ZCOUNT")
-                    .arg(self.key(&format!("quota:{s}:{window}")))
-                    .arg(format!("({}", now - period))
-                    .arg(now);
-            }
+            pipe.cmd("HGETALL").arg(self.quota_key(&s, "minute"));
+            pipe.cmd("HGETALL").arg(self.quota_key(&s, "day"));
         }
-        let counts: Vec<u64> = pipe.query_async(&mut self.conn()).await?;
-        Ok(counts
-            .chunks(2)
-            .map(|c| SenderUsage {
-                minute: c[0],
-                day: c[1],
-            })
-            .collect())
+        // Read flat: redis-rs would take a reply whose every item has two elements (a window
+        // of one bucket) as pairs of its own.
+        let flat: Vec<redis::Value> = pipe.query_async(&mut self.conn()).await?;
+        let mut usage = Vec::with_capacity(senders.len());
+        for pair in flat.chunks_exact(2) {
+            let minute = redis::from_redis_value_ref(&pair[0]).map_err(bad)?;
+            let day = redis::from_redis_value_ref(&pair[1]).map_err(bad)?;
+            usage.push(SenderUsage {
+                minute: count(MINUTE.counted(now, minute).until_now()),
+                day: count(DAY.counted(now, day).until_now()),
+            });
+        }
+        Ok(usage)
     }
+}
+
+fn bad(e: impl std::fmt::Display) -> QueueError {
+    QueueError::Protocol(format!("bad answer to a usage read: {e}"))
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
 }

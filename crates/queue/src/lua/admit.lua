@@ -1,37 +1,39 @@
--- admit: may these jobs of sender ARGV[2] be sent now? Gmail's limits as sliding-window logs
+-- admit: may these jobs of sender ARGV[2] be sent now? Gmail's limits as windows of counters
 -- shared by every worker, so replicas together never exceed them. One call decides for every
 -- job of the sender a worker has at hand (a fetch round's), granting k of n.
 --
 -- KEYS[1] sender state hash   (quarantined, quarantined_at, paused_until, pause_reason)
--- KEYS[2] sender minute log   (zset: one member per admitted send, scored by its slot, ms)
--- KEYS[3] sender day log
--- KEYS[4] project minute log
+-- KEYS[2] sender minute counts (hash: bucket number to sends counted in it)
+-- KEYS[3] sender day counts
+-- KEYS[4] project minute counts
 -- KEYS[5] set of every sender seen
 -- ARGV: now ms, sender, per minute, per day, project per minute, quarantine recheck ms,
 -- reservation key prefix (the job id completes it: a slot granted earlier, ms), then job ids
 --
+-- A window counts sends in buckets: bucket b holds the sends whose slot (ms) lies in
+-- [b * size, (b + 1) * size), and it counts until `span` whole buckets have passed after it,
+-- that is until (b + span + 1) * size. So a send counts for at least its window and at most one
+-- bucket longer (1 s for the minute windows, 15 min for the day), never less: the limits hold
+-- for every sliding window, at the price of that much precision.
+--
 -- A send over a limit is not refused: it is given the first future slot the limits allow
 -- (a reservation), and the job waits in the schedule until then, holding no worker.
--- Returns per job {verdict, at ms, reason} with verdict one of go | wait | paused |
--- quarantined, then {minute remaining, day remaining} after the whole batch.
+-- Returns {minute remaining, day remaining (after the whole batch, slots reserved for waiting
+-- jobs counted), verdicts, details...}:
+-- `verdicts` has one letter per job, in order: g (go now), w (wait for a quota slot: one
+-- detail, the slot's ms), p (the sender is paused) or q (quarantined), each with two details,
+-- until when (ms) and why. A flat answer, because Redis converts nested Lua tables slowly.
 local now = tonumber(ARGV[1])
-local per_minute, per_day, project = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local resv = ARGV[7]
-local MINUTE, DAY = 60000, 86400000
-local logs = { { KEYS[2], per_minute, MINUTE }, { KEYS[3], per_day, DAY }, { KEYS[4], project, MINUTE } }
+local DAY = 86400000
+local logs = {
+  { key = KEYS[2], limit = tonumber(ARGV[3]), size = 1000, span = 60 },
+  { key = KEYS[3], limit = tonumber(ARGV[4]), size = 900000, span = 96 },
+  { key = KEYS[4], limit = tonumber(ARGV[5]), size = 1000, span = 60 },
+}
 
-redis.call('SADD', KEYS[5], ARGV[2])
 
-local function left(key, limit, period)
-  return limit - redis.call('ZCOUNT', key, '(' .. (now - period), now)
-end
-
-local out = {}
-local function finish()
-  out[#out + 1] = { left(KEYS[2], per_minute, MINUTE), left(KEYS[3], per_day, DAY) }
-  return out
-end
-
+local verdicts, details = {}, {}
 local state = redis.call('HMGET', KEYS[1], 'quarantined', 'paused_until', 'pause_reason')
 -- A sender's state lives a day and an hour past its last use or its pause's end, whichever
 -- is later (senders.rs, STATE_KEEP_MS): an idle sender is forgotten, its quarantine with it.
@@ -39,83 +41,141 @@ if state[1] or state[2] then
   local until_ms = math.max(now, tonumber(state[2] or '0') or 0)
   redis.call('PEXPIREAT', KEYS[1], until_ms + DAY + 3600000)
 end
-local paused = tonumber(state[2] or '0') or 0
-if state[1] or paused > now then
-  for i = 8, #ARGV do
-    if state[1] then
-      out[#out + 1] = { 'quarantined', now + tonumber(ARGV[6]), state[1] }
+
+-- Each window's live buckets, oldest first, as {bucket, count}; `n` their sum (future slots
+-- reserved for waiting jobs included). Buckets that stopped counting are deleted.
+local function load(log)
+  local flat = redis.call('HGETALL', log.key)
+  local from = math.floor(now / log.size) - log.span
+  local buckets, stale, n = {}, {}, 0
+  for i = 1, #flat, 2 do
+    local b, c = tonumber(flat[i]), tonumber(flat[i + 1])
+    if b and c and b >= from then
+      buckets[#buckets + 1] = { b, c }
+      n = n + c
     else
-      out[#out + 1] = { 'paused', paused, state[3] or 'paused' }
+      stale[#stale + 1] = flat[i]
     end
   end
-  return finish()
+  if #stale > 0 then redis.call('HDEL', log.key, unpack(stale)) end
+  table.sort(buckets, function(x, y) return x[1] < y[1] end)
+  log.buckets, log.n, log.added = buckets, n, {}
 end
 
--- Each log forgets sends that left its window once; `count` then follows what this call adds.
--- While every log has room, a job's slot is now and its members wait to be added together;
--- once one is full, the pending members are added and each slot comes from the logs: the
--- first at which one more send keeps every window (t - period, t] at or under its limit.
-local count, pending = {}, {}
-for k, log in ipairs(logs) do
-  redis.call('ZREMRANGEBYSCORE', log[1], '-inf', now - log[3])
-  count[k] = redis.call('ZCARD', log[1])
-  pending[k] = {}
+-- What is left of a window: its limit minus every send it counts, the slots reserved for
+-- waiting jobs included, as the next job is judged.
+local function left(log)
+  return math.max(0, log.limit - log.n)
 end
-local function flush()
-  for k, log in ipairs(logs) do
-    if #pending[k] > 0 then
-      redis.call('ZADD', log[1], unpack(pending[k]))
-      pending[k] = {}
+
+local function answer()
+  return { left(logs[1]), left(logs[2]), table.concat(verdicts), unpack(details) }
+end
+
+for _, log in ipairs(logs) do load(log) end
+-- A sender without a send counted in the last day may be new to the set of senders.
+if #logs[2].buckets == 0 then redis.call('SADD', KEYS[5], ARGV[2]) end
+
+local jobs = #ARGV - 7
+local paused = tonumber(state[2] or '0') or 0
+if state[1] or paused > now then
+  for _ = 1, jobs do
+    if state[1] then
+      verdicts[#verdicts + 1] = 'q'
+      details[#details + 1] = now + tonumber(ARGV[6])
+      details[#details + 1] = state[1]
+    else
+      verdicts[#verdicts + 1] = 'p'
+      details[#details + 1] = paused
+      details[#details + 1] = state[3] or 'paused'
     end
   end
+  return answer()
 end
+
+-- The first slot at which one more send keeps every window at or under its limit: while a
+-- window is full, the time its oldest buckets stop counting, enough of them to make room.
 local function slot_for()
   local slot = now
-  for k, log in ipairs(logs) do
-    if count[k] >= log[2] then
-      flush()
-      local kth = redis.call('ZREVRANGE', log[1], log[2] - 1, log[2] - 1, 'WITHSCORES')
-      slot = math.max(slot, tonumber(kth[2]) + log[3])
+  for _, log in ipairs(logs) do
+    if log.n >= log.limit then
+      local need, dropped, at = log.n - log.limit + 1, 0, nil
+      for _, e in ipairs(log.buckets) do
+        dropped = dropped + e[2]
+        if dropped >= need then
+          at = (e[1] + log.span + 1) * log.size
+          break
+        end
+      end
+      slot = math.max(slot, at or (now + (log.span + 1) * log.size))
     end
   end
   return slot
 end
 
-local added = false
-for i = 8, #ARGV do
-  local id = ARGV[i]
-  local reserved = redis.call('GET', resv .. id)
-  if reserved then
-    reserved = tonumber(reserved)
-    if reserved <= now + 100 then
-      redis.call('DEL', resv .. id)
-      out[#out + 1] = { 'go', now, '' }
-    else
-      out[#out + 1] = { 'wait', reserved, 'quota' }
-    end
+-- Counts `k` sends at `slot` in a window, keeping its buckets in order.
+local function count(log, slot, k)
+  local b = math.floor(slot / log.size)
+  local buckets, i = log.buckets, #log.buckets
+  while i > 0 and buckets[i][1] > b do i = i - 1 end
+  if i > 0 and buckets[i][1] == b then
+    buckets[i][2] = buckets[i][2] + k
+  else
+    table.insert(buckets, i + 1, { b, k })
+    if i == #buckets - 1 then log.newest = b end
+  end
+  log.n = log.n + k
+  log.added[b] = (log.added[b] or 0) + k
+end
+
+-- Slots reserved earlier, read at once: a job whose slot has come goes and gives it back.
+local keys = {}
+for i = 1, jobs do keys[i] = resv .. ARGV[i + 7] end
+local reserved = redis.call('MGET', unpack(keys))
+local fresh, taken = 0, {}
+for i = 1, jobs do
+  reserved[i] = tonumber(reserved[i])
+  if not reserved[i] then fresh = fresh + 1 end
+end
+-- When every window has room for all the new sends, they all go now.
+local room = true
+for _, log in ipairs(logs) do
+  if log.n + fresh > log.limit then room = false end
+end
+if room and fresh > 0 then
+  for _, log in ipairs(logs) do count(log, now, fresh) end
+end
+for i = 1, jobs do
+  local at = reserved[i]
+  if at and at <= now + 100 then
+    taken[#taken + 1] = keys[i]
+    verdicts[i] = 'g'
+  elseif at then
+    verdicts[i] = 'w'
+    details[#details + 1] = at
+  elseif room then
+    verdicts[i] = 'g'
   else
     local slot = slot_for()
-    local member = id .. ':' .. ARGV[1]
-    for k = 1, 3 do
-      pending[k][#pending[k] + 1] = slot
-      pending[k][#pending[k] + 1] = member
-      count[k] = count[k] + 1
-    end
-    added = true
+    for _, log in ipairs(logs) do count(log, slot, 1) end
     if slot <= now then
-      out[#out + 1] = { 'go', now, '' }
+      verdicts[i] = 'g'
     else
-      redis.call('SET', resv .. id, slot, 'PX', slot - now + DAY)
-      out[#out + 1] = { 'wait', slot, 'quota' }
+      redis.call('SET', keys[i], slot, 'PX', slot - now + DAY)
+      verdicts[i] = 'w'
+      details[#details + 1] = slot
     end
   end
 end
-flush()
-if added then
-  -- A log lives as long as its latest slot stays in its window.
-  for _, log in ipairs(logs) do
-    local top = redis.call('ZREVRANGE', log[1], 0, 0, 'WITHSCORES')
-    redis.call('PEXPIREAT', log[1], tonumber(top[2]) + log[3])
+if #taken > 0 then redis.call('DEL', unpack(taken)) end
+-- A window's counts live as long as its newest bucket counts: a new newest bucket moves its
+-- expiry.
+for _, log in ipairs(logs) do
+  for b, c in pairs(log.added) do
+    redis.call('HINCRBY', log.key, b, c)
+  end
+  if log.newest then
+    redis.call('PEXPIREAT', log.key, (log.newest + log.span + 1) * log.size)
   end
 end
-return finish()
+return answer()

@@ -43,8 +43,8 @@ local senders, cursor_key = prefix .. ':senders', prefix .. ':senders:cursor'
 local scan = redis.call('SSCAN', senders, redis.call('GET', cursor_key) or '0', 'COUNT', limit)
 for _, s in ipairs(scan[2]) do
   local p = prefix .. ':'
-  if redis.call('EXISTS', p .. 'sender:' .. s, p .. 'quota:' .. s .. ':minute',
-      p .. 'quota:' .. s .. ':day') == 0 then
+  if redis.call('EXISTS', p .. 'sender:' .. s, p .. 'v2:quota:' .. s .. ':minute',
+      p .. 'v2:quota:' .. s .. ':day') == 0 then
     redis.call('SREM', senders, s)
   end
 end
