@@ -5,8 +5,8 @@
 //! The common outcomes (`sent`, and `skip` for deliveries of finished jobs) need no decision
 //! inside Redis: they go as one pipeline of plain commands per batch, no script: each sent
 //! job's done record (`HSETNX` of its field in its bucket, see [`crate::done`]), the buckets'
-//! expiry, one `DEL` of the sent jobs' hashes, then `XACK` per entry and one `XDEL`. What the
-//! pipeline's answers reveal (a `sent` for a job already recorded as sent, or for a delivery
+//! expiry, one `DEL` of the sent jobs' hashes, then one `XACK` and one `XDEL` of the entries.
+//! What the pipeline's answers reveal (a `sent` for a job already recorded as sent, or for a delivery
 //! settled elsewhere) and the rare outcomes (`expired`, and `retry`, `dead`, `release`, which
 //! check the delivery's holder) run through `finish.lua`.
 
@@ -74,7 +74,7 @@ impl Settler {
     /// `expired` (retention_s), or one of `finish.lua`'s; a `sent` may carry the
     /// recipients the suppression list dropped (`suppressed`, JSON). Returns 0, the attempts
     /// after a retry, 1 for a `sent` of a job already sent (a duplicate), -1 when nothing
-    /// changed.
+    /// changed (a `skip` answers 0 either way: its batch is acknowledged at once).
     pub async fn settle(
         &self,
         entry: &str,
@@ -153,23 +153,25 @@ async fn finish(queue: &Queue, consumer: &str, batch: &[Outcome]) -> Result<Vec<
             .filter(|&&i| batch[i].outcome == "sent")
             .count();
         let (fresh, acked) = answers.split_at(sent.min(answers.len()));
-        let (mut fresh, mut acked) = (fresh.iter(), acked.iter());
+        // One `XACK` for the batch answers how many deliveries were still pending. When one
+        // was not (it was settled elsewhere: the job was meanwhile rescheduled or
+        // dead-lettered), every job sent in the batch leaves the schedule and the dead
+        // letters (`late`), which changes nothing for the others.
+        let all_acked = acked.first().copied() == Some(i64::try_from(plain.len()).unwrap_or(0));
+        let mut fresh = fresh.iter();
         for &i in &plain {
             let o = &batch[i];
-            let acked = acked.next().copied().unwrap_or(0);
-            codes[i] = match o.outcome {
-                "sent" if fresh.next().copied().unwrap_or(1) == 0 => {
-                    rare.push((i, "duplicate", &o.args[1]));
-                    1
+            if o.outcome != "sent" {
+                continue;
+            }
+            codes[i] = if fresh.next().copied().unwrap_or(1) == 0 {
+                rare.push((i, "duplicate", &o.args[1]));
+                1
+            } else {
+                if !all_acked {
+                    rare.push((i, "late", ""));
                 }
-                "sent" => {
-                    if acked == 0 {
-                        rare.push((i, "late", ""));
-                    }
-                    0
-                }
-                _ if acked == 0 => -1,
-                _ => 0,
+                0
             };
         }
     }
@@ -198,8 +200,8 @@ async fn finish(queue: &Queue, consumer: &str, batch: &[Outcome]) -> Result<Vec<
 }
 
 /// The pipeline of the plain outcomes at `plain`. It answers, first, per `sent` whether its
-/// done record was new (`HSETNX`: 0 when the job was already recorded as sent), then per
-/// outcome whether `XACK` found the delivery pending. The records are written before the
+/// done record was new (`HSETNX`: 0 when the job was already recorded as sent), then how many
+/// of the deliveries `XACK` found pending. The records are written before the
 /// entries are acknowledged, so whatever prefix of the pipeline lands (the worker died
 /// mid-write) leaves a consistent state: at worst a `sent` job whose entry is still pending,
 /// which its next delivery drops as finished. (A `MULTI` is not needed for that, and a Redis
@@ -255,10 +257,8 @@ fn pipeline(queue: &Queue, now: i64, batch: &[Outcome], plain: &[usize]) -> Pipe
     if !sent_jobs.is_empty() {
         pipe.cmd("DEL").arg(&sent_jobs).ignore();
     }
-    for o in plain.iter().map(|&i| &batch[i]) {
-        pipe.cmd("XACK").arg(&keys.ready).arg(GROUP).arg(&o.entry);
-    }
     let entries: Vec<&str> = plain.iter().map(|&i| batch[i].entry.as_str()).collect();
+    pipe.cmd("XACK").arg(&keys.ready).arg(GROUP).arg(&entries);
     pipe.cmd("XDEL").arg(&keys.ready).arg(&entries).ignore();
     pipe
 }

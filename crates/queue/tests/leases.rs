@@ -16,6 +16,7 @@ use redis::AsyncCommands;
 on_both!(
     renewal_leaves_a_delivery_taken_over_by_another_worker,
     both_sends_after_a_takeover_are_kept_and_the_later_one_counted,
+    a_send_recorded_after_the_job_was_rescheduled_takes_it_out_of_the_schedule,
 );
 
 /// The pending deliveries of the queue's stream: (entry id, consumer holding it).
@@ -167,5 +168,48 @@ async fn both_sends_after_a_takeover_are_kept_and_the_later_one_counted(redis: R
         );
     }
     assert_eq!(q.activity().duplicate_sends, 2, "{:?}", q.activity());
+    b.stop().await;
+}
+
+/// Worker A holds a job and stops renewing; worker B takes it over and reschedules it (a
+/// retry an hour away). Then A's send of it comes in: the mail went out, so the job is sent
+/// and leaves the schedule, though A's delivery was no longer pending (the outcome batch's
+/// `XACK` found fewer entries than it named).
+async fn a_send_recorded_after_the_job_was_rescheduled_takes_it_out_of_the_schedule(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let j = job("a@example.com");
+    q.enqueue(&j).await.unwrap();
+    let a = TestWorker::start(&q, "a", Behaviour::Keep).await;
+    let a_kept = a.kept.clone();
+    eventually(Duration::from_secs(10), "A holds the job", async || {
+        (a_kept.0.lock().unwrap().len() == 1).then_some(())
+    })
+    .await;
+    a.crash();
+    let b = TestWorker::start(&q, "b", Behaviour::Keep).await;
+    eventually(
+        Duration::from_secs(15),
+        "B takes the job over",
+        async || (b.kept.0.lock().unwrap().len() == 1).then_some(()),
+    )
+    .await;
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    take(&b.kept, j.id())
+        .retry_at(later, "temporary", true)
+        .await
+        .unwrap();
+    assert_eq!(q.stats().await.unwrap().scheduled, 1);
+    take(&a_kept, j.id())
+        .sent(Some("gmail-a"), None)
+        .await
+        .unwrap();
+    let s = q.status(j.id()).await.unwrap().expect("a status");
+    assert_eq!(s.state, JobState::Sent);
+    assert_eq!(s.transport_id.as_deref(), Some("gmail-a"));
+    assert_eq!(
+        q.stats().await.unwrap().scheduled,
+        0,
+        "it left the schedule"
+    );
     b.stop().await;
 }
