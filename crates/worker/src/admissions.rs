@@ -1,7 +1,8 @@
 //! Admissions in batches: the sender gate's questions from every handler of a worker go
 //! through one task, which asks Redis once per sender for all the jobs waiting at that moment
 //! ([`Queue::admit_many`]), so a fetch round's jobs of one sender cost one script call, not
-//! one each, and an idle worker adds no delay.
+//! one each. An idle worker adds no delay; a busy one (a round started less than [`LINGER`]
+//! after the previous) gathers questions until then, so one call admits dozens of jobs.
 //!
 //! A job sent through a sender pool is first given a member ([`crate::pool_choice`], from one
 //! read of the members' state per pool and round), then admitted with that member's jobs.
@@ -9,16 +10,28 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use mailroom_jobs::JobId;
 use mailroom_queue::{Admission, Queue, QueueError, SenderKeys, SenderLimits};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::pool_choice::{Choice, PoolWait, assign};
 use crate::pools::Pool;
 
 /// Most questions answered by one round.
 const MAX_BATCH: usize = 512;
+
+/// How long a busy task gathers questions: when a round starts within this of the previous
+/// one, it waits until this long after that one began (or until [`ENOUGH`] questions wait),
+/// so that under load one script call admits a few dozen jobs instead of a handful. Each call
+/// costs Redis about as much as its first few jobs, and a busy worker's jobs wait at most this
+/// much longer; an idle worker's first question goes at once.
+const LINGER: Duration = Duration::from_millis(5);
+
+/// Questions that make a round worth starting without lingering.
+const ENOUGH: usize = 64;
 
 /// The answer for a pool's job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +117,12 @@ fn stopped() -> QueueError {
 async fn answer(queue: Queue, limits: SenderLimits, mut rx: mpsc::UnboundedReceiver<Question>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let turn = AtomicUsize::new(0);
+    let mut last_round: Option<Instant> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if let Some(last) = last_round {
+            gather(&mut rx, &mut batch, last + LINGER).await;
+        }
+        last_round = Some(Instant::now());
         let mut asks = Vec::with_capacity(batch.len());
         let mut pooled: Vec<(Arc<Pool>, PoolJobs)> = Vec::new();
         for question in batch.drain(..) {
@@ -123,6 +141,17 @@ async fn answer(queue: Queue, limits: SenderLimits, mut rx: mpsc::UnboundedRecei
             choose(&queue, &limits, &pool, jobs, start, &mut asks).await;
         }
         admit_all(&queue, &limits, asks).await;
+    }
+}
+
+/// Adds the questions that come until `until` (a time already past adds none) or until
+/// [`ENOUGH`] wait.
+async fn gather<T>(rx: &mut mpsc::UnboundedReceiver<T>, batch: &mut Vec<T>, until: Instant) {
+    while batch.len() < ENOUGH {
+        match tokio::time::timeout_at(until, rx.recv_many(batch, MAX_BATCH - batch.len())).await {
+            Ok(n) if n > 0 => {}
+            _ => return,
+        }
     }
 }
 
@@ -204,5 +233,51 @@ fn reply(group: Vec<Ask>, answers: Result<Vec<Admission>, QueueError>) {
                     tx.send(answer.map(|admission| PoolAdmission::Member { member, admission }));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Questions that come within the linger join the round; later ones wait for the next;
+    /// a round with enough questions, or whose linger has passed, starts at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_round_gathers_what_comes_within_the_linger() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let start = Instant::now();
+        // One every 2 ms (the timer's unit is 1 ms), from 0.
+        tokio::spawn(async move {
+            for i in 0..8_u32 {
+                tx.send(i).unwrap();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+        let mut batch = Vec::new();
+        gather(&mut rx, &mut batch, start + LINGER).await;
+        // Those of the first 5 ms.
+        assert_eq!(batch, [0, 1, 2]);
+        assert_eq!(Instant::now(), start + LINGER);
+        // A linger already over adds only what is there, without waiting.
+        batch.clear();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let before = Instant::now();
+        gather(&mut rx, &mut batch, start).await;
+        assert_eq!(batch, [3, 4, 5, 6, 7]);
+        assert_eq!(Instant::now(), before);
+
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for i in 0..ENOUGH {
+            tx.send(i).unwrap();
+        }
+        let mut batch = Vec::new();
+        let before = Instant::now();
+        gather(&mut rx, &mut batch, before + LINGER).await;
+        assert_eq!(batch.len(), ENOUGH);
+        assert_eq!(
+            Instant::now(),
+            before,
+            "enough questions start the round at once"
+        );
     }
 }
