@@ -13,16 +13,24 @@
 -- {prefix}:v2:done:SECOND, SECOND being the unix second of the id's ULID timestamp), is a
 -- duplicate.
 local prefix, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+-- Each Crockford base32 digit's value, by byte, either case: a table lookup per character is
+-- several times cheaper in Lua than searching the alphabet for it.
+local digit = {}
+for k = 1, 32 do
+  local c = string.sub('0123456789ABCDEFGHJKMNPQRSTVWXYZ', k, k)
+  digit[string.byte(c)] = k - 1
+  digit[string.byte(string.lower(c))] = k - 1
+end
 
 -- The done bucket of a job id: its first 10 Crockford base32 characters are the ULID's ms.
 local function done_key(id)
   if #id ~= 26 then return prefix .. ':v2:done:0' end
+  local b = { string.byte(id, 1, 10) }
   local ms = 0
   for k = 1, 10 do
-    local d = string.find(crockford, string.upper(string.sub(id, k, k)), 1, true)
+    local d = digit[b[k]]
     if not d then return prefix .. ':v2:done:0' end
-    ms = ms * 32 + (d - 1)
+    ms = ms * 32 + d
   end
   return prefix .. ':v2:done:' .. string.format('%d', math.floor(ms / 1000))
 end
