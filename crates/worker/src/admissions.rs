@@ -2,7 +2,7 @@
 //! through one task, which asks Redis once per sender for all the jobs waiting at that moment
 //! ([`Queue::admit_many`]), so a fetch round's jobs of one sender cost one script call, not
 //! one each. An idle worker adds no delay; a busy one (a round started less than [`LINGER`]
-//! after the previous) gathers questions until then, so one call admits dozens of jobs.
+//! after the previous) gathers questions until then, so one call admits more jobs.
 //!
 //! A job sent through a sender pool is first given a member ([`crate::pool_choice`], from one
 //! read of the members' state per pool and round), then admitted with that member's jobs.
