@@ -4,6 +4,7 @@
 use mailroom_jobs::JobId;
 
 use crate::queue::{ms, now_ms};
+use crate::windows::{DAY, MINUTE};
 use crate::{Admission, Hold, Queue, QueueError, SenderKeys, SenderLimits};
 
 impl Queue {
@@ -64,7 +65,9 @@ impl Queue {
             .arg(limits.per_day)
             .arg(limits.project_per_minute)
             .arg(ms(limits.quarantine_recheck))
-            .arg(&keys.reservation_prefix);
+            .arg(&keys.reservation_prefix)
+            .arg(MINUTE.shape())
+            .arg(DAY.shape());
         for job in jobs {
             inv.arg(job.to_string());
         }

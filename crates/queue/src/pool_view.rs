@@ -4,7 +4,7 @@
 
 use crate::queue::now_ms;
 use crate::senders::normalize_sender;
-use crate::windows::{DAY, MINUTE};
+use crate::windows::sender_windows;
 use crate::{Queue, QueueError, SenderKeys, SenderLimits};
 
 /// One pool member as Redis knows it now.
@@ -59,8 +59,7 @@ impl Queue {
                 .arg(self.key(&format!("sender:{s}")))
                 .arg("quarantined")
                 .arg("paused_until");
-            pipe.cmd("HGETALL").arg(self.quota_key(&s, "minute"));
-            pipe.cmd("HGETALL").arg(self.quota_key(&s, "day"));
+            self.read_sender_windows(&mut pipe, &s);
         }
         // Read flat and taken three by three: redis-rs would take a reply whose every item
         // has three elements as rows of its own.
@@ -72,17 +71,12 @@ impl Queue {
         for row in flat.chunks_exact(3) {
             let state: (Option<String>, Option<i64>) =
                 redis::from_redis_value_ref(&row[0]).map_err(bad)?;
-            let minute: Vec<(String, String)> =
-                redis::from_redis_value_ref(&row[1]).map_err(bad)?;
-            let day: Vec<(String, String)> = redis::from_redis_value_ref(&row[2]).map_err(bad)?;
-            rows.push((state, minute, day));
+            rows.push((state, sender_windows(now, &row[1..])?));
         }
         Ok(members
             .iter()
             .zip(rows)
-            .map(|(member, ((quarantined, paused_until), minute, day))| {
-                let minute = MINUTE.counted(now, minute);
-                let day = DAY.counted(now, day);
+            .map(|(member, ((quarantined, paused_until), (minute, day)))| {
                 let (per_minute, per_day) =
                     (i64::from(limits.per_minute), i64::from(limits.per_day));
                 MemberView {

@@ -143,12 +143,6 @@ impl Queue {
         self.key(&format!("sender:{}", normalize_sender(sender)))
     }
 
-    /// The counters of a normalised sender's quota window (`minute` or `day`), the hash
-    /// `admit.lua` keeps ([`crate::windows`]).
-    pub(crate) fn quota_key(&self, sender: &str, window: &str) -> String {
-        self.key(&format!("v2:quota:{sender}:{window}"))
-    }
-
     /// The keys of `sender`'s gate, for [`Queue::admit_with`].
     #[must_use]
     pub fn sender_keys(&self, sender: &str) -> SenderKeys {

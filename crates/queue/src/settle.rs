@@ -6,9 +6,9 @@
 //! inside Redis: they go as one pipeline of plain commands per batch, no script: each sent
 //! job's done record (`HSETNX` of its field in its bucket, see [`crate::done`]), the buckets'
 //! expiry, one `DEL` of the sent jobs' hashes, then one `XACK` and one `XDEL` of the entries.
-//! What the pipeline's answers reveal (a `sent` for a job already recorded as sent, or for a delivery
-//! settled elsewhere) and the rare outcomes (`expired`, and `retry`, `dead`, `release`, which
-//! check the delivery's holder) run through `finish.lua`.
+//! What the pipeline's answers reveal (a `sent` for a job already recorded as sent, or for a
+//! delivery settled elsewhere) and the rare outcomes (`expired`, and `retry`, `dead`,
+//! `release`, which check the delivery's holder) run through `finish.lua`.
 
 use redis::Pipeline;
 use tokio::sync::{mpsc, oneshot};

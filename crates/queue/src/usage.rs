@@ -3,7 +3,7 @@
 
 use crate::queue::now_ms;
 use crate::senders::normalize_sender;
-use crate::windows::{DAY, MINUTE};
+use crate::windows::sender_windows;
 use crate::{Queue, QueueError};
 
 /// Sends counted against a sender's windows now (admitted sends, and slots reserved for jobs
@@ -30,27 +30,24 @@ impl Queue {
         let mut pipe = redis::pipe();
         for sender in senders {
             let s = normalize_sender(sender);
-            pipe.cmd("HGETALL").arg(self.quota_key(&s, "minute"));
-            pipe.cmd("HGETALL").arg(self.quota_key(&s, "day"));
+            self.read_sender_windows(&mut pipe, &s);
         }
-        // Read flat: redis-rs would take a reply whose every item has two elements (a window
-        // of one bucket) as pairs of its own.
+        // Read flat and taken two by two: redis-rs would take a reply whose every item has
+        // two elements (a window of one bucket) as pairs of its own.
         let flat: Vec<redis::Value> = pipe.query_async(&mut self.conn()).await?;
+        if flat.len() != senders.len() * 2 {
+            return Err(QueueError::Protocol("short answer to a usage read".into()));
+        }
         let mut usage = Vec::with_capacity(senders.len());
-        for pair in flat.chunks_exact(2) {
-            let minute = redis::from_redis_value_ref(&pair[0]).map_err(bad)?;
-            let day = redis::from_redis_value_ref(&pair[1]).map_err(bad)?;
+        for replies in flat.chunks_exact(2) {
+            let (minute, day) = sender_windows(now, replies)?;
             usage.push(SenderUsage {
-                minute: count(MINUTE.counted(now, minute).until_now()),
-                day: count(DAY.counted(now, day).until_now()),
+                minute: count(minute.until_now()),
+                day: count(day.until_now()),
             });
         }
         Ok(usage)
     }
-}
-
-fn bad(e: impl std::fmt::Display) -> QueueError {
-    QueueError::Protocol(format!("bad answer to a usage read: {e}"))
 }
 
 fn count(n: i64) -> u64 {

@@ -6,7 +6,10 @@
 //! one bucket longer: the limits hold for every sliding window, to within a bucket (1 s for
 //! the minute windows, 15 minutes for the day). Counters take a constant few bytes per
 //! bucket and one `HINCRBY` per bucket per call, where a log of every send grew with the
-//! traffic. The arithmetic is `admit.lua`'s, the one place that writes these keys.
+//! traffic. The arithmetic is `admit.lua`'s, the one place that writes these keys; the
+//! shapes below are passed to it with each call, so both read the same windows.
+
+use crate::{Queue, QueueError};
 
 /// The shape of a window: bucket size and how many whole buckets it spans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,11 @@ pub(crate) const DAY: Window = Window {
 };
 
 impl Window {
+    /// The bucket size (ms) and span (buckets), as `admit.lua` takes them.
+    pub(crate) fn shape(self) -> (i64, i64) {
+        (self.size_ms, self.span)
+    }
+
     fn bucket(self, ms: i64) -> i64 {
         ms.div_euclid(self.size_ms)
     }
@@ -53,6 +61,44 @@ impl Window {
             buckets,
         }
     }
+}
+
+impl Queue {
+    /// The counters of a normalised sender's quota window (`minute` or `day`).
+    pub(crate) fn quota_key(&self, sender: &str, window: &str) -> String {
+        self.key(&format!("v2:quota:{sender}:{window}"))
+    }
+
+    /// Adds the reads of a normalised sender's minute and day windows to `pipe`: two
+    /// replies, which [`sender_windows`] reads.
+    pub(crate) fn read_sender_windows(&self, pipe: &mut redis::Pipeline, sender: &str) {
+        pipe.cmd("HGETALL").arg(self.quota_key(sender, "minute"));
+        pipe.cmd("HGETALL").arg(self.quota_key(sender, "day"));
+    }
+}
+
+/// A sender's minute and day windows at `now`, from the two replies
+/// [`Queue::read_sender_windows`] added to a pipeline.
+///
+/// # Errors
+/// A reply that is not a hash.
+pub(crate) fn sender_windows(
+    now: i64,
+    replies: &[redis::Value],
+) -> Result<(Counted, Counted), QueueError> {
+    let [minute, day] = replies else {
+        return Err(QueueError::Protocol(
+            "short answer to a quota window read".into(),
+        ));
+    };
+    let fields = |v| {
+        redis::from_redis_value_ref(v)
+            .map_err(|e| QueueError::Protocol(format!("bad answer to a quota window read: {e}")))
+    };
+    Ok((
+        MINUTE.counted(now, fields(minute)?),
+        DAY.counted(now, fields(day)?),
+    ))
 }
 
 /// A window's counts at one moment.

@@ -25,7 +25,7 @@ const MAX_BATCH: usize = 512;
 
 /// How long a busy task gathers questions: when a round starts within this of the previous
 /// one, it waits until this long after that one began (or until [`ENOUGH`] questions wait),
-/// so that under load one script call admits a few dozen jobs instead of a handful. Each call
+/// so that under load one script call admits about twenty jobs instead of about nine. Each call
 /// costs Redis about as much as its first few jobs, and a busy worker's jobs wait at most this
 /// much longer; an idle worker's first question goes at once.
 const LINGER: Duration = Duration::from_millis(5);

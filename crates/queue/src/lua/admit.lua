@@ -8,7 +8,9 @@
 -- KEYS[4] project minute counts
 -- KEYS[5] set of every sender seen
 -- ARGV: now ms, sender, per minute, per day, project per minute, quarantine recheck ms,
--- reservation key prefix (the job id completes it: a slot granted earlier, ms), then job ids
+-- reservation key prefix (the job id completes it: a slot granted earlier, ms), the minute
+-- windows' bucket size (ms) and span (buckets), the day window's, then job ids (the shapes
+-- come from windows.rs, which reads these keys with the same arithmetic)
 --
 -- A window counts sends in buckets: bucket b holds the sends whose slot (ms) lies in
 -- [b * size, (b + 1) * size), and it counts until `span` whole buckets have passed after it,
@@ -26,11 +28,13 @@
 local now = tonumber(ARGV[1])
 local resv = ARGV[7]
 local DAY = 86400000
+local minute_size, minute_span = tonumber(ARGV[8]), tonumber(ARGV[9])
 local logs = {
-  { key = KEYS[2], limit = tonumber(ARGV[3]), size = 1000, span = 60 },
-  { key = KEYS[3], limit = tonumber(ARGV[4]), size = 900000, span = 96 },
-  { key = KEYS[4], limit = tonumber(ARGV[5]), size = 1000, span = 60 },
+  { key = KEYS[2], limit = tonumber(ARGV[3]), size = minute_size, span = minute_span },
+  { key = KEYS[3], limit = tonumber(ARGV[4]), size = tonumber(ARGV[10]), span = tonumber(ARGV[11]) },
+  { key = KEYS[4], limit = tonumber(ARGV[5]), size = minute_size, span = minute_span },
 }
+local first_job = 12
 
 
 local verdicts, details = {}, {}
@@ -76,7 +80,7 @@ for _, log in ipairs(logs) do load(log) end
 -- A sender without a send counted in the last day may be new to the set of senders.
 if #logs[2].buckets == 0 then redis.call('SADD', KEYS[5], ARGV[2]) end
 
-local jobs = #ARGV - 7
+local jobs = #ARGV - first_job + 1
 local paused = tonumber(state[2] or '0') or 0
 if state[1] or paused > now then
   for _ = 1, jobs do
@@ -130,7 +134,7 @@ end
 
 -- Slots reserved earlier, read at once: a job whose slot has come goes and gives it back.
 local keys = {}
-for i = 1, jobs do keys[i] = resv .. ARGV[i + 7] end
+for i = 1, jobs do keys[i] = resv .. ARGV[first_job + i - 1] end
 local reserved = redis.call('MGET', unpack(keys))
 local fresh, taken = 0, {}
 for i = 1, jobs do
