@@ -99,6 +99,27 @@ async fn renewal_leaves_a_delivery_taken_over_by_another_worker(redis: Redis) {
 }
 
 /// Takes the lease of job `id` out of `kept`.
+/// Worker A takes the `jobs` queued and hangs (its fetcher and keeper stop; the leases it
+/// handed out stay with the test); worker B takes them all over once their lease runs out.
+/// Answers A's leases and B.
+async fn taken_over(q: &Queue, jobs: usize) -> (common::Kept, TestWorker) {
+    let a = TestWorker::start(q, "a", Behaviour::Keep).await;
+    let a_kept = a.kept.clone();
+    eventually(Duration::from_secs(10), "A holds the jobs", async || {
+        (a_kept.0.lock().unwrap().len() == jobs).then_some(())
+    })
+    .await;
+    a.crash();
+    let b = TestWorker::start(q, "b", Behaviour::Keep).await;
+    eventually(
+        Duration::from_secs(15),
+        "B takes the jobs over",
+        async || (b.kept.0.lock().unwrap().len() == jobs).then_some(()),
+    )
+    .await;
+    (a_kept, b)
+}
+
 fn take(kept: &common::Kept, id: JobId) -> Lease {
     let mut kept = kept.0.lock().unwrap();
     let at = kept
@@ -116,21 +137,7 @@ async fn both_sends_after_a_takeover_are_kept_and_the_later_one_counted(redis: R
     let q = queue(&redis, config()).await;
     let jobs = [job("a@example.com"), job("b@example.com")];
     q.enqueue_many(&jobs).await.unwrap();
-    let a = TestWorker::start(&q, "a", Behaviour::Keep).await;
-    let a_kept = a.kept.clone();
-    eventually(Duration::from_secs(10), "A holds both jobs", async || {
-        (a_kept.0.lock().unwrap().len() == 2).then_some(())
-    })
-    .await;
-    // A's fetcher and keeper stop; the leases it handed out stay with the test.
-    a.crash();
-    let b = TestWorker::start(&q, "b", Behaviour::Keep).await;
-    eventually(
-        Duration::from_secs(15),
-        "B takes both jobs over",
-        async || (b.kept.0.lock().unwrap().len() == 2).then_some(()),
-    )
-    .await;
+    let (a_kept, b) = taken_over(&q, 2).await;
     let (first, second) = (jobs[0].id(), jobs[1].id());
 
     take(&b.kept, first)
@@ -179,20 +186,7 @@ async fn a_send_recorded_after_the_job_was_rescheduled_takes_it_out_of_the_sched
     let q = queue(&redis, config()).await;
     let j = job("a@example.com");
     q.enqueue(&j).await.unwrap();
-    let a = TestWorker::start(&q, "a", Behaviour::Keep).await;
-    let a_kept = a.kept.clone();
-    eventually(Duration::from_secs(10), "A holds the job", async || {
-        (a_kept.0.lock().unwrap().len() == 1).then_some(())
-    })
-    .await;
-    a.crash();
-    let b = TestWorker::start(&q, "b", Behaviour::Keep).await;
-    eventually(
-        Duration::from_secs(15),
-        "B takes the job over",
-        async || (b.kept.0.lock().unwrap().len() == 1).then_some(()),
-    )
-    .await;
+    let (a_kept, b) = taken_over(&q, 1).await;
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     take(&b.kept, j.id())
         .retry_at(later, "temporary", true)

@@ -113,6 +113,24 @@ async fn a_batch_of_one_senders_jobs_is_admitted_as_if_one_by_one(redis: Redis) 
     ));
 }
 
+/// What the console and `GET /v1/senders` show as used: the sends admitted in each window;
+/// the slots reserved a minute ahead for the jobs that wait are not in the minute yet.
+async fn usage_counts_the_sends_admitted_and_not_the_minutes_future_slots(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let l = limits(3, 100, 1000);
+    let keys = q.sender_keys("a@example.com");
+    let jobs: Vec<JobId> = (0..5).map(|_| JobId::new()).collect();
+    q.admit_many(&keys, &jobs, &l).await.unwrap();
+    let usage = q
+        .sender_usage(&["A@example.com".into(), "b@example.com".into()])
+        .await
+        .unwrap();
+    assert_eq!(usage[0].minute, 3, "{usage:?}");
+    // The day's 15-minute bucket may also hold the two slots a minute ahead.
+    assert!((3..=5).contains(&usage[0].day), "{usage:?}");
+    assert_eq!((usage[1].minute, usage[1].day), (0, 0));
+}
+
 async fn the_project_limit_holds_every_sender(redis: Redis) {
     let q = queue(&redis, config()).await;
     let l = limits(100, 100, 2);
@@ -281,6 +299,7 @@ async fn an_idle_senders_keys_expire_and_it_is_forgotten(redis: Redis) {
 }
 
 on_both!(
+    usage_counts_the_sends_admitted_and_not_the_minutes_future_slots,
     a_batch_of_one_senders_jobs_is_admitted_as_if_one_by_one,
     an_idle_senders_keys_expire_and_it_is_forgotten,
     over_the_minute_limit_jobs_get_spaced_slots,
