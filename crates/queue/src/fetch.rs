@@ -8,9 +8,7 @@ use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
 use mailroom_jobs::{EmailJob, JobId};
-use redis::AsyncCommands;
 use redis::Value;
-use redis::streams::{StreamReadOptions, StreamReadReply};
 
 use crate::QueueError;
 use crate::activity::Event;
@@ -21,7 +19,7 @@ use crate::queue::{Queue, ms, now_ms};
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
 use crate::settle::Notes;
-use crate::start::{Read, Verdict, records, utf8, verdict};
+use crate::start::{Read, Verdict, records, stream_reads, utf8, verdict};
 use crate::tracker::Tracker;
 
 pub(crate) struct Fetcher {
@@ -123,33 +121,18 @@ impl Fetcher {
     }
 
     async fn read(&mut self, block_ms: usize) -> Result<Vec<Read>, QueueError> {
-        let mut opts = StreamReadOptions::default()
-            .group(GROUP, &self.consumer)
-            .count(self.queue.config().batch);
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(self.queue.config().batch);
         if block_ms > 0 {
-            opts = opts.block(block_ms);
+            cmd.arg("BLOCK").arg(block_ms);
         }
-        let ready = &self.queue.keys().ready;
-        let reply: Option<StreamReadReply> =
-            self.conn.xread_options(&[ready], &[">"], &opts).await?;
-        Ok(reply
-            .into_iter()
-            .flat_map(|r| r.keys)
-            .flat_map(|k| k.ids)
-            .map(|mut sid| {
-                let id = sid.get::<String>("id").unwrap_or_default();
-                let payload = match sid.map.remove("p") {
-                    Some(Value::BulkString(b)) => Some(b),
-                    _ => None,
-                };
-                Read {
-                    entry: sid.id,
-                    id,
-                    payload,
-                    delivered: 1,
-                }
-            })
-            .collect())
+        cmd.arg("STREAMS").arg(&self.queue.keys().ready).arg(">");
+        let reply: Value = cmd.query_async(&mut self.conn).await?;
+        Ok(stream_reads(reply))
     }
 
     async fn reclaim(&mut self) -> Result<Vec<Read>, QueueError> {
