@@ -60,7 +60,7 @@ fn stream_read(entry: Value) -> Option<Read> {
         return None;
     };
     let mut entry = entry.into_iter();
-    let id = text(entry.next()?)?;
+    let id = redis::from_redis_value::<String>(entry.next()?).ok()?;
     let fields = match entry.next()? {
         Value::Array(fields) => fields,
         Value::Map(fields) => fields.into_iter().flat_map(|(k, v)| [k, v]).collect(),
@@ -76,22 +76,13 @@ fn stream_read(entry: Value) -> Option<Read> {
     while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
         match (&name, value) {
             (Value::BulkString(n), value) if n == b"id" => {
-                read.id = text(value).unwrap_or_default();
+                read.id = redis::from_redis_value(value).unwrap_or_default();
             }
             (Value::BulkString(n), Value::BulkString(p)) if n == b"p" => read.payload = Some(p),
             _ => {}
         }
     }
     Some(read)
-}
-
-/// A reply item as text (a bulk string that is UTF-8, or a simple string).
-fn text(value: Value) -> Option<String> {
-    match value {
-        Value::BulkString(b) => String::from_utf8(b).ok(),
-        Value::SimpleString(s) => Some(s),
-        _ => None,
-    }
 }
 
 /// The status fields read for each entry, in this order.
