@@ -23,16 +23,20 @@ for k = 1, 32 do
 end
 
 -- The done bucket of a job id: its first 10 Crockford base32 characters are the ULID's ms.
+-- The jobs of one call mostly share that prefix: the last one's bucket is kept.
+local last_ms, last_key = nil, nil
 local function done_key(id)
   if #id ~= 26 then return prefix .. ':v2:done:0' end
-  local b = { string.byte(id, 1, 10) }
+  local head = string.sub(id, 1, 10)
+  if head == last_ms then return last_key end
   local ms = 0
   for k = 1, 10 do
-    local d = digit[b[k]]
+    local d = digit[string.byte(head, k)]
     if not d then return prefix .. ':v2:done:0' end
     ms = ms * 32 + d
   end
-  return prefix .. ':v2:done:' .. string.format('%d', math.floor(ms / 1000))
+  last_ms, last_key = head, prefix .. ':v2:done:' .. string.format('%d', math.floor(ms / 1000))
+  return last_key
 end
 
 local inline_max = 65536

@@ -153,7 +153,14 @@ fn dispatch(cli: Cli) -> CliResult {
                 let shutdown = crate::signal::shutdown().map_err(|e| {
                     CliError::Failed(anyhow::anyhow!("cannot install signal handlers: {e}"))
                 })?;
-                crate::run(config, shutdown).await.map_err(CliError::Failed)
+                // The worker runs as a task of the runtime, not on this thread (`block_on`'s):
+                // apalis polls every handler future from the worker's own future, which on
+                // this thread had to be woken across threads (a futex and a context switch)
+                // as each job finished.
+                tokio::spawn(crate::run(config, shutdown))
+                    .await
+                    .map_err(|e| CliError::Failed(anyhow::anyhow!("the worker stopped: {e}")))?
+                    .map_err(CliError::Failed)
             }
             Command::Api(args) => api_cmd::run(config, args).await,
             Command::Send(args) => send::run(&config, *args).await,

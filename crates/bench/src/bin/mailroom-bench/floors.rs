@@ -61,6 +61,20 @@ pub async fn measured<F: Future<Output = ()>>(world: &World, jobs: usize, body: 
     }
 }
 
+/// The median round, by rate, of `rounds` runs of `round` (at least one): the ratios compare
+/// medians, since one round on a shared machine can fall on a busy moment.
+pub async fn median<Fut: Future<Output = Measured>>(
+    rounds: usize,
+    mut round: impl FnMut() -> Fut,
+) -> Measured {
+    let mut all = Vec::with_capacity(rounds.max(1));
+    for _ in 0..rounds.max(1) {
+        all.push(round().await);
+    }
+    all.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+    all[all.len() / 2]
+}
+
 async fn connect(world: &World) -> MultiplexedConnection {
     world
         .redis

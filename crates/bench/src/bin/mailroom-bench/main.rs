@@ -75,7 +75,7 @@ async fn main() {
             format!(
                 "shrunk for a quick run (MAILROOM_BENCH_SCALE={}, MAILROOM_BENCH_ROUNDS={}); \
                  `make bench` without them runs the published sizes",
-                sizes.scale, sizes.e2e_rounds
+                sizes.scale, sizes.rounds
             ),
         ));
     }
@@ -99,8 +99,7 @@ async fn main() {
     }
     if wanted("e2e") {
         eprintln!("end to end through the gmail transport…");
-        let e2e =
-            contenders::compare(&world, sizes.e2e_jobs, E2E_CONCURRENCY, sizes.e2e_rounds).await;
+        let e2e = contenders::compare(&world, sizes.e2e_jobs, E2E_CONCURRENCY, sizes.rounds).await;
         report.section("End to end", e2e);
     }
     if wanted("latency") {

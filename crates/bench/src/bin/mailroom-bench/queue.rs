@@ -102,7 +102,7 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
         "redis-server CPU-ms per job",
         "peak RSS MB",
     ]);
-    let floor = floors::stream(world, sizes.process_jobs).await;
+    let floor = floors::median(sizes.rounds, || floors::stream(world, sizes.process_jobs)).await;
     row(
         &mut table,
         "stream floor: `XREADGROUP COUNT 256` + pipelined `XACK`/`XDEL`, no Lua, in process"
@@ -112,7 +112,7 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
     );
     let mut rates = Vec::new();
     for &backlog in &sizes.backlogs {
-        let m = drain(world, backlog).await;
+        let m = floors::median(sizes.rounds, || drain(world, backlog)).await;
         rates.push(m.rate());
         row(
             &mut table,
@@ -126,11 +126,12 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
         .fold((f64::MAX, 0.0_f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
     table.note(format!(
         "The handler records each job as sent and does nothing else: this is the queue's own \
-         cost (fetch, start, outcome, acknowledgement). The slowest backlog ran at {:.0} % of \
-         the fastest (target: within ±15 %). The fastest ran at {:.0} % of the stream floor \
+         cost (fetch, start, outcome, acknowledgement). Each row of the floor and the drains \
+         is the median of {} rounds. The slowest backlog ran at {:.0} % of the fastest (target: within ±15 %). The fastest ran at {:.0} % of the stream floor \
          (target ≥ 50 %), the slowest at {:.0} %. The stream floor drains {} jobs of the same \
          payloads from a consumer group. CPU figures are user plus system time from /proc: \
          for the rows in process, this process's over the worker's run.",
+        sizes.rounds,
         100.0 * low / high,
         100.0 * high / floor.rate(),
         100.0 * low / floor.rate(),

@@ -3,12 +3,15 @@
 //!
 //! * `MAILROOM_BENCH_SCALE=N` divides every job count by `N` (default 1; at least 100 jobs
 //!   are kept per measurement);
-//! * `MAILROOM_BENCH_ROUNDS=N` sets the rounds of the end-to-end comparison (default 3).
+//! * `MAILROOM_BENCH_ROUNDS=N` sets the rounds (default 3) of the end-to-end comparison and of
+//!   the rows read as ratios (`send_many` and its floor, the no-op drains and the stream floor);
+//!   each reports its median round.
 
 /// Jobs per end-to-end run, as in the published comparison.
 const E2E_JOBS: usize = 20_000;
-/// Rounds of the end-to-end comparison; each contender's median round is reported.
-const E2E_ROUNDS: usize = 3;
+/// Rounds of the end-to-end comparison and of the rows read as ratios; each reports its median
+/// round.
+const ROUNDS: usize = 3;
 /// The backlogs the no-op handler drains.
 const BACKLOGS: [usize; 3] = [1_000, 100_000, 1_000_000];
 /// The backlog the stream floor and the `mailroom run` process (null transport) drain.
@@ -26,7 +29,7 @@ pub struct Sizes {
     /// The divisor applied to every count (1 for the published sizes).
     pub scale: usize,
     pub e2e_jobs: usize,
-    pub e2e_rounds: usize,
+    pub rounds: usize,
     pub backlogs: Vec<usize>,
     pub process_jobs: usize,
     pub single: usize,
@@ -50,7 +53,7 @@ impl Sizes {
         Self {
             scale,
             e2e_jobs: scaled(E2E_JOBS),
-            e2e_rounds: knob("MAILROOM_BENCH_ROUNDS", E2E_ROUNDS),
+            rounds: knob("MAILROOM_BENCH_ROUNDS", ROUNDS),
             backlogs,
             process_jobs: scaled(PROCESS_JOBS),
             single: scaled(SINGLE),
@@ -60,6 +63,6 @@ impl Sizes {
 
     /// Whether these are the published sizes.
     pub fn published(&self) -> bool {
-        self.scale == 1 && self.e2e_rounds == E2E_ROUNDS
+        self.scale == 1 && self.rounds == ROUNDS
     }
 }
