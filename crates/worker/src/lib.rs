@@ -135,7 +135,7 @@ pub async fn run_with(
     let worker = WorkerBuilder::new(config.worker.name.as_str())
         .backend(backend)
         .concurrency(config.worker.concurrency)
-        .data(handler)
+        .data(Arc::new(handler))
         .build(handle);
 
     let stopping = CancellationToken::new();

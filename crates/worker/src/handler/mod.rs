@@ -155,7 +155,9 @@ impl Handler {
     }
 }
 
-/// The apalis task function: `WorkerBuilder::…data(handler).build(handle)`.
+/// The apalis task function: `WorkerBuilder::…data(Arc::new(handler)).build(handle)`. The
+/// handler is shared behind an `Arc`: apalis hands each task its own copy of the data, and a
+/// copy of the `Arc` is one count where a copy of the [`Handler`] is one per field.
 ///
 /// # Errors
 /// Only when the outcome could not be recorded (Redis away for a whole lease time); the job is
@@ -163,12 +165,12 @@ impl Handler {
 pub async fn handle(
     job: EmailJob,
     lease: Lease,
-    handler: Data<Handler>,
+    handler: Data<Arc<Handler>>,
 ) -> Result<(), BoxDynError> {
     // apalis polls every handler future from one task; validation and rendering are CPU work,
     // so each job runs on a task of its own and all cores share them. The guard aborts that
     // task if this future is dropped (a shutdown whose grace ran out).
-    let handler = Handler::clone(&handler);
+    let handler = Arc::clone(&handler);
     let mut task = AbortOnDrop(tokio::spawn(
         async move { handler.process(&job, lease).await },
     ));
