@@ -67,8 +67,9 @@ pub async fn median<Fut: Future<Output = Measured>>(
     rounds: usize,
     mut round: impl FnMut() -> Fut,
 ) -> Measured {
-    let mut all = Vec::with_capacity(rounds.max(1));
-    for _ in 0..rounds.max(1) {
+    let rounds = rounds.max(1);
+    let mut all = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
         all.push(round().await);
     }
     all.sort_by(|a, b| a.rate().total_cmp(&b.rate()));

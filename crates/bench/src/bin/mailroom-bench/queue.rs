@@ -127,8 +127,9 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
     table.note(format!(
         "The handler records each job as sent and does nothing else: this is the queue's own \
          cost (fetch, start, outcome, acknowledgement). Each row of the floor and the drains \
-         is the median of {} rounds. The slowest backlog ran at {:.0} % of the fastest (target: within ±15 %). The fastest ran at {:.0} % of the stream floor \
-         (target ≥ 50 %), the slowest at {:.0} %. The stream floor drains {} jobs of the same \
+         is the median of {} rounds. The slowest backlog ran at {:.0} % of the fastest \
+         (target: within ±15 %). The fastest ran at {:.0} % of the stream floor (target \
+         ≥ 50 %), the slowest at {:.0} %. The stream floor drains {} jobs of the same \
          payloads from a consumer group. CPU figures are user plus system time from /proc: \
          for the rows in process, this process's over the worker's run.",
         sizes.rounds,
