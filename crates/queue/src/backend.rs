@@ -206,6 +206,7 @@ impl Backend for RedisBackend {
             let mut held: Vec<Task<EmailJob>> = self.buffer.drain(..).collect();
             let queue = self.queue.clone();
             let consumer = self.consumer.clone();
+            let tracker = self.tracker.clone();
             self.keeper.abort();
             async move {
                 // A blocking read in progress ends within `block`; with a long `block`, stop
@@ -226,6 +227,9 @@ impl Backend for RedisBackend {
                         tracing::warn!(error = %e, "could not hand back a fetched job; it returns after its lease");
                     }
                 }
+                // Outcomes the handlers left to be written in the background land before the
+                // worker counts as stopped (each retries for at most a lease time).
+                tracker.flushed().await;
                 if let Err(e) = deregister(&queue, &consumer).await {
                     queue.record(Event::RedisError, 1);
                     tracing::warn!(error = %e, "could not deregister the worker");

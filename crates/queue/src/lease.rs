@@ -145,6 +145,36 @@ impl Lease {
         Ok(())
     }
 
+    /// [`Lease::sent_as`] without waiting for Redis: the outcome is written by a task of its
+    /// own (with the same retries), so the caller's concurrency slot is free at once. The
+    /// delivery stays held (renewed, and counted in the byte budget) until it is written, and
+    /// the worker's backend waits for every such write before it stops; see
+    /// [`Tracker::flushed`]. A failure is logged: the delivery then stays pending, and once its
+    /// lease runs out its next delivery finds the job's done record or, when the record did not
+    /// land either, sends it again.
+    pub fn sent_in_background(
+        self,
+        transport_id: Option<&str>,
+        thread_id: Option<&str>,
+        sent_as: Option<&str>,
+    ) {
+        let writing = self.tracker.writing();
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        let (transport_id, thread_id, sent_as) =
+            (owned(transport_id), owned(thread_id), owned(sent_as));
+        tokio::spawn(async move {
+            // `sent_as` logs a failure itself; nobody is left to hand it to.
+            let _ = self
+                .sent_as(
+                    transport_id.as_deref(),
+                    thread_id.as_deref(),
+                    sent_as.as_deref(),
+                )
+                .await;
+            drop(writing);
+        });
+    }
+
     /// Schedules the job again at `at`, recording `error`; `spend_attempt` is false for delays
     /// that are not the job's fault (rate limits). Returns the attempts after the change.
     ///

@@ -2,6 +2,7 @@
 //! read but deferred because they did not fit in its byte budget.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use mailroom_jobs::JobId;
@@ -24,6 +25,24 @@ struct Held {
     entries: Mutex<Entries>,
     /// Woken when a lease goes, so a fetcher waiting for room in its budget looks again.
     freed: Notify,
+    /// Outcomes being written in the background ([`Lease::sent_in_background`]), and the
+    /// wake-up when the last of them is done.
+    ///
+    /// [`Lease::sent_in_background`]: crate::Lease::sent_in_background
+    writing: AtomicUsize,
+    written: Notify,
+}
+
+/// One outcome being written in the background; done when dropped.
+#[derive(Debug)]
+pub(crate) struct Writing(Tracker);
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        if self.0.0.writing.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.0.written.notify_waiters();
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +61,8 @@ impl Tracker {
             settler,
             entries: Mutex::new(Entries::default()),
             freed: Notify::new(),
+            writing: AtomicUsize::new(0),
+            written: Notify::new(),
         }))
     }
 
@@ -85,6 +106,28 @@ impl Tracker {
     /// (another worker took it over).
     pub(crate) fn undefer(&self, entry: &str) -> bool {
         self.lock().deferred.remove(entry)
+    }
+
+    /// An outcome starts being written in the background.
+    pub(crate) fn writing(&self) -> Writing {
+        self.0.writing.fetch_add(1, Ordering::AcqRel);
+        Writing(self.clone())
+    }
+
+    /// Waits until no outcome is being written in the background
+    /// ([`Lease::sent_in_background`](crate::Lease::sent_in_background)). The backend waits
+    /// for this before it stops, so a worker that has stopped has written every outcome its
+    /// handlers recorded.
+    pub async fn flushed(&self) {
+        loop {
+            let written = self.0.written.notified();
+            tokio::pin!(written);
+            written.as_mut().enable();
+            if self.0.writing.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            written.await;
+        }
     }
 
     /// Bytes of the jobs held under a lease now.

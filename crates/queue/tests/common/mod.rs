@@ -207,6 +207,8 @@ pub struct TestWorker {
     pub seen: Seen,
     pub kept: Kept,
     pub consumer: String,
+    /// What the worker holds.
+    pub tracker: mailroom_queue::Tracker,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<()>,
 }
@@ -251,6 +253,7 @@ impl TestWorker {
         let seen = Seen::default();
         let kept = Kept::default();
         let consumer = backend.consumer().to_owned();
+        let tracker = backend.tracker();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let worker = WorkerBuilder::new(name)
             .backend(backend)
@@ -274,6 +277,7 @@ impl TestWorker {
             seen,
             kept,
             consumer,
+            tracker,
             stop: Some(tx),
             handle,
         }

@@ -103,13 +103,11 @@ impl Handler {
                 },
                 Pass::Go => match self.send(&outgoing, &lease).await {
                     Ok(delivered) => {
-                        lease
-                            .sent_as(
-                                Some(&delivered.transport_id),
-                                delivered.thread_id.as_deref(),
-                                outgoing.sent_as.as_deref(),
-                            )
-                            .await?;
+                        lease.sent_in_background(
+                            Some(&delivered.transport_id),
+                            delivered.thread_id.as_deref(),
+                            outgoing.sent_as.as_deref(),
+                        );
                         Logged::Sent {
                             transport_id: delivered.transport_id,
                             sent_as: outgoing.sent_as,
