@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, Redis, TestWorker, config, eventually, job_with, queue, redis_conn};
+use common::{
+    Behaviour, Redis, TestWorker, config, eventually, job_with, pending_count, queue, redis_conn,
+};
 use mailroom_jobs::{EmailJob, JobId};
 use mailroom_queue::JobState;
 use mailroom_testkit::RedisServer;
@@ -50,21 +52,14 @@ async fn flushed_waits_for_the_sends_left_in_the_background() {
     w.tracker.flushed().await;
     // Read-only commands on a connection of the test's own go through while writes are paused.
     assert_eq!(w.tracker.len(), 0, "nothing held once written");
-    assert_eq!(pending(&mut c, &q).await, 0, "every delivery acknowledged");
+    assert_eq!(
+        pending_count(&mut c, &q).await,
+        0,
+        "every delivery acknowledged"
+    );
     for id in &ids {
         let status = q.status(*id).await.unwrap().expect("a status");
         assert_eq!(status.state, JobState::Sent, "job {id} recorded as sent");
     }
     w.stop().await;
-}
-
-/// The deliveries of `q`'s ready stream not acknowledged yet (`XPENDING`'s summary count).
-async fn pending(c: &mut mailroom_queue::Conn, q: &mailroom_queue::Queue) -> u64 {
-    let summary: Vec<redis::Value> = redis::cmd("XPENDING")
-        .arg(format!("{{{}}}:v2:ready", q.config().name))
-        .arg("workers")
-        .query_async(c)
-        .await
-        .unwrap();
-    redis::from_redis_value_ref(&summary[0]).unwrap()
 }

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, Redis, TestWorker, config, eventually, job_with, queue, redis_conn};
+use common::{
+    Behaviour, Redis, TestWorker, config, eventually, job_with, pending_count, queue, redis_conn,
+};
 use mailroom_jobs::{EmailJob, JobId};
 use mailroom_queue::{JobState, Queue};
 use mailroom_testkit::{RedisCluster, RedisServer};
@@ -60,19 +62,11 @@ async fn a_worker_holds_no_more_than_its_byte_budget(redis: Redis) {
     let ids: Vec<JobId> = jobs.iter().map(EmailJob::id).collect();
     q.enqueue_many(&jobs).await.unwrap();
     let w = TestWorker::start_budgeted(&q, "w", Behaviour::Keep, 1 << 20).await;
-    let ready = format!("{{{}}}:v2:ready", q.config().name);
     // One read takes all ten entries; the start that follows it is one pipelined read of
     // their records: once three are handed to the handler, the seven others were deferred,
     // delivered to the worker (so in flight) but waiting for room.
     eventually(Duration::from_secs(10), "three jobs started", async || {
-        // XPENDING's summary: the count first, then the range and the consumers.
-        let summary: Vec<redis::Value> = redis::cmd("XPENDING")
-            .arg(&ready)
-            .arg("workers")
-            .query_async(&mut c)
-            .await
-            .unwrap();
-        let pending: u64 = redis::from_redis_value_ref(&summary[0]).unwrap();
+        let pending = pending_count(&mut c, &q).await;
         let kept = w.kept.0.lock().unwrap().len();
         (pending == 10 && kept >= 3).then_some(())
     })

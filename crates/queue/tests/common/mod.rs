@@ -318,6 +318,18 @@ macro_rules! on_both {
     )*};
 }
 
+/// How many deliveries of `q`'s ready stream are not acknowledged yet (`XPENDING`'s summary:
+/// the count first, then the range and the consumers).
+pub async fn pending_count(c: &mut mailroom_queue::Conn, q: &Queue) -> u64 {
+    let summary: Vec<redis::Value> = redis::cmd("XPENDING")
+        .arg(format!("{{{}}}:v2:ready", q.config().name))
+        .arg("workers")
+        .query_async(c)
+        .await
+        .unwrap();
+    redis::from_redis_value_ref(&summary[0]).unwrap()
+}
+
 /// A plain connection to the test's Redis, for poking at keys directly.
 pub async fn redis_conn(redis: &Redis) -> mailroom_queue::Conn {
     let target = mailroom_queue::RedisTarget::parse(&redis.url()).unwrap();
