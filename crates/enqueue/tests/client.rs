@@ -202,3 +202,93 @@ async fn unreachable_redis_is_an_error() {
         other => panic!("expected unavailable, got {other:?}"),
     }
 }
+
+/// Single sends from many concurrent callers share script calls: the jobs that wait while
+/// calls are running go together in the next one, at most `SCRIPT_JOBS` a call. Each caller
+/// still gets its own answer, and a duplicate within one call is found as it would be alone.
+/// (The callers are polled in one pass on the test's one-thread runtime, so every job waits
+/// before the first call starts and the count of calls is exact.)
+#[tokio::test]
+async fn concurrent_sends_share_script_calls_and_each_gets_its_own_answer() {
+    let redis = RedisServer::start();
+    let client = Client::connect(&redis.url(), "mailroom").await.unwrap();
+    let mut jobs: Vec<_> = (0..300)
+        .map(|i| job(&format!("u{i}@example.com")))
+        .collect();
+    for j in &mut jobs[10..12] {
+        j.v1_mut().idempotency_key = Some("order-9-receipt".into());
+    }
+    // The first call loads the script; the count starts after it.
+    let first = client.send(job("first@example.com")).await.unwrap();
+    let calls = script_calls(&redis).await;
+    let answers = all_at_once(jobs.iter().map(|j| client.send(j.clone()))).await;
+    assert_eq!(
+        script_calls(&redis).await - calls,
+        3,
+        "300 jobs sent at once go in three calls of 100"
+    );
+    let answers: Vec<_> = answers.into_iter().map(Result::unwrap).collect();
+    for (i, (answer, j)) in answers.iter().zip(&jobs).enumerate() {
+        if i != 11 {
+            assert_eq!((answer.id, answer.duplicate), (j.id(), false), "job {i}");
+        }
+    }
+    assert!(answers[11].duplicate, "the second job with the same key");
+    assert_eq!(
+        answers[11].id,
+        jobs[10].id(),
+        "answers with the first one's id"
+    );
+    let mut queued = ready_ids(&redis).await;
+    queued.sort();
+    let mut expected: Vec<String> = jobs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 11)
+        .map(|(_, j)| j.id().to_string())
+        .chain([first.id.to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(queued, expected, "each job queued once");
+}
+
+/// A call that fails answers every caller whose job it held, with the error.
+#[tokio::test]
+async fn concurrent_sends_to_an_unreachable_redis_all_fail() {
+    let mut redis = RedisServer::start();
+    let client = Client::connect(&redis.url(), "mailroom").await.unwrap();
+    redis.kill();
+    let jobs: Vec<_> = (0..50).map(|i| job(&format!("u{i}@example.com"))).collect();
+    let answers = all_at_once(jobs.into_iter().map(|j| client.send(j))).await;
+    for answer in answers {
+        match answer {
+            Err(EnqueueError::Unavailable(_)) => {}
+            other => panic!("expected unavailable, got {other:?}"),
+        }
+    }
+}
+
+/// Awaits `futures` together, polling every one that is not done in each pass (unlike
+/// `join_all`, which yields to the runtime partway through a long list).
+async fn all_at_once<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (future, output) in futures.iter_mut().zip(&mut outputs) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(out) => *output = Some(out),
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}

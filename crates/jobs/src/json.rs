@@ -104,22 +104,63 @@ fn decode(bytes: &[u8], expected: Option<JobId>) -> Result<EmailJob, DecodeError
 
 /// How every job this crate encodes begins: serde writes an internally tagged enum's tag
 /// first.
+#[cfg(test)]
 const V1_PREFIX: &[u8] = br#"{"version":"v1","#;
 
-/// Decodes a document that begins with [`V1_PREFIX`] (every payload a worker reads that this
-/// crate wrote) as [`EmailJobV1`] directly. The derived decoder of the tagged [`EmailJob`]
-/// first copies a whole document into serde's generic buffer (every string allocated once
-/// more) to find the tag; here the tag is known from the prefix, so the rest is read once.
-/// `None` for any other document, or one this pass refuses: the general path decides (with
-/// the same result for every document this one accepts).
+/// Decodes a document whose `"version": "v1"` member is its first or its last (every payload
+/// this crate writes has it first; a JSON library that sorts keys writes it last) as
+/// [`EmailJobV1`] directly. The derived decoder of the tagged [`EmailJob`] first copies a
+/// whole document into serde's generic buffer (every string allocated once more) to find the
+/// tag; here the tag is found at either end, so the rest is read once. `None` for any other
+/// document, or one this pass refuses: the general path decides (with the same result for
+/// every document this one accepts).
 fn decode_v1_fast(bytes: &[u8]) -> Option<EmailJob> {
-    let rest = bytes.strip_prefix(V1_PREFIX)?;
-    let mut object = Vec::with_capacity(rest.len() + 1);
-    object.push(b'{');
-    object.extend_from_slice(rest);
+    let object = without_v1_member(bytes)?;
     serde_json::from_slice::<EmailJobV1>(&object)
         .ok()
         .map(EmailJob::V1)
+}
+
+/// The tokens of the `version` member, as they follow an object's `{` or precede its `}`.
+const VERSION_MEMBER: [&[u8]; 3] = [br#""version""#, b":", br#""v1""#];
+
+/// `bytes` as an object without its `"version": "v1"` member, when that member opens or
+/// closes the object (white space allowed between tokens). The cut is sound whenever the
+/// rest parses: if `{` + rest is an object, the document was that object with the member in
+/// front; if rest + `}` is, the rest ended inside the root object, at its top level, so the
+/// member was the root's last. A document whose rest does not parse as a job (a `version`
+/// in it too, a cut that split something) goes the general way.
+fn without_v1_member(bytes: &[u8]) -> Option<Vec<u8>> {
+    let front = [&[b"{".as_slice()][..], &VERSION_MEMBER, &[b",".as_slice()]].concat();
+    if let Some(rest) = strip_tokens(bytes, &front) {
+        return Some([b"{".as_slice(), rest].concat());
+    }
+    let back = [&[b",".as_slice()][..], &VERSION_MEMBER, &[b"}".as_slice()]].concat();
+    let rest = strip_tokens_back(bytes, &back)?;
+    Some([rest, b"}".as_slice()].concat())
+}
+
+/// JSON's white space (RFC 8259 §2).
+fn is_ws(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// `bytes` after `tokens`, each of them after optional white space.
+fn strip_tokens<'a>(mut bytes: &'a [u8], tokens: &[&[u8]]) -> Option<&'a [u8]> {
+    for token in tokens {
+        let start = bytes.iter().position(|b| !is_ws(b))?;
+        bytes = bytes[start..].strip_prefix(*token)?;
+    }
+    Some(bytes)
+}
+
+/// `bytes` before `tokens`, each of them before optional white space.
+fn strip_tokens_back<'a>(mut bytes: &'a [u8], tokens: &[&[u8]]) -> Option<&'a [u8]> {
+    for token in tokens.iter().rev() {
+        let end = bytes.iter().rposition(|b| !is_ws(b))?;
+        bytes = bytes[..=end].strip_suffix(*token)?;
+    }
+    Some(bytes)
 }
 
 /// Decodes a job through a [`Value`], tracking the JSON path of any failure.
@@ -215,6 +256,34 @@ mod tests {
         // Every payload this crate writes takes the direct pass.
         assert!(tracked.to_json().starts_with(V1_PREFIX));
         assert_eq!(decode_v1_fast(&tracked.to_json()), Some(tracked));
+    }
+
+    /// The direct pass takes the version member first or last, with or without white space,
+    /// and nowhere else; what it takes, the general path reads alike.
+    #[test]
+    fn the_direct_pass_finds_the_version_at_either_end() {
+        let fields = r#""id":"01HZX3Q4J5N6P7R8S9T0V1W2X3","from":"a@example.com","subject":"s","metadata":{"version":"v1"}"#;
+        let general = |doc: &str| serde_json::from_slice::<EmailJob>(doc.as_bytes()).ok();
+        for doc in [
+            format!(r#"{{"version":"v1",{fields}}}"#),
+            format!(" {{ \"version\" :\t\"v1\" ,\n{fields}}}\n"),
+            format!(r#"{{{fields},"version":"v1"}}"#),
+            format!("{{{fields} ,\r\n \"version\": \"v1\" }} "),
+        ] {
+            let fast = decode_v1_fast(doc.as_bytes());
+            assert!(fast.is_some(), "{doc}");
+            assert_eq!(fast, general(&doc), "{doc}");
+        }
+        for doc in [
+            // In the middle, not v1, twice, or only inside a nested map.
+            r#"{"id":"01HZX3Q4J5N6P7R8S9T0V1W2X3","version":"v1","from":"a@example.com","subject":"s"}"#
+                .to_owned(),
+            format!(r#"{{"version":"v2",{fields}}}"#),
+            format!(r#"{{"version":"v1",{fields},"version":"v1"}}"#),
+            r#"{"from":"a@example.com","subject":"s","metadata":{"version":"v1"}}"#.to_owned(),
+        ] {
+            assert_eq!(decode_v1_fast(doc.as_bytes()), None, "{doc}");
+        }
     }
 
     /// A document the direct pass refuses still fails with its path.

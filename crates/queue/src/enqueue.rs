@@ -34,6 +34,35 @@ pub struct Enqueued {
     pub duplicate: bool,
 }
 
+/// A job as `enqueue.lua` takes it: id, idempotency key (empty for none), payload, due and
+/// expiry (ms, 0 for none), meta (empty for none).
+pub(crate) struct JobArgs {
+    id: String,
+    idempotency_key: String,
+    payload: Vec<u8>,
+    due_ms: i64,
+    expires_ms: i64,
+    meta: String,
+}
+
+impl JobArgs {
+    pub fn of(job: &EmailJob) -> Self {
+        Self {
+            id: job.id().to_string(),
+            idempotency_key: job.idempotency_key().unwrap_or("").to_owned(),
+            payload: job.to_json(),
+            due_ms: job.send_at().map_or(0, |t| t.timestamp_millis()),
+            expires_ms: job.expires_at().map_or(0, |t| t.timestamp_millis()),
+            meta: Meta::json_of(job).unwrap_or_default(),
+        }
+    }
+
+    /// The bytes of the stored payload.
+    pub fn payload_len(&self) -> usize {
+        self.payload.len()
+    }
+}
+
 /// About the bytes of a job's stored payload: its bodies, its attachments in base64, and room
 /// for its headers.
 fn payload_estimate(job: &EmailJob) -> usize {
@@ -60,14 +89,15 @@ pub(crate) fn split<T>(jobs: &[T], size: impl Fn(&T) -> usize) -> Vec<Range<usiz
 }
 
 impl Queue {
-    /// Enqueues one job.
+    /// Enqueues one job. Jobs that concurrent callers enqueue while two script calls are
+    /// running wait and share the next call (at most [`SCRIPT_JOBS`] jobs and
+    /// [`SCRIPT_BYTES`] of payload); each gets its own answer. A lone job goes at once.
     ///
     /// # Errors
-    /// Redis unreachable: the job was not queued.
+    /// Redis unreachable: the job was not queued; enqueue it again (its id is queued once).
+    /// [`QueueError::NotReplicated`]: as for [`Queue::enqueue_many`].
     pub async fn enqueue(&self, job: &EmailJob) -> Result<Enqueued, QueueError> {
-        let mut out = self.enqueue_many(std::slice::from_ref(job)).await?;
-        out.pop()
-            .ok_or_else(|| QueueError::Protocol("empty enqueue reply".into()))
+        self.gathered(JobArgs::of(job)).await
     }
 
     /// Enqueues a batch, in order. Each run of up to [`SCRIPT_JOBS`] jobs is queued
@@ -88,45 +118,53 @@ impl Queue {
         let mark = crate::replicas::Mark::before(self);
         // Payloads are serialised as their run is built; runs are cut by an estimate.
         let runs = split(jobs, payload_estimate);
-        let replies: Vec<Result<Vec<(String, i64)>, QueueError>> = futures::stream::iter(runs)
+        let replies: Vec<Result<Vec<Enqueued>, QueueError>> = futures::stream::iter(runs)
             .map(|run| self.enqueue_run(&jobs[run]))
             .buffered(IN_FLIGHT)
             .collect()
             .await;
         let mut out = Vec::with_capacity(jobs.len());
         for reply in replies {
-            for (id, dup) in reply? {
-                let id = id
-                    .parse()
-                    .map_err(|_| QueueError::Protocol(format!("bad job id {id:?} in reply")))?;
-                out.push(Enqueued {
-                    id,
-                    duplicate: dup == 1,
-                });
-            }
+            out.extend(reply?);
         }
         crate::replicas::confirm(self, mark).await?;
         Ok(out)
     }
 
-    /// One `enqueue.lua` call for a run of jobs.
-    async fn enqueue_run(&self, jobs: &[EmailJob]) -> Result<Vec<(String, i64)>, QueueError> {
+    /// One `enqueue.lua` call for a run of jobs, serialised as the call is built.
+    async fn enqueue_run(&self, jobs: &[EmailJob]) -> Result<Vec<Enqueued>, QueueError> {
+        let args: Vec<JobArgs> = jobs.iter().map(JobArgs::of).collect();
+        self.enqueue_args(&args).await
+    }
+
+    /// One `enqueue.lua` call for jobs already serialised.
+    pub(crate) async fn enqueue_args(&self, jobs: &[JobArgs]) -> Result<Vec<Enqueued>, QueueError> {
         let i = &self.inner;
         let mut inv = call(&i.scripts.enqueue, &i.keys);
         inv.arg(&i.keys.prefix)
             .arg(now_ms())
             .arg(i.config.dedup_ttl.as_secs().max(1));
-        // Per job, as `enqueue.lua` takes them: id, idempotency key, payload, due and expiry
-        // (ms, 0 for none), meta (empty for none).
         for job in jobs {
-            inv.arg(job.id().to_string())
-                .arg(job.idempotency_key().unwrap_or(""))
-                .arg(job.to_json())
-                .arg(job.send_at().map_or(0, |t| t.timestamp_millis()))
-                .arg(job.expires_at().map_or(0, |t| t.timestamp_millis()))
-                .arg(Meta::json_of(job).unwrap_or_default());
+            inv.arg(&job.id)
+                .arg(&job.idempotency_key)
+                .arg(&job.payload)
+                .arg(job.due_ms)
+                .arg(job.expires_ms)
+                .arg(&job.meta);
         }
-        run(&inv, &mut self.conn()).await
+        let reply: Vec<(String, i64)> = run(&inv, &mut self.conn()).await?;
+        reply
+            .into_iter()
+            .map(|(id, dup)| {
+                let id = id
+                    .parse()
+                    .map_err(|_| QueueError::Protocol(format!("bad job id {id:?} in reply")))?;
+                Ok(Enqueued {
+                    id,
+                    duplicate: dup == 1,
+                })
+            })
+            .collect()
     }
 }
 

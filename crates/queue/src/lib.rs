@@ -6,6 +6,7 @@
 //!
 //! * `queue`: the handle: connect, status, cancel, promotion, housekeeping.
 //! * `enqueue`: enqueueing jobs, a batch in script calls of bounded size.
+//! * `gather`: single-job enqueues from concurrent callers, gathered into shared script calls.
 //! * `stats`: [`QueueStats`], the queue's counts read in one call.
 //! * `dead`: dead-letter operations: list, find, show, retry, purge.
 //! * `senders`: Gmail's sending limits in Redis, and paused and quarantined senders.
@@ -68,6 +69,7 @@ mod error;
 mod fetch;
 #[cfg(feature = "worker")]
 mod fetch_conn;
+mod gather;
 #[cfg(feature = "worker")]
 mod keeper;
 mod keys;

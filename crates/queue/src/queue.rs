@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     /// The certificates of a TLS target, read once at connect.
     pub tls: Option<redis::TlsCertificates>,
     pub activity: Activity,
+    /// Single-job enqueues waiting for a script call.
+    pub gather: crate::gather::Gather,
 }
 
 /// A handle on one queue in Redis.
@@ -85,6 +87,7 @@ impl Queue {
                 target,
                 tls,
                 activity: Activity::default(),
+                gather: crate::gather::Gather::default(),
             }),
         };
         queue.ensure_group().await?;
