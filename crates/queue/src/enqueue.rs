@@ -69,23 +69,30 @@ fn payload_estimate(job: &EmailJob) -> usize {
     job.v1().size_lower_bound() + 512
 }
 
-/// Splits `jobs` into the runs of one script call each: at most [`SCRIPT_JOBS`] jobs and,
-/// unless a single job is larger, [`SCRIPT_BYTES`] of payload (measured by `size`).
+/// Splits `jobs` into the runs of one script call each (see [`first_run`]).
 pub(crate) fn split<T>(jobs: &[T], size: impl Fn(&T) -> usize) -> Vec<Range<usize>> {
     let mut runs = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
+    let mut start = 0;
+    while start < jobs.len() {
+        let end = start + first_run(&jobs[start..], &size);
+        runs.push(start..end);
+        start = end;
+    }
+    runs
+}
+
+/// How many of `jobs`, from the front, go in one script call: at most [`SCRIPT_JOBS`] jobs
+/// and, unless a single job is larger, [`SCRIPT_BYTES`] of payload (measured by `size`).
+pub(crate) fn first_run<T>(jobs: &[T], size: impl Fn(&T) -> usize) -> usize {
+    let mut bytes = 0;
     for (i, job) in jobs.iter().enumerate() {
         let b = size(job);
-        if i > start && (i - start == SCRIPT_JOBS || bytes + b > SCRIPT_BYTES) {
-            runs.push(start..i);
-            (start, bytes) = (i, 0);
+        if i > 0 && (i == SCRIPT_JOBS || bytes + b > SCRIPT_BYTES) {
+            return i;
         }
         bytes += b;
     }
-    if start < jobs.len() {
-        runs.push(start..jobs.len());
-    }
-    runs
+    jobs.len()
 }
 
 impl Queue {

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 use crate::QueueError;
-use crate::enqueue::{Enqueued, JobArgs, SCRIPT_BYTES, SCRIPT_JOBS};
+use crate::enqueue::{Enqueued, JobArgs, first_run};
 use crate::queue::Queue;
 
 /// Script calls of gathered jobs running at once.
@@ -52,24 +52,17 @@ impl Gather {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The next call's jobs, taken from the front; none when nothing waits, and then this
-    /// call ends.
+    /// The next call's jobs, taken from the front as a batch's first run; none when nothing
+    /// waits, and then this call ends.
     fn next(&self) -> Vec<(JobArgs, Answer)> {
         let mut state = self.state();
-        let mut group = Vec::new();
-        let mut bytes = 0;
-        while let Some((args, _)) = state.waiting.front() {
-            let size = args.payload_len();
-            if !group.is_empty() && (group.len() == SCRIPT_JOBS || bytes + size > SCRIPT_BYTES) {
-                break;
-            }
-            bytes += size;
-            group.extend(state.waiting.pop_front());
-        }
-        if group.is_empty() {
+        let run = first_run(state.waiting.make_contiguous(), |(args, _)| {
+            args.payload_len()
+        });
+        if run == 0 {
             state.calls -= 1;
         }
-        group
+        state.waiting.drain(..run).collect()
     }
 }
 
@@ -105,10 +98,12 @@ impl Queue {
             }
             let (args, answers): (Vec<JobArgs>, Vec<Answer>) = group.into_iter().unzip();
             let mark = crate::replicas::Mark::before(self);
-            let result = match self.enqueue_args(&args).await {
-                Ok(done) => crate::replicas::confirm(self, mark).await.map(|()| done),
-                Err(e) => Err(e),
-            };
+            let result = async {
+                let done = self.enqueue_args(&args).await?;
+                crate::replicas::confirm(self, mark).await?;
+                Ok::<_, QueueError>(done)
+            }
+            .await;
             match result {
                 Ok(done) if done.len() == answers.len() => {
                     for (answer, enqueued) in answers.into_iter().zip(done) {
