@@ -61,17 +61,9 @@ pub async fn measured<F: Future<Output = ()>>(world: &World, jobs: usize, body: 
     }
 }
 
-/// The median round, by rate, of `rounds` runs of `round` (at least one): the ratios compare
+/// The median round, by rate, of rounds already run (at least one): the ratios compare
 /// medians, since one round on a shared machine can fall on a busy moment.
-pub async fn median<Fut: Future<Output = Measured>>(
-    rounds: usize,
-    mut round: impl FnMut() -> Fut,
-) -> Measured {
-    let rounds = rounds.max(1);
-    let mut all = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        all.push(round().await);
-    }
+pub fn median_of(mut all: Vec<Measured>) -> Measured {
     all.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
     all[all.len() / 2]
 }

@@ -105,7 +105,19 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
         "redis-server CPU-ms per job",
         "peak RSS MB",
     ]);
-    let floor = floors::median(sizes.rounds, || floors::stream(world, sizes.process_jobs)).await;
+    // The rounds are interleaved (each runs the floor, every backlog and the process in turn),
+    // so that a busy stretch of a shared machine weighs on all of them alike.
+    let mut floors_run = Vec::new();
+    let mut drains = vec![Vec::new(); sizes.backlogs.len()];
+    let mut processes = Vec::new();
+    for _ in 0..sizes.rounds.max(1) {
+        floors_run.push(floors::stream(world, sizes.process_jobs).await);
+        for (runs, &backlog) in drains.iter_mut().zip(&sizes.backlogs) {
+            runs.push(drain(world, backlog).await);
+        }
+        processes.extend(crate::contenders::null_process(world, sizes.process_jobs).await);
+    }
+    let floor = floors::median_of(floors_run);
     row(
         &mut table,
         "stream floor: `XREADGROUP COUNT 256` + pipelined `XACK`/`XDEL`, no Lua, in process"
@@ -114,8 +126,8 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
         None,
     );
     let mut rates = Vec::new();
-    for &backlog in &sizes.backlogs {
-        let m = floors::median(sizes.rounds, || drain(world, backlog)).await;
+    for runs in drains {
+        let m = floors::median_of(runs);
         rates.push(m.rate());
         row(
             &mut table,
@@ -130,7 +142,7 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
     table.note(format!(
         "The handler records each job as sent and does nothing else: this is the queue's own \
          cost (fetch, start, outcome, acknowledgement). Each row of the floor and the drains \
-         is the median of {} rounds. The slowest backlog ran at {:.0} % of the fastest \
+         is the median of {} rounds, run interleaved. The slowest backlog ran at {:.0} % of the fastest \
          (target: within ±15 %). The fastest ran at {:.0} % of the stream floor (target \
          ≥ 50 %), the slowest at {:.0} %. The stream floor drains {} jobs of the same \
          payloads from a consumer group. CPU figures are user plus system time from /proc: \
@@ -141,13 +153,13 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
         100.0 * low / floor.rate(),
         thousands(floor.jobs as f64),
     ));
-    if let Some(process) = crate::contenders::null_process(world, sizes.process_jobs).await {
+    if let Some(process) = crate::contenders::Summary::of(&processes, sizes.process_jobs) {
         let jobs = sizes.process_jobs;
         let m = Measured {
             jobs,
-            seconds: process.seconds,
-            cpu_ms: process.cpu_ms,
-            redis_cpu_ms: process.redis_cpu_ms,
+            seconds: jobs as f64 / process.rate,
+            cpu_ms: (process.cpu_ms * jobs as f64) as u64,
+            redis_cpu_ms: (process.redis_ms * jobs as f64) as u64,
         };
         row(
             &mut table,
@@ -156,12 +168,12 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
                  (validation and MIME rendering included)"
             ),
             &m,
-            Some(process.max_rss_kb as f64 / 1024.0),
+            Some(process.rss_mb),
         );
         table.note(format!(
             "`mailroom run` with the `null` transport: {:.0} % of the stream floor's rate \
              (target ≥ 40 %), {:.1}× its redis-server CPU per job; its time runs from the \
-             process start to an empty queue.",
+             process start to an empty queue, and each figure is the median of the rounds.",
             100.0 * m.rate() / floor.rate(),
             m.redis_per_job() / floor.redis_per_job(),
         ));
