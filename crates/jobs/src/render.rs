@@ -6,12 +6,10 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Datelike, Utc};
-use lettre::Message;
-use lettre::address::Envelope;
 use lettre::message::header::{
-    ContentTransferEncoding, ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0,
+    self, ContentTransferEncoding, ContentType, HeaderName, HeaderValue, Headers, MIME_VERSION_1_0,
 };
-use lettre::message::{Body, MessageBuilder, MultiPart, SinglePart};
+use lettre::message::{Body, Mailboxes, MultiPart, SinglePart};
 
 use crate::splice::Bodies;
 use crate::text::{
@@ -102,76 +100,72 @@ impl EmailJobV1 {
         Ok(Rendered { bytes, message_id })
     }
 
-    /// The lettre message, its attachments' bodies as `bodies` says.
+    /// The formatted message, its attachments' bodies as `bodies` says: lettre's headers and
+    /// MIME parts, written as `Message::formatted` writes them. The headers are put together
+    /// here rather than by lettre's `MessageBuilder`, which parses its `From`, `To`, `Cc`,
+    /// `Bcc` and `Date` headers back (with its general RFC 5322 parser) each time it adds a
+    /// mailbox and again when it builds: a fifth of rendering a job of one recipient, and
+    /// more with every recipient. What that builder checks holds here by construction: `From`
+    /// is always set, and a message without recipients is refused.
     pub(crate) fn message(
         &self,
         date: DateTime<Utc>,
         message_id: &str,
         bodies: &Bodies,
-    ) -> Result<Message, RenderError> {
-        // The envelope is given, so that lettre does not parse it back out of the headers.
-        let envelope = Envelope::new(
-            Some(self.from.as_mailbox().email.clone()),
-            self.recipients()
-                .map(|a| a.as_mailbox().email.clone())
-                .collect(),
-        )
-        .map_err(|e| RenderError::Build(e.to_string()))?;
-        let mut builder = Message::builder()
-            .keep_bcc()
-            .envelope(envelope)
-            .from(self.from.as_mailbox().clone());
-        for address in &self.to {
-            builder = builder.to(address.as_mailbox().clone());
+    ) -> Result<Vec<u8>, RenderError> {
+        if self.recipients().next().is_none() {
+            return Err(RenderError::Build("missing destination address".into()));
         }
-        for address in &self.cc {
-            builder = builder.cc(address.as_mailbox().clone());
+        let mut headers = Headers::new();
+        headers.set(header::From::from(mailboxes(std::slice::from_ref(
+            &self.from,
+        ))));
+        if !self.to.is_empty() {
+            headers.set(header::To::from(mailboxes(&self.to)));
         }
-        for address in &self.bcc {
-            builder = builder.bcc(address.as_mailbox().clone());
+        if !self.cc.is_empty() {
+            headers.set(header::Cc::from(mailboxes(&self.cc)));
         }
-        for address in &self.reply_to {
-            builder = builder.reply_to(address.as_mailbox().clone());
+        if !self.bcc.is_empty() {
+            headers.set(header::Bcc::from(mailboxes(&self.bcc)));
         }
-        builder = builder
-            .raw_header(text_header(
-                HeaderName::new_from_ascii_str("Subject"),
-                &self.subject,
-                Form::Text,
-            ))
-            .date(SystemTime::from(date))
-            .message_id(Some(message_id.to_owned()));
-        builder = self.thread_and_extra_headers(builder)?;
+        if !self.reply_to.is_empty() {
+            headers.set(header::ReplyTo::from(mailboxes(&self.reply_to)));
+        }
+        headers.insert_raw(text_header(
+            HeaderName::new_from_ascii_str("Subject"),
+            &self.subject,
+            Form::Text,
+        ));
+        headers.set(header::Date::new(SystemTime::from(date)));
+        headers.set(header::MessageId::from(message_id.to_owned()));
+        self.thread_and_extra_headers(&mut headers)?;
+        headers.set(MIME_VERSION_1_0);
 
-        // A lone text or HTML body goes in as the message body itself, so
-        // that it is not given the trailing CRLF lettre adds to a MIME part.
-        let leaf = |builder: lettre::message::MessageBuilder, kind, body: String| {
-            builder
-                .header(MIME_VERSION_1_0)
-                .header(kind)
-                .body(text_body(body))
+        // A lone text or HTML body goes in as the message body itself, so that it is not
+        // given the trailing CRLF lettre adds to a MIME part.
+        let (tail, body) = match self.body(bodies)? {
+            None => leaf(&mut headers, ContentType::TEXT_PLAIN, String::new()),
+            Some(Part::Text(text)) => leaf(&mut headers, ContentType::TEXT_PLAIN, text),
+            Some(Part::Html(html)) => leaf(&mut headers, ContentType::TEXT_HTML, html),
+            Some(Part::Multi(part)) => (&b""[..], part.formatted()),
         };
-        match self.body(bodies)? {
-            None => leaf(builder, ContentType::TEXT_PLAIN, String::new()),
-            Some(Part::Text(text)) => leaf(builder, ContentType::TEXT_PLAIN, text),
-            Some(Part::Html(html)) => leaf(builder, ContentType::TEXT_HTML, html),
-            Some(Part::Multi(part)) => builder.multipart(part),
-        }
-        .map_err(|e| RenderError::Build(e.to_string()))
+        let head = headers.to_string();
+        let mut out = Vec::with_capacity(head.len() + tail.len() + body.len());
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(tail);
+        out.extend_from_slice(&body);
+        Ok(out)
     }
 
-    /// `builder` with `In-Reply-To` and `References` from the thread hint,
-    /// then the extra headers.
-    fn thread_and_extra_headers(
-        &self,
-        mut builder: MessageBuilder,
-    ) -> Result<MessageBuilder, RenderError> {
+    /// `In-Reply-To` and `References` from the thread hint, then the extra headers.
+    fn thread_and_extra_headers(&self, headers: &mut Headers) -> Result<(), RenderError> {
         if let Some(thread) = &self.thread {
             if let Some(id) = &thread.in_reply_to {
-                builder = builder.in_reply_to(id.clone());
+                headers.set(header::InReplyTo::from(id.clone()));
             }
             if !thread.references.is_empty() {
-                builder = builder.references(thread.references.join(" "));
+                headers.set(header::References::from(thread.references.join(" ")));
             }
         }
         for (name, value) in &self.headers {
@@ -184,9 +178,9 @@ impl EmailJobV1 {
             }
             let header_name =
                 HeaderName::new_from_ascii(name.clone()).map_err(|e| invalid(e.to_string()))?;
-            builder = builder.raw_header(text_header(header_name, value, Form::Verbatim));
+            headers.insert_raw(text_header(header_name, value, Form::Verbatim));
         }
-        Ok(builder)
+        Ok(())
     }
 
     /// The MIME body, or `None` when the job has no content at all.
@@ -312,6 +306,20 @@ fn wrap(container: MultiPart, first: Option<Part>, rest: Vec<SinglePart>) -> Mul
         None => container,
     };
     rest.into_iter().fold(container, MultiPart::singlepart)
+}
+
+/// A single text body as the message's own: its type and transfer encoding go in `headers`;
+/// the separator and the encoded body are returned.
+fn leaf(headers: &mut Headers, kind: ContentType, text: String) -> (&'static [u8], Vec<u8>) {
+    let body = text_body(text);
+    headers.set(kind);
+    headers.set(body.encoding());
+    (b"\r\n", body.into_vec())
+}
+
+/// The mailboxes of `addresses`, in order.
+fn mailboxes(addresses: &[Address]) -> Mailboxes {
+    addresses.iter().map(|a| a.as_mailbox().clone()).collect()
 }
 
 fn text_part(kind: ContentType, text: String) -> SinglePart {

@@ -13,7 +13,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use lettre::Message;
 use lettre::message::Body;
 use lettre::message::header::ContentTransferEncoding;
 
@@ -63,7 +62,7 @@ fn placeholder(nonce: &str, index: usize) -> String {
 /// placeholder does not occur exactly once (a text that happens to hold one).
 pub(crate) fn formatted(
     job: &EmailJobV1,
-    build: impl Fn(&Bodies) -> Result<Message, RenderError>,
+    build: impl Fn(&Bodies) -> Result<Vec<u8>, RenderError>,
 ) -> Result<Vec<u8>, RenderError> {
     if !job.attachments.is_empty() {
         let nonce = ulid::Ulid::new().to_string();
@@ -71,12 +70,12 @@ pub(crate) fn formatted(
         let bodies = Bodies::Placeholders {
             nonce: nonce.clone(),
         };
-        let skeleton = build(&bodies)?.formatted();
+        let skeleton = build(&bodies)?;
         if let Some(bytes) = splice(&skeleton, &nonce, &contents) {
             return Ok(bytes);
         }
     }
-    let mut bytes = build(&Bodies::Encoded)?.formatted();
+    let mut bytes = build(&Bodies::Encoded)?;
     // lettre grows its buffer by doubling: a large message can end with nearly as much
     // spare room as content, which the send would otherwise hold until it ends.
     bytes.shrink_to_fit();

@@ -33,11 +33,7 @@ fn job(attachments: Vec<Attachment>, html: bool) -> EmailJobV1 {
 /// lettre with the bodies encoded by lettre.
 fn rendered_spliced_and_lettres(job: &EmailJobV1) -> [Vec<u8>; 3] {
     let message_id = message_id_for(&job.id, &job.from);
-    let lettre = |bodies: &Bodies| {
-        job.message(date(), &message_id, bodies)
-            .unwrap()
-            .formatted()
-    };
+    let lettre = |bodies: &Bodies| job.message(date(), &message_id, bodies).unwrap();
     fastrand::seed(17);
     let rendered = job.render(date()).unwrap().bytes;
     fastrand::seed(17);
