@@ -22,7 +22,8 @@
 //! - `text.rs`: checks on header text shared by validation and rendering
 //!   (header injection, field names, [`RESERVED_HEADERS`]).
 //! - `render.rs`: [`EmailJob::render`] builds the MIME message with
-//!   lettre; [`message_id_for`] gives its `Message-ID`. `splice.rs` formats
+//!   lettre; [`message_id_for`] gives its `Message-ID`; `render/body.rs` encodes a text
+//!   body as lettre would, in one pass. `splice.rs` formats
 //!   a message with attachments into one buffer of its exact size, encoding
 //!   the attachments straight into it.
 //! - `schema.rs`: [`json_schema`], the JSON Schema of the wire format.

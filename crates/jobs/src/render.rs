@@ -7,15 +7,18 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Datelike, Utc};
 use lettre::message::header::{
-    self, ContentTransferEncoding, ContentType, HeaderName, HeaderValue, Headers, MIME_VERSION_1_0,
+    self, ContentType, HeaderName, HeaderValue, Headers, MIME_VERSION_1_0,
 };
-use lettre::message::{Body, Mailboxes, MultiPart, SinglePart};
+use lettre::message::{Mailboxes, MultiPart, SinglePart};
+
+mod body;
 
 use crate::splice::Bodies;
 use crate::text::{
     MAX_LINE_OCTETS, content_type_problem, header_name_problem, is_printable_ascii, longest_word,
 };
 use crate::{Address, Attachment, EmailJob, EmailJobV1, JobId, RenderError};
+use body::text_body;
 
 /// A rendered message, ready for the Gmail API's `raw` field (after
 /// base64url encoding).
@@ -324,24 +327,6 @@ fn mailboxes(addresses: &[Address]) -> Mailboxes {
 
 fn text_part(kind: ContentType, text: String) -> SinglePart {
     SinglePart::builder().header(kind).body(text_body(text))
-}
-
-/// A text body in a transfer encoding that carries it exactly. lettre picks
-/// 7bit for ASCII with short lines, but 7bit data may hold neither NUL nor a
-/// CR outside a CRLF (RFC 2045 §2.7, RFC 5322 §2.3): such text goes
-/// quoted-printable, which writes them as `=00` and `=0D`.
-fn text_body(text: String) -> Body {
-    let bare_cr = text
-        .split('\r')
-        .skip(1)
-        .any(|after| !after.starts_with('\n'));
-    if bare_cr || text.contains('\0') {
-        // Quoted-printable accepts any input; the fallback is never taken.
-        Body::new_with_encoding(text, ContentTransferEncoding::QuotedPrintable)
-            .unwrap_or_else(Body::new)
-    } else {
-        Body::new(text)
-    }
 }
 
 fn attachment_part(

@@ -70,12 +70,15 @@ impl EmailJobV1 {
                 + t.in_reply_to.as_ref().map_or(0, String::len)
                 + t.references.iter().map(String::len).sum::<usize>()
         });
+        // An address is written as its name, quoted (each character at most escaped), then
+        // `<addr-spec>`: counted without formatting it.
+        let written = |a: &crate::Address| 2 * a.name().map_or(0, str::len) + a.email().len() + 5;
         let header_text = self.subject.len()
-            + self.from.to_string().len()
+            + written(&self.from)
             + self
                 .recipients()
                 .chain(&self.reply_to)
-                .map(|a| a.to_string().len() + 2)
+                .map(|a| written(a) + 2)
                 .sum::<usize>()
             + self
                 .headers

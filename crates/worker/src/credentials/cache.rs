@@ -53,16 +53,25 @@ impl<T: Default> SenderCache<T> {
         let now = Instant::now();
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner.expire(now, self.idle);
+        let Inner {
+            entries,
+            order,
+            next,
+        } = &mut *inner;
+        if let Some(entry) = entries.get_mut(sender) {
+            entry.used = now;
+            // The sender used last (the usual case: one sender in a row) is already last in
+            // line; only another one moves.
+            if entry.seq + 1 != *next {
+                let old = std::mem::replace(&mut entry.seq, *next);
+                *next += 1;
+                order.remove(&old);
+                order.insert(entry.seq, sender.to_owned());
+            }
+            return entry.value.clone();
+        }
         let seq = inner.next;
         inner.next += 1;
-        if let Some(entry) = inner.entries.get_mut(sender) {
-            let old = std::mem::replace(&mut entry.seq, seq);
-            entry.used = now;
-            let value = entry.value.clone();
-            inner.order.remove(&old);
-            inner.order.insert(seq, sender.to_owned());
-            return value;
-        }
         while inner.entries.len() >= self.capacity {
             inner.evict_oldest();
         }
@@ -191,6 +200,19 @@ mod tests {
         tokio::time::advance(Duration::from_secs(60)).await;
         assert_eq!(cache.sweep(), 0);
         assert!(cache.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sender_used_again_in_a_row_stays_last_in_line() {
+        let cache: SenderCache<Mutex<u32>> = SenderCache::new(3, Duration::from_secs(60));
+        for sender in ["a", "b", "b", "b", "c", "b"] {
+            cache.get(sender);
+        }
+        cache.get("d");
+        assert!(cache.peek("a").is_none(), "a was the least recently used");
+        cache.get("e");
+        assert!(cache.peek("c").is_none(), "then c");
+        assert!(cache.peek("b").is_some() && cache.peek("d").is_some());
     }
 
     #[tokio::test(start_paused = true)]

@@ -212,6 +212,16 @@ impl ServiceAccountSource {
     }
 }
 
+/// `sender` in lower case, copied only when it has an upper-case letter (it is looked up on
+/// every send).
+fn lowercase(sender: &str) -> std::borrow::Cow<'_, str> {
+    if sender.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(sender.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(sender)
+    }
+}
+
 /// True while `token` is good for a send: not within a quarter of its life (at most a
 /// minute) of expiring.
 pub(crate) fn fresh(token: &AccessToken, lifetime_hint: Duration) -> bool {
@@ -224,7 +234,7 @@ pub(crate) fn fresh(token: &AccessToken, lifetime_hint: Duration) -> bool {
 impl TokenSource for ServiceAccountSource {
     fn token<'a>(&'a self, sender: &'a str) -> BoxFuture<'a, Result<AccessToken, CredentialError>> {
         Box::pin(async move {
-            let entry = self.senders.get(&sender.to_ascii_lowercase());
+            let entry = self.senders.get(&lowercase(sender));
             let cached = |entry: &Sender| {
                 entry
                     .token
@@ -256,7 +266,7 @@ impl TokenSource for ServiceAccountSource {
     }
 
     fn invalidate(&self, sender: &str) {
-        if let Some(entry) = self.senders.peek(&sender.to_ascii_lowercase()) {
+        if let Some(entry) = self.senders.peek(&lowercase(sender)) {
             *entry.token.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
     }

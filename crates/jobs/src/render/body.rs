@@ -1,0 +1,105 @@
+//! A text body's transfer encoding: the one lettre would choose, with the text's line ends
+//! made CRLF in one pass.
+
+use lettre::message::Body;
+use lettre::message::header::ContentTransferEncoding;
+
+/// A text body in a transfer encoding that carries it exactly. lettre picks
+/// 7bit for ASCII with short lines, but 7bit data may hold neither NUL nor a
+/// CR outside a CRLF (RFC 2045 §2.7, RFC 5322 §2.3): such text goes
+/// quoted-printable, which writes them as `=00` and `=0D`.
+pub(super) fn text_body(text: String) -> Body {
+    let bare_cr = text
+        .split('\r')
+        .skip(1)
+        .any(|after| !after.starts_with('\n'));
+    if bare_cr || text.contains('\0') {
+        // Quoted-printable accepts any input; the fallback is never taken.
+        return Body::new_with_encoding(text, ContentTransferEncoding::QuotedPrintable)
+            .unwrap_or_else(Body::new);
+    }
+    // What `Body::new` makes of a `String`, byte for byte: the encoding lettre would choose
+    // for the text as given, then the text with CRLF line ends in it. Done here because
+    // lettre's line-end conversion walks the text character by character from the end and
+    // inserts each CR on its own, which cost as much as choosing and encoding together.
+    let encoding = email_encoding::body::Encoding::choose(text.as_str(), false);
+    let text = crlf_line_ends(text);
+    match encoding {
+        email_encoding::body::Encoding::SevenBit => {
+            Body::dangerous_pre_encoded(text.into_bytes(), ContentTransferEncoding::SevenBit)
+        }
+        email_encoding::body::Encoding::QuotedPrintable => Body::dangerous_pre_encoded(
+            quoted_printable::encode(text),
+            ContentTransferEncoding::QuotedPrintable,
+        ),
+        // Base64 (and 8bit, which is not chosen without UTF-8 support): lettre encodes these
+        // itself; the text already has its CRLFs, which a second conversion leaves alone.
+        other => Body::new_with_encoding(text, content_transfer_encoding(other))
+            .unwrap_or_else(Body::new),
+    }
+}
+
+/// The header value for one of `email_encoding`'s encodings.
+fn content_transfer_encoding(encoding: email_encoding::body::Encoding) -> ContentTransferEncoding {
+    match encoding {
+        email_encoding::body::Encoding::SevenBit => ContentTransferEncoding::SevenBit,
+        email_encoding::body::Encoding::EightBit => ContentTransferEncoding::EightBit,
+        email_encoding::body::Encoding::QuotedPrintable => ContentTransferEncoding::QuotedPrintable,
+        email_encoding::body::Encoding::Base64 => ContentTransferEncoding::Base64,
+    }
+}
+
+/// `text` with a CR before every LF that has none.
+fn crlf_line_ends(text: String) -> String {
+    let bytes = text.as_bytes();
+    let bare = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
+        .count();
+    if bare == 0 {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + bare);
+    let mut prev = 0;
+    for (i, _) in text.match_indices('\n') {
+        if i == 0 || bytes[i - 1] != b'\r' {
+            out.push_str(&text[prev..i]);
+            out.push('\r');
+            prev = i;
+        }
+    }
+    out.push_str(&text[prev..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use lettre::message::Body;
+
+    use super::{crlf_line_ends, text_body};
+
+    proptest::proptest! {
+        /// Text without a bare CR or a NUL gets exactly the body lettre makes of it: the same
+        /// transfer encoding and the same bytes, whatever its line ends, lengths and letters.
+        #[test]
+        fn a_text_body_is_lettres_own(text in "([a-z ]{0,90}|é|👋|=|\t|\n|\r\n){0,40}") {
+            let ours = text_body(text.clone());
+            let lettres = Body::new(text);
+            proptest::prop_assert_eq!(ours.encoding(), lettres.encoding());
+            proptest::prop_assert_eq!(ours.as_ref(), lettres.as_ref());
+        }
+    }
+
+    #[test]
+    fn line_ends_become_crlf_once() {
+        for (text, expected) in [
+            ("", ""),
+            ("\n", "\r\n"),
+            ("a\nb\r\nc\n\n", "a\r\nb\r\nc\r\n\r\n"),
+            ("no line end", "no line end"),
+        ] {
+            assert_eq!(crlf_line_ends(text.to_owned()), expected);
+        }
+    }
+}
