@@ -52,22 +52,17 @@ fn content_transfer_encoding(encoding: email_encoding::body::Encoding) -> Conten
 /// `text` with a CR before every LF that has none.
 fn crlf_line_ends(text: String) -> String {
     let bytes = text.as_bytes();
-    let bare = bytes
-        .iter()
-        .enumerate()
-        .filter(|&(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
-        .count();
-    if bare == 0 {
+    let bare = |i: usize| i == 0 || bytes[i - 1] != b'\r';
+    let missing = text.match_indices('\n').filter(|&(i, _)| bare(i)).count();
+    if missing == 0 {
         return text;
     }
-    let mut out = String::with_capacity(text.len() + bare);
+    let mut out = String::with_capacity(text.len() + missing);
     let mut prev = 0;
-    for (i, _) in text.match_indices('\n') {
-        if i == 0 || bytes[i - 1] != b'\r' {
-            out.push_str(&text[prev..i]);
-            out.push('\r');
-            prev = i;
-        }
+    for (i, _) in text.match_indices('\n').filter(|&(i, _)| bare(i)) {
+        out.push_str(&text[prev..i]);
+        out.push('\r');
+        prev = i;
     }
     out.push_str(&text[prev..]);
     out
