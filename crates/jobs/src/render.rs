@@ -105,10 +105,10 @@ impl EmailJobV1 {
 
     /// The formatted message, its attachments' bodies as `bodies` says: lettre's headers and
     /// MIME parts, written as `Message::formatted` writes them. The headers are put together
-    /// here rather than by lettre's `MessageBuilder`, which parses its `From`, `To`, `Cc`,
-    /// `Bcc` and `Date` headers back (with its general RFC 5322 parser) each time it adds a
-    /// mailbox and again when it builds: a fifth of rendering a job of one recipient, and
-    /// more with every recipient. What that builder checks holds here by construction: `From`
+    /// here rather than by lettre's `MessageBuilder`, which parses a mailbox header back (with
+    /// its general RFC 5322 parser) each time it adds a mailbox to it, and `From` and `Date`
+    /// again when it builds: a fifth of rendering a job of one recipient, and more with every
+    /// recipient. What that builder checks holds here by construction: `From`
     /// is always set, and a message without recipients is refused.
     pub(crate) fn message(
         &self,

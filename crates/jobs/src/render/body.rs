@@ -21,7 +21,7 @@ pub(super) fn text_body(text: String) -> Body {
     // What `Body::new` makes of a `String`, byte for byte: the encoding lettre would choose
     // for the text as given, then the text with CRLF line ends in it. Done here because
     // lettre's line-end conversion walks the text character by character from the end and
-    // inserts each CR on its own, which cost as much as choosing and encoding together.
+    // inserts each CR on its own, which cost about as much as choosing the encoding.
     let encoding = email_encoding::body::Encoding::choose(text.as_str(), false);
     let text = crlf_line_ends(text);
     match encoding {
