@@ -145,9 +145,9 @@ const QUOTED_PUNCTUATION: &[u8] = b".,'-_&()!#$%*+/=?^`{|}~:;@[]";
 /// `"Words" <user@domain>` (the name ASCII letters and digits in words one space apart, or
 /// quoted, which also allows the punctuation in [`QUOTED_PUNCTUATION`]; the addr-spec ASCII
 /// dot-atoms), read by hand. The quoted form matters: lettre writes a name with a `9` or a
-/// `.` quoted, and decoding a stored job reads it back. lettre's general RFC 5322 parser (nom, quoted strings, comments, obsolete forms) costs
-/// a worker more than decoding the rest of a job; for these shapes it yields exactly these
-/// parts, the addr-spec goes through the same check (`lettre::Address::new`'s), and the name
+/// `.` quoted, and decoding a stored job reads it back. lettre's general RFC 5322 parser
+/// (nom, quoted strings, comments, obsolete forms) costs a worker more than decoding the rest
+/// of a job; for these shapes it yields exactly these parts, the addr-spec goes through the same check (`lettre::Address::new`'s), and the name
 /// is already in the form [`Address::from_mailbox`] would give it. `None` for anything else,
 /// which the general parser reads.
 fn plain_mailbox(input: &str) -> Option<Mailbox> {

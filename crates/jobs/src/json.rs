@@ -121,8 +121,11 @@ fn decode_v1_fast(bytes: &[u8]) -> Option<EmailJob> {
         .map(EmailJob::V1)
 }
 
-/// The tokens of the `version` member, as they follow an object's `{` or precede its `}`.
-const VERSION_MEMBER: [&[u8]; 3] = [br#""version""#, b":", br#""v1""#];
+/// The tokens of an object that opens with the `version` member, up to the next member.
+const V1_FIRST: [&[u8]; 5] = [b"{", br#""version""#, b":", br#""v1""#, b","];
+
+/// The tokens of an object that closes with the `version` member, from the member before it.
+const V1_LAST: [&[u8]; 5] = [b",", br#""version""#, b":", br#""v1""#, b"}"];
 
 /// `bytes` as an object without its `"version": "v1"` member, when that member opens or
 /// closes the object (white space allowed between tokens). The cut is sound whenever the
@@ -131,12 +134,10 @@ const VERSION_MEMBER: [&[u8]; 3] = [br#""version""#, b":", br#""v1""#];
 /// member was the root's last. A document whose rest does not parse as a job (a `version`
 /// in it too, a cut that split something) goes the general way.
 fn without_v1_member(bytes: &[u8]) -> Option<Vec<u8>> {
-    let front = [&[b"{".as_slice()][..], &VERSION_MEMBER, &[b",".as_slice()]].concat();
-    if let Some(rest) = strip_tokens(bytes, &front) {
+    if let Some(rest) = strip_tokens(bytes, &V1_FIRST) {
         return Some([b"{".as_slice(), rest].concat());
     }
-    let back = [&[b",".as_slice()][..], &VERSION_MEMBER, &[b"}".as_slice()]].concat();
-    let rest = strip_tokens_back(bytes, &back)?;
+    let rest = strip_tokens_back(bytes, &V1_LAST)?;
     Some([rest, b"}".as_slice()].concat())
 }
 

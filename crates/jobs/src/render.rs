@@ -108,8 +108,8 @@ impl EmailJobV1 {
     /// here rather than by lettre's `MessageBuilder`, which parses a mailbox header back (with
     /// its general RFC 5322 parser) each time it adds a mailbox to it, and `From` and `Date`
     /// again when it builds: a fifth of rendering a job of one recipient, and more with every
-    /// recipient. What that builder checks holds here by construction: `From`
-    /// is always set, and a message without recipients is refused.
+    /// recipient. What that builder checks holds here by construction: `From` is always set,
+    /// and a message without recipients is refused.
     pub(crate) fn message(
         &self,
         date: DateTime<Utc>,
@@ -120,21 +120,11 @@ impl EmailJobV1 {
             return Err(RenderError::Build("missing destination address".into()));
         }
         let mut headers = Headers::new();
-        headers.set(header::From::from(mailboxes(std::slice::from_ref(
-            &self.from,
-        ))));
-        if !self.to.is_empty() {
-            headers.set(header::To::from(mailboxes(&self.to)));
-        }
-        if !self.cc.is_empty() {
-            headers.set(header::Cc::from(mailboxes(&self.cc)));
-        }
-        if !self.bcc.is_empty() {
-            headers.set(header::Bcc::from(mailboxes(&self.bcc)));
-        }
-        if !self.reply_to.is_empty() {
-            headers.set(header::ReplyTo::from(mailboxes(&self.reply_to)));
-        }
+        set_mailboxes::<header::From>(&mut headers, std::slice::from_ref(&self.from));
+        set_mailboxes::<header::To>(&mut headers, &self.to);
+        set_mailboxes::<header::Cc>(&mut headers, &self.cc);
+        set_mailboxes::<header::Bcc>(&mut headers, &self.bcc);
+        set_mailboxes::<header::ReplyTo>(&mut headers, &self.reply_to);
         headers.insert_raw(text_header(
             HeaderName::new_from_ascii_str("Subject"),
             &self.subject,
@@ -153,6 +143,7 @@ impl EmailJobV1 {
             Some(Part::Html(html)) => leaf(&mut headers, ContentType::TEXT_HTML, html),
             Some(Part::Multi(part)) => (&b""[..], part.formatted()),
         };
+        // One buffer of the message's exact size: nothing held beyond it while it is sent.
         let head = headers.to_string();
         let mut out = Vec::with_capacity(head.len() + tail.len() + body.len());
         out.extend_from_slice(head.as_bytes());
@@ -320,9 +311,15 @@ fn leaf(headers: &mut Headers, kind: ContentType, text: String) -> (&'static [u8
     (b"\r\n", body.into_vec())
 }
 
-/// The mailboxes of `addresses`, in order.
-fn mailboxes(addresses: &[Address]) -> Mailboxes {
-    addresses.iter().map(|a| a.as_mailbox().clone()).collect()
+/// Sets header `H` to `addresses`, in order; leaves it out when there are none.
+fn set_mailboxes<H: header::Header + From<Mailboxes>>(
+    headers: &mut Headers,
+    addresses: &[Address],
+) {
+    if !addresses.is_empty() {
+        let mailboxes: Mailboxes = addresses.iter().map(|a| a.as_mailbox().clone()).collect();
+        headers.set(H::from(mailboxes));
+    }
 }
 
 fn text_part(kind: ContentType, text: String) -> SinglePart {

@@ -1,15 +1,14 @@
 //! Formatting a message with large attachments into one buffer of its exact
 //! size.
 //!
-//! lettre's `Message::formatted()` writes into a `Vec` that grows by
-//! doubling, after the attachments have each been base64 encoded into a
-//! buffer of their own: a 25 MB message briefly needs about three times its
-//! size. Here the message is built with a short placeholder in place of each
+//! lettre's formatting writes into a `Vec` that grows by doubling, after
+//! the attachments have each been base64 encoded into a buffer of their
+//! own: a 25 MB message briefly needs about three times its size. Here the message is built with a short placeholder in place of each
 //! attachment's body, formatted (which is small), and then copied into a
 //! buffer of the final size with each placeholder replaced by its
 //! attachment's content, base64 encoded straight into that buffer with
 //! lettre's line breaks (76 characters, CRLF between lines, none after the
-//! last). The result is byte for byte what `formatted()` gives.
+//! last). The result is byte for byte what lettre's formatting gives.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -75,11 +74,7 @@ pub(crate) fn formatted(
             return Ok(bytes);
         }
     }
-    let mut bytes = build(&Bodies::Encoded)?;
-    // lettre grows its buffer by doubling: a large message can end with nearly as much
-    // spare room as content, which the send would otherwise hold until it ends.
-    bytes.shrink_to_fit();
-    Ok(bytes)
+    build(&Bodies::Encoded)
 }
 
 /// `skeleton` with the placeholder of attachment `i` replaced by

@@ -101,28 +101,27 @@ impl Queue {
             let result = async {
                 let done = self.enqueue_args(&args).await?;
                 crate::replicas::confirm(self, mark).await?;
-                Ok::<_, QueueError>(done)
+                if done.len() != answers.len() {
+                    return Err(QueueError::Protocol(format!(
+                        "{} answers to an enqueue of {} jobs",
+                        done.len(),
+                        answers.len()
+                    )));
+                }
+                Ok(done)
             }
             .await;
             match result {
-                Ok(done) if done.len() == answers.len() => {
+                Ok(done) => {
                     for (answer, enqueued) in answers.into_iter().zip(done) {
                         let _ = answer.send(Ok(enqueued));
                     }
                 }
-                Ok(done) => {
-                    let e = QueueError::Protocol(format!(
-                        "{} answers to an enqueue of {} jobs",
-                        done.len(),
-                        answers.len()
-                    ));
-                    answers
-                        .into_iter()
-                        .for_each(|a| drop(a.send(Err(e.clone()))));
+                Err(e) => {
+                    for answer in answers {
+                        let _ = answer.send(Err(e.clone()));
+                    }
                 }
-                Err(e) => answers
-                    .into_iter()
-                    .for_each(|a| drop(a.send(Err(e.clone())))),
             }
         }
     }
