@@ -12,6 +12,7 @@ use lettre::message::header::{
 use lettre::message::{Mailboxes, MultiPart, SinglePart};
 
 mod body;
+mod quoted;
 
 use crate::splice::Bodies;
 use crate::text::{

@@ -1,5 +1,5 @@
 //! A text body's transfer encoding: the one lettre would choose, with the text's line ends
-//! made CRLF in one pass.
+//! made CRLF in one pass and quoted-printable written by [`super::quoted`].
 
 use lettre::message::Body;
 use lettre::message::header::ContentTransferEncoding;
@@ -29,7 +29,7 @@ pub(super) fn text_body(text: String) -> Body {
             Body::dangerous_pre_encoded(text.into_bytes(), ContentTransferEncoding::SevenBit)
         }
         email_encoding::body::Encoding::QuotedPrintable => Body::dangerous_pre_encoded(
-            quoted_printable::encode(text),
+            super::quoted::encode(text.as_bytes()),
             ContentTransferEncoding::QuotedPrintable,
         ),
         // Base64 (and 8bit, which is not chosen without UTF-8 support): lettre encodes these
