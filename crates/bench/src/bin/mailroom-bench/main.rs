@@ -91,7 +91,7 @@ async fn main() {
     }
     if wanted("api") {
         eprintln!("HTTP API enqueue rates…");
-        report.section("HTTP API", api::throughput(&world).await);
+        report.section("HTTP API", api::throughput(&world, sizes.rounds).await);
     }
     if wanted("queue") {
         eprintln!("queue throughput, no-op handler…");

@@ -4,8 +4,8 @@
 //! * `MAILROOM_BENCH_SCALE=N` divides every job count by `N` (default 1; at least 100 jobs
 //!   are kept per measurement);
 //! * `MAILROOM_BENCH_ROUNDS=N` sets the rounds (default 3) of the end-to-end comparison and of
-//!   the rows read as ratios (`send_many` and its floor, the no-op drains and the stream floor);
-//!   each reports its median round.
+//!   the rows read as ratios (`send_many` and its floor, the no-op drains and the stream floor,
+//!   the HTTP API and its `send_many`); each reports its median round.
 
 /// Jobs per end-to-end run, as in the published comparison.
 const E2E_JOBS: usize = 20_000;
