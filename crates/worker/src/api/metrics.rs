@@ -3,10 +3,11 @@
 //! template (`/v1/messages/{id}`), never the raw path, so a client cannot mint series; and
 //! `mailroom_unsubscribes_total{outcome}` for `POST /u/TOKEN`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
@@ -14,9 +15,14 @@ use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, Opts,
 /// The route label of requests that matched no route.
 pub const UNMATCHED: &str = "unmatched";
 
-/// The API's metrics, in a registry of their own.
+/// The API's metrics, in a registry of their own. One allocation: the tracking layer's state
+/// is cloned for every request.
 #[derive(Debug, Clone)]
-pub struct HttpMetrics {
+pub struct HttpMetrics(Arc<Families>);
+
+/// The families of [`HttpMetrics`].
+#[derive(Debug)]
+struct Families {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
@@ -76,52 +82,48 @@ impl HttpMetrics {
         registry
             .register(Box::new(unsubscribes.clone()))
             .expect("registered once");
-        Self {
+        Self(Arc::new(Families {
             registry,
             requests,
             duration,
             unsubscribes,
-        }
+        }))
     }
 
     /// Counts one answered unsubscribe request.
     pub fn unsubscribe(&self, outcome: crate::metrics::UnsubscribeOutcome) {
-        self.unsubscribes
+        self.0
+            .unsubscribes
             .with_label_values(&[outcome.as_str()])
             .inc();
     }
 
     /// Counts one answer.
-    pub fn observe(&self, route: &str, code: u16, seconds: f64) {
-        self.requests
-            .with_label_values(&[route, &code.to_string()])
+    pub fn observe(&self, route: &str, code: StatusCode, seconds: f64) {
+        self.0
+            .requests
+            .with_label_values(&[route, code.as_str()])
             .inc();
-        self.duration.with_label_values(&[route]).observe(seconds);
+        self.0.duration.with_label_values(&[route]).observe(seconds);
     }
 
     /// The Prometheus text format.
     #[must_use]
     pub fn render(&self) -> String {
         let mut out = Vec::new();
-        let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        let _ = prometheus::TextEncoder::new().encode(&self.0.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
 }
 
 /// Times and counts a request under its matched route (or [`UNMATCHED`]).
 pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED, MatchedPath::as_str)
-        .to_owned();
+    // The matched path is shared (a reference count), not copied.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics.observe(
-        &route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+    metrics.observe(route, response.status(), started.elapsed().as_secs_f64());
     response
 }
 

@@ -45,9 +45,14 @@ use crate::config::Config;
 use keys::ApiKeys;
 use metrics::HttpMetrics;
 
-/// What the handlers share. Cheap to clone.
+/// What the handlers share. One allocation: axum clones the state for every request (and
+/// for each layer it passes), so a clone is one reference count.
 #[derive(Debug, Clone)]
-pub struct ApiState {
+pub struct ApiState(Arc<Shared>);
+
+/// The parts of [`ApiState`], reached through it.
+#[derive(Debug)]
+pub struct Shared {
     /// The keys of `api.keys_file`.
     pub keys: Arc<ApiKeys>,
     /// Enqueues and cancels, with the policy of `[jobs]`.
@@ -62,6 +67,14 @@ pub struct ApiState {
     pub unsubscribe: Option<Arc<crate::unsubscribe::Unsubscriber>>,
     /// The console's session key and enrollment flow.
     pub console: Arc<console::Console>,
+}
+
+impl std::ops::Deref for ApiState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl ApiState {
@@ -80,7 +93,7 @@ impl ApiState {
             .await
             .with_context(|| format!("redis unavailable at {}", config.redis.url))?;
         let console = console::Console::from_config(&config, &queue)?;
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             keys: Arc::new(keys),
             console: Arc::new(console),
             client,
@@ -88,7 +101,7 @@ impl ApiState {
             unsubscribe: crate::unsubscribe::Unsubscriber::from_config(&config)?.map(Arc::new),
             config: Arc::new(config),
             metrics: HttpMetrics::new(),
-        })
+        })))
     }
 }
 
