@@ -20,7 +20,7 @@ use crate::common::{Backing, Env, Worker, eventually, job_fields, stats};
 /// The worker's concurrency (`worker.concurrency`) in this scenario.
 const CONCURRENCY: usize = 64;
 /// Jobs read per fetch (`queue.batch`, the default).
-const BATCH: usize = 64;
+const BATCH: usize = 128;
 /// Due jobs moved to the ready stream per promotion (`queue.promote_batch`, the default).
 const PROMOTE_BATCH: usize = 1_000;
 /// Workers draining the backlog.
@@ -34,13 +34,13 @@ const WORKERS: usize = 1;
 ///   `promote_batch` per call, so fewer than 2 × `promote_batch` wait; the new job is appended
 ///   behind them (`XADD`), and the stream is read in entry order;
 /// * already delivered to a worker and not yet finished: per worker, `concurrency` in its
-///   handlers (a handler waits for its outcome to be recorded), and up to one and a half fetch
-///   batches fetched but not started (the next batch is fetched once half the current one is
-///   left), so less than 2 × `batch`;
+///   handlers (a handler waits for its outcome to be recorded), and up to two fetch batches
+///   fetched but not started (the next batch is fetched once at most one is left), so at
+///   most 2 × `batch`;
 /// * delivered after it but finished first: at most the other `concurrency` − 1 handlers of
 ///   its worker while it is in its own.
 ///
-/// With one worker, concurrency 64, batch 64 and promote_batch 1,000: 2,256.
+/// With one worker, concurrency 64, batch 128 and promote_batch 1,000: 2,384.
 const STARVATION_BOUND: usize = 2 * PROMOTE_BATCH + WORKERS * (2 * CONCURRENCY + 2 * BATCH);
 
 /// How far ahead of its enqueue each batch of the backlog is scheduled: far enough that every

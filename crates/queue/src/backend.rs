@@ -152,7 +152,9 @@ impl Backend for RedisBackend {
     ) -> Poll<Option<Result<Self::Task, QueueError>>> {
         loop {
             if let Some(task) = self.buffer.pop_front() {
-                if self.buffer.len() <= self.queue.config().batch / 2 {
+                // The next read starts once at most one batch waits, so the handlers do not
+                // run dry while a read is on its way (at most two batches wait).
+                if self.buffer.len() <= self.queue.config().batch {
                     self.start_round();
                 }
                 return Poll::Ready(Some(Ok(task)));

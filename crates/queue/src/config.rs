@@ -36,8 +36,9 @@ pub struct QueueConfig {
     /// late a scheduled send starts). Default 100 ms.
     #[serde(with = "humantime_serde")]
     pub schedule_tick: Duration,
-    /// Jobs fetched per read; the next batch is fetched while the worker works through this
-    /// one. Default 64.
+    /// Jobs fetched per read; the next read starts once at most one batch waits for a
+    /// handler, so the next batch is fetched while the worker works through this one.
+    /// Default 128.
     pub batch: usize,
     /// Scheduled jobs moved to ready per script call, so a huge due backlog never blocks
     /// Redis. Default 1,000.
@@ -75,7 +76,7 @@ impl Default for QueueConfig {
             dead_retention: Duration::from_secs(30 * 24 * 3600),
             block: Duration::from_secs(1),
             schedule_tick: Duration::from_millis(100),
-            batch: 64,
+            batch: 128,
             promote_batch: 1000,
             min_replicas_ack: 0,
             replica_ack_timeout: default_replica_ack_timeout(),
