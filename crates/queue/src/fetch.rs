@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
-use mailroom_jobs::{EmailJob, JobId};
+use mailroom_jobs::EmailJob;
 use redis::Value;
 
 use crate::QueueError;
 use crate::activity::Event;
+use crate::decode::{Decoded, decode_all};
 use crate::fetch_conn::FetchConn;
 use crate::keys::GROUP;
 use crate::lease::{Delivery, Lease, LeaseSlot};
@@ -19,8 +20,16 @@ use crate::queue::{Queue, ms, now_ms};
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
 use crate::settle::Notes;
-use crate::start::{Read, Verdict, records, stream_reads, utf8, verdict};
+use crate::start::{Read, Verdict, records, stream_reads, verdict};
 use crate::tracker::Tracker;
+
+/// What a delivery's record says, beside its job.
+struct Counts {
+    attempts: u32,
+    deliveries: u32,
+    created_ms: i64,
+    bytes: usize,
+}
 
 pub(crate) struct Fetcher {
     queue: Queue,
@@ -241,12 +250,22 @@ impl Fetcher {
         }
         self.settle_unstarted(settles).await?;
         self.load_payloads(&mut run_list).await?;
+        let pending = run_list
+            .iter_mut()
+            .map(|(r, ..)| (r.id.clone(), r.payload.take()))
+            .collect();
+        let decoded = decode_all(pending).await;
         let mut tasks = Vec::with_capacity(run_list.len());
-        for (r, attempts, deliveries, created_ms, bytes) in run_list {
-            if let Some(task) = self
-                .start(r, attempts, deliveries, created_ms, bytes)
-                .await?
-            {
+        for ((r, attempts, deliveries, created_ms, bytes), decoded) in
+            run_list.into_iter().zip(decoded)
+        {
+            let counts = Counts {
+                attempts,
+                deliveries,
+                created_ms,
+                bytes,
+            };
+            if let Some(task) = self.start(r.entry, &r.id, decoded, counts).await? {
                 tasks.push(task);
             }
         }
@@ -297,49 +316,35 @@ impl Fetcher {
         Ok(())
     }
 
-    /// Decodes a started job into a task, or dead-letters it with the decode error.
+    /// Makes a decoded job a task, or dead-letters it with the decode error.
     async fn start(
         &mut self,
-        r: Read,
-        attempts: u32,
-        deliveries: u32,
-        created_ms: i64,
-        bytes: usize,
+        entry: String,
+        id: &str,
+        decoded: Decoded,
+        counts: Counts,
     ) -> Result<Option<Task<EmailJob>>, QueueError> {
-        let Read {
-            entry, id, payload, ..
-        } = r;
-        // The id the record is stored under is the job's id: a payload without one takes it,
-        // one that disagrees is dead-lettered (so every delivery renders one Message-ID).
-        let decoded = utf8(payload.unwrap_or_default()).and_then(|payload| {
-            let job_id = id
-                .parse::<JobId>()
-                .map_err(|_| format!("malformed job id {id:?}"))?;
-            EmailJob::from_record(payload.as_bytes(), job_id)
-                .map(|job| (job_id, job))
-                .map_err(|e| format!("malformed payload: {e}"))
-        });
         match decoded {
             Ok((job_id, job)) => {
                 let delivery = Delivery {
                     entry,
                     id: job_id,
-                    attempts,
-                    deliveries,
-                    enqueued_at: crate::status::ms_to_time(created_ms),
-                    bytes,
+                    attempts: counts.attempts,
+                    deliveries: counts.deliveries,
+                    enqueued_at: crate::status::ms_to_time(counts.created_ms),
+                    bytes: counts.bytes,
                     kept: crate::done::Kept::of(&job),
                 };
                 let lease = Lease::new(self.queue.clone(), delivery, self.tracker.clone());
                 let task = TaskBuilder::new(job)
                     .task_id(TaskId::from_string(job_id.to_string()))
-                    .attempt(attempts as usize)
+                    .attempt(counts.attempts as usize)
                     .data(LeaseSlot(Arc::new(Mutex::new(Some(lease)))))
                     .build();
                 Ok(Some(task))
             }
             Err(reason) => {
-                self.dead_letter(&entry, &id, &reason).await?;
+                self.dead_letter(&entry, id, &reason).await?;
                 Ok(None)
             }
         }

@@ -62,6 +62,7 @@ mod bounces;
 mod config;
 mod conn;
 mod dead;
+mod decode;
 mod done;
 mod enqueue;
 mod error;
