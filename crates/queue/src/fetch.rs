@@ -201,7 +201,7 @@ impl Fetcher {
             .saturating_sub(self.tracker.held_bytes());
         let mut alone = self.tracker.is_empty();
         let mut deferring = false;
-        // Deliveries that run: the read, attempts, enqueue time, bytes.
+        // Deliveries that run, with what their records say.
         let mut run_list = Vec::with_capacity(reads.len());
         let mut settles = Vec::new();
         for (r, (record, stored)) in reads.into_iter().zip(records) {
@@ -221,7 +221,13 @@ impl Fetcher {
                     alone = false;
                     budget = budget.saturating_sub(bytes);
                     let deliveries = deliveries.saturating_add(r.delivered);
-                    run_list.push((r, attempts, deliveries, created_ms, bytes));
+                    let counts = Counts {
+                        attempts,
+                        deliveries,
+                        created_ms,
+                        bytes,
+                    };
+                    run_list.push((r, counts));
                 }
                 Verdict::Skip(state) => {
                     let event = if state == "cancelled" {
@@ -252,19 +258,11 @@ impl Fetcher {
         self.load_payloads(&mut run_list).await?;
         let pending = run_list
             .iter_mut()
-            .map(|(r, ..)| (r.id.clone(), r.payload.take()))
+            .map(|(r, _)| (r.id.clone(), r.payload.take()))
             .collect();
         let decoded = decode_all(pending).await;
         let mut tasks = Vec::with_capacity(run_list.len());
-        for ((r, attempts, deliveries, created_ms, bytes), decoded) in
-            run_list.into_iter().zip(decoded)
-        {
-            let counts = Counts {
-                attempts,
-                deliveries,
-                created_ms,
-                bytes,
-            };
+        for ((r, counts), decoded) in run_list.into_iter().zip(decoded) {
             if let Some(task) = self.start(r.entry, &r.id, decoded, counts).await? {
                 tasks.push(task);
             }
@@ -294,14 +292,11 @@ impl Fetcher {
     }
 
     /// Reads the payloads that wait in their records, for the deliveries about to run.
-    async fn load_payloads(
-        &mut self,
-        run_list: &mut [(Read, u32, u32, i64, usize)],
-    ) -> Result<(), QueueError> {
+    async fn load_payloads(&mut self, run_list: &mut [(Read, Counts)]) -> Result<(), QueueError> {
         let keys = self.queue.keys();
         let mut pipe = redis::pipe();
         let mut any = false;
-        for (r, ..) in run_list.iter().filter(|(r, ..)| r.payload.is_none()) {
+        for (r, _) in run_list.iter().filter(|(r, _)| r.payload.is_none()) {
             pipe.cmd("HGET").arg(keys.job(&r.id)).arg("payload");
             any = true;
         }
@@ -310,7 +305,7 @@ impl Fetcher {
         }
         let payloads: Vec<Option<Vec<u8>>> = pipe.query_async(&mut self.conn).await?;
         let mut payloads = payloads.into_iter();
-        for (r, ..) in run_list.iter_mut().filter(|(r, ..)| r.payload.is_none()) {
+        for (r, _) in run_list.iter_mut().filter(|(r, _)| r.payload.is_none()) {
             r.payload = Some(payloads.next().flatten().unwrap_or_default());
         }
         Ok(())
