@@ -172,9 +172,10 @@ async fn batched(http: &reqwest::Client, base: &str, key: &str) -> Duration {
 }
 
 /// The median of `durations` (at least one).
-fn median(mut durations: Vec<Duration>) -> Duration {
-    durations.sort();
-    durations[durations.len() / 2]
+fn median(durations: &[Duration]) -> Duration {
+    Duration::from_secs_f64(crate::contenders::median(
+        durations.iter().map(Duration::as_secs_f64).collect(),
+    ))
 }
 
 /// The section's table: each row the median of `rounds` rounds, run interleaved (each round
@@ -197,7 +198,7 @@ pub async fn throughput(world: &World, rounds: usize) -> Table {
         batches.push(batched(&http, &base, &key).await);
         world.flush().await;
     }
-    let baseline = median(baselines);
+    let baseline = median(&baselines);
     let base_rate = rate(BATCHED, baseline);
     let rows = [
         (
@@ -208,12 +209,12 @@ pub async fn throughput(world: &World, rounds: usize) -> Table {
         (
             format!("`POST /v1/messages`, {CLIENTS} concurrent keep-alive clients"),
             SINGLE,
-            median(singles),
+            median(&singles),
         ),
         (
             format!("`POST /v1/messages/batch` of {BATCH}"),
             BATCHED,
-            median(batches),
+            median(&batches),
         ),
     ];
     for (what, jobs, took) in rows {
