@@ -3,7 +3,8 @@
 //!
 //! lettre's formatting writes into a `Vec` that grows by doubling, after
 //! the attachments have each been base64 encoded into a buffer of their
-//! own: a 25 MB message briefly needs about three times its size. Here the message is built with a short placeholder in place of each
+//! own: a 25 MB message briefly needs about three times its size. Here the
+//! message is built with a short placeholder in place of each
 //! attachment's body, formatted (which is small), and then copied into a
 //! buffer of the final size with each placeholder replaced by its
 //! attachment's content, base64 encoded straight into that buffer with
