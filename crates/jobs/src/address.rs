@@ -147,9 +147,10 @@ const QUOTED_PUNCTUATION: &[u8] = b".,'-_&()!#$%*+/=?^`{|}~:;@[]";
 /// dot-atoms), read by hand. The quoted form matters: lettre writes a name with a `9` or a
 /// `.` quoted, and decoding a stored job reads it back. lettre's general RFC 5322 parser
 /// (nom, quoted strings, comments, obsolete forms) costs a worker more than decoding the rest
-/// of a job; for these shapes it yields exactly these parts, the addr-spec goes through the same check (`lettre::Address::new`'s), and the name
-/// is already in the form [`Address::from_mailbox`] would give it. `None` for anything else,
-/// which the general parser reads.
+/// of a job; for these shapes it yields exactly these parts, the addr-spec goes through the
+/// same check (`lettre::Address::new`'s), and the name is already in the form
+/// [`Address::from_mailbox`] would give it. `None` for anything else, which the general
+/// parser reads.
 fn plain_mailbox(input: &str) -> Option<Mailbox> {
     let (name, spec) = match input.strip_suffix('>') {
         Some(rest) => {
