@@ -34,14 +34,14 @@ const WORKERS: usize = 1;
 ///   `promote_batch` per call, so fewer than 2 × `promote_batch` wait; the new job is appended
 ///   behind them (`XADD`), and the stream is read in entry order;
 /// * already delivered to a worker and not yet finished: per worker, `concurrency` in its
-///   handlers (a handler waits for its outcome to be recorded), and up to two fetch batches
-///   fetched but not started (the next batch is fetched once at most one is left), so at
-///   most 2 × `batch`;
+///   handlers (a handler waits for its outcome to be recorded), and up to three fetch batches
+///   fetched but not started (the next batch is fetched once at most one is left, and a full
+///   batch has the one after it read ahead while it starts), so at most 3 × `batch`;
 /// * delivered after it but finished first: at most the other `concurrency` − 1 handlers of
 ///   its worker while it is in its own.
 ///
-/// With one worker, concurrency 64, batch 128 and promote_batch 1,000: 2,384.
-const STARVATION_BOUND: usize = 2 * PROMOTE_BATCH + WORKERS * (2 * CONCURRENCY + 2 * BATCH);
+/// With one worker, concurrency 64, batch 128 and promote_batch 1,000: 2,512.
+const STARVATION_BOUND: usize = 2 * PROMOTE_BATCH + WORKERS * (2 * CONCURRENCY + 3 * BATCH);
 
 /// How far ahead of its enqueue each batch of the backlog is scheduled: far enough that every
 /// job lands in the schedule (a job due by the time its enqueue runs would go straight to the
@@ -216,6 +216,6 @@ pub async fn due_backlog(redis: Backing, big: usize) {
         overtook <= STARVATION_BOUND,
         "a job enqueued for now went out after {overtook} backlog jobs, more than the \
          {STARVATION_BOUND} the protocol allows: 2 promote windows of {PROMOTE_BATCH}, plus \
-         per worker ({WORKERS}) 2 × (concurrency {CONCURRENCY} + fetch batch {BATCH})"
+         per worker ({WORKERS}) 2 × concurrency {CONCURRENCY} + 3 × fetch batch {BATCH}"
     );
 }

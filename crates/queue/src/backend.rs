@@ -152,8 +152,9 @@ impl Backend for RedisBackend {
     ) -> Poll<Option<Result<Self::Task, QueueError>>> {
         loop {
             if let Some(task) = self.buffer.pop_front() {
-                // The next read starts once at most one batch waits, so the handlers do not
-                // run dry while a read is on its way (at most two batches wait).
+                // The next round starts once at most one batch waits, so the handlers do not
+                // run dry while a read is on its way (at most two batches wait here, and a
+                // third may be read ahead: see `read_ahead`).
                 if self.buffer.len() <= self.queue.config().batch {
                     self.start_round();
                 }
@@ -205,6 +206,7 @@ impl Backend for RedisBackend {
     ) -> Poll<Result<(), QueueError>> {
         let close = self.close.get_or_insert_with(|| {
             let round = self.round.take();
+            let mut fetcher = self.fetcher.take();
             let mut held: Vec<Task<EmailJob>> = self.buffer.drain(..).collect();
             let queue = self.queue.clone();
             let consumer = self.consumer.clone();
@@ -216,10 +218,16 @@ impl Backend for RedisBackend {
                 if let Some(mut round) = round {
                     let wait = queue.config().block.min(Duration::from_secs(2));
                     match tokio::time::timeout(wait, &mut round).await {
-                        Ok(Ok((_, Ok(tasks)))) => held.extend(tasks),
-                        Ok(_) => {}
+                        Ok(Ok((done, tasks))) => {
+                            held.extend(tasks.unwrap_or_default());
+                            fetcher = Some(done);
+                        }
+                        Ok(Err(_)) => {}
                         Err(_) => round.abort(),
                     }
+                }
+                if let Some(fetcher) = fetcher.as_mut() {
+                    fetcher.release_ahead().await;
                 }
                 for task in held {
                     let lease = task.ctx().data().get::<LeaseSlot>().and_then(|s| s.0.lock().ok()?.take());

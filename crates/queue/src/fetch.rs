@@ -17,10 +17,11 @@ use crate::fetch_conn::FetchConn;
 use crate::keys::GROUP;
 use crate::lease::{Delivery, Lease, LeaseSlot};
 use crate::queue::{Queue, ms, now_ms};
+use crate::read_ahead::ReadAhead;
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
 use crate::settle::Notes;
-use crate::start::{Read, Verdict, records, stream_reads, verdict};
+use crate::start::{Read, Record, Verdict, records, stream_reads, verdict};
 use crate::tracker::Tracker;
 
 /// What a delivery's record says, beside its job.
@@ -42,6 +43,8 @@ pub(crate) struct Fetcher {
     pub max_held_bytes: usize,
     /// Deliveries read but not started for want of room in the budget, in stream order.
     deferred: VecDeque<Read>,
+    /// The next batch, read while a full one starts.
+    ahead: ReadAhead,
 }
 
 /// Default of [`Fetcher::max_held_bytes`]: 64 MiB.
@@ -62,6 +65,7 @@ impl Fetcher {
             schedule: Schedule::default(),
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
             deferred: VecDeque::new(),
+            ahead: ReadAhead::default(),
         })
     }
 
@@ -100,8 +104,12 @@ impl Fetcher {
             return Ok(tasks);
         }
         let cfg = self.queue.config();
-        let (promote_batch, tick, block) =
-            (cfg.promote_batch, ms(cfg.schedule_tick), ms(cfg.block));
+        let (promote_batch, tick, block, batch) = (
+            cfg.promote_batch,
+            ms(cfg.schedule_tick),
+            ms(cfg.block),
+            cfg.batch,
+        );
         let reclaim_every = ms(cfg.lease / 4).min(5_000);
         let now = now_ms();
         if self.schedule.promote_due(now) {
@@ -109,19 +117,40 @@ impl Fetcher {
             self.schedule
                 .promoted(now, moved, promote_batch, next_due, tick);
         }
-        let mut entries = Vec::new();
         if self.schedule.reclaim_due(now) {
-            entries = self.reclaim().await?;
+            let claimed = self.reclaim().await?;
             self.schedule.reclaimed(now, reclaim_every);
+            if !claimed.is_empty() {
+                return self.begin(claimed).await;
+            }
         }
-        if entries.is_empty() {
-            let wait = self.schedule.read_wait(now_ms(), block);
-            entries = self.read(usize::try_from(wait).unwrap_or(0)).await?;
+        if let Some(ahead) = self.ahead.take(&self.tracker).await {
+            let (reads, records) = ahead?;
+            self.read_ahead_after(reads.len(), batch);
+            return self.begin_with(reads, records).await;
         }
+        let wait = self.schedule.read_wait(now_ms(), block);
+        let read = self.read_cmd(usize::try_from(wait).unwrap_or(0));
+        let entries = stream_reads(read.query_async(&mut self.conn).await?);
+        self.read_ahead_after(entries.len(), batch);
         if entries.is_empty() {
             return Ok(Vec::new());
         }
         self.begin(entries).await
+    }
+
+    /// After a read of `read` deliveries: a full batch means more are likely waiting, so the
+    /// next batch is read while this one starts.
+    fn read_ahead_after(&mut self, read: usize, batch: usize) {
+        if read >= batch {
+            self.ahead
+                .start(&self.queue, self.read_cmd(0), self.tracker.clone());
+        }
+    }
+
+    /// Hands back the deliveries read ahead and not started: the worker is stopping.
+    pub async fn release_ahead(&mut self) {
+        self.ahead.release(&self.tracker).await;
     }
 
     /// Waits until a lease ends, at most one blocking read's time.
@@ -129,7 +158,8 @@ impl Fetcher {
         let _ = tokio::time::timeout(self.queue.config().block, self.tracker.freed()).await;
     }
 
-    async fn read(&mut self, block_ms: usize) -> Result<Vec<Read>, QueueError> {
+    /// The read of the next batch, blocking for at most `block_ms` (0: not at all).
+    fn read_cmd(&self, block_ms: usize) -> redis::Cmd {
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP")
             .arg(GROUP)
@@ -140,8 +170,7 @@ impl Fetcher {
             cmd.arg("BLOCK").arg(block_ms);
         }
         cmd.arg("STREAMS").arg(&self.queue.keys().ready).arg(">");
-        let reply: Value = cmd.query_async(&mut self.conn).await?;
-        Ok(stream_reads(reply))
+        cmd
     }
 
     async fn reclaim(&mut self) -> Result<Vec<Read>, QueueError> {
@@ -195,6 +224,15 @@ impl Fetcher {
     /// (see [`crate::start`]).
     async fn begin(&mut self, reads: Vec<Read>) -> Result<Vec<Task<EmailJob>>, QueueError> {
         let records = records(&mut self.conn, self.queue.keys(), &reads).await?;
+        self.begin_with(reads, records).await
+    }
+
+    /// Starts read deliveries whose records were read.
+    async fn begin_with(
+        &mut self,
+        reads: Vec<Read>,
+        records: Vec<Record>,
+    ) -> Result<Vec<Task<EmailJob>>, QueueError> {
         let now = now_ms();
         let mut budget = self
             .max_held_bytes

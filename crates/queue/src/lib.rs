@@ -40,6 +40,8 @@
 //! * `replicas`: `WAIT` for `min_replicas_ack` replicas after an enqueue or an outcome.
 //! * `backend` (worker): the apalis backend that feeds a worker and hands back what it holds.
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
+//! * `read_ahead` (worker): the next batch read while a full one starts.
+//! * `decode` (worker): a round's payloads decoded into jobs, a large round on two tasks.
 //! * `fetch_conn` (worker): the fetcher's connection, replaced after a round that read large
 //!   replies so that its read buffer does not keep their size.
 //! * `start` (worker): the verdict on each delivered entry (run, skip, expired, malformed), from
@@ -82,6 +84,8 @@ mod pause;
 mod payload;
 mod pool_view;
 mod queue;
+#[cfg(feature = "worker")]
+mod read_ahead;
 mod replicas;
 #[cfg(feature = "worker")]
 mod retry;

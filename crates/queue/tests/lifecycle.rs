@@ -5,7 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Behaviour, Redis, TestWorker, config, job, queue, status_when};
-use mailroom_queue::{JobState, QueueConfig};
+use mailroom_jobs::{EmailJob, JobId};
+use mailroom_queue::{JobState, Queue, QueueConfig};
 use mailroom_testkit::RedisServer;
 
 /// A Redis and a queue whose leases run out after one second.
@@ -44,21 +45,38 @@ async fn a_send_longer_than_the_lease_is_not_taken_over() {
     assert_eq!(slow_seen.len(), 1);
 }
 
+/// Enqueues `n` jobs, lets a worker with one slow slot send at least one, stops it, and checks
+/// that it left nothing held and every unsent job back in the queue. Returns the jobs and the
+/// ids sent.
+async fn stopped_midway(q: &Queue, n: usize) -> (Vec<EmailJob>, Vec<JobId>) {
+    let jobs: Vec<_> = (0..n).map(|i| job(&format!("u{i}@example.com"))).collect();
+    q.enqueue_many(&jobs).await.unwrap();
+    let w = TestWorker::start_with(q, "w", Behaviour::Slow(300), 1).await;
+    w.seen.wait_for(1, Duration::from_secs(10)).await;
+    let sent = w.stop().await.ids();
+    let done = sent.len();
+    assert!((1..n).contains(&done), "{done} sent before the stop");
+    let s = q.stats().await.unwrap();
+    assert_eq!(s.in_flight, 0, "nothing left held by the stopped worker");
+    assert_eq!(s.ready as usize, n - done, "the rest is back in the queue");
+    (jobs, sent)
+}
+
+/// A new worker sends the `left` jobs still queued; returns their ids.
+async fn sent_by_a_new_worker(q: &Queue, left: usize) -> Vec<JobId> {
+    let w = TestWorker::start(q, "w", Behaviour::Send).await;
+    w.seen.wait_for(left, Duration::from_secs(20)).await;
+    let sent = w.stop().await.ids();
+    assert_eq!(q.stats().await.unwrap().ready, 0);
+    sent
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopping_worker_finishes_in_flight_and_hands_back_the_rest() {
     let redis = Redis::Single(RedisServer::start());
     let q = queue(&redis, config()).await;
-    let jobs: Vec<_> = (0..50).map(|i| job(&format!("u{i}@example.com"))).collect();
-    q.enqueue_many(&jobs).await.unwrap();
-    // One slot and a fetch batch of 32: most fetched jobs wait in the worker's buffer.
-    let w = TestWorker::start_with(&q, "w", Behaviour::Slow(300), 1).await;
-    w.seen.wait_for(1, Duration::from_secs(10)).await;
-    let seen = w.stop().await;
-    let done = seen.len();
-    assert!((1..50).contains(&done), "{done} sent before the stop");
-    let s = q.stats().await.unwrap();
-    assert_eq!(s.in_flight, 0, "nothing left held by the stopped worker");
-    assert_eq!(s.ready as usize, 50 - done, "the rest is back in the queue");
+    // One slot and a fetch batch of 128: most fetched jobs wait in the worker's buffer.
+    let (jobs, sent) = stopped_midway(&q, 50).await;
     for j in &jobs {
         let state = q.status(j.id()).await.unwrap().unwrap().state;
         assert!(
@@ -66,11 +84,25 @@ async fn a_stopping_worker_finishes_in_flight_and_hands_back_the_rest() {
             "{state:?}"
         );
     }
-    // A new worker finishes the rest.
-    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
-    w.seen.wait_for(50 - done, Duration::from_secs(20)).await;
-    w.stop().await;
-    assert_eq!(q.stats().await.unwrap().ready, 0);
+    sent_by_a_new_worker(&q, 50 - sent.len()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_hands_back_the_batch_it_read_ahead() {
+    let redis = Redis::Single(RedisServer::start());
+    // Batches of 5 among 60 jobs: each full batch has the next one read while it starts.
+    // Without the hand-back, the batch read ahead would stay pending under the stopped worker
+    // until its lease ran out.
+    let config = QueueConfig {
+        batch: 5,
+        ..config()
+    };
+    let q = queue(&redis, config).await;
+    let (_, first) = stopped_midway(&q, 60).await;
+    let rest = sent_by_a_new_worker(&q, 60 - first.len()).await;
+    let sent: Vec<_> = first.into_iter().chain(rest).collect();
+    let once: std::collections::HashSet<_> = sent.iter().collect();
+    assert_eq!((sent.len(), once.len()), (60, 60), "every job sent once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
