@@ -288,20 +288,29 @@ impl Queue {
         tracker: &Tracker,
         held: &[(String, JobId)],
     ) -> Result<usize, QueueError> {
-        let settler = tracker.settler();
-        let answers = futures::future::join_all(held.iter().map(|(entry, id)| async move {
-            let id = id.to_string();
-            settler
-                .settle(entry, &id, "release", ["", "", ""], 0, Notes::default())
-                .await
-        }))
-        .await;
-        let mut released = 0;
-        for answer in answers {
-            if answer? >= 0 {
-                released += 1;
-            }
-        }
-        Ok(released)
+        let ids: Vec<String> = held.iter().map(|(_, id)| id.to_string()).collect();
+        let pairs: Vec<(&str, &str)> = held
+            .iter()
+            .zip(&ids)
+            .map(|((entry, _), id)| (entry.as_str(), id.as_str()))
+            .collect();
+        release(tracker, &pairs).await
     }
+}
+
+/// Hands deliveries (stream entry, job id) held under `tracker`'s consumer back to the ready
+/// stream, all at once; those settled meanwhile are left alone. Returns how many went back.
+pub(crate) async fn release(tracker: &Tracker, held: &[(&str, &str)]) -> Result<usize, QueueError> {
+    let settler = tracker.settler();
+    let answers = futures::future::join_all(held.iter().map(|(entry, id)| {
+        settler.settle(entry, id, "release", ["", "", ""], 0, Notes::default())
+    }))
+    .await;
+    let mut released = 0;
+    for answer in answers {
+        if answer? >= 0 {
+            released += 1;
+        }
+    }
+    Ok(released)
 }

@@ -12,9 +12,9 @@ use redis::{Cmd, Value};
 use tokio::task::JoinHandle;
 
 use crate::QueueError;
+use crate::backend::release;
 use crate::fetch_conn::FetchConn;
 use crate::queue::Queue;
-use crate::settle::Notes;
 use crate::start::{Read, Record, records, stream_reads};
 use crate::tracker::Tracker;
 
@@ -102,19 +102,11 @@ impl ReadAhead {
         let Some(Ok((reads, _))) = self.take(tracker).await else {
             return;
         };
-        let settler = tracker.settler();
-        let released = futures::future::join_all(reads.iter().map(|r| {
-            settler.settle(
-                &r.entry,
-                &r.id,
-                "release",
-                ["", "", ""],
-                0,
-                Notes::default(),
-            )
-        }))
-        .await;
-        if let Some(Err(e)) = released.into_iter().find(Result::is_err) {
+        let held: Vec<(&str, &str)> = reads
+            .iter()
+            .map(|r| (r.entry.as_str(), r.id.as_str()))
+            .collect();
+        if let Err(e) = release(tracker, &held).await {
             tracing::warn!(error = %e, "could not hand back jobs read ahead; they return after their lease");
         }
     }
