@@ -205,6 +205,7 @@ impl Fetcher {
                 entry: text(&q[0]),
                 id: text(&q[1]),
                 delivered: redis::from_redis_value_ref::<u32>(&q[2]).unwrap_or(2),
+                fresh: None,
                 payload: match &q[3] {
                     Value::BulkString(b) => Some(b.clone()),
                     _ => None,

@@ -44,6 +44,7 @@
 //! * `decode` (worker): a round's payloads decoded into jobs, a large round on two tasks.
 //! * `fetch_conn` (worker): the fetcher's connection, replaced after a round that read large
 //!   replies so that its read buffer does not keep their size.
+//! * `fresh` (worker): first deliveries whose entry says what their record would.
 //! * `start` (worker): the verdict on each delivered entry (run, skip, expired, malformed), from
 //!   one pipelined read of the records, so one bad record spoils nothing else.
 //! * `schedule` (worker): when the fetcher promotes and reclaims, and how long it reads.
@@ -72,6 +73,8 @@ mod error;
 mod fetch;
 #[cfg(feature = "worker")]
 mod fetch_conn;
+#[cfg(feature = "worker")]
+mod fresh;
 mod gather;
 #[cfg(feature = "worker")]
 mod keeper;

@@ -1,5 +1,6 @@
 //! Starting delivered stream entries, without a script: one pipelined read of the jobs'
-//! status records per fetch round (plus one for the done records of jobs whose record is
+//! status records per fetch round, but for first deliveries whose entry says what their
+//! record would ([`crate::fresh`]) (plus one for the done records of jobs whose record is
 //! gone, and one for payloads that wait in their records, both rare), then a verdict per
 //! entry, each judged on its own.
 //!
@@ -15,6 +16,7 @@ use redis::aio::ConnectionLike;
 use redis::{Pipeline, Value};
 
 use crate::QueueError;
+use crate::fresh::{Fresh, Marks};
 use crate::keys::Keys;
 
 /// A delivery read from the stream (or taken over), before it starts.
@@ -26,6 +28,8 @@ pub(crate) struct Read {
     pub payload: Option<Vec<u8>>,
     /// Times delivered, this delivery included.
     pub delivered: u32,
+    /// For a first delivery of an entry `enqueue.lua` marked, what its record says.
+    pub fresh: Option<Fresh>,
 }
 
 /// The deliveries of an `XREADGROUP` reply (RESP2 arrays or RESP3 maps), read straight from
@@ -71,7 +75,9 @@ fn stream_read(entry: Value) -> Option<Read> {
         id: String::new(),
         payload: None,
         delivered: 1,
+        fresh: None,
     };
+    let mut marks = Marks::default();
     let mut fields = fields.into_iter();
     while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
         match (&name, value) {
@@ -79,9 +85,12 @@ fn stream_read(entry: Value) -> Option<Read> {
                 read.id = redis::from_redis_value(value).unwrap_or_default();
             }
             (Value::BulkString(n), Value::BulkString(p)) if n == b"p" => read.payload = Some(p),
+            (Value::BulkString(n), Value::BulkString(v)) => drop(marks.take(n, v)),
             _ => {}
         }
     }
+    // Only an entry carrying its payload starts without its record.
+    read.fresh = read.payload.as_ref().and_then(|_| marks.fresh());
     Some(read)
 }
 
@@ -166,11 +175,12 @@ pub(crate) fn verdict(fields: &[Option<Vec<u8>>], now_ms: i64) -> Verdict {
     }
 }
 
-/// The pipeline reading the records of `reads`: per entry, `HMGET` of [`FIELDS`] of its job
-/// hash and, for an entry without a payload, `HSTRLEN` of the record's `payload` and `meta`.
+/// The pipeline reading the records of `reads` but the fresh ones ([`crate::fresh`]): per
+/// entry, `HMGET` of [`FIELDS`] of its job hash and, for an entry without a payload,
+/// `HSTRLEN` of the record's `payload` and `meta`.
 fn read_records(keys: &Keys, reads: &[Read]) -> Pipeline {
     let mut pipe = redis::pipe();
-    for r in reads {
+    for r in reads.iter().filter(|r| r.fresh.is_none()) {
         let jk = keys.job(&r.id);
         pipe.cmd("HMGET").arg(&jk).arg(&FIELDS[..]);
         if r.payload.is_none() {
@@ -187,6 +197,9 @@ pub(crate) type Record = (Vec<Option<Vec<u8>>>, Option<usize>);
 /// One entry's answers from [`read_records`]: its record's [`FIELDS`], and the bytes its
 /// record holds (`payload` plus `meta`) for an entry without a payload.
 fn next_record(r: &Read, answers: &mut impl Iterator<Item = Value>) -> Record {
+    if let Some(fresh) = r.fresh {
+        return (fresh.record(), None);
+    }
     let record = fields(answers.next().unwrap_or(Value::Nil));
     let stored = r.payload.is_none().then(|| {
         let mut n = || {
@@ -239,7 +252,11 @@ pub(crate) async fn records(
     keys: &Keys,
     reads: &[Read],
 ) -> Result<Vec<Record>, QueueError> {
-    let answers: Vec<Value> = read_records(keys, reads).query_async(conn).await?;
+    let answers: Vec<Value> = if reads.iter().all(|r| r.fresh.is_some()) {
+        Vec::new()
+    } else {
+        read_records(keys, reads).query_async(conn).await?
+    };
     let mut answers = answers.into_iter();
     let mut records: Vec<Record> = reads.iter().map(|r| next_record(r, &mut answers)).collect();
     let gone = without_record(&records);

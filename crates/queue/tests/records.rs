@@ -7,11 +7,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, Redis, TestWorker, config, eventually, job, queue, redis_conn};
+use common::{Behaviour, Redis, TestWorker, config, eventually, job, job_with, queue, redis_conn};
 use mailroom_queue::JobState;
 use mailroom_testkit::{RedisCluster, RedisServer};
 
 on_both!(a_malformed_field_dead_letters_its_row_alone);
+on_both!(a_first_delivery_takes_its_record_from_its_entry);
 
 /// A field of a record and what a careless producer might write into it, with the field the
 /// dead-letter reason must name.
@@ -37,36 +38,30 @@ async fn a_malformed_field_dead_letters_its_row_alone(redis: Redis) {
     for (field, value, named) in SHAPES {
         let pair = [job("ok@example.com"), job("broken@example.com")];
         let record = format!("{{{name}}}:job:{}", pair[1].id());
-        if field == "payload" {
-            // A payload travels in its stream entry: the producer pushes the entry itself.
-            q.enqueue(&pair[0]).await.unwrap();
-            let () = redis::pipe()
-                .cmd("HSET")
-                .arg(&record)
-                .arg("state")
-                .arg("queued")
-                .ignore()
-                .cmd("XADD")
-                .arg(format!("{{{name}}}:v2:ready"))
-                .arg("*")
-                .arg("id")
-                .arg(pair[1].id().to_string())
-                .arg("p")
-                .arg(value)
-                .ignore()
-                .query_async(&mut c)
-                .await
-                .unwrap();
-        } else {
-            q.enqueue_many(&pair).await.unwrap();
-            let () = redis::cmd("HSET")
-                .arg(&record)
-                .arg(field)
-                .arg(value)
-                .query_async(&mut c)
-                .await
-                .unwrap();
+        // The producer writes the record and the entry itself (no marks on the entry, so a
+        // worker reads the record), with one field broken.
+        q.enqueue(&pair[0]).await.unwrap();
+        let json = pair[1].to_json();
+        let payload: &[u8] = if field == "payload" { value } else { &json };
+        let mut hset = redis::cmd("HSET");
+        hset.arg(&record).arg("state").arg("queued");
+        if field != "payload" {
+            hset.arg(field).arg(value);
         }
+        let () = redis::pipe()
+            .add_command(hset)
+            .ignore()
+            .cmd("XADD")
+            .arg(format!("{{{name}}}:v2:ready"))
+            .arg("*")
+            .arg("id")
+            .arg(pair[1].id().to_string())
+            .arg("p")
+            .arg(payload)
+            .ignore()
+            .query_async(&mut c)
+            .await
+            .unwrap();
         good.push(pair[0].id());
         bad.push((pair[1].id(), named));
     }
@@ -96,4 +91,84 @@ async fn a_malformed_field_dead_letters_its_row_alone(redis: Redis) {
     }
     assert_eq!(q.activity().undecodable, 5, "{:?}", q.activity());
     assert_eq!(q.stats().await.unwrap().in_flight, 0);
+}
+
+/// A stream entry as `XRANGE` gives it: its id and its fields.
+type Entry = (String, Vec<(String, Vec<u8>)>);
+
+/// `enqueue.lua` marks the entry of a job it queues with its payload with the record's
+/// `created_at` (`c`) and `expires_at` (`x`): the first delivery of such an entry starts from
+/// them and reads no record, so a record field changed after the enqueue is not seen.
+async fn a_first_delivery_takes_its_record_from_its_entry(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let name = q.config().name.clone();
+    let mut c = redis_conn(&redis).await;
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    let expiring = job_with(
+        "a@example.com",
+        serde_json::json!({"expires_at": later.to_rfc3339()}),
+    );
+    let plain = job("b@example.com");
+    q.enqueue_many(&[expiring.clone(), plain.clone()])
+        .await
+        .unwrap();
+    let entries: Vec<Entry> = redis::cmd("XRANGE")
+        .arg(format!("{{{name}}}:v2:ready"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let mut marked = Vec::new();
+    for ((_, fields), j) in entries.iter().zip([&expiring, &plain]) {
+        let record = format!("{{{name}}}:job:{}", j.id());
+        let (created, expires): (String, Option<String>) = redis::cmd("HMGET")
+            .arg(&record)
+            .arg("created_at")
+            .arg("expires_at")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let field = |n: &str| {
+            fields
+                .iter()
+                .find(|(f, _)| f == n)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        assert_eq!(field("id"), Some(j.id().to_string()));
+        assert_eq!(field("c"), Some(created), "created_at in the entry");
+        assert_eq!(field("x"), expires, "expires_at in the entry");
+        marked.push(record);
+    }
+    assert_eq!(
+        marked.len(),
+        2,
+        "both jobs' entries are in the stream: {entries:?}"
+    );
+    // A record changed behind the queue's back after the enqueue: a worker that read it would
+    // dead-letter the job.
+    for record in &marked {
+        let () = redis::cmd("HSET")
+            .arg(record)
+            .arg("attempts")
+            .arg("1.5")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+    }
+    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
+    w.seen.wait_for(2, Duration::from_secs(10)).await;
+    let seen = w.stop().await;
+    let mut ids = seen.ids();
+    ids.sort();
+    let mut want = vec![expiring.id(), plain.id()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(q.activity().undecodable, 0, "{:?}", q.activity());
+    for j in [&expiring, &plain] {
+        assert_eq!(
+            q.status(j.id()).await.unwrap().unwrap().state,
+            JobState::Sent
+        );
+    }
 }

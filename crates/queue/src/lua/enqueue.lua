@@ -5,7 +5,9 @@
 -- Every job created adds one to the queue-wide counter `enqueued` in {prefix}:counters.
 --
 -- A job to send now is stored once: its payload travels in its stream entry (field `p`) and
--- its record is a small status hash. A job for later, or one whose payload is over 64 KiB,
+-- its record is a small status hash. Such an entry also carries its record's `created_at` (field
+-- `c`) and `expires_at` (field `x`, when set), so that a worker's first delivery of it needs no
+-- read of the record. A job for later, or one whose payload is over 64 KiB,
 -- keeps its payload in the record and its entry carries only its id, so a worker reads a large
 -- job only when it has room for it.
 --
@@ -71,7 +73,11 @@ for i = 4, #ARGV, 6 do
     else
       local entry
       if #payload <= inline_max then
-        entry = redis.call('XADD', KEYS[1], '*', 'id', id, 'p', payload)
+        if expires > 0 then
+          entry = redis.call('XADD', KEYS[1], '*', 'id', id, 'p', payload, 'c', ARGV[2], 'x', ARGV[i + 4])
+        else
+          entry = redis.call('XADD', KEYS[1], '*', 'id', id, 'p', payload, 'c', ARGV[2])
+        end
         redis.call('HSET', jk, 'state', 'queued', 'entry', entry, unpack(f))
       else
         entry = redis.call('XADD', KEYS[1], '*', 'id', id)
