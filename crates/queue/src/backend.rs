@@ -302,10 +302,11 @@ impl Queue {
 /// stream, all at once; those settled meanwhile are left alone. Returns how many went back.
 pub(crate) async fn release(tracker: &Tracker, held: &[(&str, &str)]) -> Result<usize, QueueError> {
     let settler = tracker.settler();
-    let answers = futures::future::join_all(held.iter().map(|(entry, id)| {
-        settler.settle(entry, id, "release", ["", "", ""], 0, Notes::default())
-    }))
-    .await;
+    let answers =
+        futures::future::join_all(held.iter().map(|(entry, id)| {
+            settler.settle(entry, id, "release", ["", "", ""], Notes::default())
+        }))
+        .await;
     let mut released = 0;
     for answer in answers {
         if answer? >= 0 {

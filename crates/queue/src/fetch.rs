@@ -322,7 +322,6 @@ impl Fetcher {
                 &r.id,
                 outcome,
                 [&retention, "", ""],
-                0,
                 Notes::default(),
             )
         }))
@@ -390,7 +389,7 @@ impl Fetcher {
         let changed = self
             .tracker
             .settler()
-            .settle(entry, id, "dead", [reason, "", ""], 0, Notes::default())
+            .settle(entry, id, "dead", [reason, "", ""], Notes::default())
             .await?;
         if changed >= 0 {
             self.queue.record(Event::Undecodable, 1);

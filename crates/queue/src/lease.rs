@@ -12,7 +12,7 @@ use crate::activity::Event;
 use crate::backoff::ConnectionRetry;
 use crate::done::Kept;
 use crate::queue::Queue;
-use crate::settle::Notes;
+use crate::settle::{Notes, Outcome};
 use crate::tracker::Tracker;
 
 /// One delivery of a job to this worker. Record exactly one outcome with [`Lease::sent`],
@@ -122,7 +122,7 @@ impl Lease {
         thread_id: Option<&str>,
         sent_as: Option<&str>,
     ) -> Result<(), QueueError> {
-        let retention = self.queue.config().retention.as_secs().max(1).to_string();
+        let retention = self.retention();
         let answer = self
             .finish_as(
                 sent_as.unwrap_or(""),
@@ -134,6 +134,12 @@ impl Lease {
                 ],
             )
             .await?;
+        self.note_sent(answer, transport_id);
+        Ok(())
+    }
+
+    /// Counts and logs a `sent` that found the job already recorded as sent (answer 1).
+    fn note_sent(&self, answer: i64, transport_id: Option<&str>) {
         if answer == 1 {
             self.queue.record(Event::DuplicateSend, 1);
             tracing::warn!(
@@ -142,16 +148,15 @@ impl Lease {
                 "job sent twice: another delivery was recorded as sent first (its lease had run out)"
             );
         }
-        Ok(())
     }
 
-    /// [`Lease::sent_as`] without waiting for Redis: the outcome is written by a task of its
-    /// own (with the same retries), so the caller's concurrency slot is free at once. The
-    /// delivery stays held (renewed, and counted in the byte budget) until it is written, and
-    /// the worker's backend waits for every such write before it stops; see
-    /// [`Tracker::flushed`]. A failure is logged: the delivery then stays pending, and once its
-    /// lease runs out its next delivery finds the job's done record or, when the record did not
-    /// land either, sends it again.
+    /// [`Lease::sent_as`] without waiting for Redis: the outcome joins the worker's next batch
+    /// of outcomes and the caller's concurrency slot is free at once. The delivery stays held
+    /// (renewed, and counted in the byte budget) until it is written, and the worker's backend
+    /// waits for every such write before it stops; see [`Tracker::flushed`]. When Redis cannot
+    /// be reached, a task of its own retries as [`Lease::sent_as`] does; a failure is logged:
+    /// the delivery then stays pending, and once its lease runs out its next delivery finds the
+    /// job's done record or, when the record did not land either, sends it again.
     pub fn sent_in_background(
         self,
         transport_id: Option<&str>,
@@ -159,20 +164,50 @@ impl Lease {
         sent_as: Option<&str>,
     ) {
         let writing = self.tracker.writing();
+        let retention = self.retention();
+        let args = [
+            retention.as_str(),
+            transport_id.unwrap_or(""),
+            thread_id.unwrap_or(""),
+        ];
+        let outcome = Outcome::new(
+            &self.entry,
+            &self.id.to_string(),
+            "sent",
+            args,
+            self.notes("sent", sent_as.unwrap_or("")),
+        );
         let owned = |s: Option<&str>| s.map(str::to_owned);
         let (transport_id, thread_id, sent_as) =
             (owned(transport_id), owned(thread_id), owned(sent_as));
-        tokio::spawn(async move {
-            // `sent_as` logs a failure itself; nobody is left to hand it to.
-            let _ = self
-                .sent_as(
-                    transport_id.as_deref(),
-                    thread_id.as_deref(),
-                    sent_as.as_deref(),
-                )
-                .await;
-            drop(writing);
-        });
+        let settler = self.tracker.settler().clone();
+        settler.settle_then(
+            outcome,
+            Box::new(move |answer| match answer {
+                Ok(answer) => {
+                    self.note_sent(answer, transport_id.as_deref());
+                    drop(writing);
+                }
+                Err(e) if e.is_connection() => {
+                    tracing::warn!(job = %self.id, error = %e, "recording outcome failed; retrying");
+                    tokio::spawn(async move {
+                        // `sent_as` logs a failure itself; nobody is left to hand it to.
+                        let _ = self
+                            .sent_as(
+                                transport_id.as_deref(),
+                                thread_id.as_deref(),
+                                sent_as.as_deref(),
+                            )
+                            .await;
+                        drop(writing);
+                    });
+                }
+                Err(e) => {
+                    self.failed("sent", &e);
+                    drop(writing);
+                }
+            }),
+        );
     }
 
     /// Schedules the job again at `at`, recording `error`; `spend_attempt` is false for delays
@@ -207,7 +242,7 @@ impl Lease {
     /// # Errors
     /// Redis stayed unreachable for a whole lease time.
     pub async fn suppressed(self, suppressed: &str) -> Result<(), QueueError> {
-        let retention = self.queue.config().retention.as_secs().max(1).to_string();
+        let retention = self.retention();
         self.finish("suppressed", [&retention, suppressed, ""])
             .await
             .map(drop)
@@ -245,14 +280,7 @@ impl Lease {
                     &id,
                     outcome,
                     args,
-                    self.deliveries,
-                    Notes {
-                        suppressed: self.suppressed.as_deref().filter(|_| outcome == "sent"),
-                        sent_as,
-                        attempts: self.attempts,
-                        created_ms: self.enqueued_at.timestamp_millis(),
-                        kept: Some(&self.kept),
-                    },
+                    self.notes(outcome, sent_as),
                 )
                 .await
             {
@@ -261,15 +289,37 @@ impl Lease {
                     retry.wait().await;
                 }
                 Err(e) => {
-                    tracing::error!(
-                        job = %self.id, outcome, error = %e,
-                        "recording the outcome failed; the delivery stays pending and is taken over once its lease runs out"
-                    );
+                    self.failed(outcome, &e);
                     return Err(e);
                 }
                 done => return done,
             }
         }
+    }
+
+    /// What `outcome` records beside the delivery (for a `sent`, the suppressed recipients).
+    fn notes<'a>(&'a self, outcome: &str, sent_as: &'a str) -> Notes<'a> {
+        Notes {
+            suppressed: self.suppressed.as_deref().filter(|_| outcome == "sent"),
+            sent_as,
+            deliveries: self.deliveries,
+            attempts: self.attempts,
+            created_ms: self.enqueued_at.timestamp_millis(),
+            kept: Some(&self.kept),
+        }
+    }
+
+    /// The queue's retention, in seconds, as a `sent` records it.
+    fn retention(&self) -> String {
+        self.queue.config().retention.as_secs().max(1).to_string()
+    }
+
+    /// Logs an outcome that could not be recorded.
+    fn failed(&self, outcome: &str, e: &QueueError) {
+        tracing::error!(
+            job = %self.id, outcome, error = %e,
+            "recording the outcome failed; the delivery stays pending and is taken over once its lease runs out"
+        );
     }
 }
 

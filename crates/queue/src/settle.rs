@@ -30,6 +30,8 @@ pub(crate) struct Notes<'a> {
     pub suppressed: Option<&'a str>,
     /// The mailbox that sent a pool's job (empty otherwise).
     pub sent_as: &'a str,
+    /// The job's deliveries, this one included (0 when unknown).
+    pub deliveries: u32,
     /// Failed attempts before the send.
     pub attempts: u32,
     /// When the job was enqueued (ms since the epoch).
@@ -38,7 +40,8 @@ pub(crate) struct Notes<'a> {
     pub kept: Option<&'a Kept>,
 }
 
-struct Outcome {
+/// One outcome to record, and what its answer goes to.
+pub(crate) struct Outcome {
     entry: String,
     id: String,
     outcome: &'static str,
@@ -55,7 +58,33 @@ struct Outcome {
     attempts: u32,
     created_ms: i64,
     kept: Kept,
-    reply: oneshot::Sender<Result<i64, QueueError>>,
+    reply: Option<Reply>,
+}
+
+/// What an outcome's answer goes to.
+enum Reply {
+    /// A caller waiting for it.
+    Wait(oneshot::Sender<Result<i64, QueueError>>),
+    /// A function the outcome task calls with it (it must not block): a handler that does not
+    /// wait costs no task of its own.
+    Then(Then),
+}
+
+/// A function called with an outcome's answer, on the outcome task.
+pub(crate) type Then = Box<dyn FnOnce(Result<i64, QueueError>) + Send + Sync>;
+
+impl Reply {
+    fn send(self, answer: Result<i64, QueueError>) {
+        match self {
+            // A waiter that went away (its handler was aborted) needs no answer.
+            Reply::Wait(tx) => drop(tx.send(answer)),
+            Reply::Then(then) => then(answer),
+        }
+    }
+}
+
+fn stopped() -> QueueError {
+    QueueError::Protocol("the outcome task stopped".into())
 }
 
 /// The handle to a worker's outcome task; the task ends when the last handle is dropped.
@@ -81,27 +110,55 @@ impl Settler {
         id: &str,
         outcome: &'static str,
         args: [&str; 3],
-        deliveries: u32,
         notes: Notes<'_>,
     ) -> Result<i64, QueueError> {
         let (reply, answer) = oneshot::channel();
-        let stopped = || QueueError::Protocol("the outcome task stopped".into());
-        self.0
-            .send(Outcome {
-                entry: entry.to_owned(),
-                id: id.to_owned(),
-                outcome,
-                args: args.map(str::to_owned),
-                deliveries,
-                suppressed: notes.suppressed.map(str::to_owned),
-                sent_as: notes.sent_as.to_owned(),
-                attempts: notes.attempts,
-                created_ms: notes.created_ms,
-                kept: notes.kept.cloned().unwrap_or_default(),
-                reply,
-            })
-            .map_err(|_| stopped())?;
+        self.send(
+            Outcome::new(entry, id, outcome, args, notes),
+            Reply::Wait(reply),
+        );
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// Records `outcome` without waiting: `then` is called with the answer (as
+    /// [`Settler::settle`] gives it), on the outcome task.
+    pub fn settle_then(&self, outcome: Outcome, then: Then) {
+        self.send(outcome, Reply::Then(then));
+    }
+
+    fn send(&self, mut outcome: Outcome, reply: Reply) {
+        outcome.reply = Some(reply);
+        if let Err(mpsc::error::SendError(mut outcome)) = self.0.send(outcome)
+            && let Some(reply) = outcome.reply.take()
+        {
+            reply.send(Err(stopped()));
+        }
+    }
+}
+
+impl Outcome {
+    /// The outcome `outcome` for the delivery `entry` of job `id`, with its arguments (see
+    /// [`Settler::settle`]).
+    pub fn new(
+        entry: &str,
+        id: &str,
+        outcome: &'static str,
+        args: [&str; 3],
+        notes: Notes<'_>,
+    ) -> Self {
+        Self {
+            entry: entry.to_owned(),
+            id: id.to_owned(),
+            outcome,
+            args: args.map(str::to_owned),
+            deliveries: notes.deliveries,
+            suppressed: notes.suppressed.map(str::to_owned),
+            sent_as: notes.sent_as.to_owned(),
+            attempts: notes.attempts,
+            created_ms: notes.created_ms,
+            kept: notes.kept.cloned().unwrap_or_default(),
+            reply: None,
+        }
     }
 }
 
@@ -112,7 +169,7 @@ async fn record(queue: Queue, consumer: String, mut rx: mpsc::UnboundedReceiver<
         if answers.is_err() {
             queue.record(Event::RedisError, 1);
         }
-        for (i, outcome) in batch.drain(..).enumerate() {
+        for (i, mut outcome) in batch.drain(..).enumerate() {
             let answer = match &answers {
                 Ok(codes) => codes
                     .get(i)
@@ -120,8 +177,9 @@ async fn record(queue: Queue, consumer: String, mut rx: mpsc::UnboundedReceiver<
                     .ok_or_else(|| QueueError::Protocol("short reply for outcomes".into())),
                 Err(e) => Err(e.clone()),
             };
-            // A waiter that went away (its handler was aborted) needs no answer.
-            let _ = outcome.reply.send(answer);
+            if let Some(reply) = outcome.reply.take() {
+                reply.send(answer);
+            }
         }
     }
 }

@@ -63,3 +63,39 @@ async fn flushed_waits_for_the_sends_left_in_the_background() {
     }
     w.stop().await;
 }
+
+/// A send left in the background while Redis is down is retried until Redis is back: it is
+/// held meanwhile, and then recorded as sent and acknowledged, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_left_in_the_background_during_an_outage_lands_once_redis_is_back() {
+    let mut redis = Redis::durable();
+    let q = queue(&redis, config()).await;
+    let j = job_with("r@example.com", serde_json::json!({ "text": "hi" }));
+    q.enqueue(&j).await.unwrap();
+    let w = TestWorker::start(&q, "w", Behaviour::Keep).await;
+    eventually(Duration::from_secs(10), "the job delivered", async || {
+        (w.kept.0.lock().unwrap().len() == 1).then_some(())
+    })
+    .await;
+    redis.server().kill();
+    let lease = w.kept.0.lock().unwrap().pop().expect("a lease");
+    lease.sent_in_background(Some("msg"), None, None);
+    // The write fails and is retried: the delivery stays held.
+    eventually(Duration::from_secs(10), "a failed write", async || {
+        (q.activity().redis_errors > 0).then_some(())
+    })
+    .await;
+    assert_eq!(w.tracker.len(), 1, "held while Redis is down");
+    redis.server().restart();
+    tokio::time::timeout(Duration::from_secs(30), w.tracker.flushed())
+        .await
+        .expect("written once Redis is back");
+    assert_eq!(w.tracker.len(), 0, "nothing held once written");
+    let mut c = redis_conn(&redis).await;
+    assert_eq!(pending_count(&mut c, &q).await, 0, "acknowledged");
+    let status = q.status(j.id()).await.unwrap().expect("a status");
+    assert_eq!(status.state, JobState::Sent);
+    assert_eq!(status.transport_id.as_deref(), Some("msg"));
+    assert_eq!(q.activity().duplicate_sends, 0);
+    w.stop().await;
+}

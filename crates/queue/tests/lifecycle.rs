@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, Redis, TestWorker, config, job, queue, status_when};
+use common::{Behaviour, Redis, TestWorker, config, job, queue, send_one, status_when};
 use mailroom_jobs::{EmailJob, JobId};
 use mailroom_queue::{JobState, Queue, QueueConfig};
 use mailroom_testkit::RedisServer;
@@ -149,13 +149,5 @@ async fn a_queue_over_a_unix_socket_delivers() {
     );
     let redis = Redis::Single(server);
     let q = queue(&redis, config()).await;
-    let j = job("a@example.com");
-    q.enqueue(&j).await.unwrap();
-    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
-    w.seen.wait_for(1, Duration::from_secs(10)).await;
-    w.stop().await;
-    assert_eq!(
-        q.status(j.id()).await.unwrap().unwrap().state,
-        JobState::Sent
-    );
+    send_one(&q, &job("a@example.com")).await;
 }

@@ -6,14 +6,11 @@ mod common;
 use std::time::Duration;
 
 use common::{Behaviour, Redis, TestWorker, config, eventually, job, queue};
-use mailroom_testkit::{RedisOptions, RedisServer};
+use mailroom_testkit::RedisServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_survives_redis_restart_and_enqueue_fails_loudly_meanwhile() {
-    let mut redis = Redis::Single(RedisServer::start_with(RedisOptions {
-        appendonly: true,
-        ..Default::default()
-    }));
+    let mut redis = Redis::durable();
     let q = queue(&redis, config()).await;
     let w = TestWorker::start(&q, "w", Behaviour::Send).await;
     let before = job("before@example.com");

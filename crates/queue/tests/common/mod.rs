@@ -27,6 +27,14 @@ pub enum Redis {
 }
 
 impl Redis {
+    /// A single server with an append-only file, so that a restart keeps its data.
+    pub fn durable() -> Self {
+        Redis::Single(RedisServer::start_with(mailroom_testkit::RedisOptions {
+            appendonly: true,
+            ..Default::default()
+        }))
+    }
+
     pub fn url(&self) -> String {
         match self {
             Self::Single(s) => s.url(),
@@ -106,6 +114,18 @@ pub fn job_with(to: &str, extra: serde_json::Value) -> EmailJob {
 
 pub fn job(to: &str) -> EmailJob {
     job_with(to, serde_json::json!({}))
+}
+
+/// Enqueues `j`, has a worker send it, and checks that it is recorded as sent.
+pub async fn send_one(q: &Queue, j: &EmailJob) {
+    q.enqueue(j).await.unwrap();
+    let w = TestWorker::start(q, "w", Behaviour::Send).await;
+    w.seen.wait_for(1, Duration::from_secs(10)).await;
+    w.stop().await;
+    assert_eq!(
+        q.status(j.id()).await.unwrap().unwrap().state,
+        mailroom_queue::JobState::Sent
+    );
 }
 
 /// What the test handler does with a delivery.
