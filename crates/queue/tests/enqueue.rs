@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Behaviour, Redis, TestWorker, config, eventually, job, job_with, queue, redis_conn,
+    Behaviour, Redis, TestWorker, config, eventually, job, job_with, queue, redis_conn, send_one,
     wait_until_past,
 };
 use mailroom_queue::{Cancelled, JobState, QueueConfig};
@@ -18,6 +18,7 @@ use redis::AsyncCommands;
 on_both!(
     dedup_without_ttl_setting_returns_first_job,
     batch_enqueue_is_delivered_in_full,
+    a_batch_queues_only_the_ids_not_taken,
     stats_count_every_state,
     cancel_only_before_sending,
     expired_job_is_not_sent,
@@ -86,6 +87,40 @@ async fn batch_enqueue_is_delivered_in_full(redis: Redis) {
 }
 
 /// apalis-redis: "its stats calls fail (WRONGTYPE) or return zeros".
+/// A batch with a job already sent (only its done record is left) and a new job given twice,
+/// then one with a job still queued: only the new jobs are queued, each once.
+async fn a_batch_queues_only_the_ids_not_taken(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let sent = job("sent@example.com");
+    send_one(&q, &sent).await;
+    let (twice, new, other) = (
+        job("twice@example.com"),
+        job("new@example.com"),
+        job("other@example.com"),
+    );
+    let duplicates = async |batch: &[mailroom_jobs::EmailJob]| {
+        let out = q.enqueue_many(batch).await.unwrap();
+        assert!(out.iter().zip(batch).all(|(e, j)| e.id == j.id()));
+        out.iter().map(|e| e.duplicate).collect::<Vec<bool>>()
+    };
+    let first = [sent.clone(), twice.clone(), twice.clone(), new.clone()];
+    assert_eq!(duplicates(&first).await, [true, false, true, false]);
+    assert_eq!(
+        duplicates(&[twice.clone(), other.clone()]).await,
+        [true, false]
+    );
+    let s = q.stats().await.unwrap();
+    assert_eq!((s.ready, s.enqueued), (3, 4), "{s:?}");
+    let w = TestWorker::start(&q, "w2", Behaviour::Send).await;
+    w.seen.wait_for(3, Duration::from_secs(10)).await;
+    let seen = w.stop().await;
+    let mut ids = seen.ids();
+    ids.sort();
+    let mut want = vec![twice.id(), new.id(), other.id()];
+    want.sort();
+    assert_eq!(ids, want, "each new job sent once, the sent one not again");
+}
+
 async fn stats_count_every_state(redis: Redis) {
     let q = queue(&redis, config()).await;
     let empty = q.stats().await.unwrap();

@@ -15,6 +15,9 @@
 -- {prefix}:v2:done:SECOND, SECOND being the unix second of the id's ULID timestamp), is a
 -- duplicate.
 local prefix, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+-- `created_at` as given when it is decimal digits: a Lua number is formatted anew for each
+-- job it is written for.
+local created_at = string.match(ARGV[2], '^%d+$') and ARGV[2] or now
 -- Each Crockford base32 digit's value, by byte, either case: a table lookup per character is
 -- several times cheaper in Lua than searching the alphabet for it.
 local digit = {}
@@ -41,6 +44,49 @@ local function done_key(id)
   return last_key
 end
 
+-- Which ids are taken, asked for the whole call at once (a call per job costs Redis several
+-- times what the lookup does): one EXISTS over the job records (per 500), and one HMGET per
+-- done bucket. Only when a record exists is each job's own looked up; an id given twice in one
+-- call is a duplicate the second time.
+local function records_exist()
+  local keys = {}
+  for i = 4, #ARGV, 6 do
+    keys[#keys + 1] = prefix .. ':job:' .. ARGV[i]
+    if #keys == 500 or i + 6 > #ARGV then
+      if redis.call('EXISTS', unpack(keys)) > 0 then return true end
+      keys = {}
+    end
+  end
+  return false
+end
+local function done_ids()
+  local by_bucket, buckets = {}, {}
+  for i = 4, #ARGV, 6 do
+    local key = done_key(ARGV[i])
+    if not by_bucket[key] then
+      by_bucket[key] = {}
+      buckets[#buckets + 1] = key
+    end
+    local ids = by_bucket[key]
+    ids[#ids + 1] = ARGV[i]
+  end
+  local done = {}
+  for _, key in ipairs(buckets) do
+    local ids = by_bucket[key]
+    for from = 1, #ids, 500 do
+      local part = { unpack(ids, from, math.min(from + 499, #ids)) }
+      local found = redis.call('HMGET', key, unpack(part))
+      for k = 1, #part do
+        if found[k] then done[part[k]] = true end
+      end
+    end
+  end
+  return done
+end
+local live = records_exist()
+local done = done_ids()
+local seen = {}
+
 local inline_max = 65536
 local out = {}
 local created = 0
@@ -52,8 +98,8 @@ for i = 4, #ARGV, 6 do
   if idem ~= '' then
     existing = redis.call('GET', prefix .. ':idem:' .. idem)
   end
-  if not existing and (redis.call('EXISTS', jk) == 1
-      or redis.call('HEXISTS', done_key(id), id) == 1) then
+  if not existing and (seen[id] or done[id]
+      or (live and redis.call('EXISTS', jk) == 1)) then
     existing = id
   end
   if existing then
@@ -63,7 +109,7 @@ for i = 4, #ARGV, 6 do
     if idem ~= '' then
       redis.call('SET', prefix .. ':idem:' .. idem, id, 'EX', ttl)
     end
-    local f = { 'created_at', now }
+    local f = { 'created_at', created_at }
     if meta ~= '' and meta ~= '{}' then f[#f + 1] = 'meta'; f[#f + 1] = meta end
     if idem ~= '' then f[#f + 1] = 'idem'; f[#f + 1] = idem end
     if expires > 0 then f[#f + 1] = 'expires_at'; f[#f + 1] = expires end
@@ -74,9 +120,9 @@ for i = 4, #ARGV, 6 do
       local entry
       if #payload <= inline_max then
         if expires > 0 then
-          entry = redis.call('XADD', KEYS[1], '*', 'id', id, 'p', payload, 'c', ARGV[2], 'x', ARGV[i + 4])
+          entry = redis.call('XADD', KEYS[1], '*', 'id', id, 'p', payload, 'c', created_at, 'x', expires)
         else
-          entry = redis.call('XADD', KEYS[1], '*', 'id', id, 'p', payload, 'c', ARGV[2])
+          entry = redis.call('XADD', KEYS[1], '*', 'id', id, 'p', payload, 'c', created_at)
         end
         redis.call('HSET', jk, 'state', 'queued', 'entry', entry, unpack(f))
       else
@@ -84,6 +130,7 @@ for i = 4, #ARGV, 6 do
         redis.call('HSET', jk, 'state', 'queued', 'entry', entry, 'payload', payload, unpack(f))
       end
     end
+    seen[id] = true
     created = created + 1
     out[#out + 1] = id
     out[#out + 1] = 0
