@@ -23,7 +23,9 @@ mod worker;
 #[allow(unused_imports)]
 pub use jobs::{enqueue_all, enqueue_jobs, job};
 #[allow(unused_imports)]
-pub use observe::{all_sent, eventually, idle, job_fields, state_counts, states, stats, wait_dead};
+pub use observe::{
+    all_sent, eventually, idle, in_flight, job_fields, state_counts, states, stats, wait_dead,
+};
 pub use worker::Worker;
 
 /// The `mailroom` binary under test: package `mailroom-worker` built by cargo with the profile

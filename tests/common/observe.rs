@@ -1,6 +1,7 @@
 //! Reading a queue's state from the tests: waiting for a condition, job states and records,
 //! the queue's counts.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use mailroom_jobs::JobId;
@@ -77,4 +78,27 @@ pub async fn all_sent(queue: &Queue, ids: &[JobId]) -> bool {
 pub async fn idle(queue: &Queue) -> bool {
     let s = stats(queue).await;
     s.ready == 0 && s.scheduled == 0 && s.in_flight == 0
+}
+
+/// The jobs of `ids` in flight: queued, with their stream entry pending under a worker's
+/// consumer (read, and not yet acknowledged).
+pub async fn in_flight(queue: &Queue, ids: &[JobId]) -> HashSet<JobId> {
+    let records = job_fields(queue, ids, &["state", "entry"]).await;
+    let pending_rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg(queue.key("v2:ready"))
+        .arg("workers")
+        .arg("-")
+        .arg("+")
+        .arg(ids.len().max(1))
+        .query_async(&mut queue.connection())
+        .await
+        .expect("read pending entries");
+    let held: HashSet<String> = pending_rows.into_iter().map(|(e, ..)| e).collect();
+    ids.iter()
+        .zip(&records)
+        .filter(|(_, row)| {
+            row[0].as_deref() == Some("queued") && row[1].as_ref().is_some_and(|e| held.contains(e))
+        })
+        .map(|(id, _)| *id)
+        .collect()
 }

@@ -1,6 +1,5 @@
 //! A worker killed (SIGKILL) in the middle of a run, then a new worker.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use mailroom_jobs::JobId;
@@ -10,7 +9,7 @@ use super::{
 };
 use crate::common::google::Tally;
 use crate::common::report::Report;
-use crate::common::{Backing, enqueue_jobs, job_fields, stats};
+use crate::common::{Backing, enqueue_jobs, in_flight, stats};
 
 /// SIGKILL of a worker in the middle of a run, then a new worker: every job is received and
 /// recorded as sent, and the only messages received twice are jobs that were in flight at the
@@ -37,26 +36,7 @@ pub async fn sigkill_mid_run_then_restart(redis: Backing, jobs: usize) {
     )
     .await;
     doomed.crash();
-    // In flight: the job's stream entry is pending under a worker's consumer.
-    let records = job_fields(&queue, &ids, &["state", "entry"]).await;
-    let pending_rows: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
-        .arg(queue.key("v2:ready"))
-        .arg("workers")
-        .arg("-")
-        .arg("+")
-        .arg(ids.len().max(1))
-        .query_async(&mut queue.connection())
-        .await
-        .expect("read pending entries");
-    let held: HashSet<String> = pending_rows.into_iter().map(|(e, ..)| e).collect();
-    let in_flight: HashSet<JobId> = ids
-        .iter()
-        .zip(&records)
-        .filter(|(_, row)| {
-            row[0].as_deref() == Some("queued") && row[1].as_ref().is_some_and(|e| held.contains(e))
-        })
-        .map(|(id, _)| *id)
-        .collect();
+    let in_flight = in_flight(&queue, &ids).await;
     let pending = stats(&queue).await.in_flight;
     let received_at_kill = google.sent().len();
     assert!(
