@@ -1,14 +1,15 @@
-//! What a finished job's record costs in Redis: enqueues and sends 100,000 jobs on a fresh
-//! server and prints the growth of `used_memory` (`INFO memory`) per job, read once every job
-//! is sent and its stream entry and job hash are gone, so what is left is the records kept for
-//! the retention period. Ignored by default (it takes a while); run it with
+//! What a queued job and a finished job's record cost in Redis: enqueues 100,000 jobs of about
+//! 1 KB on a fresh server and prints the growth of `used_memory` (`INFO memory`) per job
+//! against its payload's bytes; then sends them and prints the growth per job again, read once
+//! every job is sent and its stream entry and job hash are gone, so what is left is the records
+//! kept for the retention period. Ignored by default (it takes a while); run it with
 //! `cargo test -p mailroom-queue --test record_memory -- --ignored --nocapture`.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Behaviour, Redis, TestWorker, config, eventually, job, queue, redis_conn};
+use common::{Behaviour, Redis, TestWorker, config, eventually, job_with, queue, redis_conn};
 use mailroom_testkit::RedisServer;
 
 const JOBS: usize = 100_000;
@@ -32,12 +33,24 @@ async fn bytes_per_finished_record() {
     let redis = Redis::Single(RedisServer::start());
     let q = queue(&redis, config()).await;
     let before = used_memory(&redis).await;
+    let text = "Your order has shipped. ".repeat(36);
     let started = Instant::now();
+    let mut payload_bytes = 0;
     for _ in 0..JOBS / 1000 {
-        let batch: Vec<_> = (0..1000).map(|_| job("someone@example.com")).collect();
+        let batch: Vec<_> = (0..1000)
+            .map(|_| job_with("someone@example.com", serde_json::json!({ "text": text })))
+            .collect();
+        payload_bytes += batch.iter().map(|j| j.to_json().len()).sum::<usize>();
         q.enqueue_many(&batch).await.unwrap();
     }
     let enqueued = started.elapsed();
+    let queued = used_memory(&redis).await;
+    let per_queued = (queued - before) as f64 / JOBS as f64;
+    let payload = payload_bytes as f64 / JOBS as f64;
+    println!(
+        "queued: {per_queued:.0} B per job for a payload of {payload:.0} B ({:.2}x)",
+        per_queued / payload
+    );
     let w = TestWorker::start(&q, "w", Behaviour::SendLikeGmail).await;
     w.seen.wait_for(JOBS, Duration::from_secs(900)).await;
     eventually(Duration::from_secs(60), "every job settled", async || {
