@@ -21,8 +21,9 @@ use crate::read_ahead::ReadAhead;
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
 use crate::settle::Notes;
-use crate::start::{Read, Record, Verdict, records, stream_reads, verdict};
+use crate::start::{Read, Record, judge, records, stream_reads};
 use crate::tracker::Tracker;
+use crate::verdict::Verdict;
 
 /// What a delivery's record says, beside its job.
 struct Counts {
@@ -244,7 +245,7 @@ impl Fetcher {
         let mut run_list = Vec::with_capacity(reads.len());
         let mut settles = Vec::new();
         for (r, (record, stored)) in reads.into_iter().zip(records) {
-            match verdict(&record, now) {
+            match judge(&r, &record, now) {
                 Verdict::Run {
                     attempts,
                     deliveries,

@@ -10,6 +10,8 @@
 //! retry, or by a producer that writes its own entries), or with marks that are not whole
 //! numbers, has its record read as before.
 
+use crate::verdict::{Verdict, expired, whole_number};
+
 /// What a marked entry says of its job's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Fresh {
@@ -27,14 +29,13 @@ pub(crate) struct Marks {
 }
 
 impl Marks {
-    /// Takes `value` when `name` is one of the marks; gives it back otherwise.
-    pub fn take(&mut self, name: &[u8], value: Vec<u8>) -> Option<Vec<u8>> {
+    /// Keeps `value` when `name` is one of the marks.
+    pub fn take(&mut self, name: &[u8], value: Vec<u8>) {
         match name {
             b"c" => self.created = Some(value),
             b"x" => self.expires = Some(value),
-            _ => return Some(value),
+            _ => {}
         }
-        None
     }
 
     /// The record the marks stand for, when `c` is there and both are whole numbers.
@@ -51,38 +52,34 @@ impl Marks {
     }
 }
 
-/// A whole number of ms since the epoch, written as decimal digits (at most 15).
+/// A time in ms since the epoch, as a record's times are written (at most 15 digits).
 fn number(digits: &[u8]) -> Option<i64> {
-    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
+    whole_number(digits, 15)
 }
 
 impl Fresh {
-    /// The record fields ([`crate::start::FIELDS`]) a fresh job has: queued, no attempts, no
-    /// deliveries.
-    pub fn record(self) -> Vec<Option<Vec<u8>>> {
-        let expires = (self.expires_ms > 0).then(|| self.expires_ms.to_string().into_bytes());
-        vec![
-            Some(b"queued".to_vec()),
-            Some(b"0".to_vec()),
-            Some(b"0".to_vec()),
-            Some(self.created_ms.to_string().into_bytes()),
-            expires,
-        ]
+    /// The verdict on a fresh job at `now_ms`: it runs as a job with no attempts and no
+    /// deliveries, unless it is past its expiry.
+    pub fn verdict(self, now_ms: i64) -> Verdict {
+        if expired(self.expires_ms, now_ms) {
+            return Verdict::Expired;
+        }
+        Verdict::Run {
+            attempts: 0,
+            deliveries: 0,
+            created_ms: self.created_ms,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::start::{Verdict, verdict};
 
     fn marks(fields: &[(&str, &str)]) -> Marks {
         let mut m = Marks::default();
         for (name, value) in fields {
-            assert!(m.take(name.as_bytes(), value.as_bytes().to_vec()).is_none());
+            m.take(name.as_bytes(), value.as_bytes().to_vec());
         }
         m
     }
@@ -91,20 +88,17 @@ mod tests {
     fn a_marked_entry_runs_as_a_new_job_until_it_expires() {
         let fresh = marks(&[("c", "1000"), ("x", "5000")]).fresh().unwrap();
         assert_eq!(
-            verdict(&fresh.record(), 4999),
+            fresh.verdict(4999),
             Verdict::Run {
                 attempts: 0,
                 deliveries: 0,
                 created_ms: 1000
             }
         );
-        assert_eq!(verdict(&fresh.record(), 5001), Verdict::Expired);
+        assert_eq!(fresh.verdict(5001), Verdict::Expired);
         let forever = marks(&[("c", "1000")]).fresh().unwrap();
         assert_eq!(forever.expires_ms, 0);
-        assert!(matches!(
-            verdict(&forever.record(), i64::MAX),
-            Verdict::Run { .. }
-        ));
+        assert!(matches!(forever.verdict(i64::MAX), Verdict::Run { .. }));
     }
 
     #[test]
@@ -114,6 +108,6 @@ mod tests {
         assert_eq!(marks(&[("c", "soon")]).fresh(), None);
         assert_eq!(marks(&[("c", "1000"), ("x", "-1")]).fresh(), None);
         assert_eq!(marks(&[("c", "")]).fresh(), None);
-        assert!(Marks::default().take(b"p", b"{}".to_vec()).is_some());
+        assert_eq!(marks(&[("p", "{}"), ("id", "1000")]).fresh(), None);
     }
 }

@@ -45,8 +45,10 @@
 //! * `fetch_conn` (worker): the fetcher's connection, replaced after a round that read large
 //!   replies so that its read buffer does not keep their size.
 //! * `fresh` (worker): first deliveries whose entry says what their record would.
-//! * `start` (worker): the verdict on each delivered entry (run, skip, expired, malformed), from
-//!   one pipelined read of the records, so one bad record spoils nothing else.
+//! * `verdict` (worker): what a delivered entry's job record says: run, skip, expired, malformed.
+//! * `start` (worker): delivered entries read from the stream, their records read in one
+//!   pipeline (none for fresh entries), and each entry judged on its own, so one bad record
+//!   spoils nothing else.
 //! * `schedule` (worker): when the fetcher promotes and reclaims, and how long it reads.
 //! * `lease` (worker): a delivery's lease.
 //! * `tracker` (worker): the deliveries a worker holds, their bytes, and those it deferred.
@@ -114,6 +116,8 @@ mod tokens;
 #[cfg(feature = "worker")]
 mod tracker;
 mod usage;
+#[cfg(feature = "worker")]
+mod verdict;
 mod windows;
 mod workers;
 

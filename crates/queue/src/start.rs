@@ -18,6 +18,7 @@ use redis::{Pipeline, Value};
 use crate::QueueError;
 use crate::fresh::{Fresh, Marks};
 use crate::keys::Keys;
+use crate::verdict::{FIELDS, Verdict, verdict};
 
 /// A delivery read from the stream (or taken over), before it starts.
 #[derive(Debug)]
@@ -85,7 +86,7 @@ fn stream_read(entry: Value) -> Option<Read> {
                 read.id = redis::from_redis_value(value).unwrap_or_default();
             }
             (Value::BulkString(n), Value::BulkString(p)) if n == b"p" => read.payload = Some(p),
-            (Value::BulkString(n), Value::BulkString(v)) => drop(marks.take(n, v)),
+            (Value::BulkString(n), Value::BulkString(v)) => marks.take(n, v),
             _ => {}
         }
     }
@@ -94,84 +95,12 @@ fn stream_read(entry: Value) -> Option<Read> {
     Some(read)
 }
 
-/// The status fields read for each entry, in this order.
-pub(crate) const FIELDS: [&str; 5] = [
-    "state",
-    "attempts",
-    "deliveries",
-    "created_at",
-    "expires_at",
-];
-
-/// The numeric fields of a record, with the most digits each may have: counts fit a u32,
-/// times (ms since the epoch) an i64 with room to spare. Absent fields are fine.
-const DIGITS: [usize; 4] = [9, 9, 15, 15];
-
-/// What one entry's record says.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Runs, with its attempts, its deliveries before this entry's and its enqueue time.
-    Run {
-        attempts: u32,
-        deliveries: u32,
-        created_ms: i64,
-    },
-    /// Its job is finished or cancelled: acknowledged only.
-    Skip(String),
-    /// No job record.
-    Missing,
-    /// Past its expiry.
-    Expired,
-    /// A field is not what the protocol says: dead-lettered with this reason.
-    Malformed(String),
-}
-
-/// Judges one entry from its record's [`FIELDS`] at `now_ms`.
-pub(crate) fn verdict(fields: &[Option<Vec<u8>>], now_ms: i64) -> Verdict {
-    let Some(Some(state)) = fields.first() else {
-        return Verdict::Missing;
-    };
-    let state = String::from_utf8_lossy(state);
-    if matches!(
-        &*state,
-        "sent" | "cancelled" | "expired" | "dead" | "suppressed"
-    ) {
-        return Verdict::Skip(state.into_owned());
-    }
-    let mut numbers = [0_i64; 4];
-    for (k, max) in DIGITS.iter().enumerate() {
-        let Some(Some(v)) = fields.get(k + 1) else {
-            continue;
-        };
-        if v.is_empty() || v.len() > *max || !v.iter().all(u8::is_ascii_digit) {
-            let shown: String = String::from_utf8_lossy(&v[..v.len().min(40)])
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_graphic() || c == ' ' {
-                        c
-                    } else {
-                        '?'
-                    }
-                })
-                .collect();
-            return Verdict::Malformed(format!(
-                "malformed record: field {} is not a whole number of at most {max} digits: \"{shown}\"",
-                FIELDS[k + 1]
-            ));
-        }
-        numbers[k] = std::str::from_utf8(v)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-    }
-    let [attempts, deliveries, created_ms, expires] = numbers;
-    if expires > 0 && expires < now_ms {
-        return Verdict::Expired;
-    }
-    Verdict::Run {
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        deliveries: u32::try_from(deliveries).unwrap_or(u32::MAX),
-        created_ms,
+/// Judges one delivery at `now_ms`: a fresh one ([`crate::fresh`]) from its entry's marks, any
+/// other from its record's [`FIELDS`].
+pub(crate) fn judge(r: &Read, record: &[Option<Vec<u8>>], now_ms: i64) -> Verdict {
+    match r.fresh {
+        Some(fresh) => fresh.verdict(now_ms),
+        None => verdict(record, now_ms),
     }
 }
 
@@ -197,8 +126,9 @@ pub(crate) type Record = (Vec<Option<Vec<u8>>>, Option<usize>);
 /// One entry's answers from [`read_records`]: its record's [`FIELDS`], and the bytes its
 /// record holds (`payload` plus `meta`) for an entry without a payload.
 fn next_record(r: &Read, answers: &mut impl Iterator<Item = Value>) -> Record {
-    if let Some(fresh) = r.fresh {
-        return (fresh.record(), None);
+    if r.fresh.is_some() {
+        // Judged from its entry ([`judge`]): no record was read.
+        return (Vec::new(), None);
     }
     let record = fields(answers.next().unwrap_or(Value::Nil));
     let stored = r.payload.is_none().then(|| {
@@ -213,13 +143,13 @@ fn next_record(r: &Read, answers: &mut impl Iterator<Item = Value>) -> Record {
     (record, stored)
 }
 
-/// The entries whose job hash is gone (a finished job's, or none at all), by index: their
-/// done records decide, read by [`read_done`] in a second round trip that a fetch of new
-/// jobs never needs. A job's done record is written before its hash is deleted, so a hash
-/// found missing has its done record already, unless it never had one.
-fn without_record(records: &[Record]) -> Vec<usize> {
+/// The entries whose job hash was read and is gone (a finished job's, or none at all), by
+/// index: their done records decide, read by [`read_done`] in a second round trip that a
+/// fetch of new jobs never needs. A job's done record is written before its hash is deleted,
+/// so a hash found missing has its done record already, unless it never had one.
+fn without_record(reads: &[Read], records: &[Record]) -> Vec<usize> {
     (0..records.len())
-        .filter(|&i| records[i].0.first().is_none_or(Option::is_none))
+        .filter(|&i| reads[i].fresh.is_none() && records[i].0.first().is_none_or(Option::is_none))
         .collect()
 }
 
@@ -259,7 +189,7 @@ pub(crate) async fn records(
     };
     let mut answers = answers.into_iter();
     let mut records: Vec<Record> = reads.iter().map(|r| next_record(r, &mut answers)).collect();
-    let gone = without_record(&records);
+    let gone = without_record(reads, &records);
     if !gone.is_empty() {
         let done: Vec<Value> = read_done(keys, reads, &gone).query_async(conn).await?;
         for (&i, value) in gone.iter().zip(&done) {
@@ -300,58 +230,6 @@ pub(crate) fn utf8(payload: Vec<u8>) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn f(v: &[Option<&str>]) -> Vec<Option<Vec<u8>>> {
-        v.iter().map(|o| o.map(|s| s.as_bytes().to_vec())).collect()
-    }
-
-    #[test]
-    fn a_waiting_job_runs_with_its_attempts_and_enqueue_time() {
-        let v = verdict(
-            &f(&[Some("queued"), Some("2"), Some("3"), Some("5"), None]),
-            10,
-        );
-        assert_eq!(
-            v,
-            Verdict::Run {
-                attempts: 2,
-                deliveries: 3,
-                created_ms: 5
-            }
-        );
-    }
-
-    #[test]
-    fn finished_missing_and_expired_jobs_do_not_run() {
-        assert_eq!(
-            verdict(&f(&[None, None, None, None, None]), 1),
-            Verdict::Missing
-        );
-        assert_eq!(
-            verdict(&f(&[Some("cancelled"), None, None, None, None]), 1),
-            Verdict::Skip("cancelled".into())
-        );
-        assert_eq!(
-            verdict(&f(&[Some("queued"), None, None, None, Some("9")]), 10),
-            Verdict::Expired
-        );
-    }
-
-    #[test]
-    fn a_malformed_field_is_named() {
-        let v = verdict(&f(&[Some("queued"), Some("1.5"), None, None, None]), 1);
-        assert_eq!(
-            v,
-            Verdict::Malformed(
-                "malformed record: field attempts is not a whole number of at most 9 digits: \"1.5\""
-                    .into()
-            )
-        );
-        assert!(matches!(
-            verdict(&f(&[Some("queued"), None, Some("two"), None, None]), 1),
-            Verdict::Malformed(r) if r.contains("field deliveries")
-        ));
-    }
 
     fn bulk(s: &[u8]) -> Value {
         Value::BulkString(s.to_vec())
