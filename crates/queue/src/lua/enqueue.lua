@@ -26,74 +26,72 @@ for k = 1, 32 do
   digit[string.byte(c)] = k - 1
   digit[string.byte(string.lower(c))] = k - 1
 end
-
+local job_prefix, done_prefix = prefix .. ':job:', prefix .. ':v2:done:'
 -- The done bucket of a job id: its first 10 Crockford base32 characters are the ULID's ms.
--- The jobs of one call mostly share that prefix: the last one's bucket is kept.
-local last_ms, last_key = nil, nil
-local function done_key(id)
-  if #id ~= 26 then return prefix .. ':v2:done:0' end
+-- The jobs of one call mostly share that prefix: the bucket of the last head is passed back in
+-- and returned as is when the head repeats.
+local function done_key(id, last_head, last_key)
+  if #id ~= 26 then return done_prefix .. '0', nil end
   local head = string.sub(id, 1, 10)
-  if head == last_ms then return last_key end
+  if head == last_head then return last_key, head end
   local ms = 0
   for k = 1, 10 do
     local d = digit[string.byte(head, k)]
-    if not d then return prefix .. ':v2:done:0' end
+    if not d then return done_prefix .. '0', nil end
     ms = ms * 32 + d
   end
-  last_ms, last_key = head, prefix .. ':v2:done:' .. string.format('%d', math.floor(ms / 1000))
-  return last_key
+  return done_prefix .. string.format('%d', math.floor(ms / 1000)), head
 end
 
--- Which ids are taken, asked for the whole call at once (a call per job costs Redis several
--- times what the lookup does): one EXISTS over the job records (per 500), and one HMGET per
--- done bucket. Only when a record exists is each job's own looked up; an id given twice in one
--- call is a duplicate the second time.
-local function records_exist()
-  local keys = {}
-  for i = 4, #ARGV, 6 do
-    keys[#keys + 1] = prefix .. ':job:' .. ARGV[i]
-    if #keys == 500 or i + 6 > #ARGV then
-      if redis.call('EXISTS', unpack(keys)) > 0 then return true end
-      keys = {}
-    end
+-- Each job's id and record key, made once, and which ids are taken, asked for the whole call at
+-- once (a call per job costs Redis several times what the lookup does): one EXISTS over the job
+-- records (per 500), and one HMGET per done bucket. Only when a record exists is each job's own
+-- looked up; an id given twice in one call is a duplicate the second time.
+local n = (#ARGV - 3) / 6
+local ids, keys = {}, {}
+local live = false
+local buckets, by_bucket = {}, {}
+local head, key = nil, nil
+for j = 1, n do
+  local id = ARGV[j * 6 - 2]
+  ids[j] = id
+  keys[j] = job_prefix .. id
+  key, head = done_key(id, head, key)
+  local list = by_bucket[key]
+  if not list then
+    list = {}
+    by_bucket[key] = list
+    buckets[#buckets + 1] = key
   end
-  return false
+  list[#list + 1] = id
 end
-local function done_ids()
-  local by_bucket, buckets = {}, {}
-  for i = 4, #ARGV, 6 do
-    local key = done_key(ARGV[i])
-    if not by_bucket[key] then
-      by_bucket[key] = {}
-      buckets[#buckets + 1] = key
-    end
-    local ids = by_bucket[key]
-    ids[#ids + 1] = ARGV[i]
+for from = 1, n, 500 do
+  if redis.call('EXISTS', unpack(keys, from, math.min(from + 499, n))) > 0 then
+    live = true
+    break
   end
-  local done = {}
-  for _, key in ipairs(buckets) do
-    local ids = by_bucket[key]
-    for from = 1, #ids, 500 do
-      local part = { unpack(ids, from, math.min(from + 499, #ids)) }
-      local found = redis.call('HMGET', key, unpack(part))
-      for k = 1, #part do
-        if found[k] then done[part[k]] = true end
-      end
-    end
-  end
-  return done
 end
-local live = records_exist()
-local done = done_ids()
+local done = {}
+for _, bucket in ipairs(buckets) do
+  local list = by_bucket[bucket]
+  for from = 1, #list, 500 do
+    local to = math.min(from + 499, #list)
+    local found = redis.call('HMGET', bucket, unpack(list, from, to))
+    for k = 1, to - from + 1 do
+      if found[k] then done[list[from + k - 1]] = true end
+    end
+  end
+end
+
 local seen = {}
-
 local inline_max = 65536
 local out = {}
 local created = 0
-for i = 4, #ARGV, 6 do
-  local id, idem, payload = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local due, expires, meta = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), ARGV[i + 5]
-  local jk = prefix .. ':job:' .. id
+local stream, scheduled = KEYS[1], KEYS[2]
+for j = 1, n do
+  local i = j * 6 - 2
+  local id, idem, payload, meta = ids[j], ARGV[i + 1], ARGV[i + 2], ARGV[i + 5]
+  local jk = keys[j]
   local existing = nil
   if idem ~= '' then
     existing = redis.call('GET', prefix .. ':idem:' .. idem)
@@ -106,27 +104,44 @@ for i = 4, #ARGV, 6 do
     out[#out + 1] = existing
     out[#out + 1] = 1
   else
+    local due, expires = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
     if idem ~= '' then
       redis.call('SET', prefix .. ':idem:' .. idem, id, 'EX', ttl)
     end
-    local f = { 'created_at', created_at }
-    if meta ~= '' and meta ~= '{}' then f[#f + 1] = 'meta'; f[#f + 1] = meta end
-    if idem ~= '' then f[#f + 1] = 'idem'; f[#f + 1] = idem end
-    if expires > 0 then f[#f + 1] = 'expires_at'; f[#f + 1] = expires end
+    -- Most jobs have no idempotency key, expiry or meta: their record's fields are passed
+    -- as they are, without a table built for them.
+    local plain = idem == '' and expires <= 0 and (meta == '' or meta == '{}')
+    local f
+    if not plain then
+      f = { 'created_at', created_at }
+      if meta ~= '' and meta ~= '{}' then f[#f + 1] = 'meta'; f[#f + 1] = meta end
+      if idem ~= '' then f[#f + 1] = 'idem'; f[#f + 1] = idem end
+      if expires > 0 then f[#f + 1] = 'expires_at'; f[#f + 1] = expires end
+    end
     if due > now then
-      redis.call('ZADD', KEYS[2], due, id)
-      redis.call('HSET', jk, 'state', 'scheduled', 'due_at', due, 'payload', payload, unpack(f))
-    else
-      local entry
-      if #payload <= inline_max then
-        if expires > 0 then
-          entry = redis.call('XADD', KEYS[1], '*', 'id', id, 'p', payload, 'c', created_at, 'x', expires)
-        else
-          entry = redis.call('XADD', KEYS[1], '*', 'id', id, 'p', payload, 'c', created_at)
-        end
-        redis.call('HSET', jk, 'state', 'queued', 'entry', entry, unpack(f))
+      redis.call('ZADD', scheduled, due, id)
+      if plain then
+        redis.call('HSET', jk, 'state', 'scheduled', 'due_at', due, 'payload', payload, 'created_at', created_at)
       else
-        entry = redis.call('XADD', KEYS[1], '*', 'id', id)
+        redis.call('HSET', jk, 'state', 'scheduled', 'due_at', due, 'payload', payload, unpack(f))
+      end
+    elseif #payload <= inline_max then
+      local entry
+      if expires > 0 then
+        entry = redis.call('XADD', stream, '*', 'id', id, 'p', payload, 'c', created_at, 'x', expires)
+      else
+        entry = redis.call('XADD', stream, '*', 'id', id, 'p', payload, 'c', created_at)
+      end
+      if plain then
+        redis.call('HSET', jk, 'state', 'queued', 'entry', entry, 'created_at', created_at)
+      else
+        redis.call('HSET', jk, 'state', 'queued', 'entry', entry, unpack(f))
+      end
+    else
+      local entry = redis.call('XADD', stream, '*', 'id', id)
+      if plain then
+        redis.call('HSET', jk, 'state', 'queued', 'entry', entry, 'payload', payload, 'created_at', created_at)
+      else
         redis.call('HSET', jk, 'state', 'queued', 'entry', entry, 'payload', payload, unpack(f))
       end
     end
