@@ -96,6 +96,18 @@ impl RedisBackend {
         self
     }
 
+    /// Screens each fetch round's jobs against the suppression list as they start, in one
+    /// lookup for the round, and hands each job's answer to its handler on its lease
+    /// ([`Lease::screened`](crate::Lease::screened)). Off by default: a worker that screens
+    /// its jobs turns it on.
+    #[must_use]
+    pub fn screen_on_fetch(mut self, screen: bool) -> Self {
+        if let Some(fetcher) = self.fetcher.as_mut() {
+            fetcher.screen = screen;
+        }
+        self
+    }
+
     /// The deliveries this worker holds; see [`Queue::release_held`].
     #[must_use]
     pub fn tracker(&self) -> Tracker {

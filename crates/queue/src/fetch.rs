@@ -16,21 +16,24 @@ use crate::decode::{Decoded, decode_all};
 use crate::fetch_conn::FetchConn;
 use crate::keys::GROUP;
 use crate::lease::{Delivery, Lease, LeaseSlot};
+use crate::prescreen::prescreen;
 use crate::queue::{Queue, ms, now_ms};
 use crate::read_ahead::ReadAhead;
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
 use crate::settle::Notes;
-use crate::start::{Read, Record, judge, records, stream_reads};
+use crate::start::{Read, Record, judge, load_payloads, records, stream_reads};
+use crate::suppression::Suppression;
 use crate::tracker::Tracker;
 use crate::verdict::Verdict;
 
-/// What a delivery's record says, beside its job.
+/// What a delivery's record says, beside its job, and what its fetch round's screening found.
 struct Counts {
     attempts: u32,
     deliveries: u32,
     created_ms: i64,
     bytes: usize,
+    screened: Option<Vec<Suppression>>,
 }
 
 pub(crate) struct Fetcher {
@@ -46,6 +49,8 @@ pub(crate) struct Fetcher {
     deferred: VecDeque<Read>,
     /// The next batch, read while a full one starts.
     ahead: ReadAhead,
+    /// Whether each round's jobs are screened against the suppression list as they start.
+    pub screen: bool,
 }
 
 /// Default of [`Fetcher::max_held_bytes`]: 64 MiB.
@@ -67,6 +72,7 @@ impl Fetcher {
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
             deferred: VecDeque::new(),
             ahead: ReadAhead::default(),
+            screen: false,
         })
     }
 
@@ -266,6 +272,7 @@ impl Fetcher {
                         deliveries,
                         created_ms,
                         bytes,
+                        screened: None,
                     };
                     run_list.push((r, counts));
                 }
@@ -295,14 +302,22 @@ impl Fetcher {
             }
         }
         self.settle_unstarted(settles).await?;
-        self.load_payloads(&mut run_list).await?;
+        let waiting = run_list.iter_mut().map(|(r, _)| r);
+        load_payloads(&mut self.conn, self.queue.keys(), waiting).await?;
         let pending = run_list
             .iter_mut()
             .map(|(r, _)| (r.id.clone(), r.payload.take()))
             .collect();
         let decoded = decode_all(pending).await;
+        let screened = if self.screen {
+            prescreen(&self.queue, &decoded).await
+        } else {
+            Vec::new()
+        };
+        let mut screened = screened.into_iter();
         let mut tasks = Vec::with_capacity(run_list.len());
-        for ((r, counts), decoded) in run_list.into_iter().zip(decoded) {
+        for ((r, mut counts), decoded) in run_list.into_iter().zip(decoded) {
+            counts.screened = screened.next().flatten();
             if let Some(task) = self.start(r.entry, &r.id, decoded, counts).await? {
                 tasks.push(task);
             }
@@ -330,26 +345,6 @@ impl Fetcher {
         done.into_iter().try_for_each(|d| d.map(drop))
     }
 
-    /// Reads the payloads that wait in their records, for the deliveries about to run.
-    async fn load_payloads(&mut self, run_list: &mut [(Read, Counts)]) -> Result<(), QueueError> {
-        let keys = self.queue.keys();
-        let mut pipe = redis::pipe();
-        let mut any = false;
-        for (r, _) in run_list.iter().filter(|(r, _)| r.payload.is_none()) {
-            pipe.cmd("HGET").arg(keys.job(&r.id)).arg("payload");
-            any = true;
-        }
-        if !any {
-            return Ok(());
-        }
-        let payloads: Vec<Option<Vec<u8>>> = pipe.query_async(&mut self.conn).await?;
-        let mut payloads = payloads.into_iter();
-        for (r, _) in run_list.iter_mut().filter(|(r, _)| r.payload.is_none()) {
-            r.payload = Some(payloads.next().flatten().unwrap_or_default());
-        }
-        Ok(())
-    }
-
     /// Makes a decoded job a task, or dead-letters it with the decode error.
     async fn start(
         &mut self,
@@ -368,6 +363,7 @@ impl Fetcher {
                     enqueued_at: crate::status::ms_to_time(counts.created_ms),
                     bytes: counts.bytes,
                     kept: crate::done::Kept::of(&job),
+                    screened: counts.screened,
                 };
                 let lease = Lease::new(self.queue.clone(), delivery, self.tracker.clone());
                 let task = TaskBuilder::new(job)

@@ -13,6 +13,7 @@ use crate::backoff::ConnectionRetry;
 use crate::done::Kept;
 use crate::queue::Queue;
 use crate::settle::{Notes, Outcome};
+use crate::suppression::Suppression;
 use crate::tracker::Tracker;
 
 /// One delivery of a job to this worker. Record exactly one outcome with [`Lease::sent`],
@@ -32,6 +33,8 @@ pub struct Lease {
     suppressed: Option<String>,
     /// What the job's done record keeps of it (metadata, tags, expiry).
     kept: Kept,
+    /// The job's suppressed recipients, when the fetch round screened it.
+    screened: Option<Vec<Suppression>>,
 }
 
 /// What the fetcher learned about a delivery when it started it.
@@ -46,6 +49,8 @@ pub(crate) struct Delivery {
     pub bytes: usize,
     /// What the job's done record keeps of it once sent.
     pub kept: Kept,
+    /// The job's suppressed recipients, when the fetch round screened it.
+    pub screened: Option<Vec<Suppression>>,
 }
 
 impl Lease {
@@ -61,6 +66,7 @@ impl Lease {
             tracker,
             suppressed: None,
             kept: d.kept,
+            screened: d.screened,
         }
     }
 
@@ -69,6 +75,16 @@ impl Lease {
     /// written to the record's `suppressed` with the job's [`Lease::sent`].
     pub fn note_suppressed(&mut self, suppressed: String) {
         self.suppressed = Some(suppressed);
+    }
+
+    /// The job's recipients on the suppression list, looked up when this worker fetched it
+    /// (the lookup of its whole fetch round, see [`RedisBackend::screen_on_fetch`]); `None`
+    /// when it was not looked up then (transactional, screening off, or the lookup failed).
+    ///
+    /// [`RedisBackend::screen_on_fetch`]: crate::RedisBackend::screen_on_fetch
+    #[must_use]
+    pub fn screened(&self) -> Option<&[Suppression]> {
+        self.screened.as_deref()
     }
 
     /// When the job was enqueued (a dead-letter retry keeps the original time).

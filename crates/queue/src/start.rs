@@ -227,6 +227,27 @@ pub(crate) fn utf8(payload: Vec<u8>) -> Result<String, String> {
     })
 }
 
+/// Reads the payloads that wait in their records, for those of `reads` that carry none.
+pub(crate) async fn load_payloads<'a>(
+    conn: &mut impl ConnectionLike,
+    keys: &Keys,
+    reads: impl Iterator<Item = &'a mut Read>,
+) -> Result<(), QueueError> {
+    let waiting: Vec<&mut Read> = reads.filter(|r| r.payload.is_none()).collect();
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let mut pipe = redis::pipe();
+    for r in &waiting {
+        pipe.cmd("HGET").arg(keys.job(&r.id)).arg("payload");
+    }
+    let payloads: Vec<Option<Vec<u8>>> = pipe.query_async(conn).await?;
+    for (r, payload) in waiting.into_iter().zip(payloads) {
+        r.payload = Some(payload.unwrap_or_default());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

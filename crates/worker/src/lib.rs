@@ -109,7 +109,8 @@ pub async fn run_with(
     let backend = RedisBackend::new(queue.clone(), &config.worker.name)
         .await
         .with_context(|| format!("registering the worker at {}", config.redis.url))?
-        .max_held_bytes(config.worker.max_held_bytes);
+        .max_held_bytes(config.worker.max_held_bytes)
+        .screen_on_fetch(true);
     let tracker = backend.tracker();
     let reading = CancellationToken::new();
     let reader = gmail.filter(|_| config.gmail.read_bounces).map(|gmail| {

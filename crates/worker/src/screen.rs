@@ -1,9 +1,10 @@
 //! Screening a job against the suppression list before it is sent: a lookup of all its
 //! recipients (global suppressions and its list's), then the job without the suppressed ones.
-//! A `transactional` job is not screened. The lookups of every handler of a worker go through
-//! one task ([`Screener`]), which asks Redis once for all the jobs waiting at that moment
-//! ([`Queue::suppressed_among_many`]), so a fetch round's screening costs one round trip, and
-//! an idle worker adds no delay.
+//! A `transactional` job is not screened. The worker's fetch rounds look up all their jobs as
+//! they start, in one round trip per round, and each job's lease carries the answer
+//! ([`mailroom_queue::Lease::screened`]). A job without one (its round's lookup failed) asks
+//! through one task ([`Screener`]), which asks Redis once for all the jobs waiting at that
+//! moment ([`Queue::suppressed_among_many`]); an idle worker adds no delay.
 
 use std::sync::{Arc, OnceLock};
 
@@ -88,24 +89,27 @@ pub enum Screened {
 }
 
 /// Looks `job`'s recipients up in the suppression list and drops the suppressed ones from
-/// `to`, `cc` and `bcc`.
+/// `to`, `cc` and `bcc`. The answer its fetch round found (`fetched`, see
+/// [`Lease::screened`](mailroom_queue::Lease::screened)) is used when there is one; otherwise
+/// the job asks with the other handlers.
 ///
 /// # Errors
 /// Redis unreachable.
-pub async fn screen(screener: &Screener, job: &EmailJob) -> Result<Screened, QueueError> {
-    let v1 = job.v1();
-    if v1.transactional {
+pub async fn screen(
+    screener: &Screener,
+    job: &EmailJob,
+    fetched: Option<&[Suppression]>,
+) -> Result<Screened, QueueError> {
+    let Some(screening) = Screening::of(job) else {
         return Ok(Screened::Send {
             kept: None,
             dropped: Vec::new(),
         });
-    }
-    let dropped = screener
-        .suppressed(Screening {
-            addresses: v1.recipients().map(|a| a.email().to_owned()).collect(),
-            list: v1.list.as_ref().map(|l| l.id.clone()),
-        })
-        .await?;
+    };
+    let dropped = match fetched {
+        Some(found) => found.to_vec(),
+        None => screener.suppressed(screening).await?,
+    };
     if dropped.is_empty() {
         return Ok(Screened::Send {
             kept: None,

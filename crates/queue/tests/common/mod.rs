@@ -264,7 +264,7 @@ impl TestWorker {
         Self::start_on(backend, name, behaviour, 16)
     }
 
-    fn start_on(
+    pub fn start_on(
         backend: RedisBackend,
         name: &str,
         behaviour: Behaviour,
