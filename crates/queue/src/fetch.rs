@@ -16,14 +16,13 @@ use crate::decode::{Decoded, decode_all};
 use crate::fetch_conn::FetchConn;
 use crate::keys::GROUP;
 use crate::lease::{Delivery, Lease, LeaseSlot};
-use crate::prescreen::prescreen;
+use crate::prescreen::{RoundScreening, prescreen};
 use crate::queue::{Queue, ms, now_ms};
 use crate::read_ahead::ReadAhead;
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
 use crate::settle::Notes;
 use crate::start::{Read, Record, judge, load_payloads, records, stream_reads};
-use crate::suppression::Suppression;
 use crate::tracker::Tracker;
 use crate::verdict::Verdict;
 
@@ -33,7 +32,7 @@ struct Counts {
     deliveries: u32,
     created_ms: i64,
     bytes: usize,
-    screened: Option<Vec<Suppression>>,
+    screened: Option<(RoundScreening, usize)>,
 }
 
 pub(crate) struct Fetcher {
@@ -309,15 +308,13 @@ impl Fetcher {
             .map(|(r, _)| (r.id.clone(), r.payload.take()))
             .collect();
         let decoded = decode_all(pending).await;
-        let screened = if self.screen {
-            prescreen(&self.queue, &decoded).await
-        } else {
-            Vec::new()
-        };
-        let mut screened = screened.into_iter();
+        let round = self
+            .screen
+            .then(|| prescreen(&self.queue, &decoded))
+            .flatten();
         let mut tasks = Vec::with_capacity(run_list.len());
-        for ((r, mut counts), decoded) in run_list.into_iter().zip(decoded) {
-            counts.screened = screened.next().flatten();
+        for (place, ((r, mut counts), decoded)) in run_list.into_iter().zip(decoded).enumerate() {
+            counts.screened = round.clone().map(|round| (round, place));
             if let Some(task) = self.start(r.entry, &r.id, decoded, counts).await? {
                 tasks.push(task);
             }

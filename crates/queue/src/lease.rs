@@ -11,6 +11,7 @@ use crate::QueueError;
 use crate::activity::Event;
 use crate::backoff::ConnectionRetry;
 use crate::done::Kept;
+use crate::prescreen::RoundScreening;
 use crate::queue::Queue;
 use crate::settle::{Notes, Outcome};
 use crate::suppression::Suppression;
@@ -33,8 +34,8 @@ pub struct Lease {
     suppressed: Option<String>,
     /// What the job's done record keeps of it (metadata, tags, expiry).
     kept: Kept,
-    /// The job's suppressed recipients, when the fetch round screened it.
-    screened: Option<Vec<Suppression>>,
+    /// Its fetch round's lookup in the suppression list, and the job's place in it.
+    screened: Option<(RoundScreening, usize)>,
 }
 
 /// What the fetcher learned about a delivery when it started it.
@@ -49,8 +50,8 @@ pub(crate) struct Delivery {
     pub bytes: usize,
     /// What the job's done record keeps of it once sent.
     pub kept: Kept,
-    /// The job's suppressed recipients, when the fetch round screened it.
-    pub screened: Option<Vec<Suppression>>,
+    /// Its fetch round's lookup in the suppression list, and the job's place in it.
+    pub screened: Option<(RoundScreening, usize)>,
 }
 
 impl Lease {
@@ -78,13 +79,16 @@ impl Lease {
     }
 
     /// The job's recipients on the suppression list, looked up when this worker fetched it
-    /// (the lookup of its whole fetch round, see [`RedisBackend::screen_on_fetch`]); `None`
-    /// when it was not looked up then (transactional, screening off, or the lookup failed).
+    /// (the lookup of its whole fetch round, see [`RedisBackend::screen_on_fetch`], waited
+    /// for here if it has not answered yet); `None` when it was not looked up then
+    /// (transactional, screening off, or the lookup failed).
     ///
     /// [`RedisBackend::screen_on_fetch`]: crate::RedisBackend::screen_on_fetch
-    #[must_use]
-    pub fn screened(&self) -> Option<&[Suppression]> {
-        self.screened.as_deref()
+    pub async fn screened(&self) -> Option<Vec<Suppression>> {
+        match &self.screened {
+            Some((round, place)) => round.answer(*place).await,
+            None => None,
+        }
     }
 
     /// When the job was enqueued (a dead-letter retry keeps the original time).

@@ -139,7 +139,7 @@ async fn a_fetched_job_s_lease_carries_its_screening(redis: Redis) {
         let leases = std::mem::take(&mut *w.kept.0.lock().unwrap());
         for (j, want) in jobs.iter().zip(&expected) {
             let lease = leases.iter().find(|l| l.job_id() == j.id()).unwrap();
-            let got = lease.screened().map(names);
+            let got = lease.screened().await.as_deref().map(names);
             let want = want.clone().filter(|_| screen);
             assert_eq!(
                 got,

@@ -98,7 +98,7 @@ pub enum Screened {
 pub async fn screen(
     screener: &Screener,
     job: &EmailJob,
-    fetched: Option<&[Suppression]>,
+    fetched: Option<Vec<Suppression>>,
 ) -> Result<Screened, QueueError> {
     let Some(screening) = Screening::of(job) else {
         return Ok(Screened::Send {
@@ -107,7 +107,7 @@ pub async fn screen(
         });
     };
     let dropped = match fetched {
-        Some(found) => found.to_vec(),
+        Some(found) => found,
         None => screener.suppressed(screening).await?,
     };
     if dropped.is_empty() {

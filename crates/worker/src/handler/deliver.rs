@@ -34,7 +34,7 @@ impl Handler {
         let _in_flight = self.metrics.in_flight();
 
         let screened = match &self.suppression {
-            Some(screener) => screen(screener, job, lease.screened()).await?,
+            Some(screener) => screen(screener, job, lease.screened().await).await?,
             None => Screened::Send {
                 kept: None,
                 dropped: Vec::new(),
