@@ -30,18 +30,20 @@ use crate::{QueueConfig, QueueError};
 
 /// A fetch round runs on a task of its own, so the next batch is fetched while the worker
 /// still works through the current one.
-type Round = JoinHandle<(Fetcher, Result<Vec<Task<EmailJob>>, QueueError>)>;
+type Round = JoinHandle<(Fetcher, Result<Vec<Task<Box<EmailJob>>>, QueueError>)>;
 
 /// The queue as an apalis [`Backend`]: build a worker with
 /// `WorkerBuilder::new(name).backend(RedisBackend::new(queue, name).await?)`.
-/// Handlers take a [`Lease`](crate::Lease) argument and record the job's outcome through it.
+/// Handlers take the job, boxed (`Box<EmailJob>`: a job is about 600 bytes, and a task moves
+/// several times on its way to its handler), and a [`Lease`](crate::Lease) argument, and
+/// record the job's outcome through the lease.
 pub struct RedisBackend {
     queue: Queue,
     consumer: String,
     tracker: Tracker,
     fetcher: Option<Fetcher>,
     round: Option<Round>,
-    buffer: VecDeque<Task<EmailJob>>,
+    buffer: VecDeque<Task<Box<EmailJob>>>,
     backoff: Option<Pin<Box<tokio::time::Sleep>>>,
     failures: u32,
     keeper: JoinHandle<()>,
@@ -146,7 +148,7 @@ impl Drop for RedisBackend {
 }
 
 impl Backend for RedisBackend {
-    type Task = Task<EmailJob>;
+    type Task = Task<Box<EmailJob>>;
     type Error = QueueError;
 
     fn poll_ready(
@@ -219,7 +221,7 @@ impl Backend for RedisBackend {
         let close = self.close.get_or_insert_with(|| {
             let round = self.round.take();
             let mut fetcher = self.fetcher.take();
-            let mut held: Vec<Task<EmailJob>> = self.buffer.drain(..).collect();
+            let mut held: Vec<Task<Box<EmailJob>>> = self.buffer.drain(..).collect();
             let queue = self.queue.clone();
             let consumer = self.consumer.clone();
             let tracker = self.tracker.clone();
@@ -265,7 +267,7 @@ impl Backend for RedisBackend {
 }
 
 impl BackendConfig for RedisBackend {
-    type Args = EmailJob;
+    type Args = Box<EmailJob>;
     type Id = JobId;
     type Kind = Ephemeral;
     type Config = QueueConfig;

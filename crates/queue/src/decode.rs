@@ -13,7 +13,9 @@ const SPLIT_FROM: usize = 32;
 pub(crate) type Pending = (String, Option<Vec<u8>>);
 
 /// What decoding a payload gave: the job and its id, or why it cannot run.
-pub(crate) type Decoded = Result<(JobId, EmailJob), String>;
+/// The job is boxed: it is about 600 bytes, and a job moves several times on its way from the
+/// fetch to its handler (into its task, the backend's buffer, the worker's stream).
+pub(crate) type Decoded = Result<(JobId, Box<EmailJob>), String>;
 
 /// Decodes `payload`, stored under `id`. The id the record is stored under is the job's id: a
 /// payload without one takes it, one that disagrees is refused (so every delivery renders
@@ -24,7 +26,7 @@ pub(crate) fn decode(id: &str, payload: Option<Vec<u8>>) -> Decoded {
         .parse::<JobId>()
         .map_err(|_| format!("malformed job id {id:?}"))?;
     EmailJob::from_record(payload.as_bytes(), job_id)
-        .map(|job| (job_id, job))
+        .map(|job| (job_id, Box::new(job)))
         .map_err(|e| format!("malformed payload: {e}"))
 }
 
@@ -87,7 +89,9 @@ mod tests {
                 _ => {
                     let (job_id, job) = d.as_ref().expect("decodes");
                     assert_eq!(job_id.to_string(), *id);
-                    let EmailJob::V1(v1) = job else { panic!("v1") };
+                    let EmailJob::V1(v1) = &**job else {
+                        panic!("v1")
+                    };
                     assert_eq!(v1.subject, format!("job {i}"));
                 }
             }

@@ -76,7 +76,7 @@ impl Fetcher {
     }
 
     /// One fetch round: returns the started tasks, possibly none (the read timed out).
-    pub async fn round(&mut self) -> Result<Vec<Task<EmailJob>>, QueueError> {
+    pub async fn round(&mut self) -> Result<Vec<Task<Box<EmailJob>>>, QueueError> {
         let round = self.try_round().await;
         self.conn.end_round().await;
         match round {
@@ -91,7 +91,7 @@ impl Fetcher {
         }
     }
 
-    async fn try_round(&mut self) -> Result<Vec<Task<EmailJob>>, QueueError> {
+    async fn try_round(&mut self) -> Result<Vec<Task<Box<EmailJob>>>, QueueError> {
         // Nothing new is read while the budget is spent or deferred deliveries wait: they go
         // first, in order, as leases end.
         if self.tracker.held_bytes() >= self.max_held_bytes {
@@ -229,7 +229,7 @@ impl Fetcher {
 
     /// Starts read deliveries: one pipelined read of their records, then a verdict for each
     /// (see [`crate::start`]).
-    async fn begin(&mut self, reads: Vec<Read>) -> Result<Vec<Task<EmailJob>>, QueueError> {
+    async fn begin(&mut self, reads: Vec<Read>) -> Result<Vec<Task<Box<EmailJob>>>, QueueError> {
         let records = records(&mut self.conn, self.queue.keys(), &reads).await?;
         self.begin_with(reads, records).await
     }
@@ -239,7 +239,7 @@ impl Fetcher {
         &mut self,
         reads: Vec<Read>,
         records: Vec<Record>,
-    ) -> Result<Vec<Task<EmailJob>>, QueueError> {
+    ) -> Result<Vec<Task<Box<EmailJob>>>, QueueError> {
         let now = now_ms();
         let mut budget = self
             .max_held_bytes
@@ -349,7 +349,7 @@ impl Fetcher {
         id: &str,
         decoded: Decoded,
         counts: Counts,
-    ) -> Result<Option<Task<EmailJob>>, QueueError> {
+    ) -> Result<Option<Task<Box<EmailJob>>>, QueueError> {
         match decoded {
             Ok((job_id, job)) => {
                 let delivery = Delivery {

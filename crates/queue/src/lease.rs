@@ -358,10 +358,10 @@ pub(crate) struct LeaseSlot(pub Arc<Mutex<Option<Lease>>>);
 #[error("the task's lease was already taken")]
 pub struct LeaseTaken;
 
-impl FromRequest<Task<EmailJob>> for Lease {
+impl FromRequest<Task<Box<EmailJob>>> for Lease {
     type Error = LeaseTaken;
 
-    async fn from_request(task: &Task<EmailJob>) -> Result<Self, Self::Error> {
+    async fn from_request(task: &Task<Box<EmailJob>>) -> Result<Self, Self::Error> {
         task.ctx()
             .data()
             .get::<LeaseSlot>()

@@ -54,7 +54,7 @@ type Seen = Arc<Mutex<Vec<(JobId, JobId, String)>>>;
 /// Records each delivery, then lets its lease lapse the first time (as a worker that died
 /// after sending would) and records it as sent the second time.
 async fn record_then_vanish_once(
-    job: EmailJob,
+    job: Box<EmailJob>,
     lease: Lease,
     seen: Data<Seen>,
 ) -> Result<(), BoxDynError> {

@@ -184,7 +184,7 @@ struct Ctx {
     behaviour: Behaviour,
 }
 
-async fn handle(job: EmailJob, lease: Lease, ctx: Data<Ctx>) -> Result<(), BoxDynError> {
+async fn handle(job: Box<EmailJob>, lease: Lease, ctx: Data<Ctx>) -> Result<(), BoxDynError> {
     let to = job
         .v1()
         .to

@@ -163,7 +163,7 @@ impl Handler {
 /// Only when the outcome could not be recorded (Redis away for a whole lease time); the job is
 /// then delivered again once its lease runs out.
 pub async fn handle(
-    job: EmailJob,
+    job: Box<EmailJob>,
     lease: Lease,
     handler: Data<Arc<Handler>>,
 ) -> Result<(), BoxDynError> {

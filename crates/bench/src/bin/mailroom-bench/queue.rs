@@ -27,7 +27,11 @@ struct Progress {
     finished: Arc<tokio::sync::Notify>,
 }
 
-async fn noop(_job: EmailJob, lease: Lease, progress: Data<Progress>) -> Result<(), BoxDynError> {
+async fn noop(
+    _job: Box<EmailJob>,
+    lease: Lease,
+    progress: Data<Progress>,
+) -> Result<(), BoxDynError> {
     lease.sent_in_background(None, None, None);
     let now = Instant::now();
     progress.first.lock().expect("lock").get_or_insert(now);
