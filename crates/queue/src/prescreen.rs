@@ -9,25 +9,11 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
-use mailroom_jobs::EmailJob;
 
 use crate::decode::Decoded;
 use crate::queue::Queue;
 use crate::suppressed_many::Screening;
 use crate::suppression::Suppression;
-
-impl Screening {
-    /// What screening `job` asks: its recipients and its list; `None` for a `transactional`
-    /// job, which skips the suppression list.
-    #[must_use]
-    pub fn of(job: &EmailJob) -> Option<Self> {
-        let v1 = job.v1();
-        (!v1.transactional).then(|| Self {
-            addresses: v1.recipients().map(|a| a.email().to_owned()).collect(),
-            list: v1.list.as_ref().map(|l| l.id.clone()),
-        })
-    }
-}
 
 /// Each job's suppressed recipients, in the round's order: `None` for a job that is not
 /// screened (transactional, or not decoded), and for every job when the lookup failed.

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use mailroom_jobs::EmailJob;
 
 use crate::suppression::{
     SuppressReason, SuppressScope, Suppression, normalize_address, parse_value,
@@ -19,6 +20,19 @@ pub struct Screening {
     pub addresses: Vec<String>,
     /// The job's `list.id`.
     pub list: Option<String>,
+}
+
+impl Screening {
+    /// What screening `job` asks: its recipients and its list; `None` for a `transactional`
+    /// job, which skips the suppression list.
+    #[must_use]
+    pub fn of(job: &EmailJob) -> Option<Self> {
+        let v1 = job.v1();
+        (!v1.transactional).then(|| Self {
+            addresses: v1.recipients().map(|a| a.email().to_owned()).collect(),
+            list: v1.list.as_ref().map(|l| l.id.clone()),
+        })
+    }
 }
 
 /// The distinct addresses asked about in one scope, and what Redis answered for each.

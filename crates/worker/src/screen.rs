@@ -100,15 +100,14 @@ pub async fn screen(
     job: &EmailJob,
     fetched: Option<Vec<Suppression>>,
 ) -> Result<Screened, QueueError> {
-    let Some(screening) = Screening::of(job) else {
-        return Ok(Screened::Send {
-            kept: None,
-            dropped: Vec::new(),
-        });
-    };
+    // A fetched answer exists only for a job that is screened; the question (its recipients,
+    // copied) is built only when the job has to ask.
     let dropped = match fetched {
         Some(found) => found,
-        None => screener.suppressed(screening).await?,
+        None => match Screening::of(job) {
+            Some(screening) => screener.suppressed(screening).await?,
+            None => Vec::new(),
+        },
     };
     if dropped.is_empty() {
         return Ok(Screened::Send {

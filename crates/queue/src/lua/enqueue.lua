@@ -88,6 +88,7 @@ local inline_max = 65536
 local out = {}
 local created = 0
 local stream, scheduled = KEYS[1], KEYS[2]
+local none = {}
 for j = 1, n do
   local i = j * 6 - 2
   local id, idem, payload, meta = ids[j], ARGV[i + 1], ARGV[i + 2], ARGV[i + 5]
@@ -108,23 +109,20 @@ for j = 1, n do
     if idem ~= '' then
       redis.call('SET', prefix .. ':idem:' .. idem, id, 'EX', ttl)
     end
-    -- Most jobs have no idempotency key, expiry or meta: their record's fields are passed
-    -- as they are, without a table built for them.
-    local plain = idem == '' and expires <= 0 and (meta == '' or meta == '{}')
-    local f
-    if not plain then
-      f = { 'created_at', created_at }
-      if meta ~= '' and meta ~= '{}' then f[#f + 1] = 'meta'; f[#f + 1] = meta end
-      if idem ~= '' then f[#f + 1] = 'idem'; f[#f + 1] = idem end
-      if expires > 0 then f[#f + 1] = 'expires_at'; f[#f + 1] = expires end
+    -- The record's fields beyond its state: `created_at`, then what the job has of meta,
+    -- idempotency key and expiry. Most jobs have none of these, and share one empty table
+    -- rather than each building its own.
+    local extra = none
+    if idem ~= '' or expires > 0 or (meta ~= '' and meta ~= '{}') then
+      extra = {}
+      if meta ~= '' and meta ~= '{}' then extra[#extra + 1] = 'meta'; extra[#extra + 1] = meta end
+      if idem ~= '' then extra[#extra + 1] = 'idem'; extra[#extra + 1] = idem end
+      if expires > 0 then extra[#extra + 1] = 'expires_at'; extra[#extra + 1] = expires end
     end
     if due > now then
       redis.call('ZADD', scheduled, due, id)
-      if plain then
-        redis.call('HSET', jk, 'state', 'scheduled', 'due_at', due, 'payload', payload, 'created_at', created_at)
-      else
-        redis.call('HSET', jk, 'state', 'scheduled', 'due_at', due, 'payload', payload, unpack(f))
-      end
+      redis.call('HSET', jk, 'state', 'scheduled', 'due_at', due, 'payload', payload,
+        'created_at', created_at, unpack(extra))
     elseif #payload <= inline_max then
       local entry
       if expires > 0 then
@@ -132,18 +130,12 @@ for j = 1, n do
       else
         entry = redis.call('XADD', stream, '*', 'id', id, 'p', payload, 'c', created_at)
       end
-      if plain then
-        redis.call('HSET', jk, 'state', 'queued', 'entry', entry, 'created_at', created_at)
-      else
-        redis.call('HSET', jk, 'state', 'queued', 'entry', entry, unpack(f))
-      end
+      redis.call('HSET', jk, 'state', 'queued', 'entry', entry, 'created_at', created_at,
+        unpack(extra))
     else
       local entry = redis.call('XADD', stream, '*', 'id', id)
-      if plain then
-        redis.call('HSET', jk, 'state', 'queued', 'entry', entry, 'payload', payload, 'created_at', created_at)
-      else
-        redis.call('HSET', jk, 'state', 'queued', 'entry', entry, 'payload', payload, unpack(f))
-      end
+      redis.call('HSET', jk, 'state', 'queued', 'entry', entry, 'payload', payload,
+        'created_at', created_at, unpack(extra))
     end
     seen[id] = true
     created = created + 1
