@@ -201,11 +201,14 @@ impl Lease {
         let (transport_id, thread_id, sent_as) =
             (owned(transport_id), owned(thread_id), owned(sent_as));
         let settler = self.tracker.settler().clone();
+        // The lease goes (out of the tracker) before `writing` does: `Tracker::flushed` returns
+        // once the last write is done, and by then nothing of it may still be held.
         settler.settle_then(
             outcome,
             Box::new(move |answer| match answer {
                 Ok(answer) => {
                     self.note_sent(answer, transport_id.as_deref());
+                    drop(self);
                     drop(writing);
                 }
                 Err(e) if e.is_connection() => {
@@ -224,6 +227,7 @@ impl Lease {
                 }
                 Err(e) => {
                     self.failed("sent", &e);
+                    drop(self);
                     drop(writing);
                 }
             }),
