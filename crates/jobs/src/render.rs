@@ -11,6 +11,7 @@ use lettre::message::header::{
 };
 use lettre::message::{Mailboxes, MultiPart, SinglePart};
 
+mod alternative;
 mod body;
 mod quoted;
 
@@ -19,6 +20,7 @@ use crate::text::{
     MAX_LINE_OCTETS, content_type_problem, header_name_problem, is_printable_ascii, longest_word,
 };
 use crate::{Address, Attachment, EmailJob, EmailJobV1, JobId, RenderError};
+use alternative::Alternative;
 use body::text_body;
 
 /// A rendered message, ready for the Gmail API's `raw` field (after
@@ -142,6 +144,14 @@ impl EmailJobV1 {
             None => leaf(&mut headers, ContentType::TEXT_PLAIN, String::new()),
             Some(Part::Text(text)) => leaf(&mut headers, ContentType::TEXT_PLAIN, text),
             Some(Part::Html(html)) => leaf(&mut headers, ContentType::TEXT_HTML, html),
+            Some(Part::Alternative(both)) => {
+                // Written straight after the headers, into the one buffer.
+                let head = headers.to_string();
+                let mut out = Vec::with_capacity(head.len() + both.len());
+                out.extend_from_slice(head.as_bytes());
+                both.write(&mut out);
+                return Ok(out);
+            }
             Some(Part::Multi(part)) => (&b""[..], part.formatted()),
         };
         // One buffer of the message's exact size: nothing held beyond it while it is sent.
@@ -182,11 +192,7 @@ impl EmailJobV1 {
     fn body(&self, bodies: &Bodies) -> Result<Option<Part>, RenderError> {
         let present = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         let mut content = match (present(&self.text), present(&self.html)) {
-            (Some(text), Some(html)) => Some(Part::Multi(
-                MultiPart::alternative()
-                    .singlepart(text_part(ContentType::TEXT_PLAIN, text))
-                    .singlepart(text_part(ContentType::TEXT_HTML, html)),
-            )),
+            (Some(text), Some(html)) => Some(Part::Alternative(Alternative::new(text, html))),
             (Some(text), None) => Some(Part::Text(text)),
             (None, Some(html)) => Some(Part::Html(html)),
             (None, None) => None,
@@ -289,6 +295,7 @@ fn encoded_words(name_len: usize, text: &str) -> String {
 enum Part {
     Text(String),
     Html(String),
+    Alternative(Alternative),
     Multi(MultiPart),
 }
 
@@ -297,6 +304,7 @@ fn wrap(container: MultiPart, first: Option<Part>, rest: Vec<SinglePart>) -> Mul
     let container = match first {
         Some(Part::Text(text)) => container.singlepart(text_part(ContentType::TEXT_PLAIN, text)),
         Some(Part::Html(html)) => container.singlepart(text_part(ContentType::TEXT_HTML, html)),
+        Some(Part::Alternative(both)) => container.multipart(both.into_multipart()),
         Some(Part::Multi(part)) => container.multipart(part),
         None => container,
     };

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Sections: `enqueue`, `replicas`, `api`, `queue`, `e2e`, `latency`; all of them when none is
-//! named.
+//! named. `process` (never part of the full run) is the `queue` section without its no-op
+//! drains: the stream floor and the `mailroom` process on `null`, for a quick comparison.
 //! `MAILROOM_BENCH_SCALE` and `MAILROOM_BENCH_ROUNDS` shrink a run (see `sizes`).
 //!
 //! It starts a redis-server of its own (through the testkit) and a lean Gmail in process,
@@ -95,7 +96,16 @@ async fn main() {
     }
     if wanted("queue") {
         eprintln!("queue throughput, no-op handler…");
-        report.section("Queue throughput", queue::throughput(&world, &sizes).await);
+        report.section(
+            "Queue throughput",
+            queue::throughput(&world, &sizes, true).await,
+        );
+    } else if only.iter().any(|s| s == "process") {
+        eprintln!("the stream floor and the mailroom run process…");
+        report.section(
+            "Queue throughput",
+            queue::throughput(&world, &sizes, false).await,
+        );
     }
     if wanted("e2e") {
         eprintln!("end to end through the gmail transport…");

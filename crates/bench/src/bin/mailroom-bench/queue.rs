@@ -99,7 +99,9 @@ fn row(table: &mut Table, what: String, m: &Measured, rss_mb: Option<f64>) {
     ]);
 }
 
-pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
+/// The queue section's table; without `drains`, only the stream floor and the `mailroom run`
+/// process rows (the `process` section, for a quick comparison of the two).
+pub async fn throughput(world: &World, sizes: &Sizes, drains: bool) -> Table {
     let mut table = Table::new(&[
         "what",
         "backlog",
@@ -112,11 +114,12 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
     // The rounds are interleaved (each runs the floor, every backlog and the process in turn),
     // so that a busy stretch of a shared machine weighs on all of them alike.
     let mut floors_run = Vec::new();
-    let mut drains = vec![Vec::new(); sizes.backlogs.len()];
+    let backlogs = if drains { &sizes.backlogs[..] } else { &[] };
+    let mut drains = vec![Vec::new(); backlogs.len()];
     let mut processes = Vec::new();
     for _ in 0..sizes.rounds.max(1) {
         floors_run.push(floors::stream(world, sizes.process_jobs).await);
-        for (runs, &backlog) in drains.iter_mut().zip(&sizes.backlogs) {
+        for (runs, &backlog) in drains.iter_mut().zip(backlogs) {
             runs.push(drain(world, backlog).await);
         }
         processes.extend(crate::contenders::null_process(world, sizes.process_jobs).await);
@@ -143,20 +146,9 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
     let (low, high) = rates
         .iter()
         .fold((f64::MAX, 0.0_f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
-    table.note(format!(
-        "The handler records each job as sent and does nothing else: this is the queue's own \
-         cost (fetch, start, outcome, acknowledgement). Each row of the floor and the drains \
-         is the median of {} rounds, run interleaved. The slowest backlog ran at {:.0} % of the fastest \
-         (target: within ±15 %). The fastest ran at {:.0} % of the stream floor (target \
-         ≥ 50 %), the slowest at {:.0} %. The stream floor drains {} jobs of the same \
-         payloads from a consumer group. CPU figures are user plus system time from /proc: \
-         for the rows in process, this process's over the worker's run.",
-        sizes.rounds,
-        100.0 * low / high,
-        100.0 * high / floor.rate(),
-        100.0 * low / floor.rate(),
-        thousands(floor.jobs as f64),
-    ));
+    if !rates.is_empty() {
+        drains_note(&mut table, sizes, floor.rate(), (low, high), floor.jobs);
+    }
     if let Some(process) = crate::contenders::Summary::of(&processes, sizes.process_jobs) {
         let jobs = sizes.process_jobs;
         let m = Measured {
@@ -183,4 +175,22 @@ pub async fn throughput(world: &World, sizes: &Sizes) -> Table {
         ));
     }
     table
+}
+
+/// What the no-op drains say: how flat across backlogs, and how near the stream floor.
+fn drains_note(table: &mut Table, sizes: &Sizes, floor: f64, (low, high): (f64, f64), jobs: usize) {
+    table.note(format!(
+        "The handler records each job as sent and does nothing else: this is the queue's own \
+         cost (fetch, start, outcome, acknowledgement). Each row of the floor and the drains \
+         is the median of {} rounds, run interleaved. The slowest backlog ran at {:.0} % of the fastest \
+         (target: within ±15 %). The fastest ran at {:.0} % of the stream floor (target \
+         ≥ 50 %), the slowest at {:.0} %. The stream floor drains {} jobs of the same \
+         payloads from a consumer group. CPU figures are user plus system time from /proc: \
+         for the rows in process, this process's over the worker's run.",
+        sizes.rounds,
+        100.0 * low / high,
+        100.0 * high / floor,
+        100.0 * low / floor,
+        thousands(jobs as f64),
+    ));
 }
