@@ -6,13 +6,12 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Datelike, Utc};
-use lettre::message::header::{
-    self, ContentType, HeaderName, HeaderValue, Headers, MIME_VERSION_1_0,
-};
+use lettre::message::header::{self, ContentType, HeaderName, HeaderValue, Headers};
 use lettre::message::{Mailboxes, MultiPart, SinglePart};
 
 mod alternative;
 mod body;
+mod header_value;
 mod quoted;
 
 use crate::splice::Bodies;
@@ -22,6 +21,7 @@ use crate::text::{
 use crate::{Address, Attachment, EmailJob, EmailJobV1, JobId, RenderError};
 use alternative::Alternative;
 use body::text_body;
+use header_value::header_value;
 
 /// A rendered message, ready for the Gmail API's `raw` field (after
 /// base64url encoding).
@@ -45,7 +45,16 @@ pub struct Rendered {
 /// ```
 #[must_use]
 pub fn message_id_for(id: &JobId, from: &Address) -> String {
-    format!("<{id}@{}>", ascii_domain(from.domain()))
+    // Put together in a buffer of its size: `format!` grows one as it writes, once per job.
+    let domain = ascii_domain(from.domain());
+    let mut ulid = [0; ulid::ULID_LEN];
+    let mut out = String::with_capacity(ulid::ULID_LEN + domain.len() + 3);
+    out.push('<');
+    out.push_str(id.ulid().array_to_str(&mut ulid));
+    out.push('@');
+    out.push_str(&domain);
+    out.push('>');
+    out
 }
 
 fn ascii_domain(domain: &str) -> Cow<'_, str> {
@@ -134,9 +143,16 @@ impl EmailJobV1 {
             Form::Text,
         ));
         headers.set(header::Date::new(SystemTime::from(date)));
-        headers.set(header::MessageId::from(message_id.to_owned()));
+        headers.insert_raw(header_value(
+            HeaderName::new_from_ascii_str("Message-ID"),
+            message_id.to_owned(),
+        ));
         self.thread_and_extra_headers(&mut headers)?;
-        headers.set(MIME_VERSION_1_0);
+        headers.insert_raw(HeaderValue::dangerous_new_pre_encoded(
+            HeaderName::new_from_ascii_str("MIME-Version"),
+            "1.0".to_owned(),
+            "1.0".to_owned(),
+        ));
 
         // A lone text or HTML body goes in as the message body itself, so that it is not
         // given the trailing CRLF lettre adds to a MIME part.
@@ -259,7 +275,7 @@ fn text_header(name: HeaderName, text: &str, form: Form) -> HeaderValue {
             || bytes.windows(2).any(|pair| pair.iter().all(wsp))
             || name.len() + ": ".len() + longest_word(text) > MAX_LINE_OCTETS);
     if is_printable_ascii(text) && as_is {
-        return HeaderValue::new(name, text.to_owned());
+        return header_value(name, text.to_owned());
     }
     let encoded = encoded_words(name.len(), text);
     HeaderValue::dangerous_new_pre_encoded(name, text.to_owned(), encoded)

@@ -135,7 +135,7 @@ impl EmailJobV1 {
                 format!("a sender address cannot contain {c:?}"),
             ));
         }
-        display_name("from", &self.from)?;
+        display_name(|| "from".to_owned(), &self.from)?;
         for (list, addresses) in [
             ("to", &self.to),
             ("cc", &self.cc),
@@ -143,7 +143,7 @@ impl EmailJobV1 {
             ("reply_to", &self.reply_to),
         ] {
             for (i, address) in addresses.iter().enumerate() {
-                display_name(&format!("{list}[{i}]"), address)?;
+                display_name(|| format!("{list}[{i}]"), address)?;
             }
         }
         Ok(())
@@ -284,10 +284,11 @@ fn no_control(field: &str, value: &str) -> Check {
     forbidden_control(value).map_or(Ok(()), |problem| Err(ValidationError::new(field, problem)))
 }
 
-fn display_name(field: &str, address: &Address) -> Check {
+/// `field` names the address in the error; it is built only for one.
+fn display_name(field: impl FnOnce() -> String, address: &Address) -> Check {
     address.name_problem().map_or(Ok(()), |problem| {
         Err(ValidationError::new(
-            field,
+            field(),
             format!("display name {problem}"),
         ))
     })

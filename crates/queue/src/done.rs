@@ -105,43 +105,59 @@ impl SentRecord<'_> {
     /// [`serde_json::Value`] tree: this runs once per sent job, and the tree (with a copy of
     /// the job's metadata) cost more than the rest of recording the outcome.
     pub fn encode(&self) -> String {
+        use std::fmt::Write as _;
         let base = ulid_ms(self.id);
-        let mut out = format!(
-            "[{SENT},{},{},{},{},{}",
+        // Sized for the usual record up front: the counts are a few digits each.
+        let mut out = String::with_capacity(
+            48 + self.transport_id.len()
+                + self.thread_id.len()
+                + self.sent_as.len()
+                + self.kept.meta.as_ref().map_or(0, String::len),
+        );
+        let _ = write!(
+            out,
+            "[{SENT},{},{},{},{},",
             self.finished_ms - base,
             self.deliveries,
             self.attempts,
             self.created_ms - base,
-            json_str(self.transport_id)
         );
+        push_json_str(&mut out, self.transport_id);
         if !self.thread_id.is_empty() && self.thread_id == self.transport_id {
             out.push_str(",0");
         } else {
             out.push(',');
-            out.push_str(&json_str(self.thread_id));
+            push_json_str(&mut out, self.thread_id);
         }
         // The extras' members in key order, as a JSON object writes them.
-        let mut extras: Vec<(&str, String)> = Vec::new();
+        let mut first = true;
+        let mut member = |out: &mut String, key: &str| {
+            out.push_str(if std::mem::take(&mut first) {
+                ",{\""
+            } else {
+                ",\""
+            });
+            out.push_str(key);
+            out.push_str("\":");
+        };
         if !self.sent_as.is_empty() {
-            extras.push(("a", json_str(self.sent_as)));
+            member(&mut out, "a");
+            push_json_str(&mut out, self.sent_as);
         }
         if let Some(m) = &self.kept.meta {
-            extras.push(("m", m.clone()));
+            member(&mut out, "m");
+            out.push_str(m);
         }
         if let Some(s) = self.suppressed {
             let v = serde_json::from_str(s).unwrap_or_else(|_| Json::String(s.to_owned()));
-            extras.push(("s", v.to_string()));
+            member(&mut out, "s");
+            out.push_str(&v.to_string());
         }
         if let Some(x) = self.kept.expires_ms {
-            extras.push(("x", x.to_string()));
+            member(&mut out, "x");
+            let _ = write!(out, "{x}");
         }
-        for (i, (key, value)) in extras.iter().enumerate() {
-            out.push_str(if i == 0 { ",{\"" } else { ",\"" });
-            out.push_str(key);
-            out.push_str("\":");
-            out.push_str(value);
-        }
-        if !extras.is_empty() {
+        if !first {
             out.push('}');
         }
         out.push(']');
@@ -149,9 +165,17 @@ impl SentRecord<'_> {
     }
 }
 
-/// `text` as a JSON string.
-fn json_str(text: &str) -> String {
-    serde_json::to_string(text).expect("a string serialises to JSON")
+/// Appends `text` as a JSON string: as it is between quotes when nothing in it needs an
+/// escape (what serde_json escapes: `"`, `\\` and control characters), else as serde_json
+/// writes it.
+fn push_json_str(out: &mut String, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(text).expect("a string serialises to JSON"));
+    }
 }
 
 /// The state a done record's value names (`sent`, `expired`), if it is one.
@@ -310,89 +334,4 @@ impl Queue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A job id of 2025-12-03.
-    const ID: &str = "01KBH9Z0000000000000000000";
-
-    #[test]
-    fn the_bucket_is_the_second_of_the_ulid() {
-        let id = mailroom_jobs::JobId::new();
-        assert_eq!(second_of(&id.to_string()), id.timestamp_ms() / 1000);
-        assert_eq!(
-            second_of(&id.to_string().to_lowercase()),
-            id.timestamp_ms() / 1000
-        );
-        assert_eq!(second_of("not-a-ulid"), 0);
-    }
-
-    #[test]
-    fn a_sent_record_reads_back_as_its_hash_fields() {
-        let kept = Kept {
-            meta: Some(r#"{"tags":["t"]}"#.to_owned()),
-            expires_ms: Some(9),
-        };
-        let rec = SentRecord {
-            id: ID,
-            finished_ms: 1_764_748_543_123,
-            deliveries: 2,
-            attempts: 1,
-            created_ms: 1_764_748_540_000,
-            transport_id: "m1",
-            thread_id: "",
-            sent_as: "b@example.com",
-            suppressed: Some(r#"[{"address":"x@example.com"}]"#),
-            kept: &kept,
-        };
-        let v = rec.encode();
-        assert_eq!(
-            v,
-            r#"[1,9847955,2,1,9844832,"m1","",{"a":"b@example.com","m":{"tags":["t"]},"s":[{"address":"x@example.com"}],"x":9}]"#
-        );
-        assert_eq!(state_of(v.as_bytes()), Some("sent"));
-        let h = fields(ID, v.as_bytes());
-        assert_eq!(h["state"], "sent");
-        assert_eq!(h["finished_at"], "1764748543123");
-        assert_eq!(h["deliveries"], "2");
-        assert_eq!(h["attempts"], "1");
-        assert_eq!(h["transport_id"], "m1");
-        assert!(!h.contains_key("thread_id"));
-        assert_eq!(h["sent_as"], "b@example.com");
-        assert_eq!(h["suppressed"], r#"[{"address":"x@example.com"}]"#);
-        assert_eq!(h["meta"], r#"{"tags":["t"]}"#);
-        assert_eq!(h["expires_at"], "9");
-    }
-
-    #[test]
-    fn a_plain_sent_record_is_short() {
-        let base = ulid_ms(ID);
-        let rec = SentRecord {
-            id: ID,
-            finished_ms: base + 1523,
-            deliveries: 1,
-            attempts: 0,
-            created_ms: base + 12,
-            transport_id: "18c2f3a4b5c6d7e8",
-            thread_id: "18c2f3a4b5c6d7e8",
-            sent_as: "",
-            suppressed: None,
-            kept: &Kept::default(),
-        };
-        let v = rec.encode();
-        assert_eq!(v, r#"[1,1523,1,0,12,"18c2f3a4b5c6d7e8",0]"#);
-        let h = fields(ID, v.as_bytes());
-        assert_eq!(h["thread_id"], "18c2f3a4b5c6d7e8");
-        assert_eq!(h["created_at"], (base + 12).to_string());
-    }
-
-    #[test]
-    fn an_expired_record_names_its_error() {
-        let h = fields(ID, br#"[2,5,1,0,4,"","",{"x":3}]"#);
-        assert_eq!(h["state"], "expired");
-        assert_eq!(h["last_error"], EXPIRED_ERROR);
-        assert_eq!(h["expires_at"], "3");
-        assert_eq!(h["finished_at"], (ulid_ms(ID) + 5).to_string());
-        assert!(fields(ID, b"nonsense").is_empty());
-    }
-}
+mod tests;

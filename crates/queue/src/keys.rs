@@ -42,13 +42,19 @@ impl Keys {
 
     /// The job's record while it waits, runs, is dead or cancelled: `{name}:job:ID`.
     pub fn job(&self, id: &str) -> String {
-        format!("{}:job:{id}", self.prefix)
+        // Joined rather than formatted, as `done` is: both are built per finished job.
+        [&self.prefix, ":job:", id].concat()
     }
 
     /// The bucket of done records (sent and expired jobs) of jobs whose ULID timestamp falls in
     /// unix second `second`: `{name}:v2:done:SECOND`, a hash of job id to record (see
     /// [`crate::done`]).
     pub fn done(&self, second: u64) -> String {
-        format!("{}:v2:done:{second}", self.prefix)
+        use std::fmt::Write as _;
+        let mut key = String::with_capacity(self.prefix.len() + ":v2:done:".len() + 20);
+        key.push_str(&self.prefix);
+        key.push_str(":v2:done:");
+        let _ = write!(key, "{second}");
+        key
     }
 }

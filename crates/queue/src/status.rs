@@ -160,12 +160,21 @@ impl Meta {
         if v1.metadata.is_empty() && v1.tags.is_empty() {
             return None;
         }
-        serde_json::to_string(&Meta {
-            metadata: v1.metadata.clone(),
-            tags: v1.tags.clone(),
+        serde_json::to_string(&MetaOf {
+            metadata: &v1.metadata,
+            tags: &v1.tags,
         })
         .ok()
     }
+}
+
+/// [`Meta`] as written, borrowed from the job rather than copied out of it.
+#[derive(Serialize)]
+struct MetaOf<'a> {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
 }
 
 /// The fields of the job record at `key`, read leniently: bytes that are not UTF-8 (a payload

@@ -22,19 +22,20 @@ pub(super) fn text_body(text: String) -> Body {
     // for the text as given, then the text with CRLF line ends in it. Done here because
     // lettre's line-end conversion walks the text character by character from the end and
     // inserts each CR on its own, which cost about as much as choosing the encoding.
+    // Quoted-printable takes its LFs as line ends as it encodes.
     let encoding = email_encoding::body::Encoding::choose(text.as_str(), false);
-    let text = crlf_line_ends(text);
     match encoding {
-        email_encoding::body::Encoding::SevenBit => {
-            Body::dangerous_pre_encoded(text.into_bytes(), ContentTransferEncoding::SevenBit)
-        }
+        email_encoding::body::Encoding::SevenBit => Body::dangerous_pre_encoded(
+            crlf_line_ends(text).into_bytes(),
+            ContentTransferEncoding::SevenBit,
+        ),
         email_encoding::body::Encoding::QuotedPrintable => Body::dangerous_pre_encoded(
-            super::quoted::encode(text.as_bytes()),
+            super::quoted::encode_lines(text.as_bytes()),
             ContentTransferEncoding::QuotedPrintable,
         ),
         // Base64 (and 8bit, which is not chosen without UTF-8 support): lettre encodes these
-        // itself; the text already has its CRLFs, which a second conversion leaves alone.
-        other => Body::new_with_encoding(text, content_transfer_encoding(other))
+        // itself; the text then has its CRLFs, which a second conversion leaves alone.
+        other => Body::new_with_encoding(crlf_line_ends(text), content_transfer_encoding(other))
             .unwrap_or_else(Body::new),
     }
 }
@@ -50,7 +51,7 @@ fn content_transfer_encoding(encoding: email_encoding::body::Encoding) -> Conten
 }
 
 /// `text` with a CR before every LF that has none.
-fn crlf_line_ends(text: String) -> String {
+pub(super) fn crlf_line_ends(text: String) -> String {
     let bytes = text.as_bytes();
     let bare = |i: usize| i == 0 || bytes[i - 1] != b'\r';
     let missing = text.match_indices('\n').filter(|&(i, _)| bare(i)).count();

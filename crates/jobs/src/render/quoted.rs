@@ -60,6 +60,13 @@ impl Encoder {
         }
     }
 
+    /// Ends the line: CRLF, after its trailing blank (if any) is escaped.
+    fn line_end(&mut self) {
+        self.escape_trailing_blank();
+        self.out.extend_from_slice(b"\r\n");
+        self.on_line = 0;
+    }
+
     /// Escapes a space or tab that ends the line (it would be taken for padding).
     fn escape_trailing_blank(&mut self) {
         let escaped: &[u8] = match self.out.last() {
@@ -74,7 +81,19 @@ impl Encoder {
 }
 
 /// `input` in quoted-printable, as text: its CRLFs stay line ends.
-pub(super) fn encode(input: &[u8]) -> Vec<u8> {
+#[cfg(test)]
+fn encode(input: &[u8]) -> Vec<u8> {
+    encode_with(input, false)
+}
+
+/// [`encode`] of `input` with a CR put before every LF that has none: its LFs, alone or in
+/// CRLF, are line ends (the text is not copied to add the CRs first).
+pub(super) fn encode_lines(input: &[u8]) -> Vec<u8> {
+    encode_with(input, true)
+}
+
+/// `input` in quoted-printable; a lone LF is a line end when `lf_ends`, else `=0A`.
+fn encode_with(input: &[u8], lf_ends: bool) -> Vec<u8> {
     // Soft breaks add 3 bytes per 73 or so; escapes are rare in the text this is chosen for.
     let mut e = Encoder {
         out: Vec::with_capacity(input.len() + input.len() / 24 + 16),
@@ -87,15 +106,15 @@ pub(super) fn encode(input: &[u8]) -> Vec<u8> {
         i += 1;
         if std::mem::take(&mut was_cr) {
             if byte == b'\n' {
-                e.escape_trailing_blank();
-                e.out.extend_from_slice(b"\r\n");
-                e.on_line = 0;
+                e.line_end();
                 continue;
             }
             e.append(b"=0D");
         }
         if byte == b'\r' {
             was_cr = true;
+        } else if lf_ends && byte == b'\n' {
+            e.line_end();
         } else if LIMIT - e.on_line >= 3 && !needs_escaping(byte) {
             // A run of bytes written as themselves, up to two short of the line's end.
             let start = i - 1;
@@ -124,7 +143,7 @@ pub(super) fn encode(input: &[u8]) -> Vec<u8> {
 mod tests {
     use proptest::strategy::Strategy;
 
-    use super::encode;
+    use super::{encode, encode_lines};
 
     proptest::proptest! {
         /// Any bytes encode exactly as the crate lettre uses encodes them: runs longer than a
@@ -140,6 +159,15 @@ mod tests {
             )
         ) {
             proptest::prop_assert_eq!(encode(&input), quoted_printable::encode(&input));
+        }
+
+        /// Encoding with lone LFs as line ends is encoding the text with CRLF line ends.
+        #[test]
+        fn lone_lfs_end_lines_as_crlfs_do(
+            text in "([a-z]{60,90}|[a-z ]{0,80}|=|é| \n|\t\n|\n|\r\n|\r){1,12}"
+        ) {
+            let crlf = crate::render::body::crlf_line_ends(text.clone());
+            proptest::prop_assert_eq!(encode_lines(text.as_bytes()), encode(crlf.as_bytes()));
         }
 
         /// Long runs of plain text around the 76-character limit.
