@@ -115,8 +115,10 @@ const V1_PREFIX: &[u8] = br#"{"version":"v1","#;
 /// document, or one this pass refuses: the general path decides (with the same result for
 /// every document this one accepts).
 fn decode_v1_fast(bytes: &[u8]) -> Option<EmailJob> {
-    let object = without_v1_member(bytes)?;
-    serde_json::from_slice::<EmailJobV1>(&object)
+    // Checked as UTF-8 once, whole: read from a `&str`, serde_json takes each string as it is,
+    // where from bytes it checks every one of them again.
+    let object = String::from_utf8(without_v1_member(bytes)?).ok()?;
+    serde_json::from_str::<EmailJobV1>(&object)
         .ok()
         .map(EmailJob::V1)
 }

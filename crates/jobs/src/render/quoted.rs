@@ -83,17 +83,20 @@ impl Encoder {
 /// `input` in quoted-printable, as text: its CRLFs stay line ends.
 #[cfg(test)]
 fn encode(input: &[u8]) -> Vec<u8> {
-    encode_with(input, false)
+    encode_with(input, false).0
 }
 
 /// [`encode`] of `input` with a CR put before every LF that has none: its LFs, alone or in
-/// CRLF, are line ends (the text is not copied to add the CRs first).
-pub(super) fn encode_lines(input: &[u8]) -> Vec<u8> {
+/// CRLF, are line ends (the text is not copied to add the CRs first). Also how many bytes of
+/// `input` are neither printable ASCII nor a tab: what email-encoding counts to choose
+/// between quoted-printable and base64, counted here on the way.
+pub(super) fn encode_lines(input: &[u8]) -> (Vec<u8>, usize) {
     encode_with(input, true)
 }
 
-/// `input` in quoted-printable; a lone LF is a line end when `lf_ends`, else `=0A`.
-fn encode_with(input: &[u8], lf_ends: bool) -> Vec<u8> {
+/// `input` in quoted-printable, and its bytes that are neither printable ASCII nor a tab; a
+/// lone LF is a line end when `lf_ends`, else `=0A`.
+fn encode_with(input: &[u8], lf_ends: bool) -> (Vec<u8>, usize) {
     // Soft breaks add 3 bytes per 73 or so; escapes are rare in the text this is chosen for.
     let mut e = Encoder {
         out: Vec::with_capacity(input.len() + input.len() / 24 + 16),
@@ -101,9 +104,12 @@ fn encode_with(input: &[u8], lf_ends: bool) -> Vec<u8> {
         backup: 0,
     };
     let mut was_cr = false;
+    let mut unprintable = 0;
     let mut i = 0;
     while let Some(&byte) = input.get(i) {
         i += 1;
+        // Every byte a run below skips is printable.
+        unprintable += usize::from(!matches!(byte, b'\t' | b' '..=b'~'));
         if std::mem::take(&mut was_cr) {
             if byte == b'\n' {
                 e.line_end();
@@ -136,7 +142,7 @@ fn encode_with(input: &[u8], lf_ends: bool) -> Vec<u8> {
     } else {
         e.escape_trailing_blank();
     }
-    e.out
+    (e.out, unprintable)
 }
 
 #[cfg(test)]
@@ -167,7 +173,10 @@ mod tests {
             text in "([a-z]{60,90}|[a-z ]{0,80}|=|é| \n|\t\n|\n|\r\n|\r){1,12}"
         ) {
             let crlf = crate::render::body::crlf_line_ends(text.clone());
-            proptest::prop_assert_eq!(encode_lines(text.as_bytes()), encode(crlf.as_bytes()));
+            let (encoded, unprintable) = encode_lines(text.as_bytes());
+            proptest::prop_assert_eq!(encoded, encode(crlf.as_bytes()));
+            let counted = text.bytes().filter(|b| !matches!(b, b'\t' | b' '..=b'~')).count();
+            proptest::prop_assert_eq!(unprintable, counted);
         }
 
         /// Long runs of plain text around the 76-character limit.
