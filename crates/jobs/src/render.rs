@@ -148,9 +148,8 @@ impl EmailJobV1 {
             message_id.to_owned(),
         ));
         self.thread_and_extra_headers(&mut headers)?;
-        headers.insert_raw(HeaderValue::dangerous_new_pre_encoded(
+        headers.insert_raw(header_value(
             HeaderName::new_from_ascii_str("MIME-Version"),
-            "1.0".to_owned(),
             "1.0".to_owned(),
         ));
 
@@ -318,8 +317,12 @@ enum Part {
 /// `container` holding `first` (if any) followed by `rest`.
 fn wrap(container: MultiPart, first: Option<Part>, rest: Vec<SinglePart>) -> MultiPart {
     let container = match first {
-        Some(Part::Text(text)) => container.singlepart(text_part(ContentType::TEXT_PLAIN, text)),
-        Some(Part::Html(html)) => container.singlepart(text_part(ContentType::TEXT_HTML, html)),
+        Some(Part::Text(text)) => {
+            container.singlepart(text_part(ContentType::TEXT_PLAIN, text_body(text)))
+        }
+        Some(Part::Html(html)) => {
+            container.singlepart(text_part(ContentType::TEXT_HTML, text_body(html)))
+        }
         Some(Part::Alternative(both)) => container.multipart(both.into_multipart()),
         Some(Part::Multi(part)) => container.multipart(part),
         None => container,
@@ -347,8 +350,9 @@ fn set_mailboxes<H: header::Header + From<Mailboxes>>(
     }
 }
 
-fn text_part(kind: ContentType, text: String) -> SinglePart {
-    SinglePart::builder().header(kind).body(text_body(text))
+/// A text part of type `kind` holding `body` (a [`text_body`]).
+fn text_part(kind: ContentType, body: lettre::message::Body) -> SinglePart {
+    SinglePart::builder().header(kind).body(body)
 }
 
 fn attachment_part(

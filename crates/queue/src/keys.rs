@@ -42,7 +42,8 @@ impl Keys {
 
     /// The job's record while it waits, runs, is dead or cancelled: `{name}:job:ID`.
     pub fn job(&self, id: &str) -> String {
-        // Joined rather than formatted, as `done` is: both are built per finished job.
+        // Joined rather than formatted (as `done` is written into a buffer of its size): both
+        // are built per finished job.
         [&self.prefix, ":job:", id].concat()
     }
 

@@ -10,9 +10,10 @@
 //! attachments still nests a lettre [`MultiPart`] ([`Alternative::into_multipart`]).
 
 use lettre::message::header::ContentType;
-use lettre::message::{Body, MultiPart, SinglePart};
+use lettre::message::{Body, MultiPart};
 
 use super::body::text_body;
+use super::text_part;
 
 /// Characters in a boundary, as lettre makes them.
 const BOUNDARY_CHARS: usize = 40;
@@ -41,10 +42,9 @@ impl Alternative {
 
     /// The same parts as a lettre multipart, to be nested in another.
     pub(super) fn into_multipart(self) -> MultiPart {
-        let part = |kind: ContentType, body: Body| SinglePart::builder().header(kind).body(body);
         MultiPart::alternative()
-            .singlepart(part(ContentType::TEXT_PLAIN, self.text))
-            .singlepart(part(ContentType::TEXT_HTML, self.html))
+            .singlepart(text_part(ContentType::TEXT_PLAIN, self.text))
+            .singlepart(text_part(ContentType::TEXT_HTML, self.html))
     }
 
     /// How many bytes [`Self::write`] writes.

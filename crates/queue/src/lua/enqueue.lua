@@ -113,9 +113,10 @@ for j = 1, n do
     -- idempotency key and expiry. Most jobs have none of these, and share one empty table
     -- rather than each building its own.
     local extra = none
-    if idem ~= '' or expires > 0 or (meta ~= '' and meta ~= '{}') then
+    local has_meta = meta ~= '' and meta ~= '{}'
+    if idem ~= '' or expires > 0 or has_meta then
       extra = {}
-      if meta ~= '' and meta ~= '{}' then extra[#extra + 1] = 'meta'; extra[#extra + 1] = meta end
+      if has_meta then extra[#extra + 1] = 'meta'; extra[#extra + 1] = meta end
       if idem ~= '' then extra[#extra + 1] = 'idem'; extra[#extra + 1] = idem end
       if expires > 0 then extra[#extra + 1] = 'expires_at'; extra[#extra + 1] = expires end
     end

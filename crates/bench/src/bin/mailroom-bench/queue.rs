@@ -99,9 +99,9 @@ fn row(table: &mut Table, what: String, m: &Measured, rss_mb: Option<f64>) {
     ]);
 }
 
-/// The queue section's table; without `drains`, only the stream floor and the `mailroom run`
-/// process rows (the `process` section, for a quick comparison of the two).
-pub async fn throughput(world: &World, sizes: &Sizes, drains: bool) -> Table {
+/// The queue section's table; without `with_drains`, only the stream floor and the `mailroom
+/// run` process rows (the `process` section, for a quick comparison of the two).
+pub async fn throughput(world: &World, sizes: &Sizes, with_drains: bool) -> Table {
     let mut table = Table::new(&[
         "what",
         "backlog",
@@ -114,7 +114,11 @@ pub async fn throughput(world: &World, sizes: &Sizes, drains: bool) -> Table {
     // The rounds are interleaved (each runs the floor, every backlog and the process in turn),
     // so that a busy stretch of a shared machine weighs on all of them alike.
     let mut floors_run = Vec::new();
-    let backlogs = if drains { &sizes.backlogs[..] } else { &[] };
+    let backlogs = if with_drains {
+        &sizes.backlogs[..]
+    } else {
+        &[]
+    };
     let mut drains = vec![Vec::new(); backlogs.len()];
     let mut processes = Vec::new();
     for _ in 0..sizes.rounds.max(1) {
@@ -143,11 +147,8 @@ pub async fn throughput(world: &World, sizes: &Sizes, drains: bool) -> Table {
             None,
         );
     }
-    let (low, high) = rates
-        .iter()
-        .fold((f64::MAX, 0.0_f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
     if !rates.is_empty() {
-        drains_note(&mut table, sizes, floor.rate(), (low, high), floor.jobs);
+        drains_note(&mut table, sizes, &floor, &rates);
     }
     if let Some(process) = crate::contenders::Summary::of(&processes, sizes.process_jobs) {
         let jobs = sizes.process_jobs;
@@ -177,8 +178,11 @@ pub async fn throughput(world: &World, sizes: &Sizes, drains: bool) -> Table {
     table
 }
 
-/// What the no-op drains say: how flat across backlogs, and how near the stream floor.
-fn drains_note(table: &mut Table, sizes: &Sizes, floor: f64, (low, high): (f64, f64), jobs: usize) {
+/// What the no-op drains' `rates` say: how flat across backlogs, and how near the stream floor.
+fn drains_note(table: &mut Table, sizes: &Sizes, floor: &Measured, rates: &[f64]) {
+    let (low, high) = rates
+        .iter()
+        .fold((f64::MAX, 0.0_f64), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
     table.note(format!(
         "The handler records each job as sent and does nothing else: this is the queue's own \
          cost (fetch, start, outcome, acknowledgement). Each row of the floor and the drains \
@@ -189,8 +193,8 @@ fn drains_note(table: &mut Table, sizes: &Sizes, floor: f64, (low, high): (f64, 
          for the rows in process, this process's over the worker's run.",
         sizes.rounds,
         100.0 * low / high,
-        100.0 * high / floor,
-        100.0 * low / floor,
-        thousands(jobs as f64),
+        100.0 * high / floor.rate(),
+        100.0 * low / floor.rate(),
+        thousands(floor.jobs as f64),
     ));
 }
