@@ -19,8 +19,10 @@ use crate::common::{Backing, Env, Worker, eventually, job_fields, stats};
 
 /// The worker's concurrency (`worker.concurrency`) in this scenario.
 const CONCURRENCY: usize = 64;
-/// Jobs read per fetch (`queue.batch`, the default).
+/// Jobs read per fetch while the queue keeps up (`queue.batch`, the default).
 const BATCH: usize = 128;
+/// Most jobs read per fetch while a backlog waits (`queue.batch_max`, the default).
+const BATCH_MAX: usize = 512;
 /// Due jobs moved to the ready stream per promotion (`queue.promote_batch`, the default).
 const PROMOTE_BATCH: usize = 1_000;
 /// Workers draining the backlog.
@@ -34,14 +36,15 @@ const WORKERS: usize = 1;
 ///   `promote_batch` per call, so fewer than 2 × `promote_batch` wait; the new job is appended
 ///   behind them (`XADD`), and the stream is read in entry order;
 /// * already delivered to a worker and not yet finished: per worker, `concurrency` in its
-///   handlers (a handler waits for its outcome to be recorded), and up to three fetch batches
-///   fetched but not started (the next batch is fetched once at most one is left, and a full
-///   batch has the one after it read ahead while it starts), so at most 3 × `batch`;
+///   handlers (a handler waits for its outcome to be recorded), and up to three reads fetched
+///   but not started (the next read starts once at most one read's worth is left, and a full
+///   read has the one after it read ahead while it starts), each of at most `batch_max` jobs,
+///   so at most 3 × `batch_max`;
 /// * delivered after it but finished first: at most the other `concurrency` − 1 handlers of
 ///   its worker while it is in its own.
 ///
-/// With one worker, concurrency 64, batch 128 and promote_batch 1,000: 2,512.
-const STARVATION_BOUND: usize = 2 * PROMOTE_BATCH + WORKERS * (2 * CONCURRENCY + 3 * BATCH);
+/// With one worker, concurrency 64, batch_max 512 and promote_batch 1,000: 3,664.
+const STARVATION_BOUND: usize = 2 * PROMOTE_BATCH + WORKERS * (2 * CONCURRENCY + 3 * BATCH_MAX);
 
 /// How far ahead of its enqueue each batch of the backlog is scheduled: far enough that every
 /// job lands in the schedule (a job due by the time its enqueue runs would go straight to the
@@ -143,7 +146,7 @@ pub async fn due_backlog(redis: Backing, big: usize) {
         redis,
         &format!(
             "[transport]\nkind = \"null\"\n\n[worker]\nconcurrency = {CONCURRENCY}\n\n\
-             [queue]\nbatch = {BATCH}\npromote_batch = {PROMOTE_BATCH}\n"
+             [queue]\nbatch = {BATCH}\nbatch_max = {BATCH_MAX}\npromote_batch = {PROMOTE_BATCH}\n"
         ),
     );
     let queue = env.queue().await;
@@ -216,6 +219,6 @@ pub async fn due_backlog(redis: Backing, big: usize) {
         overtook <= STARVATION_BOUND,
         "a job enqueued for now went out after {overtook} backlog jobs, more than the \
          {STARVATION_BOUND} the protocol allows: 2 promote windows of {PROMOTE_BATCH}, plus \
-         per worker ({WORKERS}) 2 × concurrency {CONCURRENCY} + 3 × fetch batch {BATCH}"
+         per worker ({WORKERS}) 2 × concurrency {CONCURRENCY} + 3 × reads of {BATCH_MAX}"
     );
 }

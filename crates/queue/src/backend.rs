@@ -44,6 +44,13 @@ pub struct RedisBackend {
     fetcher: Option<Fetcher>,
     round: Option<Round>,
     buffer: VecDeque<Task<Box<EmailJob>>>,
+    /// The next round starts once at most this many tasks wait: as many as the last round
+    /// brought, and at least `batch`.
+    refill_at: usize,
+    /// Whether the buffer ran dry while a round was on its way, since the last round started.
+    starved: bool,
+    /// Whether any task has gone to a handler yet (the first round starves no one).
+    fed: bool,
     backoff: Option<Pin<Box<tokio::time::Sleep>>>,
     failures: u32,
     keeper: JoinHandle<()>,
@@ -72,6 +79,7 @@ impl RedisBackend {
         let fetcher = Fetcher::open(queue.clone(), consumer.clone(), tracker.clone()).await?;
         heartbeat(&queue, &consumer).await?;
         let keeper = tokio::spawn(keep(queue.clone(), consumer.clone(), tracker.clone()));
+        let refill_at = queue.config().batch;
         Ok(Self {
             queue,
             consumer,
@@ -79,6 +87,9 @@ impl RedisBackend {
             fetcher: Some(fetcher),
             round: None,
             buffer: VecDeque::new(),
+            refill_at,
+            starved: false,
+            fed: false,
             backoff: None,
             failures: 0,
             keeper,
@@ -130,6 +141,7 @@ impl RedisBackend {
             return;
         }
         if let Some(mut fetcher) = self.fetcher.take() {
+            fetcher.hungry = std::mem::take(&mut self.starved);
             self.round = Some(tokio::spawn(async move {
                 let result = fetcher.round().await;
                 (fetcher, result)
@@ -166,12 +178,13 @@ impl Backend for RedisBackend {
     ) -> Poll<Option<Result<Self::Task, QueueError>>> {
         loop {
             if let Some(task) = self.buffer.pop_front() {
-                // The next round starts once at most one batch waits, so the handlers do not
-                // run dry while a read is on its way (at most two batches wait here, and a
-                // third may be read ahead: see `read_ahead`).
-                if self.buffer.len() <= self.queue.config().batch {
+                // The next round starts once at most one round's worth waits, so the handlers
+                // do not run dry while a read is on its way (at most two rounds' worth wait
+                // here, and a third read may be ahead: see `read_ahead`).
+                if self.buffer.len() <= self.refill_at {
                     self.start_round();
                 }
+                self.fed = true;
                 return Poll::Ready(Some(Ok(task)));
             }
             if let Some(sleep) = self.backoff.as_mut() {
@@ -182,7 +195,11 @@ impl Backend for RedisBackend {
             let Some(round) = self.round.as_mut() else {
                 unreachable!("a round is running once started")
             };
-            let joined = ready!(round.poll_unpin(cx));
+            let Poll::Ready(joined) = round.poll_unpin(cx) else {
+                // Handlers that had jobs wait for this round: the next read may ask for more.
+                self.starved = self.fed;
+                return Poll::Pending;
+            };
             self.round = None;
             let (fetcher, result) = match joined {
                 Ok(done) => done,
@@ -200,6 +217,7 @@ impl Backend for RedisBackend {
                         tracing::info!("redis reachable again; fetching resumed");
                     }
                     self.failures = 0;
+                    self.refill_at = tasks.len().max(self.queue.config().batch);
                     self.buffer.extend(tasks);
                 }
                 Err(e) => {

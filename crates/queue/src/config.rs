@@ -40,6 +40,13 @@ pub struct QueueConfig {
     /// handler, so the next batch is fetched while the worker works through this one.
     /// Default 128.
     pub batch: usize,
+    /// Most jobs one read asks for while a backlog waits: after a read that came back full,
+    /// the next asks for twice as many if the handlers ran out of jobs while it was on its
+    /// way (and the worker holds less than a quarter of its byte budget), as many again if
+    /// they did not; a read that comes back short starts again at `batch`. Fewer, larger reads
+    /// cost less per job when the handlers are quick; a worker whose handlers are the slower
+    /// part keeps reading `batch` at a time. Never below `batch`. Default 512.
+    pub batch_max: usize,
     /// Scheduled jobs moved to ready per script call, so a huge due backlog never blocks
     /// Redis. Default 1,000.
     pub promote_batch: usize,
@@ -77,6 +84,7 @@ impl Default for QueueConfig {
             block: Duration::from_secs(1),
             schedule_tick: Duration::from_millis(100),
             batch: 128,
+            batch_max: 512,
             promote_batch: 1000,
             min_replicas_ack: 0,
             replica_ack_timeout: default_replica_ack_timeout(),
@@ -86,6 +94,13 @@ impl Default for QueueConfig {
 }
 
 impl QueueConfig {
+    /// The most jobs one read asks for: [`QueueConfig::batch_max`], never below
+    /// [`QueueConfig::batch`].
+    #[must_use]
+    pub fn read_max(&self) -> usize {
+        self.batch_max.max(self.batch)
+    }
+
     /// A default config for the queue called `name`.
     #[must_use]
     pub fn named(name: impl Into<String>) -> Self {

@@ -19,6 +19,7 @@ use crate::lease::{Delivery, Lease, LeaseSlot};
 use crate::prescreen::{RoundScreening, prescreen};
 use crate::queue::{Queue, ms, now_ms};
 use crate::read_ahead::ReadAhead;
+use crate::read_size::{Demand, next_count};
 use crate::schedule::Schedule;
 use crate::scripts::{call, run};
 use crate::settle::Notes;
@@ -50,6 +51,11 @@ pub(crate) struct Fetcher {
     ahead: ReadAhead,
     /// Whether each round's jobs are screened against the suppression list as they start.
     pub screen: bool,
+    /// How many deliveries the next read asks for (see [`crate::read_size`]).
+    count: usize,
+    /// Whether the handlers ran out of jobs while the last read was on its way (set by the
+    /// backend as it starts a round).
+    pub hungry: bool,
 }
 
 /// Default of [`Fetcher::max_held_bytes`]: 64 MiB.
@@ -62,6 +68,7 @@ impl Fetcher {
         tracker: Tracker,
     ) -> Result<Self, QueueError> {
         let conn = FetchConn::open(&queue).await?;
+        let count = queue.config().batch;
         Ok(Self {
             queue,
             conn,
@@ -72,6 +79,8 @@ impl Fetcher {
             deferred: VecDeque::new(),
             ahead: ReadAhead::default(),
             screen: false,
+            count,
+            hungry: false,
         })
     }
 
@@ -146,8 +155,13 @@ impl Fetcher {
     }
 
     /// After a read of `read` deliveries: a full batch means more are likely waiting, so the
-    /// next batch is read while this one starts.
+    /// next batch is read while this one starts (asking for more when this read was full).
     fn read_ahead_after(&mut self, read: usize, batch: usize) {
+        let demand = Demand {
+            hungry: self.hungry,
+            roomy: self.tracker.held_bytes() < self.max_held_bytes / 4,
+        };
+        self.count = next_count(read, self.count, demand, self.queue.config());
         if read >= batch {
             self.ahead
                 .start(&self.queue, self.read_cmd(0), self.tracker.clone());
@@ -171,7 +185,7 @@ impl Fetcher {
             .arg(GROUP)
             .arg(&self.consumer)
             .arg("COUNT")
-            .arg(self.queue.config().batch);
+            .arg(self.count);
         if block_ms > 0 {
             cmd.arg("BLOCK").arg(block_ms);
         }

@@ -93,6 +93,8 @@ mod prescreen;
 mod queue;
 #[cfg(feature = "worker")]
 mod read_ahead;
+#[cfg(feature = "worker")]
+mod read_size;
 mod replicas;
 #[cfg(feature = "worker")]
 mod retry;
