@@ -11,6 +11,7 @@ use lettre::message::{Mailboxes, MultiPart, SinglePart};
 
 mod alternative;
 mod body;
+mod head;
 mod header_value;
 mod quoted;
 
@@ -21,7 +22,8 @@ use crate::text::{
 use crate::{Address, Attachment, EmailJob, EmailJobV1, JobId, RenderError};
 use alternative::Alternative;
 use body::text_body;
-use header_value::header_value;
+use head::head_buffer;
+use header_value::{header_value, mailboxes_value};
 
 /// A rendered message, ready for the Gmail API's `raw` field (after
 /// base64url encoding).
@@ -161,18 +163,13 @@ impl EmailJobV1 {
             Some(Part::Html(html)) => leaf(&mut headers, ContentType::TEXT_HTML, html),
             Some(Part::Alternative(both)) => {
                 // Written straight after the headers, into the one buffer.
-                let head = headers.to_string();
-                let mut out = Vec::with_capacity(head.len() + both.len());
-                out.extend_from_slice(head.as_bytes());
+                let mut out = head_buffer(&headers, both.len());
                 both.write(&mut out);
                 return Ok(out);
             }
             Some(Part::Multi(part)) => (&b""[..], part.formatted()),
         };
-        // One buffer of the message's exact size: nothing held beyond it while it is sent.
-        let head = headers.to_string();
-        let mut out = Vec::with_capacity(head.len() + tail.len() + body.len());
-        out.extend_from_slice(head.as_bytes());
+        let mut out = head_buffer(&headers, tail.len() + body.len());
         out.extend_from_slice(tail);
         out.extend_from_slice(&body);
         Ok(out)
@@ -344,9 +341,13 @@ fn set_mailboxes<H: header::Header + From<Mailboxes>>(
     headers: &mut Headers,
     addresses: &[Address],
 ) {
-    if !addresses.is_empty() {
-        let mailboxes: Mailboxes = addresses.iter().map(|a| a.as_mailbox().clone()).collect();
-        headers.set(H::from(mailboxes));
+    if addresses.is_empty() {
+        return;
+    }
+    let mailboxes = addresses.iter().map(Address::as_mailbox);
+    match mailboxes_value(H::name(), mailboxes.clone()) {
+        Some(value) => headers.insert_raw(value),
+        None => headers.set(H::from(mailboxes.cloned().collect::<Mailboxes>())),
     }
 }
 

@@ -105,7 +105,6 @@ impl SentRecord<'_> {
     /// [`serde_json::Value`] tree: this runs once per sent job, and the tree (with a copy of
     /// the job's metadata) cost more than the rest of recording the outcome.
     pub fn encode(&self) -> String {
-        use std::fmt::Write as _;
         let base = ulid_ms(self.id);
         // Sized for the usual record up front: the counts are a few digits each.
         let mut out = String::with_capacity(
@@ -114,14 +113,20 @@ impl SentRecord<'_> {
                 + self.sent_as.len()
                 + self.kept.meta.as_ref().map_or(0, String::len),
         );
-        let _ = write!(
-            out,
-            "[{SENT},{},{},{},{},",
+        let mut digits = itoa::Buffer::new();
+        out.push('[');
+        out.push_str(digits.format(SENT));
+        let counts = [
             self.finished_ms - base,
-            self.deliveries,
-            self.attempts,
+            self.deliveries.into(),
+            self.attempts.into(),
             self.created_ms - base,
-        );
+        ];
+        for n in counts {
+            out.push(',');
+            out.push_str(digits.format(n));
+        }
+        out.push(',');
         push_json_str(&mut out, self.transport_id);
         if !self.thread_id.is_empty() && self.thread_id == self.transport_id {
             out.push_str(",0");
@@ -155,7 +160,7 @@ impl SentRecord<'_> {
         }
         if let Some(x) = self.kept.expires_ms {
             member(&mut out, "x");
-            let _ = write!(out, "{x}");
+            out.push_str(itoa::Buffer::new().format(x));
         }
         if !first {
             out.push('}');

@@ -51,11 +51,10 @@ impl Keys {
     /// unix second `second`: `{name}:v2:done:SECOND`, a hash of job id to record (see
     /// [`crate::done`]).
     pub fn done(&self, second: u64) -> String {
-        use std::fmt::Write as _;
         let mut key = String::with_capacity(self.prefix.len() + ":v2:done:".len() + 20);
         key.push_str(&self.prefix);
         key.push_str(":v2:done:");
-        let _ = write!(key, "{second}");
+        key.push_str(itoa::Buffer::new().format(second));
         key
     }
 }
