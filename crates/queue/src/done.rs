@@ -160,7 +160,7 @@ impl SentRecord<'_> {
         }
         if let Some(x) = self.kept.expires_ms {
             member(&mut out, "x");
-            out.push_str(itoa::Buffer::new().format(x));
+            out.push_str(digits.format(x));
         }
         if !first {
             out.push('}');

@@ -8,7 +8,6 @@ use apalis_core::task::Task;
 use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::task_id::TaskId;
 use mailroom_jobs::EmailJob;
-use redis::Value;
 
 use crate::QueueError;
 use crate::activity::Event;
@@ -21,9 +20,9 @@ use crate::queue::{Queue, ms, now_ms};
 use crate::read_ahead::ReadAhead;
 use crate::read_size::{Demand, next_count};
 use crate::schedule::Schedule;
-use crate::scripts::{call, run};
 use crate::settle::Notes;
 use crate::start::{Read, Record, judge, load_payloads, records, stream_reads};
+use crate::takeover::takeover;
 use crate::tracker::Tracker;
 use crate::verdict::Verdict;
 
@@ -133,7 +132,7 @@ impl Fetcher {
                 .promoted(now, moved, promote_batch, next_due, tick);
         }
         if self.schedule.reclaim_due(now) {
-            let claimed = self.reclaim().await?;
+            let claimed = takeover(&self.queue, &mut self.conn, &self.consumer).await?;
             self.schedule.reclaimed(now, reclaim_every);
             if !claimed.is_empty() {
                 return self.begin(claimed).await;
@@ -191,54 +190,6 @@ impl Fetcher {
         }
         cmd.arg("STREAMS").arg(&self.queue.keys().ready).arg(">");
         cmd
-    }
-
-    async fn reclaim(&mut self) -> Result<Vec<Read>, QueueError> {
-        let q = &self.queue;
-        let cfg = q.config();
-        let mut inv = call(&q.inner.scripts.reclaim, q.keys());
-        inv.arg(&q.keys().prefix)
-            .arg(now_ms())
-            .arg(GROUP)
-            .arg(&self.consumer)
-            .arg(ms(cfg.lease))
-            .arg(cfg.max_deliveries)
-            .arg(cfg.batch);
-        let flat: Vec<Value> = run(&inv, &mut self.conn).await?;
-        let mut flat = flat.into_iter();
-        let poisoned = flat
-            .next()
-            .and_then(|v| redis::from_redis_value::<u64>(v).ok())
-            .unwrap_or(0);
-        if poisoned > 0 {
-            self.queue.record(Event::Poisoned, poisoned);
-            tracing::warn!(
-                count = poisoned,
-                "dead-lettered jobs delivered too often without an outcome (poison)"
-            );
-        }
-        let rest: Vec<Value> = flat.collect();
-        let text = |v: &Value| redis::from_redis_value_ref::<String>(v).unwrap_or_default();
-        let claimed: Vec<Read> = rest
-            .chunks_exact(4)
-            .map(|q| Read {
-                entry: text(&q[0]),
-                id: text(&q[1]),
-                delivered: redis::from_redis_value_ref::<u32>(&q[2]).unwrap_or(2),
-                fresh: None,
-                payload: match &q[3] {
-                    Value::BulkString(b) => Some(b.clone()),
-                    _ => None,
-                },
-            })
-            .collect();
-        if !claimed.is_empty() {
-            tracing::info!(
-                count = claimed.len(),
-                "took over deliveries whose lease ran out"
-            );
-        }
-        Ok(claimed)
     }
 
     /// Starts read deliveries: one pipelined read of their records, then a verdict for each

@@ -42,6 +42,8 @@
 //! * `backend` (worker): the apalis backend that feeds a worker and hands back what it holds.
 //! * `fetch` (worker): one fetch round: promote, reclaim, blocking read, begin.
 //! * `read_ahead` (worker): the next batch read while a full one starts.
+//! * `read_size` (worker): how many deliveries the next read asks for.
+//! * `takeover` (worker): deliveries whose lease ran out, claimed by `reclaim.lua`.
 //! * `decode` (worker): a round's payloads decoded into jobs, a large round on two tasks.
 //! * `fetch_conn` (worker): the fetcher's connection, replaced after a round that read large
 //!   replies so that its read buffer does not keep their size.
@@ -114,6 +116,8 @@ mod status;
 mod suppressed_many;
 mod suppression;
 mod switch_watch;
+#[cfg(feature = "worker")]
+mod takeover;
 mod templates;
 mod tls;
 mod tokens;
