@@ -61,6 +61,11 @@ impl JobArgs {
     pub fn payload_len(&self) -> usize {
         self.payload.len()
     }
+
+    /// The stored payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
 }
 
 /// About the bytes of a job's stored payload: its bodies, its attachments in base64, and room
@@ -144,20 +149,22 @@ impl Queue {
         self.enqueue_args(&args).await
     }
 
-    /// One `enqueue.lua` call for jobs already serialised.
+    /// One `enqueue.lua` call for jobs already serialised, their large payloads staged first
+    /// (see [`crate::staging`]).
     pub(crate) async fn enqueue_args(&self, jobs: &[JobArgs]) -> Result<Vec<Enqueued>, QueueError> {
+        let staged = self.stage_large(jobs).await?;
         let i = &self.inner;
         let mut inv = call(&i.scripts.enqueue, &i.keys);
         inv.arg(&i.keys.prefix)
             .arg(now_ms())
             .arg(i.config.dedup_ttl.as_secs().max(1));
-        for job in jobs {
-            inv.arg(&job.id)
-                .arg(&job.idempotency_key)
-                .arg(&job.payload)
-                .arg(job.due_ms)
-                .arg(job.expires_ms)
-                .arg(&job.meta);
+        for (job, staged) in jobs.iter().zip(&staged) {
+            inv.arg(&job.id).arg(&job.idempotency_key);
+            match staged {
+                Some(marker) => inv.arg(marker),
+                None => inv.arg(&job.payload),
+            };
+            inv.arg(job.due_ms).arg(job.expires_ms).arg(&job.meta);
         }
         let reply: Vec<(String, i64)> = run(&inv, &mut self.conn()).await?;
         reply

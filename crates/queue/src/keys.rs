@@ -47,6 +47,12 @@ impl Keys {
         [&self.prefix, ":job:", id].concat()
     }
 
+    /// Where a large payload waits for its `enqueue.lua` call: `{name}:v2:staged:TOKEN`, a
+    /// hash with field `payload` and a TTL (see [`crate::staging`]).
+    pub fn staged(&self, token: &str) -> String {
+        [&self.prefix, ":v2:staged:", token].concat()
+    }
+
     /// The bucket of done records (sent and expired jobs) of jobs whose ULID timestamp falls in
     /// unix second `second`: `{name}:v2:done:SECOND`, a hash of job id to record (see
     /// [`crate::done`]).

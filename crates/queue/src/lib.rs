@@ -6,6 +6,7 @@
 //!
 //! * `queue`: the handle: connect, status, cancel, promotion, housekeeping.
 //! * `enqueue`: enqueueing jobs, a batch in script calls of bounded size.
+//! * `staging`: large payloads written outside Lua before the enqueue script takes them.
 //! * `gather`: single-job enqueues from concurrent callers, gathered into shared script calls.
 //! * `stats`: [`QueueStats`], the queue's counts read in one call.
 //! * `dead`: dead-letter operations: list, find, show, retry, purge.
@@ -109,6 +110,7 @@ mod sentinel;
 mod sentinel_url;
 #[cfg(feature = "worker")]
 mod settle;
+mod staging;
 #[cfg(feature = "worker")]
 mod start;
 mod stats;

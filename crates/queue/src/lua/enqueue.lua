@@ -11,6 +11,14 @@
 -- keeps its payload in the record and its entry carries only its id, so a worker reads a large
 -- job only when it has room for it.
 --
+-- A payload argument `@staged:TOKEN` says the job's payload waits in
+-- {prefix}:v2:staged:TOKEN (a hash, field `payload`, with a TTL; TOKEN is the caller's, new
+-- for each staging), written there by the caller just before: the job's record is made of that key by RENAME, so a large payload is never
+-- copied into Lua (which hashes every byte of a string it is given: about 2 ms per MiB,
+-- during which Redis serves no one) nor out of it. Such a job keeps its payload in its record,
+-- and a staged key of a duplicate is deleted. A call naming a staged payload that is not there
+-- fails before it writes anything.
+--
 -- A job id already in use, by a job record or by a finished job's done record (a field of
 -- {prefix}:v2:done:SECOND, SECOND being the unix second of the id's ULID timestamp), is a
 -- duplicate.
@@ -41,6 +49,22 @@ local function done_key(id, last_head, last_key)
     ms = ms * 32 + d
   end
   return done_prefix .. string.format('%d', math.floor(ms / 1000)), head
+end
+
+local staged_prefix = prefix .. ':v2:staged:'
+-- The staged key a payload argument names, or nil when it is the payload itself (a JSON
+-- object: it starts with `{`, where `@` is byte 64).
+local function staged_key(payload)
+  if string.byte(payload, 1) == 64 and string.sub(payload, 1, 8) == '@staged:' then
+    return staged_prefix .. string.sub(payload, 9)
+  end
+  return nil
+end
+for j = 1, (#ARGV - 3) / 6 do
+  local key = staged_key(ARGV[j * 6])
+  if key and redis.call('EXISTS', key) == 0 then
+    return redis.error_reply('ERR no staged payload for job ' .. ARGV[j * 6 - 2] .. ' at ' .. key)
+  end
 end
 
 -- Each job's id and record key, made once, and which ids are taken, asked for the whole call at
@@ -101,7 +125,9 @@ for j = 1, n do
       or (live and redis.call('EXISTS', jk) == 1)) then
     existing = id
   end
+  local staged = staged_key(payload)
   if existing then
+    if staged then redis.call('UNLINK', staged) end
     out[#out + 1] = existing
     out[#out + 1] = 1
   else
@@ -120,7 +146,19 @@ for j = 1, n do
       if idem ~= '' then extra[#extra + 1] = 'idem'; extra[#extra + 1] = idem end
       if expires > 0 then extra[#extra + 1] = 'expires_at'; extra[#extra + 1] = expires end
     end
-    if due > now then
+    if staged then
+      redis.call('RENAME', staged, jk)
+      redis.call('PERSIST', jk)
+      if due > now then
+        redis.call('ZADD', scheduled, due, id)
+        redis.call('HSET', jk, 'state', 'scheduled', 'due_at', due, 'created_at', created_at,
+          unpack(extra))
+      else
+        local entry = redis.call('XADD', stream, '*', 'id', id)
+        redis.call('HSET', jk, 'state', 'queued', 'entry', entry, 'created_at', created_at,
+          unpack(extra))
+      end
+    elseif due > now then
       redis.call('ZADD', scheduled, due, id)
       redis.call('HSET', jk, 'state', 'scheduled', 'due_at', due, 'payload', payload,
         'created_at', created_at, unpack(extra))

@@ -124,6 +124,22 @@ async fn slow_commands(conn: &mut redis::aio::MultiplexedConnection) -> Vec<(Str
     slow
 }
 
+/// Bytes of the large job's text.
+const LARGE: usize = 25_000_000;
+
+/// Enqueues one job of [`LARGE`] bytes with `send`, no worker reading: the Redis commands of
+/// over 1 ms meanwhile, longest first, and the call's own time (ms).
+async fn large_enqueue(world: &World, client: &Client) -> (Vec<(String, u64)>, f64) {
+    let mut json = crate::world::job_json(0);
+    json["text"] = serde_json::Value::String("a".repeat(LARGE));
+    let large = EmailJob::from_json(json.to_string().as_bytes()).expect("a valid large job");
+    let mut slowlog = watch_slow_commands(world).await;
+    let start = Instant::now();
+    client.send(large).await.expect("send the large job");
+    let took = start.elapsed().as_secs_f64() * 1e3;
+    (slow_commands(&mut slowlog).await, took)
+}
+
 fn row(table: &mut Table, what: &str, samples: &mut [f64]) {
     samples.sort_by(f64::total_cmp);
     table.row(vec![
@@ -159,6 +175,7 @@ pub async fn measure(world: &World) -> Table {
     let mut calls = loader.await.expect("the loading client");
     let slow = slow_commands(&mut slowlog).await;
     crate::contenders::stop(child);
+    let (large_slow, large_took) = large_enqueue(world, &client).await;
     world.flush().await;
 
     row(
@@ -197,6 +214,15 @@ pub async fn measure(world: &World) -> Table {
         calls.last().copied().unwrap_or(f64::NAN),
         slow.iter().filter(|(_, us)| *us > 5_000).count(),
         slow.first().map_or_else(
+            || "none over 1 ms".to_owned(),
+            |(name, us)| format!("{name}, {:.1} ms", *us as f64 / 1e3)
+        ),
+    ));
+    table.note(format!(
+        "One job of {} MB (its text) enqueued with `send` into an idle queue: the call took \
+         {large_took:.0} ms; its longest Redis command: {}.",
+        LARGE / 1_000_000,
+        large_slow.first().map_or_else(
             || "none over 1 ms".to_owned(),
             |(name, us)| format!("{name}, {:.1} ms", *us as f64 / 1e3)
         ),
