@@ -1,7 +1,8 @@
 //! Large payloads reach `enqueue.lua` staged in a key of their own (so Redis never copies them
 //! through Lua): such a job is stored as any large job is, a duplicate leaves nothing behind,
-//! and a call that names a staged payload Redis does not have is refused whole. On a single
-//! server and on a three-node cluster.
+//! a call that names a staged payload Redis does not have is refused whole, and a producer in
+//! another language stages one by hand as `crates/queue/README.md` says. On a single server and
+//! on a three-node cluster.
 
 #[macro_use]
 mod common;
@@ -16,7 +17,7 @@ use mailroom_testkit::{RedisCluster, RedisServer};
 on_both!(
     large_jobs_are_stored_whole_and_delivered,
     a_large_duplicate_leaves_nothing_behind,
-    a_missing_staged_payload_refuses_the_whole_call,
+    a_producer_in_another_language_stages_by_hand,
 );
 
 /// A job whose text is `bytes` long: well over the 64 KiB from which payloads are staged.
@@ -143,11 +144,13 @@ async fn a_large_duplicate_leaves_nothing_behind(redis: Redis) {
     assert_eq!(q.stats().await.unwrap().enqueued, 3);
 }
 
-/// A producer in another language calls `enqueue.lua` itself: one job with its payload, one
-/// naming a staged payload that expired (or was never written).
-async fn a_missing_staged_payload_refuses_the_whole_call(redis: Redis) {
-    let q = queue(&redis, config()).await;
-    let plain = job("a@example.com");
+/// `enqueue.lua` called as `crates/queue/README.md` tells a producer in another language to,
+/// with `(id, payload argument)` per job.
+async fn call_by_hand(
+    redis: &Redis,
+    q: &Queue,
+    jobs: &[(String, Vec<u8>)],
+) -> redis::RedisResult<Vec<(String, i64)>> {
     let script = redis::Script::new(include_str!("../src/lua/enqueue.lua"));
     let mut call = script.prepare_invoke();
     for key in ["v2:ready", "scheduled", "dead", "workers", "ready"] {
@@ -156,21 +159,34 @@ async fn a_missing_staged_payload_refuses_the_whole_call(redis: Redis) {
     call.arg(q.key("").trim_end_matches(':'))
         .arg(chrono::Utc::now().timestamp_millis())
         .arg(86_400);
-    let missing = mailroom_jobs::JobId::new();
-    for (id, payload) in [
-        (plain.id().to_string(), plain.to_json()),
-        (missing.to_string(), b"@staged:01JGONE".to_vec()),
-    ] {
+    for (id, payload) in jobs {
         call.arg(id).arg("").arg(payload).arg(0).arg(0).arg("");
     }
-    let err = call
-        .invoke_async::<redis::Value>(&mut redis_conn(&redis).await)
+    call.invoke_async(&mut redis_conn(redis).await).await
+}
+
+/// A producer in another language runs `enqueue.lua` itself: one job with its payload, one
+/// naming a staged payload that is not there (expired, or never written), which refuses the
+/// whole call; then the same with the payload staged as the protocol says.
+async fn a_producer_in_another_language_stages_by_hand(redis: Redis) {
+    let q = queue(&redis, config()).await;
+    let plain = job("a@example.com");
+    let big = large("b@example.com", 100_000);
+    let token = mailroom_jobs::JobId::new().to_string();
+    let jobs = [
+        (plain.id().to_string(), plain.to_json()),
+        (
+            big.id().to_string(),
+            format!("@staged:{token}").into_bytes(),
+        ),
+    ];
+    let err = call_by_hand(&redis, &q, &jobs)
         .await
-        .unwrap_err();
-    let text = err.to_string();
+        .unwrap_err()
+        .to_string();
     assert!(
-        text.contains("no staged payload") && text.contains(&missing.to_string()),
-        "{text}"
+        err.contains("no staged payload") && err.contains(&big.id().to_string()),
+        "{err}"
     );
     assert!(
         q.status(plain.id()).await.unwrap().is_none(),
@@ -178,4 +194,33 @@ async fn a_missing_staged_payload_refuses_the_whole_call(redis: Redis) {
     );
     let s = q.stats().await.unwrap();
     assert_eq!((s.ready, s.enqueued), (0, 0));
+
+    let staged = q.key(&format!("v2:staged:{token}"));
+    let () = redis::pipe()
+        .atomic()
+        .hset(&staged, "payload", big.to_json())
+        .ignore()
+        .expire(&staged, 3600)
+        .ignore()
+        .query_async(&mut redis_conn(&redis).await)
+        .await
+        .unwrap();
+    let answers = call_by_hand(&redis, &q, &jobs).await.unwrap();
+    assert_eq!(
+        answers,
+        [(plain.id().to_string(), 0), (big.id().to_string(), 0)]
+    );
+    let stored = q.payload(big.id()).await.unwrap().unwrap();
+    assert_eq!(stored.as_bytes(), big.to_json());
+    assert!(
+        staged_keys(&redis, &q).await.is_empty(),
+        "no staged key left"
+    );
+    let w = TestWorker::start(&q, "w", Behaviour::Send).await;
+    w.seen.wait_for(2, Duration::from_secs(20)).await;
+    w.stop().await;
+    assert_eq!(
+        q.status(big.id()).await.unwrap().unwrap().state,
+        JobState::Sent
+    );
 }
