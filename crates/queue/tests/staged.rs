@@ -167,7 +167,8 @@ async fn call_by_hand(
 
 /// A producer in another language runs `enqueue.lua` itself: one job with its payload, one
 /// naming a staged payload that is not there (expired, or never written), which refuses the
-/// whole call; then the same with the payload staged as the protocol says.
+/// whole call; a staged payload named for two jobs, refused too; then the call with the
+/// payload staged as the protocol says.
 async fn a_producer_in_another_language_stages_by_hand(redis: Redis) {
     let q = queue(&redis, config()).await;
     let plain = job("a@example.com");
@@ -205,6 +206,20 @@ async fn a_producer_in_another_language_stages_by_hand(redis: Redis) {
         .query_async(&mut redis_conn(&redis).await)
         .await
         .unwrap();
+    // One staged payload named for two jobs is refused whole too, before any write.
+    let other = job("c@example.com");
+    let twice = [
+        jobs[0].clone(),
+        jobs[1].clone(),
+        (other.id().to_string(), jobs[1].1.clone()),
+    ];
+    let err = call_by_hand(&redis, &q, &twice)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("named twice"), "{err}");
+    assert_eq!(q.stats().await.unwrap().enqueued, 0, "nothing queued");
+
     let answers = call_by_hand(&redis, &q, &jobs).await.unwrap();
     assert_eq!(
         answers,

@@ -13,11 +13,12 @@
 --
 -- A payload argument `@staged:TOKEN` says the job's payload waits in
 -- {prefix}:v2:staged:TOKEN (a hash, field `payload`, with a TTL; TOKEN is the caller's, new
--- for each staging), written there by the caller just before: the job's record is made of that key by RENAME, so a large payload is never
--- copied into Lua (which hashes every byte of a string it is given: about 2 ms per MiB,
--- during which Redis serves no one) nor out of it. Such a job keeps its payload in its record,
--- and a staged key of a duplicate is deleted. A call naming a staged payload that is not there
--- fails before it writes anything.
+-- for each staging), written there by the caller just before: the job's record is made of
+-- that key by RENAME, so a large payload is never copied into Lua (which hashes every byte of
+-- a string it is given: about 2 ms per MiB, during which Redis serves no one) nor out of it.
+-- Such a job keeps its payload in its record, and a staged key of a duplicate is deleted. A
+-- call naming a staged payload that is not there, or one staged payload for two jobs, fails
+-- before it writes anything.
 --
 -- A job id already in use, by a job record or by a finished job's done record (a field of
 -- {prefix}:v2:done:SECOND, SECOND being the unix second of the id's ULID timestamp), is a
@@ -60,10 +61,15 @@ local function staged_key(payload)
   end
   return nil
 end
+local staged_seen = {}
 for j = 1, (#ARGV - 3) / 6 do
   local key = staged_key(ARGV[j * 6])
-  if key and redis.call('EXISTS', key) == 0 then
-    return redis.error_reply('ERR no staged payload for job ' .. ARGV[j * 6 - 2] .. ' at ' .. key)
+  if key then
+    if staged_seen[key] or redis.call('EXISTS', key) == 0 then
+      return redis.error_reply('ERR no staged payload for job ' .. ARGV[j * 6 - 2] .. ' at ' ..
+        key .. (staged_seen[key] and ' (named twice)' or ''))
+    end
+    staged_seen[key] = true
   end
 end
 
