@@ -5,7 +5,7 @@ use mailroom_enqueue::{
     Address, Cancelled, Client, EmailJob, EmailJobV1, EnqueueError, JobState, Policy, QueueConfig,
     SenderAllowlist,
 };
-use mailroom_testkit::RedisServer;
+use mailroom_testkit::{RedisServer, command_calls};
 
 fn job(to: &str) -> EmailJob {
     EmailJobV1::builder("Acme <noreply@acme.test>".parse().unwrap())
@@ -78,10 +78,7 @@ async fn script_calls(redis: &RedisServer) -> u64 {
         .query_async(&mut c)
         .await
         .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
-        .and_then(|rest| rest.split(',').next()?.parse().ok())
-        .unwrap_or(0)
+    command_calls(&info, "evalsha")
 }
 
 /// The job ids in the ready stream, in stream order.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apalis::prelude::*;
-use common::{Redis, config, queue, redis_conn};
+use common::{Redis, config, enqueue_by_hand, queue};
 use mailroom_jobs::{EmailJob, JobId, message_id_for};
 use mailroom_queue::{JobState, Lease, Queue, RedisBackend};
 use mailroom_testkit::{RedisCluster, RedisServer};
@@ -20,32 +20,12 @@ on_both!(
     a_pushed_job_whose_id_disagrees_is_dead_lettered_naming_both,
 );
 
-/// The protocol's enqueue script, exactly as a service in another language runs it.
-const ENQUEUE_LUA: &str = include_str!("../src/lua/enqueue.lua");
-
 /// Pushes one job the way `crates/queue/README.md` tells another language to.
 async fn push_raw(redis: &Redis, queue: &Queue, id: &str, payload: &str) {
-    let name = &queue.config().name;
-    let keys: Vec<String> = ["v2:ready", "scheduled", "dead", "workers"]
-        .iter()
-        .map(|k| format!("{{{name}}}:{k}"))
-        .collect();
-    let now = chrono::Utc::now().timestamp_millis();
-    let reply: Vec<redis::Value> = redis::Script::new(ENQUEUE_LUA)
-        .key(&keys)
-        .arg(format!("{{{name}}}"))
-        .arg(now)
-        .arg(86_400)
-        .arg(id)
-        .arg("")
-        .arg(payload)
-        .arg(0)
-        .arg(0)
-        .arg(r#"{"metadata":{},"tags":[]}"#)
-        .invoke_async(&mut redis_conn(redis).await)
+    let reply = enqueue_by_hand(redis, queue, &[(id.to_owned(), payload.into())])
         .await
         .expect("enqueue.lua");
-    assert_eq!(reply.len(), 2, "one job pushed");
+    assert_eq!(reply.len(), 1, "one job pushed");
 }
 
 /// What a handler saw: the decoded job's id, the lease's id and the Message-ID it renders.

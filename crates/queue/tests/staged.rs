@@ -9,10 +9,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Behaviour, Redis, TestWorker, config, job, job_with, queue, redis_conn};
+use common::{
+    Behaviour, Redis, TestWorker, config, enqueue_by_hand, job, job_with, queue, redis_conn,
+};
 use mailroom_jobs::EmailJob;
 use mailroom_queue::{JobState, Queue};
-use mailroom_testkit::{RedisCluster, RedisServer};
+use mailroom_testkit::{RedisCluster, RedisServer, command_calls};
 
 on_both!(
     large_jobs_are_stored_whole_and_delivered,
@@ -42,10 +44,7 @@ async fn renames(redis: &Redis) -> u64 {
         .query_async(&mut redis_conn(redis).await)
         .await
         .unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_rename:calls="))
-        .and_then(|rest| rest.split(',').next()?.parse().ok())
-        .unwrap_or(0)
+    command_calls(&info, "rename")
 }
 
 async fn large_jobs_are_stored_whole_and_delivered(redis: Redis) {
@@ -144,27 +143,6 @@ async fn a_large_duplicate_leaves_nothing_behind(redis: Redis) {
     assert_eq!(q.stats().await.unwrap().enqueued, 3);
 }
 
-/// `enqueue.lua` called as `crates/queue/README.md` tells a producer in another language to,
-/// with `(id, payload argument)` per job.
-async fn call_by_hand(
-    redis: &Redis,
-    q: &Queue,
-    jobs: &[(String, Vec<u8>)],
-) -> redis::RedisResult<Vec<(String, i64)>> {
-    let script = redis::Script::new(include_str!("../src/lua/enqueue.lua"));
-    let mut call = script.prepare_invoke();
-    for key in ["v2:ready", "scheduled", "dead", "workers", "ready"] {
-        call.key(q.key(key));
-    }
-    call.arg(q.key("").trim_end_matches(':'))
-        .arg(chrono::Utc::now().timestamp_millis())
-        .arg(86_400);
-    for (id, payload) in jobs {
-        call.arg(id).arg("").arg(payload).arg(0).arg(0).arg("");
-    }
-    call.invoke_async(&mut redis_conn(redis).await).await
-}
-
 /// A producer in another language runs `enqueue.lua` itself: one job with its payload, one
 /// naming a staged payload that is not there (expired, or never written), which refuses the
 /// whole call; a staged payload named for two jobs, refused too; then the call with the
@@ -181,7 +159,7 @@ async fn a_producer_in_another_language_stages_by_hand(redis: Redis) {
             format!("@staged:{token}").into_bytes(),
         ),
     ];
-    let err = call_by_hand(&redis, &q, &jobs)
+    let err = enqueue_by_hand(&redis, &q, &jobs)
         .await
         .unwrap_err()
         .to_string();
@@ -213,14 +191,14 @@ async fn a_producer_in_another_language_stages_by_hand(redis: Redis) {
         jobs[1].clone(),
         (other.id().to_string(), jobs[1].1.clone()),
     ];
-    let err = call_by_hand(&redis, &q, &twice)
+    let err = enqueue_by_hand(&redis, &q, &twice)
         .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("named twice"), "{err}");
     assert_eq!(q.stats().await.unwrap().enqueued, 0, "nothing queued");
 
-    let answers = call_by_hand(&redis, &q, &jobs).await.unwrap();
+    let answers = enqueue_by_hand(&redis, &q, &jobs).await.unwrap();
     assert_eq!(
         answers,
         [(plain.id().to_string(), 0), (big.id().to_string(), 0)]

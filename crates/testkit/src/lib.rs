@@ -63,11 +63,13 @@
 //! * `process.rs`: binaries on `PATH`, the `redis-server` command line, spawning, logs, polling.
 //! * `ports.rs`: free ports, reserved, and probes that send one command to a server.
 //! * `dump.rs`: [`redis_dump`]: every key of a test's Redis and its value, as text.
+//! * `commandstats.rs`: [`command_calls`]: how many times a server ran a command.
 //! * `secret_file.rs`: [`write_secret`]: a file of mode 600, as mailroom wants key files.
 //! * `google/`: the fake Google (its own layout is in the [`google`] module's docs).
 //! * `bin/mailroom-fake-google.rs`: the fake Google as a standalone server for demos.
 
 mod cluster;
+mod commandstats;
 mod dump;
 pub mod google;
 mod options;
@@ -79,6 +81,7 @@ mod server;
 mod tls;
 
 pub use cluster::RedisCluster;
+pub use commandstats::command_calls;
 pub use dump::redis_dump;
 pub use google::{
     ClientKind, FakeGoogle, FakeGoogleOptions, Fault, FaultRule, OAuthClient, Quota, SentMessage,

@@ -61,7 +61,8 @@ local function staged_key(payload)
   end
   return nil
 end
-local staged_seen = {}
+-- Each job's staged key (by job number), found once, and each checked before any write.
+local staged_at, staged_seen = {}, {}
 for j = 1, (#ARGV - 3) / 6 do
   local key = staged_key(ARGV[j * 6])
   if key then
@@ -70,6 +71,7 @@ for j = 1, (#ARGV - 3) / 6 do
         key .. (staged_seen[key] and ' (named twice)' or ''))
     end
     staged_seen[key] = true
+    staged_at[j] = key
   end
 end
 
@@ -131,7 +133,7 @@ for j = 1, n do
       or (live and redis.call('EXISTS', jk) == 1)) then
     existing = id
   end
-  local staged = staged_key(payload)
+  local staged = staged_at[j]
   if existing then
     if staged then redis.call('UNLINK', staged) end
     out[#out + 1] = existing

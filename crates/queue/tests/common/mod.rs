@@ -350,6 +350,34 @@ pub async fn pending_count(c: &mut mailroom_queue::Conn, q: &Queue) -> u64 {
     redis::from_redis_value_ref(&summary[0]).unwrap()
 }
 
+/// `enqueue.lua` run exactly as `crates/queue/README.md` tells a service in another language
+/// to: the queue's four keys, then `{NAME}`, now, the dedup TTL and six arguments per job, of
+/// which `jobs` gives the id and the payload argument (the payload, or `@staged:TOKEN`).
+/// Redis's answer: per job its id and 1 for a duplicate, else 0.
+pub async fn enqueue_by_hand(
+    redis: &Redis,
+    q: &Queue,
+    jobs: &[(String, Vec<u8>)],
+) -> redis::RedisResult<Vec<(String, i64)>> {
+    let script = redis::Script::new(include_str!("../../src/lua/enqueue.lua"));
+    let mut call = script.prepare_invoke();
+    for key in ["v2:ready", "scheduled", "dead", "workers"] {
+        call.key(q.key(key));
+    }
+    call.arg(format!("{{{}}}", q.config().name))
+        .arg(chrono::Utc::now().timestamp_millis())
+        .arg(86_400);
+    for (id, payload) in jobs {
+        call.arg(id)
+            .arg("")
+            .arg(payload)
+            .arg(0)
+            .arg(0)
+            .arg(r#"{"metadata":{},"tags":[]}"#);
+    }
+    call.invoke_async(&mut redis_conn(redis).await).await
+}
+
 /// A plain connection to the test's Redis, for poking at keys directly.
 pub async fn redis_conn(redis: &Redis) -> mailroom_queue::Conn {
     let target = mailroom_queue::RedisTarget::parse(&redis.url()).unwrap();
