@@ -27,6 +27,7 @@ use crate::QueueError;
 use crate::conn::Conn;
 use crate::keys::Keys;
 use crate::queue::Queue;
+#[cfg(feature = "worker")]
 use crate::status::Meta;
 
 /// The state code of a sent job.
@@ -67,6 +68,7 @@ pub(crate) fn bucket(keys: &Keys, id: &str) -> String {
 
 /// What a delivery knows of its job beside the record's counts, kept in its done record: the
 /// job's metadata and tags (as `meta`, serialised once when the job starts) and its expiry.
+#[cfg(feature = "worker")]
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Kept {
     /// The JSON text of `meta`, as [`Meta::json_of`] writes it.
@@ -74,6 +76,7 @@ pub(crate) struct Kept {
     pub expires_ms: Option<i64>,
 }
 
+#[cfg(feature = "worker")]
 impl Kept {
     /// From the decoded job.
     pub fn of(job: &mailroom_jobs::EmailJob) -> Self {
@@ -85,6 +88,7 @@ impl Kept {
 }
 
 /// A sent job's done record.
+#[cfg(feature = "worker")]
 #[derive(Debug)]
 pub(crate) struct SentRecord<'a> {
     pub id: &'a str,
@@ -100,6 +104,7 @@ pub(crate) struct SentRecord<'a> {
     pub kept: &'a Kept,
 }
 
+#[cfg(feature = "worker")]
 impl SentRecord<'_> {
     /// The record's value, as stored. Written directly rather than through a
     /// [`serde_json::Value`] tree: this runs once per sent job, and the tree (with a copy of
@@ -173,6 +178,7 @@ impl SentRecord<'_> {
 /// Appends `text` as a JSON string: as it is between quotes when nothing in it needs an
 /// escape (what serde_json escapes: `"`, `\\` and control characters), else as serde_json
 /// writes it.
+#[cfg(feature = "worker")]
 fn push_json_str(out: &mut String, text: &str) {
     if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push('"');
@@ -184,6 +190,7 @@ fn push_json_str(out: &mut String, text: &str) {
 }
 
 /// The state a done record's value names (`sent`, `expired`), if it is one.
+#[cfg(feature = "worker")]
 pub(crate) fn state_of(value: &[u8]) -> Option<&'static str> {
     let rest = value.strip_prefix(b"[")?;
     match rest.split(|c| *c == b',').next()? {
@@ -338,5 +345,6 @@ impl Queue {
     }
 }
 
-#[cfg(test)]
+// Most of them read back the sent records only a worker writes.
+#[cfg(all(test, feature = "worker"))]
 mod tests;

@@ -21,7 +21,7 @@
 //! * `send_slots`: one sender's sends in flight across workers, capped by leases.
 //! * `suppression`: the suppression list: addresses mail must not go to, per scope.
 //! * `suppressed_many`: a batch of jobs' recipients looked up in the list in one round trip;
-//!   `prescreen`: a fetch round's jobs looked up as they start, the answers on their leases.
+//!   `prescreen` (worker): a fetch round's jobs looked up as they start, the answers on their leases.
 //! * `templates`: stored templates, versioned and immutable per version.
 //! * `bounces`: the bounce reader's place in each mailbox, its lock, and bounces recorded once.
 //! * `minutes`: sent, retried and dead jobs per minute over the last two hours.
@@ -71,6 +71,7 @@ mod bounces;
 mod config;
 mod conn;
 mod dead;
+#[cfg(feature = "worker")]
 mod decode;
 mod done;
 mod enqueue;
@@ -92,6 +93,7 @@ mod oauth_state;
 mod pause;
 mod payload;
 mod pool_view;
+#[cfg(feature = "worker")]
 mod prescreen;
 mod queue;
 #[cfg(feature = "worker")]

@@ -32,7 +32,9 @@ pub(crate) struct Inner {
     pub config: QueueConfig,
     pub scripts: Scripts,
     pub target: RedisTarget,
-    /// The certificates of a TLS target, read once at connect.
+    /// The certificates of a TLS target, read once at connect (for the worker's fetch
+    /// connections).
+    #[cfg_attr(not(feature = "worker"), allow(dead_code))]
     pub tls: Option<redis::TlsCertificates>,
     pub activity: Activity,
     /// Single-job enqueues waiting for a script call.
